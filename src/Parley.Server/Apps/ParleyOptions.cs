@@ -1,0 +1,39 @@
+namespace Parley.Server.Apps;
+
+/// <summary>Configuration section <c>Parley</c>.</summary>
+public sealed class ParleyOptions
+{
+    public const string SectionName = "Parley";
+
+    /// <summary>Apps allowed to call the API. Empty: a development app is created and stored on first start.</summary>
+    public List<AppOptions> Apps { get; set; } = [];
+
+    /// <summary>Directory for the SQLite database and the generated development app.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>SQLite file; relative paths are under <see cref="DataDirectory"/>.</summary>
+    public string DatabasePath { get; set; } = "parley.db";
+
+    /// <summary>Requests per second allowed per app and per action (spec 1.8: 10/s).</summary>
+    public int RateLimitPerSecond { get; set; } = 10;
+
+    /// <summary>Allowed difference between a request's Timestamp and the server clock.</summary>
+    public TimeSpan SignatureWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Concurrent agent instances per app (spec 1.8: 10).</summary>
+    public int MaxInstancesPerApp { get; set; } = 10;
+}
+
+public sealed class AppOptions
+{
+    public uint AppId { get; set; }
+
+    /// <summary>Signs API requests (MD5 scheme) and room tokens (Token04).</summary>
+    public string ServerSecret { get; set; } = "";
+
+    /// <summary>Where signed callbacks are POSTed; empty disables callbacks for the app.</summary>
+    public string? CallbackUrl { get; set; }
+
+    /// <summary>Signs callbacks (SHA-1 scheme).</summary>
+    public string? CallbackSecret { get; set; }
+}
