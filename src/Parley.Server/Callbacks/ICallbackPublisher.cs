@@ -1,0 +1,36 @@
+using System.Text.Json.Nodes;
+
+namespace Parley.Server.Callbacks;
+
+/// <summary>
+/// One callback event of the contract (spec 6.3/6.4) before delivery. The publisher adds AppId, Nonce, Timestamp (ms),
+/// Sequence and Signature when it sends.
+/// </summary>
+public sealed record CallbackEvent(
+    uint AppId,
+    string Event,
+    string AgentInstanceId,
+    string AgentUserId,
+    string RoomId,
+    JsonObject Data);
+
+/// <summary>Accepts callback events durably (outbox) for signed delivery to the app's CallbackUrl.</summary>
+public interface ICallbackPublisher
+{
+    /// <summary>Returns once the event is durably stored; delivery happens in the background with retries.</summary>
+    ValueTask PublishAsync(CallbackEvent callbackEvent, CancellationToken cancellationToken);
+}
+
+/// <summary>Callback event names (spec 6.4).</summary>
+public static class CallbackEvents
+{
+    public const string AsrResult = "ASRResult";
+    public const string LlmResult = "LLMResult";
+    public const string Exception = "Exception";
+    public const string Interrupted = "Interrupted";
+    public const string UserSpeakAction = "UserSpeakAction";
+    public const string AgentSpeakAction = "AgentSpeakAction";
+    public const string UserAudioData = "UserAudioData";
+    public const string AgentInstanceCreated = "AgentInstanceCreated";
+    public const string AgentInstanceDeleted = "AgentInstanceDeleted";
+}
