@@ -16,6 +16,7 @@ namespace Parley.Providers.Local;
 internal sealed partial class PocketSphinxRecognitionStream : ISpeechRecognitionStream
 {
     private const int ResultCapacity = 64;
+    private const int SampleRate = 16000;
 
     private readonly Channel<Piece> _input;
     private readonly Channel<SpeechRecognitionResult> _results;
@@ -30,7 +31,7 @@ internal sealed partial class PocketSphinxRecognitionStream : ISpeechRecognition
     {
         _pool = pool;
         _logger = logger;
-        _partialSamples = Math.Max(1, (int)(options.PartialInterval.TotalSeconds * SileroVad.SampleRate));
+        _partialSamples = Math.Max(1, (int)(options.PartialInterval.TotalSeconds * SampleRate));
         _input = Channel.CreateBounded<Piece>(new BoundedChannelOptions(options.InputQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,

@@ -1,4 +1,5 @@
 using Parley.Abstractions.Audio;
+using Parley.Core.Turns;
 using Parley.Providers.Local;
 using Xunit;
 using Xunit.Abstractions;
@@ -98,6 +99,55 @@ public sealed class SileroVadTests(SileroVadFixture fixture, ITestOutputHelper o
 
         using var alone = fixture.Factory.Create();
         Assert.Equal(ScoreAll(alone, audio), interleaved);
+    }
+
+    [Fact]
+    public void Score_DetectorsOnSeveralThreads_MatchSequentialScores()
+    {
+        var audio = SpeechTestAudio.Speech("What is the weather like today?");
+        float[] expected;
+        using (var vad = fixture.Factory.Create())
+        {
+            expected = ScoreAll(vad, audio);
+        }
+
+        var results = new float[4][];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            using var vad = fixture.Factory.Create();
+            results[i] = ScoreAll(vad, audio);
+        });
+
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+
+    [Fact]
+    public void SileroWithSegmenter_FliteSpeech_OneStartAtOnsetAndOneEndAfterSilenceSegmentation()
+    {
+        var speech = SpeechTestAudio.Speech("What is the weather like today?");
+        var lead = SpeechTestAudio.Silence(TimeSpan.FromSeconds(1));
+        var audio = SpeechTestAudio.Concat(lead, speech, SpeechTestAudio.Silence(TimeSpan.FromSeconds(1.5)));
+        using var vad = fixture.Factory.Create();
+        var segmenter = new VadSegmenter(VadSegmenterOptions.FromVadSilenceSegmentation(500));
+        var windowDuration = TimeSpan.FromSeconds(Window / 16000.0);
+
+        var events = new List<VadEvent>();
+        for (var w = 0; w < audio.Length / Window; w++)
+        {
+            var e = segmenter.Process(vad.Score(audio.AsSpan(w * Window, Window)), w * windowDuration);
+            if (!e.IsNone)
+            {
+                events.Add(e);
+            }
+        }
+
+        var speechStart = TimeSpan.FromSeconds(1);
+        var speechEnd = TimeSpan.FromSeconds((lead.Length + speech.Length) / 16000.0);
+        output.WriteLine(string.Join(", ", events));
+        Assert.Equal([VadEventKind.SpeechStarted, VadEventKind.SpeechEnded], events.Select(e => e.Kind));
+        Assert.InRange(events[0].SpeechBoundary, speechStart - windowDuration, speechStart + TimeSpan.FromMilliseconds(400));
+        Assert.InRange(events[1].SpeechBoundary, speechEnd - TimeSpan.FromMilliseconds(400), speechEnd + windowDuration);
+        Assert.InRange(events[1].At - events[1].SpeechBoundary, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(532));
     }
 
     [Fact]
