@@ -113,10 +113,15 @@ internal sealed partial class PocketSphinxRecognitionStream : ISpeechRecognition
         {
             await _input.Writer.WriteAsync(piece, cancellationToken).ConfigureAwait(false);
         }
-        catch (ChannelClosedException)
+        catch (ChannelClosedException closed)
         {
             piece.Return();
-            throw new ObjectDisposedException(nameof(PocketSphinxRecognitionStream));
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                throw new ObjectDisposedException(nameof(PocketSphinxRecognitionStream));
+            }
+
+            throw new InvalidOperationException("The pocketsphinx recognition stream failed; see Results for the cause.", closed.InnerException ?? closed);
         }
         catch
         {
@@ -190,6 +195,7 @@ internal sealed partial class PocketSphinxRecognitionStream : ISpeechRecognition
         {
             reusable = false;
             LogWorkerFailed(_logger, ex);
+            _input.Writer.TryComplete(ex); // later pushes fail instead of filling a queue nobody reads
             _results.Writer.TryComplete(ex);
         }
         finally

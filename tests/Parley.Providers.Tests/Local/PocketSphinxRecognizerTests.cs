@@ -187,6 +187,9 @@ public sealed class PocketSphinxRecognizerTests(PocketSphinxFixture fixture, ITe
             }
         });
         Assert.Contains("pocketsphinx-en-us", error.Message, StringComparison.Ordinal);
+        var push = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => stream.PushAsync(new short[320], timeout.Token).AsTask());
+        Assert.Contains("pocketsphinx-en-us", push.InnerException?.Message, StringComparison.Ordinal);
     }
 
     private static short[] WithSilence(short[] speech) => SpeechTestAudio.Concat(
