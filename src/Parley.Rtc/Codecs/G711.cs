@@ -110,6 +110,7 @@ public static class G711
     private static byte ALawEncodeReference(int pcm)
     {
         int mask;
+        pcm >>= 3;
         if (pcm >= 0)
         {
             mask = 0xD5;
@@ -120,7 +121,6 @@ public static class G711
             pcm = -pcm - 1;
         }
 
-        pcm >>= 3;
         var segment = 0;
         for (var end = 0x1F; segment < 8 && pcm > end; end = (end << 1) | 1)
         {
@@ -133,7 +133,7 @@ public static class G711
         }
 
         var value = segment << 4;
-        value |= segment < 2 ? pcm & 0x0F : (pcm >> (segment - 1)) & 0x0F;
+        value |= segment < 2 ? (pcm >> 1) & 0x0F : (pcm >> segment) & 0x0F;
         return (byte)(value ^ mask);
     }
 
