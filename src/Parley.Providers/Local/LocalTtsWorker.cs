@@ -13,6 +13,7 @@ internal abstract class LocalTtsWorker
     private readonly object _gate = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _busy;
+    private long _sentences;
 
     protected LocalTtsWorker(string name)
     {
@@ -31,6 +32,9 @@ internal abstract class LocalTtsWorker
             }
         }
     }
+
+    /// <summary>Sentences this engine has started synthesising since the process started.</summary>
+    internal long SentencesStarted => Interlocked.Read(ref _sentences);
 
     /// <summary>Why the engine could not start, or null once it is ready. Blocks until initialisation ends.</summary>
     public string? StartupError
@@ -101,6 +105,7 @@ internal abstract class LocalTtsWorker
             {
                 if (!request.IsCancelled && request.NextSentence < request.Sentences.Count)
                 {
+                    Interlocked.Increment(ref _sentences);
                     Synthesize(request, request.Sentences[request.NextSentence++]);
                 }
             }
