@@ -63,6 +63,25 @@ public sealed class FrameAssemblerTests
     }
 
     [Fact]
+    public void FrameAssembler_SteadyState_AllocatesNothing()
+    {
+        using var assembler = new FrameAssembler(320);
+        var piece = new short[441];
+        var frame = new short[320];
+        assembler.Write(piece);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            assembler.Write(piece);
+            while (assembler.TryReadFrame(frame))
+            {
+            }
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void FrameAssembler_SmallFrameBuffer_Throws()
     {
         using var assembler = new FrameAssembler(320);

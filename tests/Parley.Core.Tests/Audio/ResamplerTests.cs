@@ -126,6 +126,23 @@ public sealed class ResamplerTests
         Assert.Throws<ArgumentException>(() => resampler.Process(new short[320], new short[100]));
     }
 
+    [Fact]
+    public void Resampler_SteadyState_AllocatesNothingPerCall()
+    {
+        var resampler = new Resampler(48000, 16000);
+        var input = Signal.Tone(1000, 48000, 0.02);
+        var output = new short[resampler.MaxOutputSamples(input.Length)];
+        resampler.Process(input, output); // first call may size the work buffer
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            resampler.Process(input, output);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     private static short[] ResampleAll(Resampler resampler, short[] input)
     {
         var output = new short[resampler.MaxOutputSamples(input.Length) + resampler.MaxFlushSamples];

@@ -84,6 +84,26 @@ public sealed class OpusTests
     }
 
     [Fact]
+    public void Opus_EncodeDecode_AllocatesNothingPerFrame()
+    {
+        using var encoder = new OpusEncoder(48000);
+        using var decoder = new OpusDecoder(48000);
+        var tone = TestSignal.Tone(440, 48000, 0.02);
+        var packet = new byte[1500];
+        var pcm = new short[960];
+        decoder.Decode(packet.AsSpan(0, encoder.Encode(tone, packet)), pcm);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 200; i++)
+        {
+            var bytes = encoder.Encode(tone, packet);
+            decoder.Decode(packet.AsSpan(0, bytes), pcm);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Opus_UnsupportedRate_ThrowsNamingParameter()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new OpusEncoder(44100));
