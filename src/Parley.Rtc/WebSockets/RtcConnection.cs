@@ -148,7 +148,7 @@ internal sealed partial class RtcConnection
 
     private async Task CleanupAsync()
     {
-        await StopPlayingAsync().ConfigureAwait(false);
+        await StopPlayingAsync(teardown: true).ConfigureAwait(false);
         if (_publication is { } publication)
         {
             _publication = null;
@@ -505,7 +505,11 @@ internal sealed partial class RtcConnection
         SendResult("StopPlayResult", RtcCodes.Ok, "ok", player.StreamId);
     }
 
-    private async ValueTask StopPlayingAsync()
+    /// <summary>
+    /// Stops playing: completing the player's queue ends the audio sender after its current frame. Only at teardown is
+    /// the sender's token cancelled (cancelling a WebSocket send aborts the socket).
+    /// </summary>
+    private async ValueTask StopPlayingAsync(bool teardown = false)
     {
         if (_player is not { } player)
         {
@@ -514,7 +518,11 @@ internal sealed partial class RtcConnection
 
         _player = null;
         await player.DisposeAsync().ConfigureAwait(false);
-        _playCts?.Cancel();
+        if (teardown)
+        {
+            _playCts?.Cancel();
+        }
+
         try
         {
             await _audioSender.ConfigureAwait(false);
@@ -652,10 +660,18 @@ internal sealed partial class RtcConnection
         {
             await playResultSent.WaitAsync(cancellationToken).ConfigureAwait(false);
             var reader = player.Audio;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+
+            // No token on the wait: a cancellable wait allocates per frame; the player's queue completes when playing stops.
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var chunk))
                 {
+                    if (Volatile.Read(ref _closing) != 0)
+                    {
+                        chunk.Dispose();
+                        return;
+                    }
+
                     int samples;
                     using (chunk)
                     {
@@ -714,8 +730,7 @@ internal sealed partial class RtcConnection
                 }
             }
 
-            // The queue completed: the connection is closing. Stop audio, then say goodbye.
-            _playCts?.Cancel();
+            // The queue completed: the connection is closing. The audio sender stops at its next frame; say goodbye.
             await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
