@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Parley.Abstractions.Audio;
+
+namespace Parley.Rtc.Rooms;
+
+/// <summary>
+/// The rooms of this server. A DI singleton; rooms are created on first join and removed when their last user leaves.
+/// </summary>
+public interface IRoomManager
+{
+    /// <summary>
+    /// Logs <paramref name="userId"/> into <paramref name="roomId"/>. If the same UserId is already in that room, the
+    /// earlier participant is kicked (it receives <see cref="RoomEventKind.Kicked"/> and is closed) and this one takes
+    /// its place. <paramref name="isAgent"/> marks in-process agents, which do not count as real users.
+    /// Dispose the returned participant to leave.
+    /// </summary>
+    /// <exception cref="RoomException">An id is invalid (the message names the field).</exception>
+    ValueTask<IRoomParticipant> JoinAsync(string roomId, string userId, bool isAgent, CancellationToken cancellationToken);
+
+    /// <summary>The number of rooms that currently have users.</summary>
+    int RoomCount { get; }
+
+    /// <summary>The number of real (non-agent) users in <paramref name="roomId"/>, 0 when the room does not exist.</summary>
+    int GetRealUserCount(string roomId);
+
+    /// <summary>The streams currently published in <paramref name="roomId"/>.</summary>
+    IReadOnlyList<RoomStreamInfo> GetStreams(string roomId);
+
+    /// <summary>The users currently in <paramref name="roomId"/>.</summary>
+    IReadOnlyList<RoomUserInfo> GetUsers(string roomId);
+}
+
+/// <summary>
+/// One user in one room: in-process (an agent) or behind a transport (a WebSocket client). Dispose to leave the room:
+/// its streams are unpublished (others get StreamRemoved), its players stop and others get UserLeft.
+/// </summary>
+public interface IRoomParticipant : IAsyncDisposable
+{
+    string RoomId { get; }
+
+    string UserId { get; }
+
+    bool IsAgent { get; }
+
+    /// <summary>
+    /// The room's events for this participant (not its own joins, publishes or messages), in order. Bounded
+    /// (<see cref="ParleyRtcOptions.EventQueueCapacity"/>): read it continuously — a participant whose queue overflows is
+    /// removed from the room with <see cref="RoomLeaveReason.EventQueueOverflow"/>. Completes when the participant leaves.
+    /// </summary>
+    ChannelReader<RoomEvent> Events { get; }
+
+    /// <summary>Cancelled when the participant is no longer in the room (left, kicked, overflow, shutdown).</summary>
+    CancellationToken Closed { get; }
+
+    /// <summary>Why the participant left; null while it is in the room.</summary>
+    RoomLeaveReason? LeaveReason { get; }
+
+    /// <summary>The number of real (non-agent) users in the room now. Changes are also reported as <see cref="RoomEventKind.RealUserCountChanged"/>.</summary>
+    int RealUserCount { get; }
+
+    /// <summary>The streams published in the room when this participant joined (later changes arrive as events).</summary>
+    IReadOnlyList<RoomStreamInfo> InitialStreams { get; }
+
+    /// <summary>The other users in the room when this participant joined (later changes arrive as events).</summary>
+    IReadOnlyList<RoomUserInfo> InitialUsers { get; }
+
+    /// <summary>
+    /// Publishes <paramref name="streamId"/>. Audio written to the returned output is paced to the stream's players
+    /// in real time, in 20 ms frames of 16 kHz PCM16. Dispose the output to unpublish.
+    /// </summary>
+    /// <exception cref="RoomException">The id is invalid, another user already publishes it in this room, or this participant already publishes it.</exception>
+    ValueTask<IRoomAudioOutput> PublishAsync(string streamId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Plays <paramref name="streamId"/>: its audio arrives on <see cref="IRoomAudioInput.Audio"/> as 20 ms frames of
+    /// 16 kHz PCM16 in real time. Works before the stream is published (audio starts when it is) and survives the
+    /// publisher unpublishing and publishing again. Dispose the input to stop playing.
+    /// </summary>
+    ValueTask<IRoomAudioInput> PlayAsync(string streamId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends an in-room message <c>{"Timestamp","TimestampMs","SeqId","Round","Cmd","Data"}</c> (ZEGO <c>msg_content</c>)
+    /// to the other users, or only to <paramref name="toUserIds"/>. Timestamps come from the server's TimeProvider;
+    /// SeqId increases by one per message of this participant, starting at 1. Returns the SeqId used.
+    /// </summary>
+    ValueTask<long> SendRoomMessageAsync(int cmd, long round, JsonNode? data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken);
+}
+
+/// <summary>The audio output of a published stream (16 kHz PCM16 mono in, paced out in real time).</summary>
+public interface IRoomAudioOutput : IAsyncDisposable
+{
+    string StreamId { get; }
+
+    /// <summary>
+    /// Queues <paramref name="chunk"/> (16 kHz, any length) for pacing. Ownership moves to the output (also when this
+    /// throws). Waits while the queue is full, so a producer faster than real time is held back.
+    /// </summary>
+    ValueTask WriteAsync(AudioChunk chunk, CancellationToken cancellationToken);
+
+    /// <summary>Drops all queued audio that has not been sent yet (interruption).</summary>
+    void Clear();
+
+    /// <summary>Audio queued and not yet sent.</summary>
+    TimeSpan Pending { get; }
+
+    /// <summary>Completes when everything written so far has been sent to the players.</summary>
+    Task WaitUntilPlayedAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A played stream: 20 ms frames of 16 kHz PCM16, each chunk owned by the reader (Dispose it).</summary>
+public interface IRoomAudioInput : IAsyncDisposable
+{
+    string StreamId { get; }
+
+    /// <summary>The stream's audio. Bounded; when the reader falls behind, the oldest frames are dropped and counted.</summary>
+    ChannelReader<AudioChunk> Audio { get; }
+
+    /// <summary>Frames dropped because the reader fell behind.</summary>
+    long DroppedFrames { get; }
+}

@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+
+namespace Parley.Rtc.Rooms;
+
+internal sealed class RoomParticipant : IRoomParticipant
+{
+    private readonly Channel<RoomEvent> _events;
+    private readonly CancellationTokenSource _closed = new();
+    private long _seqId;
+    private int _overflowed;
+
+    public RoomParticipant(Room room, string userId, bool isAgent, RoomStreamInfo[] streams, RoomUserInfo[] users)
+    {
+        Room = room;
+        UserId = userId;
+        IsAgent = isAgent;
+        InitialStreams = streams;
+        InitialUsers = users;
+        _events = Channel.CreateBounded<RoomEvent>(new BoundedChannelOptions(room.Manager.Options.EventQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public Room Room { get; }
+
+    public RoomManager Manager => Room.Manager;
+
+    public string RoomId => Room.Id;
+
+    public string UserId { get; }
+
+    public bool IsAgent { get; }
+
+    public ChannelReader<RoomEvent> Events => _events.Reader;
+
+    public CancellationToken Closed => _closed.Token;
+
+    /// <summary>Guarded by the room's gate.</summary>
+    internal RoomLeaveReason? LeaveReasonLocked { get; set; }
+
+    public RoomLeaveReason? LeaveReason
+    {
+        get
+        {
+            lock (Room.Gate)
+            {
+                return LeaveReasonLocked;
+            }
+        }
+    }
+
+    public int RealUserCount
+    {
+        get
+        {
+            lock (Room.Gate)
+            {
+                return Room.RealUsers;
+            }
+        }
+    }
+
+    public IReadOnlyList<RoomStreamInfo> InitialStreams { get; }
+
+    public IReadOnlyList<RoomUserInfo> InitialUsers { get; }
+
+    /// <summary>Guarded by the room's gate.</summary>
+    internal List<StreamPublication> Publications { get; } = [];
+
+    /// <summary>Guarded by the room's gate.</summary>
+    internal List<StreamPlayer> Players { get; } = [];
+
+    public ValueTask<IRoomAudioOutput> PublishAsync(string streamId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<IRoomAudioOutput>(Publish(streamId, live: false));
+    }
+
+    /// <summary>Publishes a stream. Live streams (transport microphones) drop their oldest queued audio instead of making the writer wait.</summary>
+    internal StreamPublication Publish(string streamId, bool live)
+    {
+        RoomIds.ThrowIfInvalid(RoomIds.ValidateStreamId(streamId), nameof(streamId));
+        lock (Room.Gate)
+        {
+            return Room.PublishLocked(this, streamId, live);
+        }
+    }
+
+    internal void Unpublish(StreamPublication publication)
+    {
+        lock (Room.Gate)
+        {
+            Room.UnpublishLocked(publication);
+        }
+    }
+
+    public ValueTask<IRoomAudioInput> PlayAsync(string streamId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<IRoomAudioInput>(Play(streamId));
+    }
+
+    internal StreamPlayer Play(string streamId)
+    {
+        RoomIds.ThrowIfInvalid(RoomIds.ValidateStreamId(streamId), nameof(streamId));
+        var player = new StreamPlayer(this, streamId, Manager.Options.PlayerQueueFrames);
+        lock (Room.Gate)
+        {
+            Room.AddPlayerLocked(player);
+        }
+
+        return player;
+    }
+
+    internal void StopPlaying(StreamPlayer player)
+    {
+        lock (Room.Gate)
+        {
+            Room.RemovePlayerLocked(player);
+        }
+
+        player.Complete();
+    }
+
+    public ValueTask<long> SendRoomMessageAsync(int cmd, long round, JsonNode? data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var seqId = Interlocked.Increment(ref _seqId);
+        var now = Manager.TimeProvider.GetUtcNow();
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("Timestamp", now.ToUnixTimeSeconds());
+            writer.WriteNumber("TimestampMs", now.ToUnixTimeMilliseconds());
+            writer.WriteNumber("SeqId", seqId);
+            writer.WriteNumber("Round", round);
+            writer.WriteNumber("Cmd", cmd);
+            writer.WritePropertyName("Data");
+            if (data is null)
+            {
+                writer.WriteStartObject();
+                writer.WriteEndObject();
+            }
+            else
+            {
+                data.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        Send(new RoomMessage(UserId, buffer.WrittenSpan.ToArray(), toUserIds, seqId));
+        return new ValueTask<long>(seqId);
+    }
+
+    /// <summary>Sends a message whose JSON the caller built (a transport client's own message), as is.</summary>
+    internal void SendRaw(byte[] json, IReadOnlyList<string>? toUserIds) => Send(new RoomMessage(UserId, json, toUserIds, 0));
+
+    private void Send(RoomMessage message)
+    {
+        lock (Room.Gate)
+        {
+            if (LeaveReasonLocked is not null)
+            {
+                throw new RoomException(RoomErrorCode.NotInRoom, $"user '{UserId}' is no longer in room '{RoomId}'");
+            }
+
+            Room.SendMessageLocked(this, message);
+        }
+    }
+
+    /// <summary>Posts an event; called under the room's gate. Overflow removes the participant (asynchronously).</summary>
+    internal void TryPost(in RoomEvent roomEvent)
+    {
+        if (_events.Writer.TryWrite(roomEvent))
+        {
+            return;
+        }
+
+        if (LeaveReasonLocked is null && Interlocked.Exchange(ref _overflowed, 1) == 0)
+        {
+            Manager.ScheduleOverflowLeave(this);
+        }
+    }
+
+    internal void CompleteEventsLocked() => _events.Writer.TryComplete();
+
+    /// <summary>Runs after removal, outside every lock: wakes whoever waits on <see cref="Closed"/>.</summary>
+    internal void AfterRemoved()
+    {
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Manager.Leave(this, RoomLeaveReason.Left);
+        return ValueTask.CompletedTask;
+    }
+}

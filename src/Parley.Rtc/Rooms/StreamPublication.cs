@@ -1,0 +1,335 @@
+using System.Threading.Channels;
+using Parley.Abstractions.Audio;
+using Parley.Rtc.Media;
+
+namespace Parley.Rtc.Rooms;
+
+/// <summary>
+/// A published stream: an input queue of 16 kHz PCM16 chunks and a pacer that cuts it into 20 ms frames and hands one
+/// frame per 20 ms (TimeProvider time) to every player. When the queue runs dry the pacer sends nothing (no silence)
+/// and restarts its clock when audio comes back; a frame left partly filled waits one extra frame period for more
+/// audio before it is sent short. A pacer that falls more than 200 ms behind restarts its clock instead of bursting.
+/// </summary>
+internal sealed class StreamPublication : IRoomAudioOutput
+{
+    public const int SampleRate = 16000;
+    public const int FrameSamples = SampleRate / 50;
+    private static readonly TimeSpan FramePeriod = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan MaxLag = TimeSpan.FromMilliseconds(200);
+
+    private readonly Room _room;
+    private readonly Channel<AudioChunk> _input;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _idleGate = new();
+    private readonly TimeProvider _time;
+    private volatile StreamPlayer[] _players = [];
+    private TaskCompletionSource? _idle;
+    private Task _pacer = Task.CompletedTask;
+    private long _pendingSamples;
+    private long _droppedChunks;
+    private long _framesSent;
+    private int _clearRequested;
+
+    public StreamPublication(Room room, RoomParticipant owner, string streamId, bool live)
+    {
+        _room = room;
+        _time = room.Manager.TimeProvider;
+        Owner = owner;
+        StreamId = streamId;
+        IsLive = live;
+        var options = room.Manager.Options;
+        _input = live
+            ? Channel.CreateBounded<AudioChunk>(
+                new BoundedChannelOptions(Math.Max(1, options.LivePublishQueueChunks)) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.DropOldest },
+                OnDropped)
+            : Channel.CreateBounded<AudioChunk>(
+                new BoundedChannelOptions(Math.Max(1, options.OutputQueueChunks)) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    }
+
+    public RoomParticipant Owner { get; }
+
+    public string StreamId { get; }
+
+    public bool IsLive { get; }
+
+    /// <summary>Set under the room's gate; the pacer reads the current array without locking.</summary>
+    public StreamPlayer[] Players
+    {
+        get => _players;
+        set => _players = value;
+    }
+
+    public TimeSpan Pending => TimeSpan.FromSeconds((double)Math.Max(0, Interlocked.Read(ref _pendingSamples)) / SampleRate);
+
+    /// <summary>Chunks dropped because a live stream's input queue was full.</summary>
+    public long DroppedChunks => Interlocked.Read(ref _droppedChunks);
+
+    public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public void Start() => _pacer = Task.Run(() => PaceAsync(_stop.Token));
+
+    public ValueTask WriteAsync(AudioChunk chunk, CancellationToken cancellationToken)
+    {
+        if (chunk.SampleRate != SampleRate)
+        {
+            chunk.Dispose();
+            throw new ArgumentException($"audio must be {SampleRate} Hz PCM16 (got {chunk.SampleRate} Hz)", nameof(chunk));
+        }
+
+        if (chunk.IsEmpty)
+        {
+            chunk.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        var length = chunk.Length;
+        Interlocked.Add(ref _pendingSamples, length);
+        if (_input.Writer.TryWrite(chunk))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return WriteSlowAsync(chunk, length, cancellationToken);
+    }
+
+    private async ValueTask WriteSlowAsync(AudioChunk chunk, int length, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _input.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            Interlocked.Add(ref _pendingSamples, -length);
+            chunk.Dispose();
+            throw new RoomException(RoomErrorCode.NotInRoom, $"StreamId '{StreamId}' is no longer published");
+        }
+        catch
+        {
+            Interlocked.Add(ref _pendingSamples, -length);
+            chunk.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Queues live audio without waiting; when the queue is full its oldest chunk is dropped and counted.</summary>
+    public bool TryWriteLive(AudioChunk chunk)
+    {
+        var length = chunk.Length;
+        Interlocked.Add(ref _pendingSamples, length);
+        if (_input.Writer.TryWrite(chunk))
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _pendingSamples, -length);
+        chunk.Dispose();
+        return false;
+    }
+
+    private void OnDropped(AudioChunk chunk)
+    {
+        Interlocked.Add(ref _pendingSamples, -chunk.Length);
+        Interlocked.Increment(ref _droppedChunks);
+        chunk.Dispose();
+    }
+
+    public void Clear()
+    {
+        Interlocked.Exchange(ref _clearRequested, 1);
+        DrainInput();
+        SignalIdleIfDrained();
+    }
+
+    private void DrainInput()
+    {
+        while (_input.Reader.TryRead(out var chunk))
+        {
+            Interlocked.Add(ref _pendingSamples, -chunk.Length);
+            chunk.Dispose();
+        }
+    }
+
+    public Task WaitUntilPlayedAsync(CancellationToken cancellationToken)
+    {
+        lock (_idleGate)
+        {
+            if (Interlocked.Read(ref _pendingSamples) <= 0 || _stop.IsCancellationRequested)
+            {
+                return Task.CompletedTask;
+            }
+
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _idle.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    private void SignalIdleIfDrained()
+    {
+        if (Volatile.Read(ref _idle) is null || (Interlocked.Read(ref _pendingSamples) > 0 && !_stop.IsCancellationRequested))
+        {
+            return;
+        }
+
+        TaskCompletionSource? idle;
+        lock (_idleGate)
+        {
+            idle = _idle;
+            _idle = null;
+        }
+
+        idle?.TrySetResult();
+    }
+
+    private async Task PaceAsync(CancellationToken cancellationToken)
+    {
+        var frame = new short[FrameSamples];
+        var filled = 0;
+        var held = false;
+        var running = false;
+        AudioChunk current = default;
+        var hasCurrent = false;
+        var offset = 0;
+        long start = 0;
+        long index = 0;
+        using var clock = new FrameClock(_time, cancellationToken);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (running)
+                {
+                    index++;
+                    var due = _time.GetElapsedTime(start) - (FramePeriod * index);
+                    if (due > MaxLag)
+                    {
+                        start = _time.GetTimestamp();
+                        index = 0;
+                    }
+                    else if (due < TimeSpan.Zero)
+                    {
+                        await clock.DelayAsync(-due).ConfigureAwait(false);
+                    }
+                }
+
+                if (Interlocked.Exchange(ref _clearRequested, 0) == 1)
+                {
+                    if (hasCurrent)
+                    {
+                        Interlocked.Add(ref _pendingSamples, -(current.Length - offset));
+                        current.Dispose();
+                        hasCurrent = false;
+                    }
+
+                    Interlocked.Add(ref _pendingSamples, -filled);
+                    filled = 0;
+                    held = false;
+                }
+
+                while (filled < FrameSamples)
+                {
+                    if (!hasCurrent)
+                    {
+                        if (!_input.Reader.TryRead(out current))
+                        {
+                            break;
+                        }
+
+                        hasCurrent = true;
+                        offset = 0;
+                    }
+
+                    var take = Math.Min(FrameSamples - filled, current.Length - offset);
+                    current.Samples.Slice(offset, take).CopyTo(frame.AsSpan(filled));
+                    filled += take;
+                    offset += take;
+                    if (offset == current.Length)
+                    {
+                        current.Dispose();
+                        hasCurrent = false;
+                    }
+                }
+
+                if (filled == FrameSamples || (filled > 0 && held))
+                {
+                    if (!running)
+                    {
+                        running = true;
+                        start = _time.GetTimestamp();
+                        index = 0;
+                    }
+
+                    Emit(frame.AsSpan(0, filled));
+                    Interlocked.Add(ref _pendingSamples, -filled);
+                    filled = 0;
+                    held = false;
+                    SignalIdleIfDrained();
+                }
+                else if (filled > 0)
+                {
+                    // A partial frame: give the publisher one more frame period to complete it.
+                    held = true;
+                    if (!running)
+                    {
+                        running = true;
+                        start = _time.GetTimestamp();
+                        index = 0;
+                    }
+                }
+                else
+                {
+                    running = false;
+                    held = false;
+                    SignalIdleIfDrained();
+                    if (!await _input.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            if (hasCurrent)
+            {
+                current.Dispose();
+            }
+
+            DrainInput();
+            Interlocked.Exchange(ref _pendingSamples, 0);
+            SignalIdleIfDrained();
+        }
+    }
+
+    private void Emit(ReadOnlySpan<short> frame)
+    {
+        var players = _players;
+        for (var i = 0; i < players.Length; i++)
+        {
+            players[i].Deliver(frame, SampleRate);
+        }
+
+        Interlocked.Increment(ref _framesSent);
+    }
+
+    /// <summary>Stops the pacer; called under the room's gate when the stream is unpublished.</summary>
+    public void StopLocked()
+    {
+        _input.Writer.TryComplete();
+        _stop.Cancel();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Owner.Unpublish(this);
+        lock (_room.Gate)
+        {
+            StopLocked();
+        }
+
+        await _pacer.ConfigureAwait(false);
+    }
+}

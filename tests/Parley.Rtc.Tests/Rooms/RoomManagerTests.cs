@@ -1,0 +1,235 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Parley.Abstractions.Audio;
+using Parley.Rtc.Rooms;
+
+namespace Parley.Rtc.Tests.Rooms;
+
+public sealed class RoomManagerTests
+{
+    private static RoomManager Create(TimeProvider time, Action<ParleyRtcOptions>? configure = null)
+    {
+        var options = new ParleyRtcOptions();
+        configure?.Invoke(options);
+        return new RoomManager(Options.Create(options), time, NullLogger<RoomManager>.Instance);
+    }
+
+    private static async Task<AudioChunk?> ReadWithin(IRoomAudioInput input, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            return await input.Audio.ReadAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    [Fact]
+    public async Task Pacer_SendsOne20msFramePerFakeClockPeriod_AndNothingWhileTimeStandsStill()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await user.PlayAsync("agent_stream", CancellationToken.None);
+        await using var output = await agent.PublishAsync("agent_stream", CancellationToken.None);
+
+        await output.WriteAsync(AudioChunk.CopyOf(new short[1600], 16000), CancellationToken.None); // 100 ms
+        using (var first = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("no first frame"))
+        {
+            Assert.Equal(320, first.Length);
+        }
+
+        Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
+        for (var i = 1; i < 5; i++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(20));
+            using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"no frame {i}");
+            Assert.Equal(320, frame.Length);
+        }
+
+        clock.Advance(TimeSpan.FromMilliseconds(20));
+        Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150))); // drained: no silence is sent
+        await output.WaitUntilPlayedAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.Zero, output.Pending);
+    }
+
+    [Fact]
+    public async Task Clear_DropsQueuedAudio_AndCompletesWaitUntilPlayed()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await user.PlayAsync("s", CancellationToken.None);
+        await using var output = await agent.PublishAsync("s", CancellationToken.None);
+        await output.WriteAsync(AudioChunk.CopyOf(new short[16000], 16000), CancellationToken.None);
+        (await ReadWithin(input, TimeSpan.FromSeconds(5)))?.Dispose();
+        var played = output.WaitUntilPlayedAsync(CancellationToken.None);
+        Assert.False(played.IsCompleted);
+
+        output.Clear();
+        clock.Advance(TimeSpan.FromMilliseconds(20));
+        await played.WaitAsync(TimeSpan.FromSeconds(5));
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
+    }
+
+    [Fact]
+    public async Task SlowPlayer_DropsOldestFrames_WithoutHoldingBackOtherPlayers()
+    {
+        using var rooms = Create(TimeProvider.System, o => o.PlayerQueueFrames = 5);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var slow = await rooms.JoinAsync("r", "slow", false, CancellationToken.None);
+        await using var fast = await rooms.JoinAsync("r", "fast", false, CancellationToken.None);
+        await using var slowInput = await slow.PlayAsync("s", CancellationToken.None);
+        await using var fastInput = await fast.PlayAsync("s", CancellationToken.None);
+        await using var output = await agent.PublishAsync("s", CancellationToken.None);
+        await output.WriteAsync(AudioChunk.CopyOf(new short[6400], 16000), CancellationToken.None); // 20 frames
+        var received = 0;
+        while (await ReadWithin(fastInput, TimeSpan.FromMilliseconds(500)) is { } frame)
+        {
+            frame.Dispose();
+            received++;
+        }
+
+        // The publisher paced all 20 frames in about 400 ms although one player never reads.
+        await output.WaitUntilPlayedAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(15, slowInput.DroppedFrames);
+        Assert.Equal(20, received + fastInput.DroppedFrames);
+        Assert.True(received >= 5);
+    }
+
+    [Fact]
+    public async Task Player_WaitsForStream_AndContinuesAfterRepublish()
+    {
+        using var rooms = Create(TimeProvider.System);
+        await using var user = await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await user.PlayAsync("s", CancellationToken.None);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        for (var round = 0; round < 2; round++)
+        {
+            await using var output = await agent.PublishAsync("s", CancellationToken.None);
+            await output.WriteAsync(AudioChunk.CopyOf(Enumerable.Repeat((short)(round + 1), 320).ToArray(), 16000), CancellationToken.None);
+            using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"no audio in round {round}");
+            Assert.Equal(round + 1, frame.Samples[0]);
+        }
+    }
+
+    [Fact]
+    public async Task Events_JoinPublishMessageLeave_ArriveInOrder_AndRoomIsRemovedWhenEmpty()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_765_510_379_113));
+        using var rooms = Create(clock);
+        var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        Assert.Equal(0, agent.RealUserCount);
+        var user = await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        var output = await user.PublishAsync("u", CancellationToken.None);
+        var seq = await user.SendRoomMessageAsync(1, 3, new JsonObject { ["SpeakStatus"] = 1, ["UserId"] = "user" }, null, CancellationToken.None);
+        Assert.Equal(1, seq);
+        Assert.Equal(2, await user.SendRoomMessageAsync(1, 3, null, null, CancellationToken.None));
+        await output.DisposeAsync();
+        await user.DisposeAsync();
+
+        var kinds = new List<RoomEventKind>();
+        RoomMessage? message = null;
+        while (agent.Events.TryRead(out var e))
+        {
+            kinds.Add(e.Kind);
+            message ??= e.Message;
+        }
+
+        Assert.Equal(
+            [RoomEventKind.UserJoined, RoomEventKind.RealUserCountChanged, RoomEventKind.StreamAdded, RoomEventKind.RoomMessage,
+             RoomEventKind.RoomMessage, RoomEventKind.StreamRemoved, RoomEventKind.UserLeft, RoomEventKind.RealUserCountChanged],
+            kinds);
+        var json = message!.ToJsonElement();
+        Assert.Equal(1765510379, json.GetProperty("Timestamp").GetInt64());
+        Assert.Equal(1765510379113, json.GetProperty("TimestampMs").GetInt64());
+        Assert.Equal(1, json.GetProperty("SeqId").GetInt64());
+        Assert.Equal(1, json.GetProperty("Data").GetProperty("SpeakStatus").GetInt32());
+
+        Assert.Equal(1, rooms.RoomCount);
+        await agent.DisposeAsync();
+        Assert.Equal(0, rooms.RoomCount);
+        Assert.Equal(RoomLeaveReason.Left, agent.LeaveReason);
+        Assert.True(agent.Closed.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task SecondJoin_WithSameUserId_KicksFirst()
+    {
+        using var rooms = Create(TimeProvider.System);
+        var first = await rooms.JoinAsync("r", "agent_user", true, CancellationToken.None);
+        await using var firstOutput = await first.PublishAsync("agent_stream", CancellationToken.None);
+        await using var second = await rooms.JoinAsync("r", "agent_user", true, CancellationToken.None);
+        Assert.True(first.Closed.IsCancellationRequested);
+        Assert.Equal(RoomLeaveReason.Kicked, first.LeaveReason);
+        var events = new List<RoomEventKind>();
+        await foreach (var e in first.Events.ReadAllAsync())
+        {
+            events.Add(e.Kind);
+        }
+
+        Assert.Equal([RoomEventKind.Kicked], events);
+        Assert.Empty(rooms.GetStreams("r"));
+        await using var secondOutput = await second.PublishAsync("agent_stream", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task StalledEventReader_IsRemovedOnOverflow()
+    {
+        using var rooms = Create(TimeProvider.System, o => o.EventQueueCapacity = 4);
+        var deaf = await rooms.JoinAsync("r", "deaf", false, CancellationToken.None);
+        await using var talker = await rooms.JoinAsync("r", "talker", false, CancellationToken.None);
+        for (var i = 0; i < 10; i++)
+        {
+            try
+            {
+                await talker.SendRoomMessageAsync(4, 1, null, null, CancellationToken.None);
+            }
+            catch (RoomException)
+            {
+            }
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(5), deaf.Closed).ContinueWith(_ => { });
+        Assert.Equal(RoomLeaveReason.EventQueueOverflow, deaf.LeaveReason);
+        Assert.Equal(1, talker.RealUserCount);
+    }
+
+    [Theory]
+    [InlineData("room/1", "u")]
+    [InlineData("r", "user with space")]
+    [InlineData("r", "123456789012345678901234567890123")]
+    [InlineData("", "u")]
+    public async Task Join_WithInvalidIds_IsRefusedNamingTheField(string roomId, string userId)
+    {
+        using var rooms = Create(TimeProvider.System);
+        var error = await Assert.ThrowsAsync<RoomException>(async () => await rooms.JoinAsync(roomId, userId, false, CancellationToken.None));
+        Assert.Equal(RoomErrorCode.InvalidId, error.Code);
+        Assert.Matches("RoomId|UserId", error.Message);
+    }
+
+    [Fact]
+    public void LinearResampler_16kTo48k_KeepsToneFrequencyAndLength()
+    {
+        var resampler = new Parley.Rtc.Media.LinearResampler(16000, 48000);
+        var tone = Parley.Rtc.Tests.WebSockets.Tone.Make(16000, 1000, 500);
+        var output = new List<short>();
+        var buffer = new short[resampler.MaxOutputFor(320)];
+        for (var i = 0; i < tone.Length; i += 320)
+        {
+            var n = resampler.Process(tone.AsSpan(i, 320), buffer);
+            output.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
+
+        Assert.InRange(output.Count, 47990, 48000);
+        Assert.InRange(Parley.Rtc.Tests.WebSockets.Tone.Frequency(output.ToArray(), 48000), 495, 505);
+    }
+}
