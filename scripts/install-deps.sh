@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Parley needs on a Debian 12 machine with the .NET 10 SDK: the local speech engines and codecs.
+# Idempotent: installs only what is missing. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 libsrtp2-1 sox)
+if [[ "${PARLEY_BROWSER_TESTS:-}" == "1" ]]; then
+  packages+=(chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "Installing: ${missing[*]}"
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required (dotnet not found)." >&2; exit 1; }

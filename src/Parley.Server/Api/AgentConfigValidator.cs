@@ -1,0 +1,151 @@
+using System.Text.Json.Nodes;
+
+namespace Parley.Server.Api;
+
+/// <summary>
+/// Validates the contract's LLM, TTS and ASR objects (spec 2.1–2.3). A complete object (register, or the result of a
+/// merge) must carry the required fields; unknown fields are kept (ZEGO adds fields over time).
+/// </summary>
+public static class AgentConfigValidator
+{
+    /// <summary>TTS vendors of the contract plus Parley's local engine. Matched case-insensitively.</summary>
+    public static readonly IReadOnlyList<string> TtsVendors = ["Local", "Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
+
+    public static readonly IReadOnlyList<string> LlmVendors = ["OpenAIChat"];
+
+    private static readonly HashSet<string> ZegoCloudTtsVendors = new(["Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"], StringComparer.OrdinalIgnoreCase);
+
+    public static void ValidateLlm(RequestBody llm, bool complete)
+    {
+        var url = complete ? llm.RequiredString("Url", 2048) : llm.OptionalString("Url", 2048);
+        if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        {
+            throw ApiException.InvalidParameter($"{llm.FieldPath("Url")} must be an absolute http or https URL");
+        }
+
+        _ = complete ? llm.RequiredString("Model", 256) : llm.OptionalString("Model", 256);
+        llm.OptionalString("ApiKey", 4096);
+        llm.OptionalString("SystemPrompt", 64 * 1024);
+        llm.OptionalNumber("Temperature", 0, 2);
+        llm.OptionalNumber("TopP", 0, 1);
+        llm.OptionalObject("Params");
+        llm.OptionalBool("AddAgentInfo");
+        var vendor = llm.OptionalString("Vendor", 64);
+        if (vendor is not null && !LlmVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", LlmVendors)}");
+        }
+    }
+
+    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true)
+    {
+        var vendor = complete ? tts.RequiredString("Vendor", 64) : tts.OptionalString("Vendor", 64);
+        if (vendor is not null && !TtsVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiException.InvalidParameter($"{tts.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", TtsVendors)}");
+        }
+
+        var parameters = tts.OptionalObject("Params");
+        if (complete && vendor is not null && ZegoCloudTtsVendors.Contains(vendor))
+        {
+            // The contract requires Params.app (the vendor's credentials) for its cloud vendors.
+            (parameters ?? throw ApiException.InvalidParameter($"{tts.FieldPath("Params")} is required for vendor {vendor}"))
+                .RequiredObject("app");
+        }
+
+        if (allowFilterText)
+        {
+            var filters = tts.OptionalArray("FilterText", 32);
+            if (filters is not null)
+            {
+                foreach (var filter in filters)
+                {
+                    if (filter.Element.ValueKind != System.Text.Json.JsonValueKind.Object)
+                    {
+                        throw ApiException.InvalidParameter($"{filter.FieldPath("")[..^1]} must be an object");
+                    }
+
+                    filter.RequiredString("BeginCharacters", 16);
+                    filter.RequiredString("EndCharacters", 16);
+                }
+            }
+        }
+
+        var terminator = tts.OptionalString("TerminatorText");
+        if (terminator is not null && terminator.Length > 4)
+        {
+            throw ApiException.InvalidParameter($"{tts.FieldPath("TerminatorText")} must be at most 4 characters");
+        }
+    }
+
+    public static void ValidateAsr(RequestBody asr)
+    {
+        var hotWord = asr.OptionalString("HotWord", 8192);
+        if (!string.IsNullOrEmpty(hotWord))
+        {
+            ValidateHotWords(hotWord, asr.FieldPath("HotWord"));
+        }
+
+        asr.OptionalObject("Params");
+        asr.OptionalString("Vendor", 64);
+        var silence = asr.OptionalInteger("VADSilenceSegmentation", 200, 2000);
+        var pause = asr.OptionalInteger("PauseInterval", 200, 2000);
+        _ = (silence, pause);
+    }
+
+    /// <summary>Format <c>word1|w1,word2|w2</c>; at most 128 words of at most 30 characters, no spaces, weight in [-1, 11].</summary>
+    private static void ValidateHotWords(string hotWord, string field)
+    {
+        var entries = hotWord.Split(',');
+        if (entries.Length > 128)
+        {
+            throw ApiException.InvalidParameter($"{field} has {entries.Length} words; at most 128 are allowed");
+        }
+
+        foreach (var entry in entries)
+        {
+            var bar = entry.LastIndexOf('|');
+            var word = bar < 0 ? entry : entry[..bar];
+            if (word.Length == 0 || word.Length > 30 || word.Contains(' '))
+            {
+                throw ApiException.InvalidParameter($"{field}: '{entry}' must be a word of 1–30 characters without spaces followed by |weight");
+            }
+
+            if (bar < 0 || !int.TryParse(entry.AsSpan(bar + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var weight) || weight < -1 || weight > 11)
+            {
+                throw ApiException.InvalidParameter($"{field}: '{entry}' needs a weight between -1 and 11 (word|weight)");
+            }
+        }
+    }
+}
+
+/// <summary>Field-by-field merge of configuration objects: given fields replace, nested objects merge, JSON null removes.</summary>
+public static class JsonMerge
+{
+    public static JsonObject Merge(JsonObject? baseline, JsonObject? overlay)
+    {
+        var result = baseline?.DeepClone().AsObject() ?? [];
+        if (overlay is null)
+        {
+            return result;
+        }
+
+        foreach (var (key, value) in overlay)
+        {
+            if (value is null)
+            {
+                result.Remove(key);
+            }
+            else if (value is JsonObject overlayObject && result[key] is JsonObject baseObject)
+            {
+                result[key] = Merge(baseObject, overlayObject);
+            }
+            else
+            {
+                result[key] = value.DeepClone();
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Options;
+using Parley.Server.Api;
+using Parley.Server.Apps;
+using Parley.Server.Storage;
+using Prometheus;
+
+namespace Parley.Server;
+
+/// <summary>Composition of the server: each area adds its services here and maps its endpoints.</summary>
+public static class ParleyHosting
+{
+    public static IHostApplicationBuilder AddParleyControlPlane(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<ParleyOptions>()
+            .Bind(builder.Configuration.GetSection(ParleyOptions.SectionName))
+            .Validate(o => o.RateLimitPerSecond >= 0, "Parley:RateLimitPerSecond must be 0 (off) or positive")
+            .Validate(o => o.SignatureWindow > TimeSpan.Zero, "Parley:SignatureWindow must be positive")
+            .Validate(o => o.MaxInstancesPerApp > 0, "Parley:MaxInstancesPerApp must be positive")
+            .ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IAppDirectory, AppDirectory>();
+        services.AddSingleton<IdGenerator>();
+        services.AddSingleton<ActionRateLimiter>();
+        services.AddSingleton<SqliteDatabase>();
+        services.AddSingleton<IAgentStore, SqliteAgentStore>();
+        services.AddSingleton(sp =>
+        {
+            var registry = new ActionRegistry().MapAgentActions();
+            foreach (var map in sp.GetServices<Action<ActionRegistry>>())
+            {
+                map(registry);
+            }
+
+            return registry;
+        });
+        return builder;
+    }
+
+    /// <summary>Registers more actions (instances, control) with the dispatcher.</summary>
+    public static IServiceCollection AddActions(this IServiceCollection services, Action<ActionRegistry> map) =>
+        services.AddSingleton(map);
+
+    public static WebApplication MapParley(this WebApplication app)
+    {
+        app.MapControlApi();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapMetrics("/metrics");
+        AnnounceDevelopmentApp(app);
+        return app;
+    }
+
+    /// <summary>
+    /// With no configured apps, tells the developer the generated app's credentials on the console (not the log, which
+    /// never carries secrets), so the first request can be signed.
+    /// </summary>
+    private static void AnnounceDevelopmentApp(WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IAppDirectory>() is AppDirectory { DevelopmentApp: { } dev } directory
+            && !app.Configuration.GetValue<bool>("Parley:Quiet"))
+        {
+            var options = app.Services.GetRequiredService<IOptions<ParleyOptions>>().Value;
+            Console.WriteLine($"""
+                Parley development app ({(directory.DevelopmentAppCreated ? "created now" : "stored")} in {Path.GetFullPath(Path.Combine(options.DataDirectory, AppDirectory.DevAppFile))}):
+                  AppId          {dev.AppId}
+                  ServerSecret   {dev.ServerSecret}
+                  CallbackSecret {dev.CallbackSecret}
+                Configure Parley:Apps to use your own apps instead.
+                """);
+        }
+    }
+}
