@@ -55,8 +55,10 @@ public static class InstanceHosting
                 $"Parley:Orleans:Clustering '{options.Clustering}' is not available in this build; use 'Localhost' (ADO.NET clustering for several machines is planned)");
         }
 
-        var siloPort = options.SiloPort == 0 ? FreePort() : options.SiloPort;
-        var gatewayPort = options.GatewayPort == 0 ? FreePort() : options.GatewayPort;
+        // Localhost clustering: the silo only talks to itself, so a busy configured port (another Parley in the same
+        // process or machine) falls back to a free one instead of failing the start.
+        var siloPort = ResolvePort(options.SiloPort);
+        var gatewayPort = ResolvePort(options.GatewayPort);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(_ => new OpenAICompatibleChatModel());
@@ -75,6 +77,26 @@ public static class InstanceHosting
             });
         });
         return builder;
+    }
+
+    private static int ResolvePort(int configured)
+    {
+        if (configured == 0)
+        {
+            return FreePort();
+        }
+
+        try
+        {
+            using var probe = new TcpListener(IPAddress.Any, configured);
+            probe.Start();
+            probe.Stop();
+            return configured;
+        }
+        catch (SocketException)
+        {
+            return FreePort();
+        }
     }
 
     /// <summary>A currently free TCP port on the loopback interface.</summary>
