@@ -1,0 +1,95 @@
+using System.Runtime.CompilerServices;
+using Microsoft.ML.OnnxRuntime;
+using Parley.Abstractions.Audio;
+
+[assembly: InternalsVisibleTo("Parley.Providers.Tests")]
+
+namespace Parley.Providers.Local;
+
+/// <summary>
+/// Creates <see cref="SileroVad"/> detectors over one shared ONNX Runtime session of the Silero VAD v5 model
+/// (<c>models/silero/silero_vad_v5.onnx</c> next to the binaries). The session is loaded once; ONNX Runtime's
+/// <c>Run</c> is thread-safe, and every detector owns its own buffers, IO binding and recurrent state.
+/// </summary>
+public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposable
+{
+    /// <summary>Path of the model relative to <see cref="AppContext.BaseDirectory"/>.</summary>
+    public const string DefaultModelRelativePath = "models/silero/silero_vad_v5.onnx";
+
+    private readonly SessionOptions _options;
+    private readonly InferenceSession _session;
+    private int _disposed;
+
+    /// <summary>Loads the model from <paramref name="modelPath"/>, or from the default path next to the binaries.</summary>
+    public SileroVadFactory(string? modelPath = null)
+    {
+        modelPath ??= Path.Combine(AppContext.BaseDirectory, DefaultModelRelativePath);
+        if (!File.Exists(modelPath))
+        {
+            throw new FileNotFoundException(
+                $"Silero VAD model not found at '{modelPath}'. It ships in models/silero/ and is copied next to the Parley binaries.",
+                modelPath);
+        }
+
+        // The model is tiny (one 32 ms window per call); one thread per run keeps many sessions from fighting for cores.
+        _options = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        try
+        {
+            _session = new InferenceSession(modelPath, _options);
+        }
+        catch
+        {
+            _options.Dispose();
+            throw;
+        }
+
+        CheckSignature(_session, modelPath);
+    }
+
+    public string Name => "Silero";
+
+    public IVoiceActivityDetector Create()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new SileroVad(_session);
+    }
+
+    /// <summary>Disposes the shared session; detectors created from this factory must be disposed first.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _session.Dispose();
+            _options.Dispose();
+        }
+    }
+
+    private static void CheckSignature(InferenceSession session, string modelPath)
+    {
+        string[] inputs = [SileroVad.InputName, SileroVad.StateName, SileroVad.SampleRateName];
+        string[] outputs = [SileroVad.OutputName, SileroVad.StateOutputName];
+        foreach (var name in inputs)
+        {
+            if (!session.InputMetadata.ContainsKey(name))
+            {
+                session.Dispose();
+                throw new InvalidDataException($"'{modelPath}' is not a Silero VAD v5 model: it has no input named '{name}'.");
+            }
+        }
+
+        foreach (var name in outputs)
+        {
+            if (!session.OutputMetadata.ContainsKey(name))
+            {
+                session.Dispose();
+                throw new InvalidDataException($"'{modelPath}' is not a Silero VAD v5 model: it has no output named '{name}'.");
+            }
+        }
+    }
+}
