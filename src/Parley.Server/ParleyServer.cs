@@ -7,6 +7,7 @@ public static class ParleyServer
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddParleyControlPlane();
+        Parley.Server.Instances.InstanceHosting.AddParleyInstances(builder);
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapParley();

@@ -1,0 +1,278 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using Parley.Core.Sessions;
+
+namespace Parley.Providers.Llm;
+
+/// <summary>
+/// Streams replies from any OpenAI-compatible Chat Completions endpoint through <see cref="IChatClient"/> over the
+/// OpenAI SDK. <c>Url</c> is the full completions URL and is used verbatim; the body is the contract's
+/// (model, messages, temperature, top_p, stream, every key of Params at top level, agent_info when asked).
+/// Failures become <see cref="LlmException"/>: 401/403 authentication, 400/422 parameter, 429 rate limit,
+/// 402 arrears, anything else (unreachable, 5xx, broken stream) general.
+/// </summary>
+public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+
+    public OpenAICompatibleChatModel(HttpClient? httpClient = null)
+    {
+        if (httpClient is null)
+        {
+            _http = new HttpClient(new SocketsHttpHandler
+            {
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            })
+            {
+                Timeout = Timeout.InfiniteTimeSpan,
+            };
+            _ownsHttp = true;
+        }
+        else
+        {
+            _http = httpClient;
+        }
+    }
+
+    /// <summary>An <see cref="IChatClient"/> bound to one endpoint; <paramref name="bodyExtras"/> are merged into each body.</summary>
+    public IChatClient CreateChatClient(LlmSettings settings, JsonObject? bodyExtras)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!Uri.TryCreate(settings.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new LlmException(LlmErrorKind.InvalidParameter, "LLM.Url must be an absolute http(s) URL");
+        }
+
+        var options = new OpenAIClientOptions
+        {
+            Endpoint = url,
+            Transport = new HttpClientPipelineTransport(_http),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
+        };
+        options.AddPolicy(new ContractRequestPolicy(url, settings.ApiKey, bodyExtras), PipelinePosition.BeforeTransport);
+
+        // The credential is replaced by the policy (an empty key is allowed and sent as "Bearer ").
+        var client = new OpenAIClient(new ApiKeyCredential("unused"), options);
+        return client.GetChatClient(settings.Model).AsIChatClient();
+    }
+
+    public async IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var settings = request.Settings;
+        var extras = new JsonObject();
+        if (settings.Params is { } parameters)
+        {
+            foreach (var (key, value) in parameters)
+            {
+                extras[key] = value?.DeepClone();
+            }
+        }
+
+        if (settings.AddAgentInfo)
+        {
+            extras["agent_info"] = new JsonObject
+            {
+                ["room_id"] = request.Identity.RoomId,
+                ["agent_instance_id"] = request.Identity.SessionId,
+                ["agent_user_id"] = request.Identity.AgentUserId,
+                ["user_id"] = request.Identity.UserId,
+                ["round_id"] = request.RoundId,
+                ["time_stamp"] = request.TimestampMs,
+            };
+        }
+
+        using var client = CreateChatClient(settings, extras);
+        var messages = new List<ChatMessage>(request.History.Count + 2);
+        if (!string.IsNullOrEmpty(request.SystemPrompt))
+        {
+            messages.Add(new ChatMessage(ChatRole.System, request.SystemPrompt));
+        }
+
+        foreach (var message in request.History)
+        {
+            messages.Add(new ChatMessage(message.Role == MessageRole.User ? ChatRole.User : ChatRole.Assistant, message.Content));
+        }
+
+        messages.Add(new ChatMessage(ChatRole.User, request.UserText));
+        var chatOptions = new ChatOptions
+        {
+            ModelId = settings.Model,
+            Temperature = (float)settings.Temperature,
+            TopP = (float)settings.TopP,
+        };
+
+        IAsyncEnumerator<ChatResponseUpdate> updates;
+        try
+        {
+            updates = client.GetStreamingResponseAsync(messages, chatOptions, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Map(ex);
+        }
+
+        var finished = false;
+        await using (updates.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                ChatResponseUpdate update;
+                try
+                {
+                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    update = updates.Current;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
+                {
+                    throw Map(ex);
+                }
+
+                if (update.FinishReason is not null)
+                {
+                    finished = true;
+                }
+
+                var text = update.Text;
+                if (!string.IsNullOrEmpty(text))
+                {
+                    yield return text;
+                }
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!finished)
+        {
+            throw new LlmException(LlmErrorKind.General, "The LLM stream ended without a finish_reason");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+    }
+
+    internal static LlmException Map(Exception ex)
+    {
+        if (ex is LlmException llm)
+        {
+            return llm;
+        }
+
+        if (ex is ClientResultException result && result.Status != 0)
+        {
+            var detail = ReadErrorMessage(result);
+            var kind = result.Status switch
+            {
+                401 or 403 => LlmErrorKind.Authentication,
+                400 or 422 => LlmErrorKind.InvalidParameter,
+                429 => LlmErrorKind.RateLimited,
+                402 => LlmErrorKind.Arrears,
+                _ => LlmErrorKind.General,
+            };
+            var reason = ((HttpStatusCode)result.Status).ToString();
+            return new LlmException(kind, detail is null
+                ? $"LLM request failed with HTTP {result.Status} ({reason})"
+                : $"LLM request failed with HTTP {result.Status} ({reason}): {detail}", ex);
+        }
+
+        var inner = ex;
+        while (inner.InnerException is not null && inner is ClientResultException or AggregateException)
+        {
+            inner = inner.InnerException;
+        }
+
+        return new LlmException(LlmErrorKind.General, $"LLM request failed: {inner.GetType().Name}: {inner.Message}", ex);
+    }
+
+    private static string? ReadErrorMessage(ClientResultException ex)
+    {
+        try
+        {
+            var content = ex.GetRawResponse()?.Content;
+            if (content is null || content.ToMemory().Length == 0)
+            {
+                return null;
+            }
+
+            var node = JsonNode.Parse(content.ToMemory().Span);
+            var message = node?["error"]?["message"]?.GetValue<string>() ?? node?["message"]?.GetValue<string>();
+            return message is { Length: > 300 } ? message[..300] : message;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Posts to exactly the configured URL with the contract's headers and body.</summary>
+    private sealed class ContractRequestPolicy(Uri url, string apiKey, JsonObject? extras) : PipelinePolicy
+    {
+        private static readonly string[] KeptFields = ["model", "messages", "temperature", "top_p", "stream"];
+
+        public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            Rewrite(message);
+            ProcessNext(message, pipeline, currentIndex);
+        }
+
+        public override async ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            Rewrite(message);
+            await ProcessNextAsync(message, pipeline, currentIndex).ConfigureAwait(false);
+        }
+
+        private void Rewrite(PipelineMessage message)
+        {
+            var request = message.Request;
+            request.Uri = url;
+            request.Headers.Set("Authorization", $"Bearer {apiKey}");
+            if (request.Content is null)
+            {
+                return;
+            }
+
+            using var buffer = new MemoryStream();
+            request.Content.WriteTo(buffer, message.CancellationToken);
+            var sdkBody = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) as JsonObject ?? [];
+            var body = new JsonObject();
+            foreach (var field in KeptFields)
+            {
+                if (sdkBody.TryGetPropertyValue(field, out var value))
+                {
+                    sdkBody.Remove(field);
+                    body[field] = value;
+                }
+            }
+
+            body["stream"] = true;
+            if (extras is not null)
+            {
+                foreach (var (key, value) in extras)
+                {
+                    body[key] = value?.DeepClone();
+                }
+            }
+
+            request.Content = BinaryContent.Create(BinaryData.FromBytes(JsonSerializer.SerializeToUtf8Bytes(body)));
+            request.Headers.Set("Content-Type", "application/json");
+        }
+    }
+}

@@ -1,0 +1,380 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Parley.Core.Sessions;
+using Parley.Server.Api;
+using Parley.Server.Apps;
+using Parley.Server.Callbacks;
+
+namespace Parley.Server.Instances;
+
+[KeepAlive]
+internal sealed partial class AgentInstanceGrain(
+    IEnumerable<ICallbackPublisher> callbackPublishers,
+    IAgentRoomBinding rooms,
+    IChatModel chatModel,
+    TimeProvider time,
+    IOptions<InstanceHostOptions> options,
+    ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
+{
+    private static readonly InstanceReply NotFound = InstanceReply.Error(ReturnCodes.InstanceNotFound, "agent instance not found; it may already be deleted");
+
+    private readonly CancellationTokenSource _lifetime = new();
+
+    // Optional until the callback outbox is registered: without a publisher, events are only logged.
+    private readonly ICallbackPublisher? _callbacks = callbackPublishers.LastOrDefault();
+    private InstanceSpec? _spec;
+    private JsonObject _llm = [];
+    private JsonObject _tts = [];
+    private JsonObject _asr = [];
+    private AgentSession? _session;
+    private Task? _pump;
+    private Task<IAgentRoomConnection?>? _join;
+    private bool _deleted;
+
+    private bool Live => _session is not null && !_deleted;
+
+    public Task<InstanceReply> CreateAsync(InstanceSpec spec)
+    {
+        if (_session is not null || _deleted)
+        {
+            return Task.FromResult(InstanceReply.Error(ReturnCodes.InstanceCreateFailed, $"agent instance {spec.InstanceId} already exists"));
+        }
+
+        _spec = spec;
+        _llm = InstanceConfig.Parse(spec.LlmJson);
+        _tts = InstanceConfig.Parse(spec.TtsJson);
+        _asr = InstanceConfig.Parse(spec.AsrJson);
+        _session = new AgentSession(
+            new AgentSessionOptions
+            {
+                Identity = new SessionIdentity(spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.UserId),
+                Llm = InstanceConfig.ToLlmSettings(_llm),
+                WindowSize = spec.WindowSize,
+                InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
+                LlmStallTimeout = options.Value.LlmStallTimeout,
+            },
+            chatModel,
+            time);
+        var session = _session;
+        _pump = Task.Run(() => PumpEventsAsync(spec, session, _lifetime.Token));
+        _join = Task.Run(() => JoinAsync(spec, session, _lifetime.Token));
+        LogCreated(logger, spec.AppId, spec.InstanceId, spec.AgentId);
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<InstanceReply> UpdateAsync(InstanceUpdate update)
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotFound);
+        }
+
+        var ttsOverlay = update.TtsJson is null ? null : InstanceConfig.Parse(update.TtsJson);
+
+        // TTS.FilterText cannot change on update (spec 4.2): ignored.
+        ttsOverlay?.Remove("FilterText");
+        var llm = InstanceConfig.Merge(_llm, update.LlmJson is null ? null : InstanceConfig.Parse(update.LlmJson));
+        var tts = InstanceConfig.Merge(_tts, ttsOverlay);
+        var asr = InstanceConfig.Merge(_asr, update.AsrJson is null ? null : InstanceConfig.Parse(update.AsrJson));
+        try
+        {
+            InstanceConfig.ValidateMerged(llm, tts, asr);
+        }
+        catch (ApiException ex)
+        {
+            return Task.FromResult(InstanceReply.Error(ex.Code, ex.Message));
+        }
+
+        (_llm, _tts, _asr) = (llm, tts, asr);
+        _session!.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public async Task<InstanceReply> DeleteAsync(int reasonCode)
+    {
+        if (!Live)
+        {
+            return NotFound;
+        }
+
+        var spec = _spec!;
+        var session = _session!;
+        _deleted = true;
+        await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(spec.AppId)).ReleaseAsync(spec.InstanceId);
+
+        // The join is short (and completes at once without a room server); waiting keeps Created before Deleted.
+        IAgentRoomConnection? connection = null;
+        try
+        {
+            connection = await _join!.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            await _lifetime.CancelAsync();
+        }
+
+        if (reasonCode != 0)
+        {
+            await PublishAsync(spec, CallbackEvents.Exception, new JsonObject
+            {
+                ["Code"] = reasonCode,
+                ["Message"] = reasonCode == InstanceCodes.Kicked
+                    ? $"agent instance kicked out of the room: another instance joined as AgentUserId '{spec.AgentUserId}'"
+                    : "agent instance stopped",
+            });
+        }
+
+        var latency = session.GetLatency();
+        await session.DisposeAsync();
+        await _pump!.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+        }
+
+        await _lifetime.CancelAsync();
+        await PublishAsync(spec, CallbackEvents.AgentInstanceDeleted, new JsonObject
+        {
+            ["Code"] = reasonCode,
+            ["DeletedTimestamp"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            ["LatencyData"] = new JsonObject
+            {
+                ["LLMTTFT"] = latency.LlmFirstTokenMs,
+                ["LLMTPS"] = latency.LlmTokensPerSecond,
+                ["TTSAudioFirstFrameTime"] = latency.SpeechFirstAudioMs,
+                ["TotalCost"] = latency.TotalCostMs,
+            },
+        });
+        LogDeleted(logger, spec.AppId, spec.InstanceId, reasonCode);
+        DeactivateOnIdle();
+        return InstanceReply.Ok;
+    }
+
+    public Task<InstanceReply> SendLlmAsync(LlmCommand command)
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotFound);
+        }
+
+        if (_session!.Status == AgentStatus.Listening)
+        {
+            return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive LLM calls are not allowed now"));
+        }
+
+        _session.SubmitLlmReply(new LlmReplyRequest(
+            command.Text,
+            command.SystemPrompt,
+            command.AddQuestionToHistory,
+            command.AddAnswerToHistory,
+            (ReplyPriority)command.Priority,
+            command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<InstanceReply> SendTtsAsync(TtsCommand command)
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotFound);
+        }
+
+        if (_session!.Status == AgentStatus.Listening)
+        {
+            return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive TTS calls are not allowed now"));
+        }
+
+        _session.SubmitSpeech(new SpeechRequest(
+            command.Text,
+            command.AddHistory,
+            command.InterruptMode == 0,
+            (ReplyPriority)command.Priority,
+            command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<InstanceReply> InterruptAsync()
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotFound);
+        }
+
+        _session!.Interrupt(InterruptReason.Manual);
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<InstanceReply> ResetMessagesAsync()
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotFound);
+        }
+
+        _session!.ResetMessages();
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<MessagesReply> GetMessagesAsync()
+    {
+        if (!Live)
+        {
+            return Task.FromResult(new MessagesReply { Code = NotFound.Code, Message = NotFound.Message });
+        }
+
+        return Task.FromResult(new MessagesReply
+        {
+            Code = 0,
+            Message = "success",
+            Messages = [.. _session!.GetMessages().Select(m => new HistoryMessage { Role = m.Role == MessageRole.User ? "user" : "assistant", Content = m.Content })],
+        });
+    }
+
+    public Task<InstanceReply> GetStatusAsync()
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotFound);
+        }
+
+        return Task.FromResult(new InstanceReply { Code = 0, Message = "success", Status = StatusName(_session!.Status) });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (Live)
+        {
+            // The silo is shutting down: the instance ends with the process (reported as an RTC general error).
+            LogStoppedWithHost(logger, _spec!.AppId, _spec.InstanceId);
+            await _session!.DisposeAsync();
+            await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(_spec.AppId)).ReleaseAsync(_spec.InstanceId);
+        }
+
+        await _lifetime.CancelAsync();
+        _lifetime.Dispose();
+    }
+
+    internal static string StatusName(AgentStatus status) => status switch
+    {
+        AgentStatus.Listening => "LISTENING",
+        AgentStatus.Thinking => "THINKING",
+        AgentStatus.Speaking => "SPEAKING",
+        _ => "IDLE",
+    };
+
+    private static ContextMessage ToContext(HistoryMessage m) =>
+        new(string.Equals(m.Role, "user", StringComparison.OrdinalIgnoreCase) ? MessageRole.User : MessageRole.Assistant, m.Content);
+
+    private async Task<IAgentRoomConnection?> JoinAsync(InstanceSpec spec, AgentSession session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await rooms.JoinAsync(
+                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.TtsJson),
+                cancellationToken);
+            session.SetSpeechOutput(connection.SpeechOutput);
+            await PublishAsync(spec, CallbackEvents.AgentInstanceCreated, new JsonObject
+            {
+                ["CreatedTimestamp"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            });
+            return connection;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception ex)
+        {
+            var code = ex is AgentRoomException room ? room.Code : InstanceCodes.RoomLoginFailed;
+            LogJoinFailed(logger, ex, spec.AppId, spec.InstanceId, code);
+
+            // Delete through the grain (serialised with other calls); it reports Exception and Deleted with the code.
+            _ = GrainFactory.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(spec.AppId, spec.InstanceId)).DeleteAsync(code);
+            return null;
+        }
+    }
+
+    private async Task PumpEventsAsync(InstanceSpec spec, AgentSession session, CancellationToken cancellationToken)
+    {
+        var flags = spec.CallbackFlags;
+        bool On(string flag) => flags.TryGetValue(flag, out var v) && v == 1;
+        try
+        {
+            await foreach (var e in session.Events.ReadAllAsync(cancellationToken))
+            {
+                switch (e)
+                {
+                    case InterruptedEvent interrupted when On("Interrupted"):
+                        await PublishAsync(spec, CallbackEvents.Interrupted, new JsonObject { ["Round"] = interrupted.RoundId, ["Reason"] = (int)interrupted.Reason });
+                        break;
+                    case ReplySentenceEvent sentence when On("LLMResult"):
+                        await PublishAsync(spec, CallbackEvents.LlmResult, new JsonObject { ["Round"] = sentence.RoundId, ["Text"] = sentence.Text });
+                        break;
+                    case SessionErrorEvent error:
+                        await PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = ExceptionCode(error), ["Message"] = error.Message, ["Round"] = error.RoundId });
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    internal static int ExceptionCode(SessionErrorEvent error) => error.Source switch
+    {
+        SessionErrorSource.Speech => 2301,
+        _ => error.Kind switch
+        {
+            LlmErrorKind.InvalidParameter => 2202,
+            LlmErrorKind.Authentication => 2203,
+            LlmErrorKind.RateLimited => 2204,
+            LlmErrorKind.Arrears => 2205,
+            LlmErrorKind.ContentRejected => 2206,
+            _ => 2201,
+        },
+    };
+
+    private async Task PublishAsync(InstanceSpec spec, string eventName, JsonObject data)
+    {
+        if (_callbacks is null)
+        {
+            LogNoPublisher(logger, eventName, spec.InstanceId);
+            return;
+        }
+
+        try
+        {
+            await _callbacks.PublishAsync(new CallbackEvent(spec.AppId, eventName, spec.InstanceId, spec.AgentUserId, spec.RoomId, data), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogPublishFailed(logger, ex, eventName, spec.InstanceId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} created from agent {AgentId}")]
+    private static partial void LogCreated(ILogger logger, uint appId, string instanceId, string agentId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} deleted (code {Code})")]
+    private static partial void LogDeleted(ILogger logger, uint appId, string instanceId, int code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} stopped with its host")]
+    private static partial void LogStoppedWithHost(ILogger logger, uint appId, string instanceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} could not join its room (code {Code})")]
+    private static partial void LogJoinFailed(ILogger logger, Exception exception, uint appId, string instanceId, int code);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "No callback publisher registered; callback {Event} of agent instance {InstanceId} dropped")]
+    private static partial void LogNoPublisher(ILogger logger, string @event, string instanceId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not publish callback {Event} of agent instance {InstanceId}")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, string @event, string instanceId);
+}
+
+internal static class InstanceKeys
+{
+    public static string Registry(uint appId) => appId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string Instance(uint appId, string instanceId) => $"{appId}:{instanceId}";
+}

@@ -1,0 +1,130 @@
+using Microsoft.Extensions.Options;
+using Parley.Server.Api;
+
+namespace Parley.Server.Instances;
+
+/// <summary>Agent instance control (spec 5.1–5.6).</summary>
+public static class ControlActions
+{
+    public const int TtsTextMaxChars = 300;
+
+    public static void Map(ActionRegistry registry) => registry
+        .Add("SendAgentInstanceLLM", SendLlmAsync)
+        .Add("SendAgentInstanceTTS", SendTtsAsync)
+        .Add("QueryAgentInstanceStatus", QueryStatusAsync)
+        .Add("InterruptAgentInstance", InterruptAsync)
+        .Add("GetAgentInstanceMsgList", GetMessagesAsync)
+        .Add("ResetAgentInstanceMsgList", ResetMessagesAsync);
+
+    private static async ValueTask<object?> SendLlmAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var body = context.Body;
+        var instance = InstanceActions.Instance(context);
+        var text = body.RequiredString("Text", 64 * 1024);
+        var systemPrompt = body.OptionalString("SystemPrompt", 64 * 1024);
+        var addQuestion = body.OptionalBool("AddQuestionToHistory") ?? false;
+        var addAnswer = body.OptionalBool("AddAnswerToHistory")
+            ?? context.Services.GetRequiredService<IOptions<InstanceHostOptions>>().Value.AddAnswerToHistory;
+        var priority = ReadPriority(body);
+        var enqueue = ReadEnqueue(body);
+        body.OptionalBool("EnqueueUserSpeech");
+        InstanceActions.Check(await instance.SendLlmAsync(new LlmCommand
+        {
+            Text = text,
+            SystemPrompt = systemPrompt,
+            AddQuestionToHistory = addQuestion,
+            AddAnswerToHistory = addAnswer,
+            Priority = priority,
+            Enqueue = enqueue,
+        }));
+        return null;
+    }
+
+    private static async ValueTask<object?> SendTtsAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var body = context.Body;
+        var instance = InstanceActions.Instance(context);
+        var text = body.RequiredString("Text");
+        if (text.Length > TtsTextMaxChars)
+        {
+            throw ApiException.InvalidParameter($"Text has {text.Length} characters; at most {TtsTextMaxChars} are allowed");
+        }
+
+        var addHistory = body.OptionalBool("AddHistory") ?? true;
+        var interruptMode = (int)(body.OptionalInteger("InterruptMode", 0, 1) ?? 0);
+        var priority = ReadPriority(body);
+        var enqueue = ReadEnqueue(body);
+        body.OptionalBool("EnqueueUserSpeech");
+        InstanceActions.Check(await instance.SendTtsAsync(new TtsCommand
+        {
+            Text = text,
+            AddHistory = addHistory,
+            InterruptMode = interruptMode,
+            Priority = priority,
+            Enqueue = enqueue,
+        }));
+        return null;
+    }
+
+    private static async ValueTask<object?> QueryStatusAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var reply = await InstanceActions.Instance(context).GetStatusAsync();
+        InstanceActions.Check(reply);
+        return new { Status = reply.Status };
+    }
+
+    private static async ValueTask<object?> InterruptAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        InstanceActions.Check(await InstanceActions.Instance(context).InterruptAsync());
+        return null;
+    }
+
+    private static async ValueTask<object?> GetMessagesAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var reply = await InstanceActions.Instance(context).GetMessagesAsync();
+        if (reply.Code != 0)
+        {
+            throw new ApiException(reply.Code, reply.Message);
+        }
+
+        return new
+        {
+            Total = reply.Messages.Count,
+            MessageList = reply.Messages.Select(m => new { m.Role, m.Content }).ToList(),
+        };
+    }
+
+    private static async ValueTask<object?> ResetMessagesAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        InstanceActions.Check(await InstanceActions.Instance(context).ResetMessagesAsync());
+        return null;
+    }
+
+    /// <summary>High=2, Medium=1 (default), Low=0; matched case-insensitively; an empty string is invalid (as ZEGO).</summary>
+    private static int ReadPriority(RequestBody body)
+    {
+        var priority = body.OptionalString("Priority", 16);
+        return priority switch
+        {
+            null => 1,
+            _ when priority.Equals("High", StringComparison.OrdinalIgnoreCase) => 2,
+            _ when priority.Equals("Medium", StringComparison.OrdinalIgnoreCase) => 1,
+            _ when priority.Equals("Low", StringComparison.OrdinalIgnoreCase) => 0,
+            _ => throw ApiException.InvalidParameter("Priority is invalid (High, Medium or Low)"),
+        };
+    }
+
+    /// <summary>ClearAndInterrupt (default; also ZEGO's misspelling ClearAndInterupt) or Enqueue.</summary>
+    private static bool ReadEnqueue(RequestBody body)
+    {
+        var option = body.OptionalString("SamePriorityOption", 32);
+        return option switch
+        {
+            null => false,
+            _ when option.Equals("Enqueue", StringComparison.OrdinalIgnoreCase) => true,
+            _ when option.Equals("ClearAndInterrupt", StringComparison.OrdinalIgnoreCase)
+                || option.Equals("ClearAndInterupt", StringComparison.OrdinalIgnoreCase) => false,
+            _ => throw ApiException.InvalidParameter("SamePriorityOption is invalid (ClearAndInterrupt or Enqueue)"),
+        };
+    }
+}

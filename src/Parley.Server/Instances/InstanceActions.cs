@@ -1,0 +1,239 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Parley.Server.Api;
+using Parley.Server.Apps;
+using Parley.Server.Storage;
+
+namespace Parley.Server.Instances;
+
+/// <summary>Agent instance management (spec 4): CreateAgentInstance, UpdateAgentInstance, DeleteAgentInstance.</summary>
+public static class InstanceActions
+{
+    public const int UserIdMaxBytes = 32;
+    public const int RtcIdMaxBytes = 128;
+    public const int MaxHistoryMessages = 100;
+
+    private static readonly string[] KnownCallbackFlags = ["ASRResult", "LLMResult", "Interrupted", "UserSpeakAction", "AgentSpeakAction", "UserAudioData"];
+
+    public static void Map(ActionRegistry registry) => registry
+        .Add("CreateAgentInstance", CreateAsync)
+        .Add("UpdateAgentInstance", UpdateAsync)
+        .Add("DeleteAgentInstance", DeleteAsync);
+
+    private static async ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var body = context.Body;
+        var agentId = body.RequiredString("AgentId", 128, IdCharset.AgentId);
+        var userId = body.RequiredString("UserId", UserIdMaxBytes, IdCharset.UserId);
+        var rtc = body.RequiredObject("RTC");
+        var roomId = rtc.RequiredString("RoomId", RtcIdMaxBytes, IdCharset.Rtc);
+        var agentStreamId = rtc.RequiredString("AgentStreamId", RtcIdMaxBytes, IdCharset.Rtc);
+        var agentUserId = rtc.RequiredString("AgentUserId", UserIdMaxBytes, IdCharset.Rtc);
+        var userStreamId = rtc.RequiredString("UserStreamId", RtcIdMaxBytes, IdCharset.Rtc);
+
+        var llm = body.OptionalObject("LLM");
+        var tts = body.OptionalObject("TTS");
+        var asr = body.OptionalObject("ASR");
+        if (llm is not null)
+        {
+            AgentConfigValidator.ValidateLlm(llm, complete: false);
+        }
+
+        if (tts is not null)
+        {
+            AgentConfigValidator.ValidateTts(tts, complete: false);
+        }
+
+        if (asr is not null)
+        {
+            AgentConfigValidator.ValidateAsr(asr);
+        }
+
+        var (windowSize, messages) = ReadHistory(body.OptionalObject("MessageHistory"));
+        var flags = ReadCallbackConfig(body.OptionalObject("CallbackConfig"));
+        var interruptMode = (int)(body.OptionalObject("AdvancedConfig")?.OptionalInteger("InterruptMode", 0, 1) ?? 0);
+
+        var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
+            ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
+        var mergedLlm = InstanceConfig.Merge(agent.Llm, llm?.ToJsonObject());
+        var mergedTts = InstanceConfig.Merge(agent.Tts, tts?.ToJsonObject());
+        var mergedAsr = InstanceConfig.Merge(agent.Asr, asr?.ToJsonObject());
+        InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr);
+
+        var grains = context.Services.GetRequiredService<IGrainFactory>();
+        var appId = context.App.AppId;
+        var instanceId = context.Services.GetRequiredService<IdGenerator>().Next();
+        var maxInstances = context.Services.GetRequiredService<IOptions<ParleyOptions>>().Value.MaxInstancesPerApp;
+        var registry = grains.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(appId));
+        var reservation = await registry.ReserveAsync(new InstanceReservation
+        {
+            InstanceId = instanceId,
+            AgentUserId = agentUserId,
+            AgentStreamId = agentStreamId,
+            MaxInstances = maxInstances,
+        });
+        if (reservation.Code != 0)
+        {
+            throw new ApiException(reservation.Code, reservation.Message);
+        }
+
+        if (reservation.KickInstanceId is { } kicked)
+        {
+            // Same AgentUserId: the earlier instance is kicked out of the room (spec 2.4: Exception 1203, Deleted 1203).
+            await grains.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(appId, kicked)).DeleteAsync(InstanceCodes.Kicked);
+        }
+
+        InstanceReply reply;
+        try
+        {
+            reply = await grains.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(appId, instanceId)).CreateAsync(new InstanceSpec
+            {
+                AppId = appId,
+                InstanceId = instanceId,
+                AgentId = agentId,
+                UserId = userId,
+                RoomId = roomId,
+                AgentUserId = agentUserId,
+                AgentStreamId = agentStreamId,
+                UserStreamId = userStreamId,
+                LlmJson = mergedLlm.ToJsonString(),
+                TtsJson = mergedTts.ToJsonString(),
+                AsrJson = mergedAsr.ToJsonString(),
+                WindowSize = windowSize,
+                InitialMessages = messages,
+                CallbackFlags = flags,
+                InterruptMode = interruptMode,
+            });
+        }
+        catch
+        {
+            await registry.ReleaseAsync(instanceId);
+            throw;
+        }
+
+        if (reply.Code != 0)
+        {
+            await registry.ReleaseAsync(instanceId);
+            throw new ApiException(reply.Code, reply.Message);
+        }
+
+        return new { AgentInstanceId = instanceId };
+    }
+
+    private static async ValueTask<object?> UpdateAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var body = context.Body;
+        var instance = Instance(context);
+        var llm = body.OptionalObject("LLM");
+        var tts = body.OptionalObject("TTS");
+        var asr = body.OptionalObject("ASR");
+        if (llm is not null)
+        {
+            AgentConfigValidator.ValidateLlm(llm, complete: false);
+        }
+
+        if (tts is not null)
+        {
+            AgentConfigValidator.ValidateTts(tts, complete: false, allowFilterText: false);
+        }
+
+        if (asr is not null)
+        {
+            AgentConfigValidator.ValidateAsr(asr);
+        }
+
+        // MessageHistory, CallbackConfig, AdvancedConfig and RTC are not updatable (spec 4.2): ignored.
+        Check(await instance.UpdateAsync(new InstanceUpdate
+        {
+            LlmJson = llm?.ToJsonObject().ToJsonString(),
+            TtsJson = tts?.ToJsonObject().ToJsonString(),
+            AsrJson = asr?.ToJsonObject().ToJsonString(),
+        }));
+        return null;
+    }
+
+    private static async ValueTask<object?> DeleteAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        Check(await Instance(context).DeleteAsync(0));
+        return null;
+    }
+
+    internal static IAgentInstanceGrain Instance(ActionContext context)
+    {
+        var instanceId = context.Body.RequiredString("AgentInstanceId", 64);
+        return context.Services.GetRequiredService<IGrainFactory>()
+            .GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(context.App.AppId, instanceId));
+    }
+
+    internal static void Check(InstanceReply reply)
+    {
+        if (reply.Code != 0)
+        {
+            throw new ApiException(reply.Code, reply.Message);
+        }
+    }
+
+    private static (int WindowSize, List<HistoryMessage> Messages) ReadHistory(RequestBody? history)
+    {
+        if (history is null)
+        {
+            return (20, []);
+        }
+
+        var syncMode = history.OptionalInteger("SyncMode", 0, 1) ?? 0;
+        var windowSize = (int)(history.OptionalInteger("WindowSize", 0, 200) ?? 20);
+        var items = history.OptionalArray("Messages", MaxHistoryMessages) ?? [];
+        var messages = new List<HistoryMessage>(items.Count);
+        foreach (var item in items)
+        {
+            if (item.Element.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                throw ApiException.InvalidParameter($"{item.FieldPath("x")[..^2]} must be an object");
+            }
+
+            var role = item.RequiredString("Role");
+            if (role is not ("user" or "assistant"))
+            {
+                throw ApiException.InvalidParameter($"{item.FieldPath("Role")} must be 'user' or 'assistant'");
+            }
+
+            var content = item.OptionalString("Content") ?? throw ApiException.InvalidParameter($"{item.FieldPath("Content")} is required");
+            messages.Add(new HistoryMessage { Role = role, Content = content });
+        }
+
+        var zim = history.OptionalObject("ZIM");
+        zim?.OptionalString("RobotId", 64);
+        zim?.OptionalInteger("LoadMessageCount", 0, 200);
+
+        // SyncMode 0 loads the context from ZEGO IM, which Parley does not have: the context starts empty.
+        return (windowSize, syncMode == 1 ? messages : []);
+    }
+
+    private static Dictionary<string, int> ReadCallbackConfig(RequestBody? config)
+    {
+        var flags = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (config is null)
+        {
+            return flags;
+        }
+
+        foreach (var name in KnownCallbackFlags)
+        {
+            if (config.OptionalInteger(name, 0, 1) is { } value)
+            {
+                flags[name] = (int)value;
+            }
+        }
+
+        // Unknown flags (e.g. "Exception": 1, "AgentInstanceStatus": 1) are accepted and kept when they are integers.
+        foreach (var property in config.Element.EnumerateObject())
+        {
+            if (!flags.ContainsKey(property.Name) && property.Value.ValueKind == System.Text.Json.JsonValueKind.Number && property.Value.TryGetInt32(out var v))
+            {
+                flags[property.Name] = v;
+            }
+        }
+
+        return flags;
+    }
+}

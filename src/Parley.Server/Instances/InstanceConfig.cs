@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parley.Core.Sessions;
+using Parley.Server.Api;
+
+namespace Parley.Server.Instances;
+
+/// <summary>Parley's choices of codes for instance situations the contract leaves open (docs/compatibility.md).</summary>
+public static class InstanceCodes
+{
+    /// <summary>A running instance already publishes the requested AgentStreamId: creation refused (instance creation failed).</summary>
+    public const int AgentStreamIdInUse = ReturnCodes.InstanceCreateFailed;
+
+    // Exception / AgentInstanceDeleted codes (spec 6.4, 6.6).
+    public const int Kicked = 1203;
+    public const int RoomLoginFailed = 1204;
+}
+
+/// <summary>Per-instance configuration: overrides merged over the agent's (or the instance's current) settings.</summary>
+public static class InstanceConfig
+{
+    /// <summary>
+    /// Merges <paramref name="overlay"/> over <paramref name="baseline"/> field by field: nested objects (e.g. Params)
+    /// merge key-wise recursively, arrays and scalars replace, JSON null means "not given" (the baseline value stays).
+    /// </summary>
+    public static JsonObject Merge(JsonObject? baseline, JsonObject? overlay)
+    {
+        var result = baseline?.DeepClone().AsObject() ?? [];
+        if (overlay is null)
+        {
+            return result;
+        }
+
+        foreach (var (key, value) in overlay)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            result[key] = value is JsonObject o && result[key] is JsonObject b ? Merge(b, o) : value.DeepClone();
+        }
+
+        return result;
+    }
+
+    /// <summary>Validates a merged (complete) configuration; throws <see cref="ApiException"/> naming the field.</summary>
+    public static void ValidateMerged(JsonObject llm, JsonObject tts, JsonObject asr)
+    {
+        AgentConfigValidator.ValidateLlm(new RequestBody(JsonSerializer.SerializeToElement(llm), "LLM"), complete: true);
+        AgentConfigValidator.ValidateTts(new RequestBody(JsonSerializer.SerializeToElement(tts), "TTS"), complete: true);
+        AgentConfigValidator.ValidateAsr(new RequestBody(JsonSerializer.SerializeToElement(asr), "ASR"));
+    }
+
+    public static LlmSettings ToLlmSettings(JsonObject llm) => new(
+        Url: llm["Url"]?.GetValue<string>() ?? "",
+        ApiKey: llm["ApiKey"]?.GetValue<string>() ?? "",
+        Model: llm["Model"]?.GetValue<string>() ?? "",
+        SystemPrompt: llm["SystemPrompt"]?.GetValue<string>(),
+        Temperature: llm["Temperature"] is JsonValue t ? t.GetValue<double>() : LlmSettings.DefaultTemperature,
+        TopP: llm["TopP"] is JsonValue p ? p.GetValue<double>() : LlmSettings.DefaultTopP,
+        Params: llm["Params"] is JsonObject parameters ? parameters.DeepClone().AsObject() : null,
+        AddAgentInfo: llm["AddAgentInfo"] is JsonValue a && a.GetValue<bool>());
+
+    public static JsonObject Parse(string? json) =>
+        string.IsNullOrEmpty(json) ? [] : JsonNode.Parse(json) as JsonObject ?? [];
+}

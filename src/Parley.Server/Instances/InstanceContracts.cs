@@ -1,0 +1,161 @@
+namespace Parley.Server.Instances;
+
+/// <summary>
+/// One running agent instance (grain key <c>"{appId}:{instanceId}"</c>, so an app can only reach its own instances).
+/// Owns the lifecycle and the in-process <see cref="Parley.Core.Sessions.AgentSession"/>; control calls are serialised.
+/// Every call answers <see cref="InstanceReply"/> with Code 410001002 when the instance does not exist (any more).
+/// </summary>
+public interface IAgentInstanceGrain : IGrainWithStringKey
+{
+    Task<InstanceReply> CreateAsync(InstanceSpec spec);
+
+    Task<InstanceReply> UpdateAsync(InstanceUpdate update);
+
+    /// <summary>Stops the instance; <paramref name="reasonCode"/> is the AgentInstanceDeleted code (0 = by API, 1203 = kicked…).</summary>
+    Task<InstanceReply> DeleteAsync(int reasonCode);
+
+    Task<InstanceReply> SendLlmAsync(LlmCommand command);
+
+    Task<InstanceReply> SendTtsAsync(TtsCommand command);
+
+    Task<InstanceReply> InterruptAsync();
+
+    Task<InstanceReply> ResetMessagesAsync();
+
+    Task<MessagesReply> GetMessagesAsync();
+
+    /// <summary>Status in <see cref="InstanceReply.Status"/>.</summary>
+    Task<InstanceReply> GetStatusAsync();
+}
+
+/// <summary>The live instances of one app (grain key: the AppId). Enforces the concurrency limit and RTC id uniqueness.</summary>
+public interface IAppInstanceRegistryGrain : IGrainWithStringKey
+{
+    Task<ReservationReply> ReserveAsync(InstanceReservation reservation);
+
+    Task ReleaseAsync(string instanceId);
+
+    Task<int> CountAsync();
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class InstanceReply
+{
+    public static readonly InstanceReply Ok = new() { Code = 0, Message = "success" };
+
+    [Id(0)]
+    public int Code { get; init; }
+
+    [Id(1)]
+    public string Message { get; init; } = "";
+
+    /// <summary>Status for QueryAgentInstanceStatus (IDLE, LISTENING, THINKING, SPEAKING).</summary>
+    [Id(2)]
+    public string? Status { get; init; }
+
+    public static InstanceReply Error(int code, string message) => new() { Code = code, Message = message };
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class HistoryMessage
+{
+    [Id(0)]
+    public string Role { get; init; } = "";
+
+    [Id(1)]
+    public string Content { get; init; } = "";
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class MessagesReply
+{
+    [Id(0)]
+    public int Code { get; init; }
+
+    [Id(1)]
+    public string Message { get; init; } = "";
+
+    [Id(2)]
+    public List<HistoryMessage> Messages { get; init; } = [];
+}
+
+/// <summary>Everything an instance is created with. Configuration objects travel as JSON text (already merged and validated).</summary>
+[GenerateSerializer]
+[Immutable]
+public sealed class InstanceSpec
+{
+    [Id(0)] public uint AppId { get; init; }
+    [Id(1)] public string InstanceId { get; init; } = "";
+    [Id(2)] public string AgentId { get; init; } = "";
+    [Id(3)] public string UserId { get; init; } = "";
+    [Id(4)] public string RoomId { get; init; } = "";
+    [Id(5)] public string AgentUserId { get; init; } = "";
+    [Id(6)] public string AgentStreamId { get; init; } = "";
+    [Id(7)] public string UserStreamId { get; init; } = "";
+    [Id(8)] public string LlmJson { get; init; } = "{}";
+    [Id(9)] public string TtsJson { get; init; } = "{}";
+    [Id(10)] public string AsrJson { get; init; } = "{}";
+    [Id(11)] public int WindowSize { get; init; } = 20;
+    [Id(12)] public List<HistoryMessage> InitialMessages { get; init; } = [];
+
+    /// <summary>CallbackConfig flags as sent (1 = on); unknown flags are kept.</summary>
+    [Id(13)] public Dictionary<string, int> CallbackFlags { get; init; } = [];
+    [Id(14)] public int InterruptMode { get; init; }
+}
+
+/// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>
+[GenerateSerializer]
+[Immutable]
+public sealed class InstanceUpdate
+{
+    [Id(0)] public string? LlmJson { get; init; }
+    [Id(1)] public string? TtsJson { get; init; }
+    [Id(2)] public string? AsrJson { get; init; }
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class LlmCommand
+{
+    [Id(0)] public string Text { get; init; } = "";
+    [Id(1)] public string? SystemPrompt { get; init; }
+    [Id(2)] public bool AddQuestionToHistory { get; init; }
+    [Id(3)] public bool AddAnswerToHistory { get; init; }
+    [Id(4)] public int Priority { get; init; } = 1;
+    [Id(5)] public bool Enqueue { get; init; }
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class TtsCommand
+{
+    [Id(0)] public string Text { get; init; } = "";
+    [Id(1)] public bool AddHistory { get; init; } = true;
+    [Id(2)] public int InterruptMode { get; init; }
+    [Id(3)] public int Priority { get; init; } = 1;
+    [Id(4)] public bool Enqueue { get; init; }
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class InstanceReservation
+{
+    [Id(0)] public string InstanceId { get; init; } = "";
+    [Id(1)] public string AgentUserId { get; init; } = "";
+    [Id(2)] public string AgentStreamId { get; init; } = "";
+    [Id(3)] public int MaxInstances { get; init; }
+}
+
+[GenerateSerializer]
+[Immutable]
+public sealed class ReservationReply
+{
+    [Id(0)] public int Code { get; init; }
+    [Id(1)] public string Message { get; init; } = "";
+
+    /// <summary>An older instance with the same AgentUserId that must be kicked (Deleted 1203), or null.</summary>
+    [Id(2)] public string? KickInstanceId { get; init; }
+}

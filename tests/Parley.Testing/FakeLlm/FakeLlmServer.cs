@@ -1,0 +1,238 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Parley.Testing.FakeLlm;
+
+/// <summary>One request the fake received.</summary>
+public sealed record RecordedLlmRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, JsonObject Body);
+
+/// <summary>How the fake answers one request.</summary>
+public abstract record FakeLlmResponse
+{
+    /// <summary>A normal SSE stream of <paramref name="tokens"/>, each after <paramref name="tokenDelay"/>.</summary>
+    public static FakeLlmResponse Reply(TimeSpan tokenDelay, params string[] tokens) => new StreamReply(tokens, tokenDelay, StreamEnd.Done);
+
+    public static FakeLlmResponse Reply(params string[] tokens) => Reply(TimeSpan.Zero, tokens);
+
+    /// <summary>An HTTP error with an OpenAI-style JSON error body.</summary>
+    public static FakeLlmResponse Error(int status, string message, string type = "invalid_request_error") => new ErrorReply(status, message, type);
+
+    /// <summary>Streams <paramref name="tokens"/> then aborts the connection (no finish_reason, no [DONE]).</summary>
+    public static FakeLlmResponse BreakAfter(params string[] tokens) => new StreamReply(tokens, TimeSpan.Zero, StreamEnd.Abort);
+
+    /// <summary>Streams <paramref name="tokens"/> then sends nothing more until the client gives up.</summary>
+    public static FakeLlmResponse StallAfter(params string[] tokens) => new StreamReply(tokens, TimeSpan.Zero, StreamEnd.Stall);
+
+    internal enum StreamEnd
+    {
+        Done,
+        Abort,
+        Stall,
+    }
+
+    internal sealed record StreamReply(string[] Tokens, TimeSpan TokenDelay, StreamEnd End) : FakeLlmResponse;
+
+    internal sealed record ErrorReply(int Status, string Message, string Type) : FakeLlmResponse;
+}
+
+/// <summary>
+/// An OpenAI-compatible Chat Completions server on 127.0.0.1 (random port) for tests: real SSE
+/// (<c>data: {chat.completion.chunk}</c> lines, <c>finish_reason: "stop"</c>, <c>data: [DONE]</c>), scripted replies,
+/// failure modes, and a record of every request's headers and body. Any path is served.
+/// </summary>
+public sealed class FakeLlmServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<FakeLlmResponse> _script = new();
+    private readonly ConcurrentQueue<RecordedLlmRequest> _requests = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private int _started;
+
+    private FakeLlmServer(WebApplication app) => _app = app;
+
+    /// <summary>Answer used when the script is empty.</summary>
+    public FakeLlmResponse DefaultResponse { get; set; } = FakeLlmResponse.Reply("Hello", " there", ".");
+
+    public string BaseAddress { get; private set; } = "";
+
+    /// <summary>The full completions URL (what LLM.Url holds).</summary>
+    public string Url => BaseAddress + "/v1/chat/completions";
+
+    public IReadOnlyList<RecordedLlmRequest> Requests => [.. _requests];
+
+    /// <summary>Number of streams currently open (started and not yet ended).</summary>
+    public int OpenStreams => Volatile.Read(ref _started);
+
+    public static async Task<FakeLlmServer> StartAsync(CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var server = new FakeLlmServer(app);
+        app.Run(server.HandleAsync);
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseAddress = address.TrimEnd('/');
+        return server;
+    }
+
+    /// <summary>A URL on a port nobody listens on (connection refused).</summary>
+    public static string ClosedPortUrl()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return $"http://127.0.0.1:{port}/v1/chat/completions";
+    }
+
+    public void Enqueue(params FakeLlmResponse[] responses)
+    {
+        foreach (var response in responses)
+        {
+            _script.Enqueue(response);
+        }
+    }
+
+    /// <summary>Waits until at least <paramref name="count"/> requests arrived.</summary>
+    public async Task<RecordedLlmRequest> WaitForRequestAsync(int count = 1, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (_requests.Count < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The fake LLM received {_requests.Count} requests; expected {count}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        return Requests[count - 1];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            await _app.StopAsync(stop.Token);
+        }
+
+        await _app.DisposeAsync();
+        _stopping.Dispose();
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var text = await reader.ReadToEndAsync(context.RequestAborted);
+        JsonObject body;
+        try
+        {
+            body = JsonNode.Parse(text) as JsonObject ?? [];
+        }
+        catch (JsonException)
+        {
+            body = new JsonObject { ["_unparsed"] = text };
+        }
+
+        var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        _requests.Enqueue(new RecordedLlmRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body));
+        var response = _script.TryDequeue(out var scripted) ? scripted : DefaultResponse;
+        switch (response)
+        {
+            case FakeLlmResponse.ErrorReply error:
+                context.Response.StatusCode = error.Status;
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(
+                    new JsonObject { ["error"] = new JsonObject { ["message"] = error.Message, ["type"] = error.Type, ["code"] = null } }.ToJsonString(),
+                    context.RequestAborted);
+                return;
+            case FakeLlmResponse.StreamReply stream:
+                await StreamAsync(context, body, stream);
+                return;
+        }
+    }
+
+    private async Task StreamAsync(HttpContext context, JsonObject body, FakeLlmResponse.StreamReply reply)
+    {
+        Interlocked.Increment(ref _started);
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
+            var token = linked.Token;
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/event-stream";
+            context.Response.Headers.CacheControl = "no-cache";
+            var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..12];
+            var model = body["model"]?.GetValue<string>() ?? "fake";
+            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null), token);
+            foreach (var tokenText in reply.Tokens)
+            {
+                if (reply.TokenDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(reply.TokenDelay, token);
+                }
+
+                await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["content"] = tokenText }, null), token);
+            }
+
+            switch (reply.End)
+            {
+                case FakeLlmResponse.StreamEnd.Done:
+                    await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject(), "stop"), token);
+                    await context.Response.WriteAsync("data: [DONE]\n\n", token);
+                    await context.Response.Body.FlushAsync(token);
+                    break;
+                case FakeLlmResponse.StreamEnd.Abort:
+                    context.Abort();
+                    break;
+                case FakeLlmResponse.StreamEnd.Stall:
+                    await Task.Delay(Timeout.Infinite, token);
+                    break;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Client went away or the server stops.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _started);
+        }
+    }
+
+    private static JsonObject Chunk(string id, string model, long created, JsonObject delta, string? finishReason) => new()
+    {
+        ["id"] = id,
+        ["object"] = "chat.completion.chunk",
+        ["created"] = created,
+        ["model"] = model,
+        ["choices"] = new JsonArray(new JsonObject
+        {
+            ["index"] = 0,
+            ["delta"] = delta,
+            ["finish_reason"] = finishReason,
+        }),
+    };
+
+    private static async Task WriteChunkAsync(HttpContext context, JsonObject chunk, CancellationToken token)
+    {
+        await context.Response.WriteAsync("data: " + chunk.ToJsonString() + "\n\n", token);
+        await context.Response.Body.FlushAsync(token);
+    }
+}
