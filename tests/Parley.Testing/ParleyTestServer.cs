@@ -99,6 +99,8 @@ public sealed class ParleyTestServer : IAsyncDisposable
             "--environment", "Development",
             "--Parley:DataDirectory", DataDirectory,
             "--Parley:Quiet", "true",
+            "--Parley:Orleans:SiloPort", "0",
+            "--Parley:Orleans:GatewayPort", "0",
             "--Logging:LogLevel:Default", "Warning",
         };
         for (var i = 0; i < _apps.Count; i++)

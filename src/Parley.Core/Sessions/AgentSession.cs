@@ -413,7 +413,7 @@ public sealed class AgentSession : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         var speaker = SpeakAllAsync(unit, output, sentences.Reader);
-        var segmenter = new SentenceSegmenter();
+        var segmenter = new Text.SentenceSegmenter();
         var completed = new List<string>();
         using var stall = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, stall.Token);
@@ -469,7 +469,7 @@ public sealed class AgentSession : IAsyncDisposable
                     }
 
                     completed.Clear();
-                    segmenter.Push(delta, completed);
+                    completed.AddRange(segmenter.Push(delta));
                     foreach (var sentence in completed)
                     {
                         await WriteSentenceAsync(unit, sentences.Writer, sentence, first, token).ConfigureAwait(false);
@@ -479,7 +479,11 @@ public sealed class AgentSession : IAsyncDisposable
             }
 
             completed.Clear();
-            segmenter.Flush(completed);
+            if (segmenter.Complete() is { } last)
+            {
+                completed.Add(last);
+            }
+
             foreach (var sentence in completed)
             {
                 await WriteSentenceAsync(unit, sentences.Writer, sentence, first, token).ConfigureAwait(false);
