@@ -21,7 +21,6 @@ public sealed class CallbackDispatcher : BackgroundService
     /// <summary>Name of the <see cref="IHttpClientFactory"/> client used for deliveries.</summary>
     public const string HttpClientName = "Parley.Callbacks";
 
-    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private static readonly TimeSpan ErrorBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromHours(1);
 
@@ -323,7 +322,7 @@ public sealed class CallbackDispatcher : BackgroundService
 
         using var request = new HttpRequestMessage(HttpMethod.Post, url);
         request.Content = new ByteArrayContent(body);
-        request.Content.Headers.ContentType = JsonContentType;
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
 
         using var timeout = new CancellationTokenSource(_options.RequestTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
