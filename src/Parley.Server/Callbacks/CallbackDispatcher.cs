@@ -263,8 +263,18 @@ public sealed class CallbackDispatcher : BackgroundService
         }
     }
 
-    private async Task DeliverOnceAsync(CallbackOutboxEntry row, CancellationToken stoppingToken)
+    private async Task DeliverOnceAsync(CallbackOutboxEntry queued, CancellationToken stoppingToken)
     {
+        // The loop may have read the row just before a previous attempt's result was stored: act on the stored state.
+        var row = await _outbox.GetByIdAsync(queued.Id, stoppingToken);
+        if (row is null
+            || row.State != CallbackDeliveryState.Pending
+            || row.Attempts != queued.Attempts
+            || row.NextAttemptAt > _time.GetUtcNow().ToUnixTimeMilliseconds())
+        {
+            return;
+        }
+
         if (!_apps.TryGet(row.AppId, out var app))
         {
             await SkipAsync(row, "the app is not configured");

@@ -174,6 +174,16 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         return rows.Count == 0 ? null : rows[0];
     }
 
+    internal async Task<CallbackOutboxEntry?> GetByIdAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM callback_outbox WHERE id = $id;";
+        command.Parameters.AddWithValue("$id", id);
+        var rows = await ReadRowsAsync(command, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
     /// <summary>Rows in Sequence order, optionally only those in <paramref name="state"/>.</summary>
     public async Task<IReadOnlyList<CallbackOutboxEntry>> ListAsync(CallbackDeliveryState? state, int limit, CancellationToken cancellationToken)
     {

@@ -224,8 +224,16 @@ public sealed class CallbackDispatcherTests : IDisposable
         Assert.Equal("LLMResult", delivered.Event);
         Assert.Equal(4, slow.StartedCount); // per-app cap: the other six wait their turn
 
-        time.Advance(TimeSpan.FromSeconds(5));
+        // Let app B's attempt see its 200 before the fake clock moves, or its own 5 s timeout would fire too.
         var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await host.Outbox.GetAsync(delivered.Sequence, CancellationToken.None))!.State != CallbackDeliveryState.Delivered)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "app B's callback was not marked delivered");
+            await Task.Delay(10);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        deadline = DateTime.UtcNow.AddSeconds(10);
         IReadOnlyList<CallbackOutboxEntry> timedOut;
         do
         {
@@ -234,7 +242,7 @@ public sealed class CallbackDispatcherTests : IDisposable
         }
         while (timedOut.Count < 4 && DateTime.UtcNow < deadline);
 
-        Assert.Equal(4, timedOut.Count);
+        Assert.True(timedOut.Count == 4, string.Join("; ", timedOut.Select(r => $"{r.Sequence} {r.LastError} {r.NextAttemptAt}")));
         Assert.All(timedOut, r => Assert.Equal("no response within 5 s", r.LastError));
         Assert.All(timedOut, r => Assert.Equal(FakeTime.Start.AddSeconds(7).ToUnixTimeMilliseconds(), r.NextAttemptAt));
     }
