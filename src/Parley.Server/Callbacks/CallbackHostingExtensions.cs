@@ -1,0 +1,48 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Parley.Server.Storage;
+
+[assembly: InternalsVisibleTo("Parley.Server.Tests")]
+
+namespace Parley.Server.Callbacks;
+
+public static class CallbackHostingExtensions
+{
+    /// <summary>
+    /// Registers the SQLite outbox as <see cref="ICallbackPublisher"/> and the <see cref="CallbackDispatcher"/> hosted
+    /// service, with options from <c>Parley:Callbacks</c>. Needs <see cref="Apps.IAppDirectory"/> and
+    /// <see cref="SqliteDatabase"/> (added here if absent) from the host.
+    /// </summary>
+    public static TBuilder AddParleyCallbacks<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        var services = builder.Services;
+        services.AddOptions<CallbackOptions>()
+            .Bind(builder.Configuration.GetSection(CallbackOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CallbackOptions>, CallbackOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SqliteDatabase>();
+        services.TryAddSingleton<SqliteCallbackOutbox>();
+        services.TryAddSingleton<ICallbackPublisher>(sp => sp.GetRequiredService<SqliteCallbackOutbox>());
+        services.AddHttpClient(CallbackDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+        services.AddSingleton<CallbackDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<CallbackDispatcher>());
+        return builder;
+    }
+
+    private sealed class CallbackOptionsValidator : IValidateOptions<CallbackOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, CallbackOptions options)
+        {
+            var failures = options.Validate().ToList();
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+    }
+}

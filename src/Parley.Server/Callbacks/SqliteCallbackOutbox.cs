@@ -1,0 +1,354 @@
+using Microsoft.Data.Sqlite;
+using Parley.Server.Storage;
+
+namespace Parley.Server.Callbacks;
+
+/// <summary>Where an outbox row stands.</summary>
+public enum CallbackDeliveryState
+{
+    /// <summary>Waiting for its first attempt or a retry.</summary>
+    Pending = 0,
+
+    /// <summary>The receiver answered 2xx.</summary>
+    Delivered = 1,
+
+    /// <summary>Every attempt failed; kept with the last error.</summary>
+    Dead = 2,
+
+    /// <summary>The app has no (usable) CallbackUrl; kept with the reason.</summary>
+    Skipped = 3,
+}
+
+/// <summary>One stored callback event and its delivery state. Times are Unix milliseconds.</summary>
+public sealed record CallbackOutboxEntry(
+    long Id,
+    long Sequence,
+    uint AppId,
+    string Event,
+    string AgentInstanceId,
+    string AgentUserId,
+    string RoomId,
+    string DataJson,
+    CallbackDeliveryState State,
+    int Attempts,
+    long CreatedAt,
+    long NextAttemptAt,
+    long? LastAttemptAt,
+    long? CompletedAt,
+    string? LastError);
+
+/// <summary>
+/// The durable side of callbacks: <see cref="PublishAsync"/> stores the event as a row of <c>callback_outbox</c> in the
+/// shared SQLite file (committed before it returns) and wakes the <see cref="CallbackDispatcher"/>.
+/// </summary>
+public sealed class SqliteCallbackOutbox : ICallbackPublisher
+{
+    /// <summary>Sequence values are Twitter-style snowflakes: (ms since 2010-11-04) shifted left 22 bits, like ZEGO's ~1.9e18 values.</summary>
+    private const long SequenceEpochMs = 1288834974657;
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS callback_outbox (
+            id               INTEGER PRIMARY KEY AUTOINCREMENT,
+            sequence         INTEGER NOT NULL UNIQUE,
+            app_id           INTEGER NOT NULL,
+            event            TEXT    NOT NULL,
+            agent_instance_id TEXT   NOT NULL,
+            agent_user_id    TEXT    NOT NULL,
+            room_id          TEXT    NOT NULL,
+            data             TEXT    NOT NULL,
+            state            INTEGER NOT NULL DEFAULT 0,
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            created_at       INTEGER NOT NULL,
+            next_attempt_at  INTEGER NOT NULL,
+            last_attempt_at  INTEGER NULL,
+            completed_at     INTEGER NULL,
+            last_error       TEXT    NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_callback_outbox_due ON callback_outbox (state, next_attempt_at);
+        CREATE INDEX IF NOT EXISTS ix_callback_outbox_app_due ON callback_outbox (state, app_id, next_attempt_at);
+        """;
+
+    private const string Columns =
+        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error";
+
+    private readonly SqliteDatabase _database;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _initLock = new(1, 1);
+    private readonly Lock _sequenceLock = new();
+    private volatile bool _initialized;
+    private long _lastSequence;
+
+    public SqliteCallbackOutbox(SqliteDatabase database, TimeProvider time)
+    {
+        _database = database;
+        _time = time;
+    }
+
+    /// <summary>Raised after a row is committed.</summary>
+    internal event Action? Published;
+
+    public async ValueTask PublishAsync(CallbackEvent callbackEvent, CancellationToken cancellationToken) =>
+        await EnqueueAsync(callbackEvent, cancellationToken);
+
+    /// <summary>Stores the event; returns its Sequence.</summary>
+    internal async Task<long> EnqueueAsync(CallbackEvent callbackEvent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callbackEvent);
+        if (string.IsNullOrWhiteSpace(callbackEvent.Event))
+        {
+            throw new ArgumentException("CallbackEvent.Event must be a non-empty event name.", nameof(callbackEvent));
+        }
+
+        ArgumentNullException.ThrowIfNull(callbackEvent.Data, "callbackEvent.Data");
+
+        await EnsureInitializedAsync(cancellationToken);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var data = callbackEvent.Data.ToJsonString();
+
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        for (var attempt = 0; ; attempt++)
+        {
+            var sequence = NextSequence(now);
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at)
+                VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now);
+                """;
+            insert.Parameters.AddWithValue("$sequence", sequence);
+            insert.Parameters.AddWithValue("$app", (long)callbackEvent.AppId);
+            insert.Parameters.AddWithValue("$event", callbackEvent.Event);
+            insert.Parameters.AddWithValue("$instance", callbackEvent.AgentInstanceId ?? "");
+            insert.Parameters.AddWithValue("$user", callbackEvent.AgentUserId ?? "");
+            insert.Parameters.AddWithValue("$room", callbackEvent.RoomId ?? "");
+            insert.Parameters.AddWithValue("$data", data);
+            insert.Parameters.AddWithValue("$now", now);
+            try
+            {
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+                Published?.Invoke();
+                return sequence;
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && attempt < 8)
+            {
+                // Another writer of the same file took this sequence: continue after the largest stored one.
+                await LoadLastSequenceAsync(connection, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Creates the table (once per process) and resumes the sequence after the largest stored one.</summary>
+    public async Task EnsureInitializedAsync(CancellationToken cancellationToken)
+    {
+        if (_initialized)
+        {
+            return;
+        }
+
+        await _initLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_initialized)
+            {
+                return;
+            }
+
+            await _database.EnsureSchemaAsync(Schema, cancellationToken);
+            await using var connection = await _database.OpenAsync(cancellationToken);
+            await LoadLastSequenceAsync(connection, cancellationToken);
+            _initialized = true;
+        }
+        finally
+        {
+            _initLock.Release();
+        }
+    }
+
+    public async Task<CallbackOutboxEntry?> GetAsync(long sequence, CancellationToken cancellationToken)
+    {
+        await EnsureInitializedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM callback_outbox WHERE sequence = $sequence;";
+        command.Parameters.AddWithValue("$sequence", sequence);
+        var rows = await ReadRowsAsync(command, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    internal async Task<CallbackOutboxEntry?> GetByIdAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM callback_outbox WHERE id = $id;";
+        command.Parameters.AddWithValue("$id", id);
+        var rows = await ReadRowsAsync(command, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <summary>Rows in Sequence order, optionally only those in <paramref name="state"/>.</summary>
+    public async Task<IReadOnlyList<CallbackOutboxEntry>> ListAsync(CallbackDeliveryState? state, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await EnsureInitializedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = state is null
+            ? $"SELECT {Columns} FROM callback_outbox ORDER BY sequence LIMIT $limit;"
+            : $"SELECT {Columns} FROM callback_outbox WHERE state = $state ORDER BY sequence LIMIT $limit;";
+        command.Parameters.AddWithValue("$limit", limit);
+        if (state is not null)
+        {
+            command.Parameters.AddWithValue("$state", (int)state.Value);
+        }
+
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
+    /// <summary>Apps that have pending rows due at <paramref name="nowMs"/>.</summary>
+    internal async Task<IReadOnlyList<uint>> GetAppsWithDueRowsAsync(long nowMs, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT app_id FROM callback_outbox WHERE state = 0 AND next_attempt_at <= $now;";
+        command.Parameters.AddWithValue("$now", nowMs);
+        var apps = new List<uint>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            apps.Add((uint)reader.GetInt64(0));
+        }
+
+        return apps;
+    }
+
+    /// <summary>Pending rows of one app due at <paramref name="nowMs"/>, oldest due first.</summary>
+    internal async Task<IReadOnlyList<CallbackOutboxEntry>> GetDueRowsAsync(uint appId, long nowMs, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {Columns} FROM callback_outbox
+            WHERE state = 0 AND app_id = $app AND next_attempt_at <= $now
+            ORDER BY next_attempt_at, sequence LIMIT $limit;
+            """;
+        command.Parameters.AddWithValue("$app", (long)appId);
+        command.Parameters.AddWithValue("$now", nowMs);
+        command.Parameters.AddWithValue("$limit", limit);
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
+    /// <summary>The earliest retry time after <paramref name="nowMs"/>, or null when none is scheduled.</summary>
+    internal async Task<long?> GetNextDueAfterAsync(long nowMs, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MIN(next_attempt_at) FROM callback_outbox WHERE state = 0 AND next_attempt_at > $now;";
+        command.Parameters.AddWithValue("$now", nowMs);
+        var result = await command.ExecuteScalarAsync(cancellationToken);
+        return result is long value ? value : null;
+    }
+
+    internal Task MarkDeliveredAsync(long id, int attempts, long nowMs, CancellationToken cancellationToken) =>
+        UpdateAsync(id, CallbackDeliveryState.Delivered, attempts, nowMs, nextAttemptAt: null, nowMs, error: null, cancellationToken);
+
+    internal Task MarkDeadAsync(long id, int attempts, long nowMs, string error, CancellationToken cancellationToken) =>
+        UpdateAsync(id, CallbackDeliveryState.Dead, attempts, nowMs, nextAttemptAt: null, nowMs, error, cancellationToken);
+
+    internal Task MarkSkippedAsync(long id, int attempts, long nowMs, string reason, CancellationToken cancellationToken) =>
+        UpdateAsync(id, CallbackDeliveryState.Skipped, attempts, lastAttemptAt: null, nextAttemptAt: null, nowMs, reason, cancellationToken);
+
+    internal Task ScheduleRetryAsync(long id, int attempts, long nowMs, long nextAttemptAt, string error, CancellationToken cancellationToken) =>
+        UpdateAsync(id, CallbackDeliveryState.Pending, attempts, nowMs, nextAttemptAt, completedAt: null, error, cancellationToken);
+
+    /// <summary>Removes delivered and skipped rows completed before <paramref name="beforeMs"/>. Dead rows stay.</summary>
+    internal async Task<int> PurgeCompletedAsync(long beforeMs, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM callback_outbox WHERE state IN (1, 3) AND completed_at < $before;";
+        command.Parameters.AddWithValue("$before", beforeMs);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task UpdateAsync(
+        long id,
+        CallbackDeliveryState state,
+        int attempts,
+        long? lastAttemptAt,
+        long? nextAttemptAt,
+        long? completedAt,
+        string? error,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE callback_outbox SET
+                state = $state,
+                attempts = $attempts,
+                last_attempt_at = COALESCE($last, last_attempt_at),
+                next_attempt_at = COALESCE($next, next_attempt_at),
+                completed_at = $completed,
+                last_error = $error
+            WHERE id = $id;
+            """;
+        command.Parameters.AddWithValue("$state", (int)state);
+        command.Parameters.AddWithValue("$attempts", attempts);
+        command.Parameters.AddWithValue("$last", (object?)lastAttemptAt ?? DBNull.Value);
+        command.Parameters.AddWithValue("$next", (object?)nextAttemptAt ?? DBNull.Value);
+        command.Parameters.AddWithValue("$completed", (object?)completedAt ?? DBNull.Value);
+        command.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
+        command.Parameters.AddWithValue("$id", id);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private long NextSequence(long nowMs)
+    {
+        var timeBased = Math.Max(0, nowMs - SequenceEpochMs) << 22;
+        lock (_sequenceLock)
+        {
+            _lastSequence = Math.Max(timeBased, _lastSequence + 1);
+            return _lastSequence;
+        }
+    }
+
+    private async Task LoadLastSequenceAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MAX(sequence) FROM callback_outbox;";
+        var result = await command.ExecuteScalarAsync(cancellationToken);
+        if (result is long max)
+        {
+            lock (_sequenceLock)
+            {
+                _lastSequence = Math.Max(_lastSequence, max);
+            }
+        }
+    }
+
+    private static async Task<IReadOnlyList<CallbackOutboxEntry>> ReadRowsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var rows = new List<CallbackOutboxEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new CallbackOutboxEntry(
+                Id: reader.GetInt64(0),
+                Sequence: reader.GetInt64(1),
+                AppId: (uint)reader.GetInt64(2),
+                Event: reader.GetString(3),
+                AgentInstanceId: reader.GetString(4),
+                AgentUserId: reader.GetString(5),
+                RoomId: reader.GetString(6),
+                DataJson: reader.GetString(7),
+                State: (CallbackDeliveryState)reader.GetInt32(8),
+                Attempts: reader.GetInt32(9),
+                CreatedAt: reader.GetInt64(10),
+                NextAttemptAt: reader.GetInt64(11),
+                LastAttemptAt: reader.IsDBNull(12) ? null : reader.GetInt64(12),
+                CompletedAt: reader.IsDBNull(13) ? null : reader.GetInt64(13),
+                LastError: reader.IsDBNull(14) ? null : reader.GetString(14)));
+        }
+
+        return rows;
+    }
+}
