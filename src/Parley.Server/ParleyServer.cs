@@ -1,3 +1,6 @@
+using Parley.Server.Callbacks;
+using Parley.Server.Instances;
+
 namespace Parley.Server;
 
 /// <summary>Builds the whole server; <c>Program</c> runs it and tests host the same thing on a free port.</summary>
@@ -7,7 +10,8 @@ public static class ParleyServer
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddParleyControlPlane();
-        Parley.Server.Instances.InstanceHosting.AddParleyInstances(builder);
+        builder.AddParleyCallbacks();
+        builder.AddParleyInstances();
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapParley();

@@ -137,3 +137,13 @@ public static class TestServerConfiguration
     public static Action<WebApplicationBuilder> WithTime(TimeProvider time) =>
         builder => builder.Services.Replace(ServiceDescriptor.Singleton(time));
 }
+
+/// <summary>Typed clients for a test server.</summary>
+public static class ParleyTestServerClients
+{
+    public static Parley.Client.ParleyClient CreateClient(this ParleyTestServer server, TestApp? app = null, TimeProvider? time = null)
+    {
+        app ??= server.Apps[0];
+        return new Parley.Client.ParleyClient(server.CreateHttpClient(), server.BaseAddress, app.AppId, app.ServerSecret, time);
+    }
+}
