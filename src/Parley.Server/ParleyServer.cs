@@ -1,5 +1,6 @@
 using Parley.Server.Callbacks;
 using Parley.Server.Instances;
+using Parley.Server.Rooms;
 
 namespace Parley.Server;
 
@@ -11,6 +12,7 @@ public static class ParleyServer
         var builder = WebApplication.CreateBuilder(args);
         builder.AddParleyControlPlane();
         builder.AddParleyCallbacks();
+        builder.AddParleyRooms();
         builder.AddParleyInstances();
         configure?.Invoke(builder);
         var app = builder.Build();

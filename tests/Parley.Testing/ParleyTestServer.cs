@@ -101,7 +101,7 @@ public sealed class ParleyTestServer : IAsyncDisposable
             "--Parley:Quiet", "true",
             "--Parley:Orleans:SiloPort", "0",
             "--Parley:Orleans:GatewayPort", "0",
-            "--Logging:LogLevel:Default", "Warning",
+            "--Logging:LogLevel:Default", Environment.GetEnvironmentVariable("PARLEY_TEST_LOGLEVEL") ?? "Warning",
         };
         for (var i = 0; i < _apps.Count; i++)
         {

@@ -59,7 +59,7 @@ public sealed class BackendFlowTests
                 break;
             }
 
-            await Task.Delay(50);
+            await Task.Delay(150); // stays under the default rate limit of 10 requests/s per action
         }
 
         Assert.Equal(["Hi", "Hello!", "How is the weather?", "It is sunny today."], context.Select(m => m.Content));
@@ -137,7 +137,7 @@ public sealed class BackendFlowTests
                 return;
             }
 
-            await Task.Delay(50);
+            await Task.Delay(150);
         }
 
         Assert.Fail($"instance never reached {status}");
