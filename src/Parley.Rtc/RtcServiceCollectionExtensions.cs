@@ -34,6 +34,7 @@ public static class RtcServiceCollectionExtensions
         services.TryAddSingleton<RoomManager>();
         services.TryAddSingleton<IRoomManager>(sp => sp.GetRequiredService<RoomManager>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAudioCodecFactory, Pcm16CodecFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAudioCodecFactory, OpusCodecFactory>());
         services.TryAddSingleton<AudioCodecRegistry>();
         services.TryAddSingleton<Token04Verifier>();
         return services;

@@ -27,6 +27,9 @@ public sealed class Resampler
     private int _phase;             // output instant = n + _phase / _up in input samples
     private int _position;          // n, relative to the start of the next input chunk
 
+    /// <summary>True for the rates this resampler converts between.</summary>
+    public static bool Supports(int rate) => Array.IndexOf(SupportedRates, rate) >= 0;
+
     public Resampler(int inputRate, int outputRate)
     {
         CheckRate(inputRate, nameof(inputRate));

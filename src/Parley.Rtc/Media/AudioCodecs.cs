@@ -30,6 +30,9 @@ public interface IAudioEncoder : IDisposable
 
     /// <summary>Encodes <paramref name="pcm"/> into <paramref name="payload"/> and returns the bytes written.</summary>
     int Encode(ReadOnlySpan<short> pcm, Span<byte> payload);
+
+    /// <summary>Samples per call when the codec needs whole frames (Opus: 20 ms); 0 when any length is fine.</summary>
+    int FixedFrameSamples => 0;
 }
 
 /// <summary>

@@ -2,7 +2,7 @@ namespace Parley.Rtc.Media;
 
 /// <summary>
 /// Minimal streaming linear-interpolation resampler for PCM16 mono.
-/// TEMPORARY: to be replaced by <c>Parley.Core.Audio.Resampler</c> (written in parallel) once merged; it has no
+/// Used by <see cref="StreamResampler"/> only for rates the sinc <c>Parley.Core.Audio.Resampler</c> does not cover (12 kHz); it has no
 /// anti-alias filter, so downsampling folds energy above the new Nyquist back into the band. Good enough for speech
 /// at the rates clients use; the pipeline rate (16 kHz) itself passes through untouched.
 /// </summary>

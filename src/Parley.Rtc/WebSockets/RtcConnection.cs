@@ -1,3 +1,4 @@
+using Parley.Core.Audio;
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
@@ -39,7 +40,7 @@ internal sealed partial class RtcConnection
 
     private StreamPublication? _publication;
     private IAudioDecoder? _decoder;
-    private LinearResampler? _inResampler;
+    private StreamResampler? _inResampler;
     private short[] _decodeBuffer = [];
     private int _maxFrameSamples;
 
@@ -425,7 +426,7 @@ internal sealed partial class RtcConnection
         }
 
         _decoder = factory.CreateDecoder(rate);
-        _inResampler = new LinearResampler(rate, StreamPublication.SampleRate);
+        _inResampler = new StreamResampler(rate, StreamPublication.SampleRate);
         _maxFrameSamples = rate * 60 / 1000;
         _decodeBuffer = new short[Math.Max(_maxFrameSamples, _decoder.MaxSamplesFor(_options.MaxMessageBytes))];
         SendResult("PublishResult", RtcCodes.Ok, "ok", streamId);
@@ -475,7 +476,7 @@ internal sealed partial class RtcConnection
         }, (streamId, published)), sent);
         _playCts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         var encoder = factory.CreateEncoder(rate);
-        var resampler = new LinearResampler(StreamPublication.SampleRate, rate);
+        var resampler = new StreamResampler(StreamPublication.SampleRate, rate);
         var token = _playCts.Token;
         _audioSender = Task.Run(() => SendAudioLoopAsync(player, encoder, resampler, sent.Task, token), CancellationToken.None);
     }
@@ -653,11 +654,13 @@ internal sealed partial class RtcConnection
 
     // ---- sending ----------------------------------------------------------------------------------------------
 
-    private async Task SendAudioLoopAsync(StreamPlayer player, IAudioEncoder encoder, LinearResampler resampler, Task playResultSent, CancellationToken cancellationToken)
+    private async Task SendAudioLoopAsync(StreamPlayer player, IAudioEncoder encoder, StreamResampler resampler, Task playResultSent, CancellationToken cancellationToken)
     {
         using var _ = encoder;
         var pcm = new short[resampler.MaxOutputFor(StreamPublication.FrameSamples)];
         var bytes = new byte[encoder.MaxBytesFor(pcm.Length)];
+        using var frames = encoder.FixedFrameSamples > 0 ? new FrameAssembler(encoder.FixedFrameSamples) : null;
+        var frame = new short[Math.Max(encoder.FixedFrameSamples, 1)];
         try
         {
             await playResultSent.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -677,6 +680,13 @@ internal sealed partial class RtcConnection
                     int samples;
                     using (chunk)
                     {
+                        if (resampler.MaxOutputFor(chunk.Length) > pcm.Length)
+                        {
+                            // Frames are 20 ms; a longer chunk (rare) grows the buffers once.
+                            pcm = new short[resampler.MaxOutputFor(chunk.Length)];
+                            bytes = new byte[Math.Max(bytes.Length, encoder.MaxBytesFor(pcm.Length))];
+                        }
+
                         samples = resampler.Process(chunk.Samples, pcm);
                     }
 
@@ -685,15 +695,17 @@ internal sealed partial class RtcConnection
                         continue;
                     }
 
-                    var length = encoder.Encode(pcm.AsSpan(0, samples), bytes);
-                    await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-                    try
+                    if (frames is null)
                     {
-                        await _socket.SendAsync(bytes.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+                        await SendEncodedAsync(encoder, pcm.AsMemory(0, samples), bytes, cancellationToken).ConfigureAwait(false);
+                        continue;
                     }
-                    finally
+
+                    // Codecs that need whole frames (Opus): the resampler's output varies by a few samples per frame.
+                    frames.Write(pcm.AsSpan(0, samples));
+                    while (frames.TryReadFrame(frame))
                     {
-                        _sendLock.Release();
+                        await SendEncodedAsync(encoder, frame, bytes, cancellationToken).ConfigureAwait(false);
                     }
                 }
             }
@@ -706,6 +718,20 @@ internal sealed partial class RtcConnection
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    private async ValueTask SendEncodedAsync(IAudioEncoder encoder, ReadOnlyMemory<short> pcm, byte[] bytes, CancellationToken cancellationToken)
+    {
+        var length = encoder.Encode(pcm.Span, bytes);
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _socket.SendAsync(bytes.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
         }
     }
 

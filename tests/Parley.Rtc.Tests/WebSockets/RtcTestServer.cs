@@ -37,6 +37,9 @@ internal sealed class RtcTestServer : IAsyncDisposable
 
     public static async Task<RtcTestServer> StartAsync(Action<ParleyRtcOptions>? configure = null)
     {
+        // As the Parley server does: real-time pacing must not wait for the thread pool to grow on a busy 2-core machine.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
