@@ -1,6 +1,9 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
+
+[assembly: InternalsVisibleTo("Parley.Core.Tests")]
 
 namespace Parley.Core.Sessions;
 
@@ -955,12 +958,27 @@ public sealed class AgentSession : IAsyncDisposable
         }
 
         var played = false;
-        using var speakCts = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var speakCts = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var speakToken = speakCts.Token;
         var watchdog = new SpeechWatchdog(_time, progress, _options.SpeechStallTimeout, speakCts);
+        Task speaking;
+        try
+        {
+            speaking = output.SpeakAsync(segment, speakToken).AsTask();
+        }
+        catch
+        {
+            watchdog.Dispose();
+            speakCts.Dispose();
+            throw;
+        }
+
+        // The output owns the token until it returns: dispose it only then (never while it still observes it).
+        _ = speaking.ContinueWith(static (_, cts) => ((CancellationTokenSource)cts!).Dispose(), speakCts, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             // WaitAsync: an output that ignores cancellation cannot wedge the session.
-            await output.SpeakAsync(segment, speakCts.Token).AsTask().WaitAsync(speakCts.Token).ConfigureAwait(false);
+            await speaking.WaitAsync(speakToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             played = true;
         }
         catch (OperationCanceledException) when (watchdog.Fired && !token.IsCancellationRequested)

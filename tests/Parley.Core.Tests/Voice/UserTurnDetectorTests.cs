@@ -66,7 +66,7 @@ public sealed class UserTurnDetectorTests
         // The recogniser got ~300 ms of audio before speech started (pre-roll), then all of the speech.
         var utterance = Assert.Single(asr.Utterances);
         var lead = Array.FindIndex(utterance, s => s != 0);
-        Assert.InRange(lead, 300 * 16 - 512, 300 * 16);
+        Assert.InRange(lead, (300 * 16) - 512, (300 * 16) + 512);
         Assert.Equal(1000 * 16, utterance.Count(s => s != 0));
 
         await detector.DisposeAsync();

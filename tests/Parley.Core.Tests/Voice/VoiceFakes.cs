@@ -209,8 +209,15 @@ internal sealed class ManualSpeechOutput : ISpeechOutput
         }
 
         var done = _done.GetOrAdd(index, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        using var registration = cancellationToken.Register(() => Interlocked.Increment(ref Cancelled));
-        await done.Task.WaitAsync(cancellationToken);
+        try
+        {
+            await done.Task.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Increment(ref Cancelled);
+            throw;
+        }
     }
 
     public void Play(int index, double fraction) => Segments[index].Progress.ReportPlayed(fraction);
