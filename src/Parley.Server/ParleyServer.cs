@@ -1,3 +1,7 @@
+using Parley.Server.Callbacks;
+using Parley.Server.Instances;
+using Parley.Server.Rooms;
+
 namespace Parley.Server;
 
 /// <summary>Builds the whole server; <c>Program</c> runs it and tests host the same thing on a free port.</summary>
@@ -7,7 +11,9 @@ public static class ParleyServer
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddParleyControlPlane();
-        Parley.Server.Instances.InstanceHosting.AddParleyInstances(builder);
+        builder.AddParleyCallbacks();
+        builder.AddParleyRooms();
+        builder.AddParleyInstances();
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapParley();

@@ -101,7 +101,7 @@ public sealed class ParleyTestServer : IAsyncDisposable
             "--Parley:Quiet", "true",
             "--Parley:Orleans:SiloPort", "0",
             "--Parley:Orleans:GatewayPort", "0",
-            "--Logging:LogLevel:Default", "Warning",
+            "--Logging:LogLevel:Default", Environment.GetEnvironmentVariable("PARLEY_TEST_LOGLEVEL") ?? "Warning",
         };
         for (var i = 0; i < _apps.Count; i++)
         {
@@ -136,4 +136,14 @@ public static class TestServerConfiguration
 {
     public static Action<WebApplicationBuilder> WithTime(TimeProvider time) =>
         builder => builder.Services.Replace(ServiceDescriptor.Singleton(time));
+}
+
+/// <summary>Typed clients for a test server.</summary>
+public static class ParleyTestServerClients
+{
+    public static Parley.Client.ParleyClient CreateClient(this ParleyTestServer server, TestApp? app = null, TimeProvider? time = null)
+    {
+        app ??= server.Apps[0];
+        return new Parley.Client.ParleyClient(server.CreateHttpClient(), server.BaseAddress, app.AppId, app.ServerSecret, time);
+    }
 }

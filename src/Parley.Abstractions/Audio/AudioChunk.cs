@@ -46,6 +46,13 @@ public readonly struct AudioChunk : IDisposable
     /// <summary>The chunk's samples for the owner to fill right after <see cref="Rent"/>.</summary>
     public Span<short> WritableSpan => _buffer is null ? default : _buffer.AsSpan(0, Length);
 
+    /// <summary>The same pooled buffer with only its first <paramref name="length"/> samples; ownership moves to the result.</summary>
+    public AudioChunk WithLength(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Length);
+        return _buffer is null ? default : new AudioChunk(_buffer, length, SampleRate);
+    }
+
     public void Dispose()
     {
         if (_buffer is not null)

@@ -33,6 +33,12 @@ public static class RoomIds
         return null;
     }
 
+    /// <summary>
+    /// The room server's key for an app's room: rooms are scoped by app, so two apps using the same RoomId never meet.
+    /// App ids are digits only, so the first '.' separates the two parts unambiguously.
+    /// </summary>
+    public static string Scoped(uint? appId, string roomId) => appId is null ? roomId : $"{appId.Value}.{roomId}";
+
     public static string? ValidateRoomId(string? value) => Validate(value, "RoomId", MaxRoomIdBytes);
 
     public static string? ValidateUserId(string? value) => Validate(value, "UserId", MaxUserIdBytes);

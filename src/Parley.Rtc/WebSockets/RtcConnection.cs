@@ -320,6 +320,7 @@ internal sealed partial class RtcConnection
             }
         }
 
+        uint? scope = appId;
         if (string.IsNullOrEmpty(token) && !_options.RequireToken)
         {
             _grants = Token04Grants.All;
@@ -336,12 +337,13 @@ internal sealed partial class RtcConnection
             }
 
             _grants = check.Grants ?? Token04Grants.All;
+            scope = check.Claims?.AppId ?? appId;
         }
 
         RoomParticipant participant;
         try
         {
-            participant = _rooms.Join(roomId!, userId!, isAgent: false);
+            participant = _rooms.Join(RoomIds.Scoped(scope, roomId!), userId!, isAgent: false);
         }
         catch (RoomException ex)
         {
@@ -355,12 +357,12 @@ internal sealed partial class RtcConnection
         }
 
         Volatile.Write(ref _participant, participant);
-        Enqueue(Build(static (w, p) =>
+        Enqueue(Build((w, p) =>
         {
             w.WriteString("Type", "LoginResult");
             w.WriteNumber("Code", RtcCodes.Ok);
             w.WriteString("Message", "ok");
-            w.WriteString("RoomId", p.RoomId);
+            w.WriteString("RoomId", roomId);
             w.WriteString("UserId", p.UserId);
             w.WriteStartArray("Streams");
             foreach (var stream in p.InitialStreams)

@@ -57,7 +57,9 @@ internal sealed partial class AgentInstanceGrain(
             time);
         var session = _session;
         _pump = Task.Run(() => PumpEventsAsync(spec, session, _lifetime.Token));
-        _join = Task.Run(() => JoinAsync(spec, session, _lifetime.Token));
+        // Grain references are taken here, on the activation: the join runs on the thread pool, which may not touch activation services.
+        var self = GrainFactory.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(spec.AppId, spec.InstanceId));
+        _join = Task.Run(() => JoinAsync(spec, session, self, _lifetime.Token));
         LogCreated(logger, spec.AppId, spec.InstanceId, spec.AgentId);
         return Task.FromResult(InstanceReply.Ok);
     }
@@ -87,6 +89,10 @@ internal sealed partial class AgentInstanceGrain(
 
         (_llm, _tts, _asr) = (llm, tts, asr);
         _session!.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
+        if (ttsOverlay is not null && _join is { IsCompletedSuccessfully: true, Result: { } connection })
+        {
+            connection.UpdateTts(tts.ToJsonString());
+        }
         return Task.FromResult(InstanceReply.Ok);
     }
 
@@ -265,7 +271,7 @@ internal sealed partial class AgentInstanceGrain(
     private static ContextMessage ToContext(HistoryMessage m) =>
         new(string.Equals(m.Role, "user", StringComparison.OrdinalIgnoreCase) ? MessageRole.User : MessageRole.Assistant, m.Content);
 
-    private async Task<IAgentRoomConnection?> JoinAsync(InstanceSpec spec, AgentSession session, CancellationToken cancellationToken)
+    private async Task<IAgentRoomConnection?> JoinAsync(InstanceSpec spec, AgentSession session, IAgentInstanceGrain self, CancellationToken cancellationToken)
     {
         try
         {
@@ -273,6 +279,11 @@ internal sealed partial class AgentInstanceGrain(
                 new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.TtsJson),
                 cancellationToken);
             session.SetSpeechOutput(connection.SpeechOutput);
+            _ = connection.Lost.ContinueWith(
+                lost => self.DeleteAsync(lost.Result),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion,
+                TaskScheduler.Default);
             await PublishAsync(spec, CallbackEvents.AgentInstanceCreated, new JsonObject
             {
                 ["CreatedTimestamp"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
@@ -289,7 +300,7 @@ internal sealed partial class AgentInstanceGrain(
             LogJoinFailed(logger, ex, spec.AppId, spec.InstanceId, code);
 
             // Delete through the grain (serialised with other calls); it reports Exception and Deleted with the code.
-            _ = GrainFactory.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(spec.AppId, spec.InstanceId)).DeleteAsync(code);
+            _ = self.DeleteAsync(code);
             return null;
         }
     }
@@ -298,10 +309,25 @@ internal sealed partial class AgentInstanceGrain(
     {
         var flags = spec.CallbackFlags;
         bool On(string flag) => flags.TryGetValue(flag, out var v) && v == 1;
+        var messages = new RoomMessageMapper();
         try
         {
             await foreach (var e in session.Events.ReadAllAsync(cancellationToken))
             {
+                var room = _join is { IsCompletedSuccessfully: true, Result: { } joined } ? joined : null;
+                if (room is not null)
+                {
+                    foreach (var (cmd, round, data) in messages.Map(e))
+                    {
+                        await room.SendRoomMessageAsync(cmd, round, data, cancellationToken);
+                    }
+                }
+
+                if (e is StatusChangedEvent change && On("AgentSpeakAction") && messages.SpeakingChanged(change) is { } action)
+                {
+                    await PublishAsync(spec, CallbackEvents.AgentSpeakAction, new JsonObject { ["Action"] = action });
+                }
+
                 switch (e)
                 {
                     case InterruptedEvent interrupted when On("Interrupted"):

@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Parley.Abstractions.Audio;
 using Parley.Core.Sessions;
 
 namespace Parley.Server.Instances;
@@ -10,6 +13,18 @@ public interface IAgentRoomConnection : IAsyncDisposable
 {
     /// <summary>Where the session's spoken text goes (TTS and publishing of <c>AgentStreamId</c>).</summary>
     ISpeechOutput SpeechOutput { get; }
+
+    /// <summary>The user's stream (<c>UserStreamId</c>) as 20 ms frames of 16 kHz PCM16; each chunk is the reader's to dispose.</summary>
+    ChannelReader<AudioChunk> UserAudio { get; }
+
+    /// <summary>Completes with a contract code (1202 idle, 1203 kicked, 1205 disconnected) when the agent loses its room.</summary>
+    Task<int> Lost { get; }
+
+    /// <summary>Sends an in-room message (ZEGO <c>msg_content</c>: Timestamp, SeqId, Round, Cmd, Data) to the room's users.</summary>
+    ValueTask SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken);
+
+    /// <summary>Switches the voice after UpdateAgentInstance (the merged TTS object as JSON).</summary>
+    void UpdateTts(string ttsJson);
 }
 
 /// <summary>
@@ -24,23 +39,4 @@ public interface IAgentRoomBinding
 public sealed class AgentRoomException(int code, string message) : Exception(message)
 {
     public int Code { get; } = code;
-}
-
-/// <summary>Used until the room server is plugged in: the join completes at once and speech is text only.</summary>
-internal sealed class DetachedRoomBinding : IAgentRoomBinding
-{
-    public ValueTask<IAgentRoomConnection> JoinAsync(AgentRoomJoin join, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IAgentRoomConnection>(Connection.Instance);
-    }
-
-    private sealed class Connection : IAgentRoomConnection
-    {
-        public static readonly Connection Instance = new();
-
-        public ISpeechOutput SpeechOutput => TextOnlySpeechOutput.Instance;
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
 }

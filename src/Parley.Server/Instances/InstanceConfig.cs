@@ -12,8 +12,13 @@ public static class InstanceCodes
     public const int AgentStreamIdInUse = ReturnCodes.InstanceCreateFailed;
 
     // Exception / AgentInstanceDeleted codes (spec 6.4, 6.6).
+    public const int RoomGeneral = 1201;
+    public const int RoomIdle = 1202;
     public const int Kicked = 1203;
     public const int RoomLoginFailed = 1204;
+    public const int Disconnected = 1205;
+    public const int PublishFailed = 1206;
+    public const int PlayFailed = 1207;
 }
 
 /// <summary>Per-instance configuration: overrides merged over the agent's (or the instance's current) settings.</summary>

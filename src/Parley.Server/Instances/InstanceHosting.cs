@@ -63,7 +63,6 @@ public static class InstanceHosting
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(_ => new OpenAICompatibleChatModel());
         builder.Services.TryAddSingleton<IChatModel>(sp => sp.GetRequiredService<OpenAICompatibleChatModel>());
-        builder.Services.TryAddSingleton<IAgentRoomBinding, DetachedRoomBinding>();
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(InstanceActions.Map);
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(ControlActions.Map);
         builder.UseOrleans(silo =>

@@ -1,3 +1,4 @@
+using Parley.Rtc.Rooms;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
@@ -124,7 +125,7 @@ public sealed class RtcWebSocketTests
     public async Task InProcessParticipant_PublishesToWsPlayer_AndPlaysWsPublisher()
     {
         await using var server = await RtcTestServer.StartAsync();
-        await using var agent = await server.Rooms.JoinAsync("room1", "agent_1", isAgent: true, CancellationToken.None);
+        await using var agent = await server.Rooms.JoinAsync(RoomIds.Scoped(RtcTestServer.AppId, "room1"), "agent_1", isAgent: true, CancellationToken.None);
         await using var userStream = await agent.PlayAsync("user_stream", CancellationToken.None);
         await using var user = await server.LoginAsync("room1", "user_1");
         await PlayAsync(user, "agent_stream");
@@ -167,7 +168,7 @@ public sealed class RtcWebSocketTests
     {
         await using var server = await RtcTestServer.StartAsync();
         await using var user = await server.LoginAsync("room1", "user_1");
-        await using var agent = await server.Rooms.JoinAsync("room1", "agent_1", isAgent: true, CancellationToken.None);
+        await using var agent = await server.Rooms.JoinAsync(RoomIds.Scoped(RtcTestServer.AppId, "room1"), "agent_1", isAgent: true, CancellationToken.None);
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         for (var i = 0; i < 5; i++)
         {
@@ -218,7 +219,7 @@ public sealed class RtcWebSocketTests
         Assert.Equal(RtcCodes.StreamIdInUse, result.GetProperty("Code").GetInt32());
         Assert.Contains("alice", result.GetProperty("Message").GetString());
 
-        await using var agent = await server.Rooms.JoinAsync("room1", "agent", true, CancellationToken.None);
+        await using var agent = await server.Rooms.JoinAsync(RoomIds.Scoped(RtcTestServer.AppId, "room1"), "agent", true, CancellationToken.None);
         var error = await Assert.ThrowsAsync<Parley.Rtc.Rooms.RoomException>(async () => await agent.PublishAsync("s1", CancellationToken.None));
         Assert.Equal(Parley.Rtc.Rooms.RoomErrorCode.StreamIdInUse, error.Code);
     }
@@ -272,7 +273,7 @@ public sealed class RtcWebSocketTests
         var stalled = new TestClient(stalledSocket, read: false);
         await stalled.SendJsonAsync(new { Type = "Login", Token = RtcTestServer.TokenFor("slow", "roomA"), RoomId = "roomA", UserId = "slow" });
         await stalled.SendJsonAsync(new { Type = "Play", StreamId = "a_stream", Codec = "pcm16", SampleRate = 48000 });
-        await using var agentA = await server.Rooms.JoinAsync("roomA", "agentA", true, CancellationToken.None);
+        await using var agentA = await server.Rooms.JoinAsync(RoomIds.Scoped(RtcTestServer.AppId, "roomA"), "agentA", true, CancellationToken.None);
         var outputA = await agentA.PublishAsync("a_stream", CancellationToken.None);
         using var stopA = new CancellationTokenSource();
         var floodA = Task.Run(async () =>
@@ -313,14 +314,14 @@ public sealed class RtcWebSocketTests
         var alice = await server.LoginAsync("room1", "alice");
         await PublishAsync(alice, "alice_stream");
         Assert.Equal("alice_stream", (await bob.ExpectAsync("StreamAdded")).GetProperty("StreamId").GetString());
-        Assert.Equal(2, server.Rooms.GetRealUserCount("room1"));
+        Assert.Equal(2, server.Rooms.GetRealUserCount(RoomIds.Scoped(RtcTestServer.AppId, "room1")));
 
         alice.Socket.Abort(); // no goodbye
         var removed = await bob.ExpectAsync("StreamRemoved");
         Assert.Equal("alice_stream", removed.GetProperty("StreamId").GetString());
         Assert.Equal("alice", removed.GetProperty("UserId").GetString());
         Assert.Equal("alice", (await bob.ExpectAsync("UserLeft")).GetProperty("UserId").GetString());
-        Assert.Equal(1, server.Rooms.GetRealUserCount("room1"));
+        Assert.Equal(1, server.Rooms.GetRealUserCount(RoomIds.Scoped(RtcTestServer.AppId, "room1")));
         await alice.DisposeAsync();
 
         await bob.SendJsonAsync(new { Type = "Logout" });
@@ -337,7 +338,7 @@ public sealed class RtcWebSocketTests
     public async Task SecondLogin_WithSameUserId_KicksFirstConnection()
     {
         await using var server = await RtcTestServer.StartAsync();
-        await using var agent = await server.Rooms.JoinAsync("room1", "agent", true, CancellationToken.None);
+        await using var agent = await server.Rooms.JoinAsync(RoomIds.Scoped(RtcTestServer.AppId, "room1"), "agent", true, CancellationToken.None);
         await using var first = await server.LoginAsync("room1", "alice");
         await PublishAsync(first, "s1");
         await using var second = await server.LoginAsync("room1", "alice");
@@ -349,7 +350,7 @@ public sealed class RtcWebSocketTests
 
         // The new login owns the user id: it can publish the stream id the kicked one held.
         await PublishAsync(second, "s1");
-        Assert.Equal(1, server.Rooms.GetRealUserCount("room1"));
+        Assert.Equal(1, server.Rooms.GetRealUserCount(RoomIds.Scoped(RtcTestServer.AppId, "room1")));
         Assert.Equal(1, agent.RealUserCount);
     }
 }

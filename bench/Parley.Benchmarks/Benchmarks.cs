@@ -1,0 +1,171 @@
+using BenchmarkDotNet.Attributes;
+using Parley.Benchmarks.HotPaths;
+
+namespace Parley.Benchmarks;
+
+// BenchmarkDotNet needs public, unsealed benchmark classes; each times one IHotPathOperation call per invocation,
+// the same operations the allocation-budget test measures (see HotPaths/ and bench/allocation-budget.json).
+
+/// <summary>Base: creates the named operations in GlobalSetup and disposes them in GlobalCleanup.</summary>
+public abstract class HotPathBenchmarks
+{
+    private readonly List<IHotPathOperation> _created = [];
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var operation in _created)
+        {
+            operation.Dispose();
+        }
+
+        _created.Clear();
+    }
+
+    internal IHotPathOperation Create(string name)
+    {
+        var operation = HotPathOperations.All[name]();
+        _created.Add(operation);
+        return operation;
+    }
+}
+
+[MemoryDiagnoser]
+public class VadBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _score = null!;
+    private IHotPathOperation _segment = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _score = Create(HotPathOperations.SileroVadScore);
+        _segment = Create(HotPathOperations.VadSegmenterProcess);
+    }
+
+    /// <summary>Silero VAD v5, one 512-sample (32 ms) window at 16 kHz.</summary>
+    [Benchmark]
+    public int SileroVadScore() => _score.Invoke();
+
+    /// <summary>The speech/silence state machine, one window's probability.</summary>
+    [Benchmark]
+    public int VadSegmenterProcess() => _segment.Invoke();
+}
+
+[MemoryDiagnoser]
+public class ResamplerBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _down = null!;
+    private IHotPathOperation _up = null!;
+    private IHotPathOperation _assemble = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _down = Create(HotPathOperations.Resample48kTo16k);
+        _up = Create(HotPathOperations.Resample16kTo48k);
+        _assemble = Create(HotPathOperations.FrameAssemblerWriteRead);
+    }
+
+    [Benchmark]
+    public int Resample48kTo16k() => _down.Invoke();
+
+    [Benchmark]
+    public int Resample16kTo48k() => _up.Invoke();
+
+    /// <summary>320 samples written as 200 + 120, one frame read back.</summary>
+    [Benchmark]
+    public int FrameAssemblerWriteRead() => _assemble.Invoke();
+}
+
+[MemoryDiagnoser]
+public class CodecBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _encode48 = null!;
+    private IHotPathOperation _decode48 = null!;
+    private IHotPathOperation _encode16 = null!;
+    private IHotPathOperation _decode16 = null!;
+    private IHotPathOperation _muLaw = null!;
+    private IHotPathOperation _aLaw = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _encode48 = Create(HotPathOperations.OpusEncode48k);
+        _decode48 = Create(HotPathOperations.OpusDecode48k);
+        _encode16 = Create(HotPathOperations.OpusEncode16k);
+        _decode16 = Create(HotPathOperations.OpusDecode16k);
+        _muLaw = Create(HotPathOperations.G711MuLaw);
+        _aLaw = Create(HotPathOperations.G711ALaw);
+    }
+
+    [Benchmark]
+    public int OpusEncode48k() => _encode48.Invoke();
+
+    [Benchmark]
+    public int OpusDecode48k() => _decode48.Invoke();
+
+    [Benchmark]
+    public int OpusEncode16k() => _encode16.Invoke();
+
+    [Benchmark]
+    public int OpusDecode16k() => _decode16.Invoke();
+
+    /// <summary>160 samples (20 ms at 8 kHz) encoded then decoded.</summary>
+    [Benchmark]
+    public int G711MuLawEncodeDecode() => _muLaw.Invoke();
+
+    [Benchmark]
+    public int G711ALawEncodeDecode() => _aLaw.Invoke();
+}
+
+/// <summary>
+/// PCM conversions. Frame pacing is not benchmarked yet: the pacer is being written in src/Parley.Rtc on another
+/// branch; add a PacerBenchmarks class and a budget line once it lands.
+/// </summary>
+[MemoryDiagnoser]
+public class PcmBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _toBytes = null!;
+    private IHotPathOperation _fromBytes = null!;
+    private IHotPathOperation _dbfs = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _toBytes = Create(HotPathOperations.PcmToBytes);
+        _fromBytes = Create(HotPathOperations.PcmFromBytes);
+        _dbfs = Create(HotPathOperations.PcmDbfs);
+    }
+
+    [Benchmark]
+    public int PcmToBytes() => _toBytes.Invoke();
+
+    [Benchmark]
+    public int PcmFromBytes() => _fromBytes.Invoke();
+
+    [Benchmark]
+    public int PcmDbfs() => _dbfs.Invoke();
+}
+
+[MemoryDiagnoser]
+public class ControlApiBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _verify = null!;
+    private IHotPathOperation _envelope = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _verify = Create(HotPathOperations.SignatureVerify);
+        _envelope = Create(HotPathOperations.EnvelopeSerialize);
+    }
+
+    /// <summary>RequestSignature.Verify of a valid signature.</summary>
+    [Benchmark]
+    public int SignatureVerify() => _verify.Invoke();
+
+    /// <summary>A success envelope serialised as the control API writes it.</summary>
+    [Benchmark]
+    public int EnvelopeSerialize() => _envelope.Invoke();
+}

@@ -1,0 +1,240 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Parley.Abstractions.Audio;
+using Parley.Core.Sessions;
+using Parley.Core.Text;
+using Parley.Rtc.Rooms;
+using Parley.Server.Instances;
+
+namespace Parley.Server.Rooms;
+
+/// <summary>Settings of agents in rooms (section <c>Parley:Rooms</c>).</summary>
+public sealed class AgentRoomOptions
+{
+    public const string SectionName = "Parley:Rooms";
+
+    /// <summary>An instance whose room has had no real user for this long is deleted with code 1202 (contract: 120 s).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>The TTS vendor used when an instance's vendor has no engine on this server (e.g. a ZEGO cloud vendor).</summary>
+    public string FallbackTtsVendor { get; set; } = "Local";
+}
+
+/// <summary>
+/// Puts agent instances into rooms of the room server: the agent joins <c>RoomId</c> as <c>AgentUserId</c>, publishes
+/// <c>AgentStreamId</c> (its speech), plays <c>UserStreamId</c> (waiting for it when the user has not published yet).
+/// Rooms are scoped by app: two apps using the same RoomId never meet.
+/// </summary>
+internal sealed partial class RoomAgentBinding(
+    IRoomManager rooms,
+    TtsProviders tts,
+    IOptions<AgentRoomOptions> options,
+    TimeProvider time,
+    ILoggerFactory loggers) : IAgentRoomBinding
+{
+    private readonly ILogger _logger = loggers.CreateLogger<RoomAgentBinding>();
+
+    public async ValueTask<IAgentRoomConnection> JoinAsync(AgentRoomJoin join, CancellationToken cancellationToken)
+    {
+        var selection = tts.Select(InstanceConfig.Parse(join.TtsJson));
+        IRoomParticipant participant;
+        try
+        {
+            participant = await rooms.JoinAsync(RoomIds.Scoped(join.AppId, join.RoomId), join.AgentUserId, isAgent: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RoomException ex)
+        {
+            throw new AgentRoomException(InstanceCodes.RoomLoginFailed, $"the agent could not log into room '{join.RoomId}': {ex.Message}");
+        }
+
+        try
+        {
+            IRoomAudioOutput output;
+            try
+            {
+                output = await participant.PublishAsync(join.AgentStreamId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RoomException ex)
+            {
+                throw new AgentRoomException(InstanceCodes.PublishFailed, $"the agent could not publish '{join.AgentStreamId}': {ex.Message}");
+            }
+
+            IRoomAudioInput input;
+            try
+            {
+                input = await participant.PlayAsync(join.UserStreamId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RoomException ex)
+            {
+                await output.DisposeAsync().ConfigureAwait(false);
+                throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
+            }
+
+            var speech = new RoomSpeechOutput(output, selection, time, _logger);
+            return new RoomAgentConnection(participant, output, input, speech, tts, options.Value.IdleTimeout, time, _logger);
+        }
+        catch
+        {
+            await participant.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}
+
+/// <summary>The agent's presence in its room: speech out, the user's audio in, room messages, and the watch for losing the room.</summary>
+internal sealed partial class RoomAgentConnection : IAgentRoomConnection
+{
+    private readonly IRoomParticipant _participant;
+    private readonly IRoomAudioOutput _output;
+    private readonly IRoomAudioInput _input;
+    private readonly RoomSpeechOutput _speech;
+    private readonly TtsProviders _tts;
+    private readonly TimeSpan _idleTimeout;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource<int> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _watch;
+    private ITimer? _idle;
+
+    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, RoomSpeechOutput speech, TtsProviders tts, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
+    {
+        _tts = tts;
+        _participant = participant;
+        _output = output;
+        _input = input;
+        _speech = speech;
+        _idleTimeout = idleTimeout;
+        _time = time;
+        _logger = logger;
+        if (participant.RealUserCount == 0)
+        {
+            StartIdleTimer();
+        }
+
+        _watch = Task.Run(WatchAsync);
+    }
+
+    public ISpeechOutput SpeechOutput => _speech;
+
+    public ChannelReader<AudioChunk> UserAudio => _input.Audio;
+
+    public Task<int> Lost => _lost.Task;
+
+    public async ValueTask SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken)
+    {
+        if (_participant.Closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        try
+        {
+            await _participant.SendRoomMessageAsync(cmd, round, data, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RoomException or ObjectDisposedException or InvalidOperationException)
+        {
+            LogMessageFailed(_logger, ex, cmd);
+        }
+    }
+
+    public void UpdateTts(string ttsJson) => _speech.UpdateTts(_tts.Select(InstanceConfig.Parse(ttsJson)));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _idle?.Dispose();
+        await _input.DisposeAsync().ConfigureAwait(false);
+        await _output.DisposeAsync().ConfigureAwait(false);
+        await _participant.DisposeAsync().ConfigureAwait(false);
+        await _watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private async Task WatchAsync()
+    {
+        try
+        {
+            await foreach (var e in _participant.Events.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            {
+                switch (e.Kind)
+                {
+                    case RoomEventKind.RealUserCountChanged when e.RealUserCount == 0:
+                        StartIdleTimer();
+                        break;
+                    case RoomEventKind.RealUserCountChanged:
+                        _idle?.Dispose();
+                        _idle = null;
+                        break;
+                    case RoomEventKind.Kicked:
+                        _lost.TrySetResult(InstanceCodes.Kicked);
+                        break;
+                }
+            }
+
+            // The event stream ended without our leaving: the agent is no longer in the room.
+            if (!_stop.IsCancellationRequested)
+            {
+                _lost.TrySetResult(_participant.LeaveReason == RoomLeaveReason.Kicked ? InstanceCodes.Kicked : InstanceCodes.Disconnected);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void StartIdleTimer()
+    {
+        _idle?.Dispose();
+        _idle = _time.CreateTimer(_ => _lost.TrySetResult(InstanceCodes.RoomIdle), null, _idleTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Room message Cmd {Cmd} could not be sent")]
+    private static partial void LogMessageFailed(ILogger logger, Exception exception, int cmd);
+}
+
+/// <summary>The TTS engines of this server, by Vendor (case-insensitive), with the fallback for vendors it lacks.</summary>
+internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> providers, IOptions<AgentRoomOptions> options, ILogger<TtsProviders> logger)
+{
+    private readonly Dictionary<string, ITextToSpeechProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+
+    public ITextToSpeechProvider? Find(string vendor) => _byName.GetValueOrDefault(vendor);
+
+    /// <summary>The engine, Params and text rules for an instance's merged TTS object.</summary>
+    public TtsSelection Select(JsonObject tts)
+    {
+        var vendor = tts["Vendor"]?.GetValue<string>() ?? options.Value.FallbackTtsVendor;
+        var parameters = tts["Params"] as JsonObject;
+        if (!_byName.TryGetValue(vendor, out var provider))
+        {
+            // A ZEGO cloud vendor this server has no engine for: speak with the fallback engine on its defaults.
+            LogFallback(logger, vendor, options.Value.FallbackTtsVendor);
+            provider = _byName.GetValueOrDefault(options.Value.FallbackTtsVendor)
+                ?? throw new InvalidOperationException($"the fallback TTS vendor '{options.Value.FallbackTtsVendor}' is not available");
+            parameters = null;
+        }
+        else if (parameters is not null && parameters.ContainsKey("app"))
+        {
+            parameters = (JsonObject)parameters.DeepClone();
+            parameters.Remove("app");
+        }
+
+        var filters = new List<FilterSpan>();
+        if (tts["FilterText"] is JsonArray items)
+        {
+            foreach (var item in items.OfType<JsonObject>())
+            {
+                if (item["BeginCharacters"]?.GetValue<string>() is { Length: > 0 } begin && item["EndCharacters"]?.GetValue<string>() is { Length: > 0 } end)
+                {
+                    filters.Add(new FilterSpan(begin, end));
+                }
+            }
+        }
+
+        return new TtsSelection(provider, parameters, filters, tts["TerminatorText"]?.GetValue<string>());
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} has no engine on this server; speaking with {Fallback}")]
+    private static partial void LogFallback(ILogger logger, string vendor, string fallback);
+}

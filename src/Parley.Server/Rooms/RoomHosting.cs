@@ -1,0 +1,41 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Parley.Abstractions.Audio;
+using Parley.Providers.Local;
+using Parley.Rtc;
+using Parley.Rtc.Tokens;
+using Parley.Server.Apps;
+using Parley.Server.Instances;
+
+namespace Parley.Server.Rooms;
+
+/// <summary>The room server inside Parley: rooms, the WebSocket transport, local TTS, and agents joining rooms.</summary>
+public static class RoomHosting
+{
+    public static IHostApplicationBuilder AddParleyRooms(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<AgentRoomOptions>()
+            .Bind(builder.Configuration.GetSection(AgentRoomOptions.SectionName))
+            .Validate(o => o.IdleTimeout > TimeSpan.Zero, "Parley:Rooms:IdleTimeout must be positive")
+            .ValidateOnStart();
+        services.TryAddSingleton<IRoomAppDirectory, RoomAppDirectory>();
+        services.AddParleyRtc(builder.Configuration);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeechProvider, LocalTtsProvider>());
+        services.TryAddSingleton<TtsProviders>();
+        services.Replace(ServiceDescriptor.Singleton<IAgentRoomBinding, RoomAgentBinding>());
+        return builder;
+    }
+
+    /// <summary>Room tokens (Token04) are verified with the app's ServerSecret.</summary>
+    private sealed class RoomAppDirectory(IAppDirectory apps) : IRoomAppDirectory
+    {
+        public bool TryGetServerSecret(uint appId, out string secret)
+        {
+            var found = apps.TryGet(appId, out var app);
+            secret = found ? app.ServerSecret : "";
+            return found;
+        }
+
+        public IEnumerable<uint> AppIds => apps.Apps.Select(a => a.AppId);
+    }
+}

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace Parley.Testing.Rooms;
+
+/// <summary>A received audio frame and when it arrived (Stopwatch ticks).</summary>
+public sealed record ReceivedFrame(short[] Samples, long ArrivedTicks);
+
+/// <summary>
+/// A room client written from docs/protocol.md: logs in over <c>/rtc/ws</c>, publishes and plays PCM16 streams, and
+/// records every control message and audio frame it receives.
+/// </summary>
+public sealed class RoomTestClient : IAsyncDisposable
+{
+    private readonly ClientWebSocket _socket = new();
+    private readonly Channel<JsonElement> _messages = Channel.CreateUnbounded<JsonElement>();
+    private readonly List<JsonElement> _allMessages = [];
+    private readonly List<ReceivedFrame> _frames = [];
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _send = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _receive;
+
+    public IReadOnlyList<ReceivedFrame> Frames
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _frames];
+            }
+        }
+    }
+
+    public IReadOnlyList<JsonElement> Messages
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _allMessages];
+            }
+        }
+    }
+
+    /// <summary>The in-room messages (<c>Message</c> of each RoomMessage) received so far.</summary>
+    public IReadOnlyList<JsonElement> RoomMessages => [.. Messages.Where(m => m.GetProperty("Type").GetString() == "RoomMessage").Select(m => m.GetProperty("Message"))];
+
+    public static async Task<RoomTestClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken = default)
+    {
+        var client = new RoomTestClient();
+        var uri = new UriBuilder(serverBase) { Scheme = serverBase.Scheme == "https" ? "wss" : "ws", Path = "/rtc/ws" }.Uri;
+        await client._socket.ConnectAsync(uri, cancellationToken);
+        client._receive = Task.Run(client.ReceiveLoopAsync);
+        return client;
+    }
+
+    public async Task<JsonElement> LoginAsync(string token, string roomId, string userId, uint? appId = null, CancellationToken cancellationToken = default)
+    {
+        var message = new Dictionary<string, object?> { ["Type"] = "Login", ["Token"] = token, ["RoomId"] = roomId, ["UserId"] = userId };
+        if (appId is not null)
+        {
+            message["AppId"] = appId;
+        }
+
+        await SendJsonAsync(message, cancellationToken);
+        return await WaitForAsync(m => m.GetProperty("Type").GetString() == "LoginResult", TimeSpan.FromSeconds(10), cancellationToken);
+    }
+
+    public async Task<JsonElement> PlayAsync(string streamId, int sampleRate = 16000, string codec = "pcm16", CancellationToken cancellationToken = default)
+    {
+        await SendJsonAsync(new { Type = "Play", StreamId = streamId, Codec = codec, SampleRate = sampleRate }, cancellationToken);
+        return await WaitForAsync(m => m.GetProperty("Type").GetString() == "PlayResult", TimeSpan.FromSeconds(10), cancellationToken);
+    }
+
+    public async Task<JsonElement> PublishAsync(string streamId, int sampleRate = 16000, string codec = "pcm16", CancellationToken cancellationToken = default)
+    {
+        await SendJsonAsync(new { Type = "Publish", StreamId = streamId, Codec = codec, SampleRate = sampleRate }, cancellationToken);
+        return await WaitForAsync(m => m.GetProperty("Type").GetString() == "PublishResult", TimeSpan.FromSeconds(10), cancellationToken);
+    }
+
+    /// <summary>Sends PCM16 audio in real time, <paramref name="frameMs"/> per binary message.</summary>
+    public async Task SendAudioRealTimeAsync(ReadOnlyMemory<short> samples, int sampleRate = 16000, int frameMs = 20, CancellationToken cancellationToken = default)
+    {
+        var frame = sampleRate * frameMs / 1000;
+        var clock = Stopwatch.StartNew();
+        for (var offset = 0; offset < samples.Length; offset += frame)
+        {
+            var piece = samples.Slice(offset, Math.Min(frame, samples.Length - offset));
+            await SendAudioAsync(piece, cancellationToken);
+            var due = TimeSpan.FromMilliseconds((offset / frame + 1) * frameMs);
+            var wait = due - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+        }
+    }
+
+    public async Task SendAudioAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken = default)
+    {
+        var bytes = MemoryMarshal.AsBytes(samples.Span).ToArray();
+        await _send.WaitAsync(cancellationToken);
+        try
+        {
+            await _socket.SendAsync(bytes, WebSocketMessageType.Binary, true, cancellationToken);
+        }
+        finally
+        {
+            _send.Release();
+        }
+    }
+
+    public async Task SendJsonAsync(object message, CancellationToken cancellationToken = default)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(message);
+        await _send.WaitAsync(cancellationToken);
+        try
+        {
+            await _socket.SendAsync(bytes, WebSocketMessageType.Text, true, cancellationToken);
+        }
+        finally
+        {
+            _send.Release();
+        }
+    }
+
+    /// <summary>Waits for a control message matching <paramref name="match"/> (including ones already received).</summary>
+    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var found = Messages.FirstOrDefault(match);
+            if (found.ValueKind != JsonValueKind.Undefined)
+            {
+                return found;
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+
+        throw new TimeoutException($"no matching message within {timeout}; received: {string.Join(" | ", Messages.Select(m => m.GetRawText()))}");
+    }
+
+    /// <summary>Waits until audio has arrived and then none for <paramref name="quiet"/>.</summary>
+    public async Task<IReadOnlyList<ReceivedFrame>> WaitForAudioToEndAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var frames = Frames;
+            if (frames.Count > 0 && Stopwatch.GetElapsedTime(frames[^1].ArrivedTicks) > quiet)
+            {
+                return frames;
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+
+        return Frames;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+
+        if (_receive is not null)
+        {
+            await _receive.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _socket.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = new byte[128 * 1024];
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                using var message = new MemoryStream();
+                WebSocketReceiveResult result;
+                do
+                {
+                    result = await _socket.ReceiveAsync(buffer, _stop.Token);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+
+                    message.Write(buffer, 0, result.Count);
+                }
+                while (!result.EndOfMessage);
+
+                var arrived = Stopwatch.GetTimestamp();
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    var samples = MemoryMarshal.Cast<byte, short>(message.GetBuffer().AsSpan(0, (int)message.Length)).ToArray();
+                    lock (_lock)
+                    {
+                        _frames.Add(new ReceivedFrame(samples, arrived));
+                    }
+                }
+                else
+                {
+                    using var document = JsonDocument.Parse(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length));
+                    var element = document.RootElement.Clone();
+                    lock (_lock)
+                    {
+                        _allMessages.Add(element);
+                    }
+
+                    _messages.Writer.TryWrite(element);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+    }
+}
