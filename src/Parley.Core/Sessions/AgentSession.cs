@@ -1,6 +1,9 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
+
+[assembly: InternalsVisibleTo("Parley.Core.Tests")]
 
 namespace Parley.Core.Sessions;
 
@@ -21,6 +24,18 @@ public sealed record AgentSessionOptions
 
     /// <summary>The context keeps at most this many messages (oldest dropped first).</summary>
     public int MaxContextMessages { get; init; } = 1000;
+
+    /// <summary>
+    /// A speech output that neither finishes a segment nor reports progress on it for this long is cut off and the
+    /// reply fails with a speech error.
+    /// </summary>
+    public TimeSpan SpeechStallTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// The instance's <c>AdvancedConfig.InterruptMode</c>: 0 (default) user speech interrupts a reply (barge-in);
+    /// 1 the agent finishes its reply and speech heard meanwhile is ignored.
+    /// </summary>
+    public int InterruptMode { get; init; }
 }
 
 /// <summary>A request to answer <see cref="Text"/> as if the user had said it.</summary>
@@ -62,6 +77,12 @@ public sealed class AgentSession : IAsyncDisposable
     private AgentStatus _status = AgentStatus.Idle;
     private long _lastRound;
     private bool _disposed;
+
+    // The user's turn in progress (round fixed at speech start, 0 when none) and whether it is being ignored
+    // (it began while a reply that may not be interrupted was running).
+    private long _userRound;
+    private bool _userSpeaking;
+    private bool _userIgnored;
 
     // Latency sums (averaged on read).
     private long _ttftSumMs;
@@ -154,6 +175,176 @@ public sealed class AgentSession : IAsyncDisposable
             var unit = new ReplyUnit(NextRoundLocked(), ReplyKind.Speech, request.Priority, _time.GetTimestamp()) { Speech = request };
             ScheduleLocked(unit, request.SamePriorityOption, InterruptReason.ProactiveSpeech);
             return unit.Round;
+        }
+    }
+
+    /// <summary>
+    /// The user started speaking (the turn detector's speech start). Fixes the round of the user's turn (the first
+    /// start of a turn; later starts of a stitched turn keep it), sets LISTENING and interrupts a thinking or speaking
+    /// reply with <see cref="InterruptReason.UserSpeech"/> — unless barge-in is off (<see cref="AgentSessionOptions.InterruptMode"/> 1,
+    /// or a speech reply that is not interruptible by the user): then the speech and the rest of its turn are ignored
+    /// (no events, no reply), as the contract's ASR "resumes after TTS playback ends".
+    /// Returns the user's round, or null when the speech is ignored.
+    /// </summary>
+    public long? UserSpeechStarted()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return null;
+            }
+
+            if (_userIgnored)
+            {
+                _userSpeaking = true;
+                return null;
+            }
+
+            if (_current is { Finalized: false } unit)
+            {
+                if (!BargeInAllowedLocked(unit))
+                {
+                    _userIgnored = true;
+                    _userSpeaking = true;
+                    return null;
+                }
+            }
+
+            if (_userRound == 0)
+            {
+                _userRound = NextRoundLocked();
+            }
+
+            _userSpeaking = true;
+            InterruptCurrentLocked(InterruptReason.UserSpeech);
+            Emit(new UserSpeakingChangedEvent(_userRound, true));
+            SetStatusLocked(AgentStatus.Listening, _userRound);
+            return _userRound;
+        }
+    }
+
+    /// <summary>The user stopped speaking (the turn detector's speech end). The status stays LISTENING until the turn completes.</summary>
+    public void UserSpeechEnded()
+    {
+        lock (_gate)
+        {
+            if (_disposed || !_userSpeaking)
+            {
+                return;
+            }
+
+            _userSpeaking = false;
+            if (!_userIgnored && _userRound != 0)
+            {
+                Emit(new UserSpeakingChangedEvent(_userRound, false));
+            }
+        }
+    }
+
+    /// <summary>The user's transcript so far (full text each time; <paramref name="isFinal"/> on the last one of the turn).</summary>
+    public void UpdateUserTranscript(string messageId, string text, bool isFinal)
+    {
+        ArgumentNullException.ThrowIfNull(messageId);
+        ArgumentNullException.ThrowIfNull(text);
+        lock (_gate)
+        {
+            if (_disposed || _userIgnored || _userRound == 0)
+            {
+                return;
+            }
+
+            Emit(new UserTranscriptEvent(_userRound, messageId, text, isFinal));
+        }
+    }
+
+    /// <summary>
+    /// The user's turn is complete: <paramref name="text"/> joins the context and an LLM reply starts in the turn's
+    /// round (fixed at speech start; a new round when no speech start was reported). The user turn takes precedence
+    /// over proactive replies: a running one is interrupted (<see cref="InterruptReason.UserSpeech"/>) when barge-in
+    /// allows it, otherwise the user's reply waits at the head of the queue; queued proactive replies stay queued and
+    /// run after it. Returns the round, or null when the turn was ignored (it began during a non-interruptible reply).
+    /// </summary>
+    public long? SubmitUserTurn(string text, Turns.UserTurnTimes? timings = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(text);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_userIgnored)
+            {
+                _userIgnored = false;
+                _userSpeaking = false;
+                _userRound = 0;
+                return null;
+            }
+
+            var round = _userRound != 0 ? _userRound : NextRoundLocked();
+            _userRound = 0;
+            _userSpeaking = false;
+            var unit = new ReplyUnit(round, ReplyKind.Llm, ReplyPriority.Medium, _time.GetTimestamp())
+            {
+                Llm = new LlmReplyRequest(text, AddQuestionToHistory: true, AddAnswerToHistory: true),
+                LlmSettings = _llm,
+                UserTimings = timings,
+            };
+            if (_current is { } current)
+            {
+                if (!BargeInAllowedLocked(current))
+                {
+                    _queue.Insert(0, unit);
+                    SetStatusLocked(current.Speaking ? AgentStatus.Speaking : AgentStatus.Thinking, current.Round);
+                    return round;
+                }
+
+                InterruptCurrentLocked(InterruptReason.UserSpeech);
+            }
+
+            StartLocked(unit);
+            return round;
+        }
+    }
+
+    /// <summary>The user's turn produced no text (exception 1004); the session goes back to idle (or the next queued reply).</summary>
+    public void UserUtteranceEmpty() => EndUserTurnWithoutText(reportEmpty: true);
+
+    /// <summary>Drops the user's turn in progress without a reply or event (e.g. the recogniser failed).</summary>
+    public void AbandonUserTurn() => EndUserTurnWithoutText(reportEmpty: false);
+
+    private void EndUserTurnWithoutText(bool reportEmpty)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var round = _userRound;
+            var ignored = _userIgnored;
+            var speaking = _userSpeaking;
+            _userRound = 0;
+            _userIgnored = false;
+            _userSpeaking = false;
+            if (ignored || round == 0)
+            {
+                return;
+            }
+
+            if (speaking)
+            {
+                Emit(new UserSpeakingChangedEvent(round, false));
+            }
+
+            if (reportEmpty)
+            {
+                Emit(new UserUtteranceEmptyEvent(round));
+            }
+
+            if (_current is null)
+            {
+                StartNextOrRestLocked(round);
+            }
         }
     }
 
@@ -301,34 +492,105 @@ public sealed class AgentSession : IAsyncDisposable
 
         _ = unit.Cts.CancelAsync();
         unit.Finalized = true;
-        if (unit.Kind == ReplyKind.Llm && unit.Llm!.AddAnswerToHistory && unit.Text.Length > 0)
-        {
-            AddContextLocked(new ContextMessage(MessageRole.Assistant, unit.Text.ToString()));
-        }
-
+        unit.Outcome = ReplyOutcome.Interrupted;
+        CommitInterruptedAnswerLocked(unit);
         _current = null;
         Emit(new InterruptedEvent(unit.Round, reason));
-        SetStatusLocked(AgentStatus.Idle, unit.Round);
+        EndAgentSpeakingLocked(unit);
+        SetStatusLocked(RestingStatusLocked(), unit.Round);
         return true;
     }
 
-    private void StartLocked(ReplyUnit unit)
+    /// <summary>
+    /// What an interrupted reply leaves in the context: once audio started, only what was played (finished segments
+    /// and the current one cut at its played fraction, at a word boundary); before that, the generated text.
+    /// </summary>
+    private void CommitInterruptedAnswerLocked(ReplyUnit unit)
     {
-        _current = unit;
-        var speech = _speech;
-        unit.Task = Task.Run(() => unit.Kind == ReplyKind.Llm ? RunLlmAsync(unit, speech) : RunSpeechAsync(unit, speech));
-    }
-
-    private void FinishLocked(ReplyUnit unit)
-    {
-        unit.Cts.Dispose();
-        if (_current != unit)
+        var keep = unit.Kind == ReplyKind.Llm ? unit.Llm!.AddAnswerToHistory : unit.Speech!.AddToHistory;
+        if (!keep)
         {
             return;
         }
 
-        _current = null;
-        if (!_disposed && _queue.Count > 0)
+        string text;
+        if (unit.SpeakBegun)
+        {
+            var played = new StringBuilder(unit.Played.ToString());
+            if (unit.CurrentSegment is { } segment)
+            {
+                var cut = PlayedPart(segment.Text, segment.Progress.PlayedFraction);
+                if (cut.Length > 0)
+                {
+                    played.Append(played.Length > 0 ? " " : string.Empty).Append(cut);
+                }
+            }
+
+            text = played.ToString();
+        }
+        else
+        {
+            text = unit.Text.ToString();
+        }
+
+        if (unit.HistoryMessage is { } added)
+        {
+            // A speech reply added its whole text when it started: replace it by what was played.
+            var index = _context.FindLastIndex(m => ReferenceEquals(m, added));
+            if (index >= 0)
+            {
+                if (text.Length > 0)
+                {
+                    _context[index] = new ContextMessage(MessageRole.Assistant, text);
+                }
+                else
+                {
+                    _context.RemoveAt(index);
+                }
+            }
+        }
+        else if (text.Length > 0)
+        {
+            AddContextLocked(new ContextMessage(MessageRole.Assistant, text));
+        }
+    }
+
+    /// <summary>The part of <paramref name="text"/> played at <paramref name="fraction"/>, cut back to a word boundary.</summary>
+    internal static string PlayedPart(string text, double fraction)
+    {
+        if (fraction >= 1)
+        {
+            return text;
+        }
+
+        var n = (int)Math.Floor(text.Length * Math.Max(fraction, 0));
+        if (n <= 0)
+        {
+            return string.Empty;
+        }
+
+        var hasSpaces = text.AsSpan().IndexOfAny(' ', '\t', '\n') >= 0;
+        if (hasSpaces && !char.IsWhiteSpace(text[n]) && !char.IsWhiteSpace(text[n - 1]))
+        {
+            // Mid-word: keep only the words that were completely played.
+            var space = text.AsSpan(0, n).LastIndexOfAny(' ', '\t', '\n');
+            n = space < 0 ? 0 : space;
+        }
+
+        return text[..n].TrimEnd();
+    }
+
+    private bool BargeInAllowedLocked(ReplyUnit unit) =>
+        _options.InterruptMode != 1 && !(unit.Kind == ReplyKind.Speech && !unit.Speech!.InterruptibleByUser);
+
+    /// <summary>The status when no reply runs: LISTENING during a user turn that is heard, else IDLE.</summary>
+    private AgentStatus RestingStatusLocked() =>
+        _userRound != 0 && !_userIgnored ? AgentStatus.Listening : AgentStatus.Idle;
+
+    private void StartNextOrRestLocked(long round)
+    {
+        // Queued replies wait while a user turn is heard: the user's reply goes first.
+        if (!_disposed && _queue.Count > 0 && (_userRound == 0 || _userIgnored))
         {
             var next = _queue[0];
             _queue.RemoveAt(0);
@@ -336,8 +598,53 @@ public sealed class AgentSession : IAsyncDisposable
         }
         else
         {
-            SetStatusLocked(AgentStatus.Idle, unit.Round);
+            SetStatusLocked(RestingStatusLocked(), round);
         }
+    }
+
+    private void EndAgentSpeakingLocked(ReplyUnit unit)
+    {
+        if (unit.SpeakBegun && !unit.SpeakEnded)
+        {
+            unit.SpeakEnded = true;
+            Emit(new AgentSpeakingChangedEvent(unit.Round, false));
+        }
+    }
+
+    private void StartLocked(ReplyUnit unit)
+    {
+        _current = unit;
+        unit.StartedAt = _time.GetUtcNow();
+        var speech = _speech;
+        unit.Task = Task.Run(() => unit.Kind == ReplyKind.Llm ? RunLlmAsync(unit, speech) : RunSpeechAsync(unit, speech));
+    }
+
+    private void FinishLocked(ReplyUnit unit)
+    {
+        unit.Cts.Dispose();
+        if (!unit.LatencyReported)
+        {
+            unit.LatencyReported = true;
+            EndAgentSpeakingLocked(unit);
+            Emit(new TurnLatencyEvent(
+                unit.Round,
+                unit.Outcome,
+                unit.UserTimings is not null,
+                unit.UserTimings?.SpeechEndedAt,
+                unit.UserTimings?.FinalTranscriptAt,
+                unit.StartedAt,
+                unit.FirstTokenAt,
+                unit.FirstProgress?.FirstAudioAt,
+                unit.FirstProgress?.FirstFrameOutAt));
+        }
+
+        if (_current != unit)
+        {
+            return;
+        }
+
+        _current = null;
+        StartNextOrRestLocked(unit.Round);
     }
 
     private void AddContextLocked(ContextMessage message)
@@ -452,7 +759,8 @@ public sealed class AgentSession : IAsyncDisposable
                     }
 
                     lastToken = _time.GetTimestamp();
-                    if (tokens++ == 0)
+                    var firstDelta = tokens++ == 0;
+                    if (firstDelta)
                     {
                         firstToken = lastToken;
                     }
@@ -462,6 +770,11 @@ public sealed class AgentSession : IAsyncDisposable
                         if (unit.Finalized)
                         {
                             return;
+                        }
+
+                        if (firstDelta)
+                        {
+                            unit.FirstTokenAt = _time.GetUtcNow();
                         }
 
                         unit.Text.Append(delta);
@@ -527,6 +840,7 @@ public sealed class AgentSession : IAsyncDisposable
                 if (!unit.Finalized)
                 {
                     unit.Finalized = true;
+                    unit.Outcome = ReplyOutcome.Failed;
                     if (request.AddAnswerToHistory && unit.Text.Length > 0)
                     {
                         AddContextLocked(new ContextMessage(MessageRole.Assistant, unit.Text.ToString()));
@@ -573,14 +887,51 @@ public sealed class AgentSession : IAsyncDisposable
     private async Task SpeakAllAsync(ReplyUnit unit, ISpeechOutput output, ChannelReader<SpeechSegment> reader)
     {
         var token = unit.Cts.Token;
-        await foreach (var segment in reader.ReadAllAsync(token).ConfigureAwait(false))
+        try
         {
-            await SpeakOneAsync(unit, output, segment, token).ConfigureAwait(false);
+            await foreach (var segment in reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                await SpeakOneAsync(unit, output, segment, token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Interrupted, or failed and reported elsewhere.
+        }
+        catch (Exception ex)
+        {
+            lock (_gate)
+            {
+                FailSpeechLocked(unit, ex);
+            }
+        }
+    }
+
+    /// <summary>The speech output failed or stalled: report it once and stop the whole reply (the LLM too).</summary>
+    private void FailSpeechLocked(ReplyUnit unit, Exception ex)
+    {
+        if (unit.Finalized)
+        {
+            return;
+        }
+
+        unit.Finalized = true;
+        unit.Outcome = ReplyOutcome.Failed;
+        CommitInterruptedAnswerLocked(unit);
+        Emit(new SessionErrorEvent(unit.Round, SessionErrorSource.Speech, LlmErrorKind.General, ex is SpeechStallException ? ex.Message : $"Speech output failed: {ex.Message}"));
+        try
+        {
+            _ = unit.Cts.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
     private async Task SpeakOneAsync(ReplyUnit unit, ISpeechOutput output, SpeechSegment segment, CancellationToken token)
     {
+        var progress = new SpeechProgress(_time);
+        segment = segment with { Progress = progress };
         lock (_gate)
         {
             if (unit.Finalized)
@@ -594,20 +945,104 @@ public sealed class AgentSession : IAsyncDisposable
                 _totalCostCount++;
             }
 
+            unit.FirstProgress ??= progress;
+            unit.CurrentSegment = segment;
             unit.Speaking = true;
+            if (!unit.SpeakBegun)
+            {
+                unit.SpeakBegun = true;
+                Emit(new AgentSpeakingChangedEvent(unit.Round, true));
+            }
+
             UpdateUnitStatusLocked(unit);
         }
 
+        var played = false;
+        var speakCts = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var speakToken = speakCts.Token;
+        var watchdog = new SpeechWatchdog(_time, progress, _options.SpeechStallTimeout, speakCts);
+        Task speaking;
         try
         {
-            await output.SpeakAsync(segment, token).ConfigureAwait(false);
+            speaking = output.SpeakAsync(segment, speakToken).AsTask();
+        }
+        catch
+        {
+            watchdog.Dispose();
+            speakCts.Dispose();
+            throw;
+        }
+
+        // The output owns the token until it returns: dispose it only then (never while it still observes it).
+        _ = speaking.ContinueWith(static (_, cts) => ((CancellationTokenSource)cts!).Dispose(), speakCts, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            // WaitAsync: an output that ignores cancellation cannot wedge the session.
+            await speaking.WaitAsync(speakToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            played = true;
+        }
+        catch (OperationCanceledException) when (watchdog.Fired && !token.IsCancellationRequested)
+        {
+            throw new SpeechStallException($"The speech output made no progress for {_options.SpeechStallTimeout.TotalSeconds:0.#} s");
         }
         finally
         {
+            watchdog.Dispose();
             lock (_gate)
             {
+                if (played)
+                {
+                    unit.Played.Append(unit.Played.Length > 0 ? " " : string.Empty).Append(segment.Text);
+                    unit.CurrentSegment = null;
+                }
+
                 unit.Speaking = false;
                 UpdateUnitStatusLocked(unit);
+            }
+        }
+    }
+
+    private sealed class SpeechStallException(string message) : Exception(message);
+
+    /// <summary>Cancels a segment whose output neither finished nor reported progress for the stall timeout.</summary>
+    private sealed class SpeechWatchdog : IDisposable
+    {
+        private readonly TimeProvider _time;
+        private readonly SpeechProgress _progress;
+        private readonly TimeSpan _timeout;
+        private readonly CancellationTokenSource _cts;
+        private readonly ITimer _timer;
+        private volatile bool _fired;
+
+        public SpeechWatchdog(TimeProvider time, SpeechProgress progress, TimeSpan timeout, CancellationTokenSource cts)
+        {
+            _time = time;
+            _progress = progress;
+            _timeout = timeout;
+            _cts = cts;
+            _timer = time.CreateTimer(static s => ((SpeechWatchdog)s!).Check(), this, timeout, Timeout.InfiniteTimeSpan);
+        }
+
+        public bool Fired => _fired;
+
+        public void Dispose() => _timer.Dispose();
+
+        private void Check()
+        {
+            var idle = _time.GetElapsedTime(_progress.LastActivityTimestamp);
+            if (idle < _timeout)
+            {
+                _timer.Change(_timeout - idle, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            _fired = true;
+            try
+            {
+                _cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
             }
         }
     }
@@ -627,7 +1062,8 @@ public sealed class AgentSession : IAsyncDisposable
 
                 if (request.AddToHistory)
                 {
-                    AddContextLocked(new ContextMessage(MessageRole.Assistant, request.Text));
+                    unit.HistoryMessage = new ContextMessage(MessageRole.Assistant, request.Text);
+                    AddContextLocked(unit.HistoryMessage);
                 }
 
                 unit.Text.Append(request.Text);
@@ -651,11 +1087,7 @@ public sealed class AgentSession : IAsyncDisposable
         {
             lock (_gate)
             {
-                if (!unit.Finalized)
-                {
-                    unit.Finalized = true;
-                    Emit(new SessionErrorEvent(unit.Round, SessionErrorSource.Speech, LlmErrorKind.General, $"Speech output failed: {ex.Message}"));
-                }
+                FailSpeechLocked(unit, ex);
             }
         }
         finally
@@ -715,6 +1147,32 @@ public sealed class AgentSession : IAsyncDisposable
         public Task? Task { get; set; }
 
         public bool Thinking { get; set; }
+
+        public Turns.UserTurnTimes? UserTimings { get; init; }
+
+        public DateTimeOffset StartedAt { get; set; }
+
+        public DateTimeOffset? FirstTokenAt { get; set; }
+
+        /// <summary>Progress of the first segment handed to the output (first audio marks).</summary>
+        public SpeechProgress? FirstProgress { get; set; }
+
+        /// <summary>The segment being played (null between segments).</summary>
+        public SpeechSegment? CurrentSegment { get; set; }
+
+        /// <summary>Text of the segments played to the end.</summary>
+        public StringBuilder Played { get; } = new();
+
+        /// <summary>The context message a speech reply added when it started.</summary>
+        public ContextMessage? HistoryMessage { get; set; }
+
+        public bool SpeakBegun { get; set; }
+
+        public bool SpeakEnded { get; set; }
+
+        public bool LatencyReported { get; set; }
+
+        public ReplyOutcome Outcome { get; set; } = ReplyOutcome.Finished;
 
         public bool Speaking { get; set; }
 

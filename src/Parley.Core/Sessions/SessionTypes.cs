@@ -103,16 +103,150 @@ public enum SessionErrorSource
 }
 
 /// <summary>A piece of text the agent speaks. Audio comes from the speech output (TTS in a room).</summary>
-public sealed record SpeechSegment(long RoundId, string Text, bool IsFirstOfReply);
+public sealed record SpeechSegment(long RoundId, string Text, bool IsFirstOfReply)
+{
+    /// <summary>Where the output reports how far the segment got (see <see cref="ISpeechOutput"/>).</summary>
+    public SpeechProgress Progress { get; init; } = SpeechProgress.None;
+}
 
 /// <summary>
-/// Where the session's spoken text goes. Returns when the segment has been played (or handed over when there is
-/// no audio path). Cancelled on interruption: the output must drop what it queued for the segment.
+/// Where the session's spoken text goes. Contract for implementations:
+/// <list type="bullet">
+/// <item>Return when the segment has been played (or handed over when there is no audio path). Segments of a reply
+/// arrive one at a time, in order; the next call comes after the previous returned.</item>
+/// <item>Cancelled on interruption (or when the session's speech stall timeout fires): drop what is queued for the
+/// segment at once and return (throwing <see cref="OperationCanceledException"/> is fine).</item>
+/// <item>Report on <see cref="SpeechSegment.Progress"/> (all optional, thread-safe, cheap): <see cref="SpeechProgress.ReportFirstAudio"/>
+/// when the TTS produced the segment's first non-silent audio; <see cref="SpeechProgress.ReportFirstFrameOut"/> when the
+/// first frame of it was sent to the room; <see cref="SpeechProgress.ReportPlayed"/> with the fraction of the segment's
+/// audio sent so far (e.g. every frame or every 100 ms: samples sent / total samples synthesised, once synthesis of the
+/// segment is complete; before that a value not above the truth). An interrupted reply keeps in the context only the
+/// played part of the segment (cut at that fraction, at a word boundary). Every report also counts as progress for the
+/// stall timeout: an output that plays a long segment without reporting is cut off after
+/// <see cref="Parley.Core.Sessions.AgentSessionOptions.SpeechStallTimeout"/>.</item>
+/// <item>A failure (throwing anything else) ends the reply with a <see cref="SessionErrorSource.Speech"/> error.</item>
+/// </list>
 /// </summary>
 public interface ISpeechOutput
 {
     ValueTask SpeakAsync(SpeechSegment segment, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// How far the speech output got with one segment (written by the output, read by the session). Thread-safe.
+/// Reports on <see cref="None"/> (segments built outside a session) are ignored.
+/// </summary>
+public sealed class SpeechProgress
+{
+    public static readonly SpeechProgress None = new(TimeProvider.System, active: false);
+
+    private readonly TimeProvider _time;
+    private readonly bool _active;
+    private readonly Lock _gate = new();
+    private double _played;
+    private DateTimeOffset? _firstAudio;
+    private DateTimeOffset? _firstFrameOut;
+    private long _lastActivity;
+
+    public SpeechProgress(TimeProvider timeProvider)
+        : this(timeProvider, active: true)
+    {
+    }
+
+    private SpeechProgress(TimeProvider timeProvider, bool active)
+    {
+        _time = timeProvider;
+        _active = active;
+        _lastActivity = timeProvider.GetTimestamp();
+    }
+
+    /// <summary>Fraction [0, 1] of the segment's audio played so far (monotonic).</summary>
+    public double PlayedFraction
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _played;
+            }
+        }
+    }
+
+    public DateTimeOffset? FirstAudioAt
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _firstAudio;
+            }
+        }
+    }
+
+    public DateTimeOffset? FirstFrameOutAt
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _firstFrameOut;
+            }
+        }
+    }
+
+    internal long LastActivityTimestamp => Interlocked.Read(ref _lastActivity);
+
+    /// <summary>The TTS produced the segment's first (non-silent) audio.</summary>
+    public void ReportFirstAudio()
+    {
+        if (!_active)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _firstAudio ??= _time.GetUtcNow();
+        }
+
+        Touch();
+    }
+
+    /// <summary>The first audio frame of the segment was sent out.</summary>
+    public void ReportFirstFrameOut()
+    {
+        if (!_active)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _firstFrameOut ??= _time.GetUtcNow();
+        }
+
+        Touch();
+    }
+
+    /// <summary>Fraction [0, 1] of the segment's audio played so far; lower values than an earlier report are ignored.</summary>
+    public void ReportPlayed(double fraction)
+    {
+        if (!_active || double.IsNaN(fraction))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _played = Math.Max(_played, Math.Clamp(fraction, 0, 1));
+        }
+
+        Touch();
+    }
+
+    private void Touch() => Interlocked.Exchange(ref _lastActivity, _time.GetTimestamp());
+}
+
 
 /// <summary>The speech output of a session that has no audio path yet: text is handed over and nothing is played.</summary>
 public sealed class TextOnlySpeechOutput : ISpeechOutput
