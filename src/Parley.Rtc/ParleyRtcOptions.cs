@@ -20,8 +20,11 @@ public sealed class ParleyRtcOptions
     /// <summary>Chunks buffered per WebSocket-published stream before the oldest are dropped (live microphone audio; 100 × 20 ms = 2 s).</summary>
     public int LivePublishQueueChunks { get; set; } = 100;
 
-    /// <summary>Chunks buffered per in-process published stream before <see cref="Rooms.IRoomAudioOutput.WriteAsync"/> waits.</summary>
-    public int OutputQueueChunks { get; set; } = 64;
+    /// <summary>
+    /// Chunks buffered per in-process published stream before <see cref="Rooms.IRoomAudioOutput.WriteAsync"/> waits
+    /// (1024 ≈ a minute of TTS audio: a whole reply is queued at once, so the agent knows how much of it has been played).
+    /// </summary>
+    public int OutputQueueChunks { get; set; } = 1024;
 
     /// <summary>Control messages queued per WebSocket connection; a client that lets this overflow is disconnected.</summary>
     public int SendQueueCapacity { get; set; } = 512;

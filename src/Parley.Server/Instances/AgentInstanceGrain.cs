@@ -11,6 +11,7 @@ namespace Parley.Server.Instances;
 internal sealed partial class AgentInstanceGrain(
     IEnumerable<ICallbackPublisher> callbackPublishers,
     IAgentRoomBinding rooms,
+    Parley.Server.Rooms.SpeechRecognizers listeners,
     IChatModel chatModel,
     TimeProvider time,
     IOptions<InstanceHostOptions> options,
@@ -29,6 +30,7 @@ internal sealed partial class AgentInstanceGrain(
     private AgentSession? _session;
     private Task? _pump;
     private Task<IAgentRoomConnection?>? _join;
+    private Parley.Core.Turns.UserTurnDetector? _detector;
     private bool _deleted;
 
     private bool Live => _session is not null && !_deleted;
@@ -52,6 +54,7 @@ internal sealed partial class AgentInstanceGrain(
                 WindowSize = spec.WindowSize,
                 InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
                 LlmStallTimeout = options.Value.LlmStallTimeout,
+                InterruptMode = spec.InterruptMode,
             },
             chatModel,
             time);
@@ -132,6 +135,10 @@ internal sealed partial class AgentInstanceGrain(
 
         var latency = session.GetLatency();
         await session.DisposeAsync();
+        if (_detector is not null)
+        {
+            await _detector.DisposeAsync();
+        }
         await _pump!.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         if (connection is not null)
         {
@@ -279,6 +286,15 @@ internal sealed partial class AgentInstanceGrain(
                 new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.TtsJson),
                 cancellationToken);
             session.SetSpeechOutput(connection.SpeechOutput);
+
+            // The listening half: the user's stream → VAD → ASR → turns → the session (barge-in, user turns).
+            var detector = listeners.CreateDetector(_asr);
+            _detector = detector;
+            _ = detector.RunAsync(connection.UserAudio, cancellationToken);
+            _ = session.ListenAsync(
+                detector.Events,
+                failed => _ = PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message }),
+                cancellationToken);
             _ = connection.Lost.ContinueWith(
                 lost => self.DeleteAsync(lost.Result),
                 CancellationToken.None,
@@ -309,7 +325,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         var flags = spec.CallbackFlags;
         bool On(string flag) => flags.TryGetValue(flag, out var v) && v == 1;
-        var messages = new RoomMessageMapper();
+        var messages = new RoomMessageMapper(spec.UserId);
         try
         {
             await foreach (var e in session.Events.ReadAllAsync(cancellationToken))
@@ -323,9 +339,26 @@ internal sealed partial class AgentInstanceGrain(
                     }
                 }
 
-                if (e is StatusChangedEvent change && On("AgentSpeakAction") && messages.SpeakingChanged(change) is { } action)
+                switch (e)
                 {
-                    await PublishAsync(spec, CallbackEvents.AgentSpeakAction, new JsonObject { ["Action"] = action });
+                    case AgentSpeakingChangedEvent agent when On("AgentSpeakAction"):
+                        await PublishAsync(spec, CallbackEvents.AgentSpeakAction, new JsonObject { ["Action"] = agent.Speaking ? "SPEAK_BEGIN" : "SPEAK_END" });
+                        break;
+                    case UserSpeakingChangedEvent user when On("UserSpeakAction"):
+                        await PublishAsync(spec, CallbackEvents.UserSpeakAction, new JsonObject { ["UserId"] = spec.UserId, ["Action"] = user.Speaking ? "SPEAK_BEGIN" : "SPEAK_END" });
+                        break;
+                    case UserTranscriptEvent { IsFinal: true } transcript when On("ASRResult"):
+                        await PublishAsync(spec, CallbackEvents.AsrResult, new JsonObject { ["UserId"] = spec.UserId, ["Round"] = transcript.RoundId, ["Text"] = transcript.Text });
+                        break;
+                    case UserUtteranceEmptyEvent empty:
+                        await PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = 1004, ["Message"] = "speech was heard but recognition produced no text", ["Round"] = empty.RoundId });
+                        break;
+                    case TurnLatencyEvent turn:
+                        TurnMetrics.Record(turn);
+                        LogTurn(logger, spec.InstanceId, turn.RoundId, turn.Outcome, turn.IsUserTurn,
+                            Ms(turn.FinalTranscriptAt - turn.UserSpeechEndedAt), Ms(turn.LlmFirstTokenAt - turn.ReplyStartedAt),
+                            Ms(turn.TtsFirstAudioAt - (turn.LlmFirstTokenAt ?? turn.ReplyStartedAt)), Ms(turn.TotalCost));
+                        break;
                 }
 
                 switch (e)
@@ -378,6 +411,11 @@ internal sealed partial class AgentInstanceGrain(
             LogPublishFailed(logger, ex, eventName, spec.InstanceId);
         }
     }
+
+    private static long Ms(TimeSpan? span) => span is { } value ? (long)value.TotalMilliseconds : -1;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Turn {Round} of instance {InstanceId}: {Outcome} (user turn {IsUserTurn}); final transcript {AsrMs} ms after end of speech, LLM first token {LlmMs} ms, TTS first audio {TtsMs} ms, voice-to-voice {TotalMs} ms")]
+    private static partial void LogTurn(ILogger logger, string instanceId, long round, ReplyOutcome outcome, bool isUserTurn, long asrMs, long llmMs, long ttsMs, long totalMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} created from agent {AgentId}")]
     private static partial void LogCreated(ILogger logger, uint appId, string instanceId, string agentId);

@@ -19,6 +19,9 @@ public sealed class AgentRoomOptions
 
     /// <summary>The TTS vendor used when an instance's vendor has no engine on this server (e.g. a ZEGO cloud vendor).</summary>
     public string FallbackTtsVendor { get; set; } = "Local";
+
+    /// <summary>The ASR engine used when an instance's ASR has no Vendor, or one this server has no engine for.</summary>
+    public string DefaultAsrVendor { get; set; } = "Local";
 }
 
 /// <summary>
@@ -113,12 +116,13 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             StartIdleTimer();
         }
 
+        UserAudio = ContinuousAudio.Fill(input.Audio, time, _stop.Token);
         _watch = Task.Run(WatchAsync);
     }
 
     public ISpeechOutput SpeechOutput => _speech;
 
-    public ChannelReader<AudioChunk> UserAudio => _input.Audio;
+    public ChannelReader<AudioChunk> UserAudio { get; }
 
     public Task<int> Lost => _lost.Task;
 

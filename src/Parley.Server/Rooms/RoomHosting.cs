@@ -22,6 +22,10 @@ public static class RoomHosting
         services.AddParleyRtc(builder.Configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeechProvider, LocalTtsProvider>());
         services.TryAddSingleton<TtsProviders>();
+        services.TryAddSingleton<IVoiceActivityDetectorFactory>(_ => new SileroVadFactory());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizerProvider, PocketSphinxRecognizerProvider>(
+            sp => new PocketSphinxRecognizerProvider(null, sp.GetRequiredService<ILoggerFactory>())));
+        services.TryAddSingleton<SpeechRecognizers>();
         services.Replace(ServiceDescriptor.Singleton<IAgentRoomBinding, RoomAgentBinding>());
         return builder;
     }

@@ -45,6 +45,14 @@ internal sealed partial class RoomSpeechOutput(
 
         var started = time.GetTimestamp();
         var firstAudio = segment.IsFirstOfReply;
+        var progress = segment.Progress;
+        var reportedAudio = false;
+        long written = 0;
+        var firstFrameOut = false;
+
+        // Until synthesis ends the segment's length is unknown: a generous estimate (slower than any voice speaks)
+        // keeps the reported fraction at or below the truth, so an early interruption never keeps unplayed text.
+        var estimate = (long)text.Length * SamplesPerCharacterUpperBound;
         Resampler? resampler = null;
         try
         {
@@ -63,27 +71,46 @@ internal sealed partial class RoomSpeechOutput(
                         FirstAudio?.Invoke(segment.RoundId, time.GetElapsedTime(started));
                     }
 
+                    if (!reportedAudio)
+                    {
+                        reportedAudio = true;
+                        progress.ReportFirstAudio();
+                    }
+
+                    ReportPlayed(progress, written, Math.Max(written, estimate), ref firstFrameOut);
                     if (chunk.SampleRate == AudioFormat.Pipeline.SampleRate)
                     {
+                        written += chunk.Length;
                         await output.WriteAsync(AudioChunk.CopyOf(chunk.Samples, chunk.SampleRate), cancellationToken).ConfigureAwait(false);
                         continue;
                     }
 
                     resampler ??= new Resampler(chunk.SampleRate, AudioFormat.Pipeline.SampleRate);
                     var resampled = AudioChunk.Rent(resampler.MaxOutputSamples(chunk.Length), AudioFormat.Pipeline.SampleRate);
-                    var written = resampler.Process(chunk.Samples, resampled.WritableSpan);
-                    await output.WriteAsync(resampled.WithLength(written), cancellationToken).ConfigureAwait(false);
+                    var count = resampler.Process(chunk.Samples, resampled.WritableSpan);
+                    written += count;
+                    await output.WriteAsync(resampled.WithLength(count), cancellationToken).ConfigureAwait(false);
                 }
             }
 
             if (resampler is not null)
             {
                 var tail = AudioChunk.Rent(resampler.MaxFlushSamples, AudioFormat.Pipeline.SampleRate);
-                var written = resampler.Flush(tail.WritableSpan);
-                await output.WriteAsync(tail.WithLength(written), cancellationToken).ConfigureAwait(false);
+                var count = resampler.Flush(tail.WritableSpan);
+                written += count;
+                await output.WriteAsync(tail.WithLength(count), cancellationToken).ConfigureAwait(false);
             }
 
-            await output.WaitUntilPlayedAsync(cancellationToken).ConfigureAwait(false);
+            // Report how much of the segment has gone out while it plays, so an interruption keeps only the played text.
+            var played = output.WaitUntilPlayedAsync(cancellationToken);
+            while (!played.IsCompleted)
+            {
+                ReportPlayed(progress, written, written, ref firstFrameOut);
+                await Task.WhenAny(played, Task.Delay(ProgressInterval, time, cancellationToken)).ConfigureAwait(false);
+            }
+
+            await played.ConfigureAwait(false);
+            ReportPlayed(progress, written, written, ref firstFrameOut);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -96,6 +123,31 @@ internal sealed partial class RoomSpeechOutput(
             LogTtsFailed(logger, ex, selection.Provider.Name);
             throw;
         }
+    }
+
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(40);
+
+    /// <summary>150 ms of 16 kHz audio per character: about 7 characters a second, slower than flite or espeak-ng speak.</summary>
+    private const int SamplesPerCharacterUpperBound = 2400;
+
+    /// <param name="queued">Samples of the segment written to the room output so far.</param>
+    /// <param name="total">The segment's length in samples (or an upper bound of it while synthesis runs).</param>
+    private void ReportPlayed(SpeechProgress progress, long queued, long total, ref bool firstFrameOut)
+    {
+        if (total == 0 || queued == 0)
+        {
+            return;
+        }
+
+        var pending = (long)(output.Pending.TotalSeconds * AudioFormat.Pipeline.SampleRate);
+        var sent = Math.Clamp(queued - pending, 0, total);
+        if (sent > 0 && !firstFrameOut)
+        {
+            firstFrameOut = true;
+            progress.ReportFirstFrameOut();
+        }
+
+        progress.ReportPlayed((double)sent / total);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} failed")]

@@ -361,6 +361,10 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
     {
         var id = await fixture.CreateInstanceAsync(fixture.CreateBody(await fixture.RegisterAgentAsync()));
         AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Welcome!", InterruptMode = 1, Priority = "Low" }));
+
+        // Speech is real audio now: let it finish (a second, Medium-priority TTS would interrupt the Low one).
+        await WaitForStatusAsync(id, "SPEAKING");
+        await WaitForStatusAsync(id, "IDLE");
         AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Not kept", AddHistory = false }));
         await WaitForStatusAsync(id, "IDLE");
         Assert.Equal([("assistant", "Welcome!")], await MessagesAsync(id));

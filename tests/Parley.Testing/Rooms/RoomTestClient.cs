@@ -19,6 +19,7 @@ public sealed class RoomTestClient : IAsyncDisposable
     private readonly ClientWebSocket _socket = new();
     private readonly Channel<JsonElement> _messages = Channel.CreateUnbounded<JsonElement>();
     private readonly List<JsonElement> _allMessages = [];
+    private readonly List<long> _arrivals = [];
     private readonly List<ReceivedFrame> _frames = [];
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _send = new(1, 1);
@@ -49,6 +50,25 @@ public sealed class RoomTestClient : IAsyncDisposable
 
     /// <summary>The in-room messages (<c>Message</c> of each RoomMessage) received so far.</summary>
     public IReadOnlyList<JsonElement> RoomMessages => [.. Messages.Where(m => m.GetProperty("Type").GetString() == "RoomMessage").Select(m => m.GetProperty("Message"))];
+
+    /// <summary>When a message (a control message, or the <c>Message</c> of a RoomMessage) arrived, in Stopwatch ticks.</summary>
+    public long ArrivalOf(JsonElement message)
+    {
+        lock (_lock)
+        {
+            for (var i = 0; i < _allMessages.Count; i++)
+            {
+                var m = _allMessages[i];
+                if (m.GetRawText() == message.GetRawText()
+                    || (m.TryGetProperty("Message", out var inner) && inner.ValueKind == JsonValueKind.Object && inner.GetRawText() == message.GetRawText()))
+                {
+                    return _arrivals[i];
+                }
+            }
+        }
+
+        throw new ArgumentException("message not received by this client", nameof(message));
+    }
 
     public static async Task<RoomTestClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken = default)
     {
@@ -226,6 +246,7 @@ public sealed class RoomTestClient : IAsyncDisposable
                     lock (_lock)
                     {
                         _allMessages.Add(element);
+                        _arrivals.Add(arrived);
                     }
 
                     _messages.Writer.TryWrite(element);
