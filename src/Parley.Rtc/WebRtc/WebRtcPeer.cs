@@ -71,7 +71,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
     private volatile SocketAddress? _selected;
     private DtlsDatagramTransport? _dtlsTransport;
     private DtlsTransport? _dtls;
-    private SrtpContext? _srtpIn;
+    private volatile SrtpContext? _srtpIn;
     private volatile SrtpContext? _srtpOut;
     private long _lastConsentTicks;
     private Task _receiveLoop = Task.CompletedTask;
@@ -91,7 +91,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         _downsampled = new short[_downsampler.MaxOutputSamples(_decoded.Length)];
         _upsampled = new short[_upsampler.MaxOutputSamples(16000 * 120 / 1000)];
         _received = Channel.CreateBounded<AudioChunk>(
-            new BoundedChannelOptions(_options.ReceiveQueueChunks) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
+            new BoundedChannelOptions(_options.ReceiveQueueChunks) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
             static dropped => dropped.Dispose());
         LocalSsrc = (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
         _sequence = (ushort)RandomNumberGenerator.GetInt32(0, 65536);
