@@ -3,10 +3,8 @@
 # Idempotent: installs only what is missing. Run as root (or with sudo available).
 set -euo pipefail
 
-packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 libsrtp2-1 sox)
-if [[ "${PARLEY_BROWSER_TESTS:-}" == "1" ]]; then
-  packages+=(chromium)
-fi
+# Speech engines and codecs for the server; chromium for the WebRTC browser tests (driven by Playwright).
+packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 sox chromium)
 
 missing=()
 for p in "${packages[@]}"; do

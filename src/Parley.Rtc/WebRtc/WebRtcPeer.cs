@@ -112,6 +112,9 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
     /// <summary>The bound UDP endpoint (after <see cref="CreateAnswerAsync"/>).</summary>
     public IPEndPoint? LocalEndPoint => _socket?.LocalEndPoint as IPEndPoint;
 
+    /// <summary>The browser's address of the selected candidate pair (null until ICE picks one).</summary>
+    public IPEndPoint? RemoteEndPoint => _selected is { } selected ? (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(selected) : null;
+
     /// <summary>SSRC of the audio this peer sends.</summary>
     public uint LocalSsrc { get; }
 
@@ -386,6 +389,14 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
 
         var endpoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(from);
+
+        // A peer bound to loopback serves this machine only: checks from the host's other addresses are not answered,
+        // so the browser settles on its loopback candidate and media never leaves 127.0.0.0/8.
+        if (_socket?.LocalEndPoint is IPEndPoint { } local && IPAddress.IsLoopback(local.Address) && !IPAddress.IsLoopback(endpoint.Address))
+        {
+            return;
+        }
+
         var length = Stun.WriteBindingSuccess(packet, endpoint, _localPwd, _stunResponse);
         try
         {

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -132,6 +133,9 @@ public sealed class BrowserWebRtcTests(ITestOutputHelper output)
                     "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                     $"--use-file-for-fake-audio-capture={wav}", "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+
+                    // Keep WebRTC on loopback: offer 127.0.0.1 host candidates (no mDNS names, no other interface).
+                    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
                     .. (Environment.GetEnvironmentVariable("PARLEY_CHROMIUM_ARGS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []),
                 ],
             });
@@ -147,6 +151,7 @@ public sealed class BrowserWebRtcTests(ITestOutputHelper output)
                 peer = Assert.Single(peers);
             }
 
+            Assert.True(peer.RemoteEndPoint is null || IPAddress.IsLoopback(peer.RemoteEndPoint.Address), $"media went to {peer.RemoteEndPoint}, not loopback");
             var closed = await peer.Closed.WaitAsync(TimeSpan.FromSeconds(10));
             output.WriteLine($"peer closed: {closed}; packets received {peer.PacketsReceived}, sent {peer.PacketsSent}, concealed {peer.PacketsConcealed}");
             await Task.WhenAll(echoTasks).WaitAsync(TimeSpan.FromSeconds(10));
