@@ -77,9 +77,7 @@ public static class AgentActions
         var mergedLlm = JsonMerge.Merge(existing.Llm, llm?.ToJsonObject());
         var mergedTts = JsonMerge.Merge(existing.Tts, tts?.ToJsonObject());
         var mergedAsr = JsonMerge.Merge(existing.Asr, asr?.ToJsonObject());
-        AgentConfigValidator.ValidateLlm(Body(mergedLlm, "LLM"), complete: true);
-        AgentConfigValidator.ValidateTts(Body(mergedTts, "TTS"), complete: true);
-        AgentConfigValidator.ValidateAsr(Body(mergedAsr, "ASR"));
+        AgentConfigValidator.ValidateComplete(mergedLlm, mergedTts, mergedAsr);
 
         var updated = existing with
         {
@@ -135,9 +133,6 @@ public static class AgentActions
     };
 
     private static IAgentStore Store(ActionContext context) => context.Services.GetRequiredService<IAgentStore>();
-
-    private static RequestBody Body(JsonObject json, string path) =>
-        new(System.Text.Json.JsonSerializer.SerializeToElement(json), path);
 
     private static void Let<T>(this T value, Action<T> action) => action(value);
 

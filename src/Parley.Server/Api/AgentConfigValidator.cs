@@ -78,6 +78,14 @@ public static class AgentConfigValidator
         }
     }
 
+    /// <summary>Validates complete (registered or merged) LLM, TTS and ASR objects; throws <see cref="ApiException"/> naming the field.</summary>
+    public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr)
+    {
+        ValidateLlm(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(llm), "LLM"), complete: true);
+        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true);
+        ValidateAsr(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(asr), "ASR"));
+    }
+
     public static void ValidateAsr(RequestBody asr)
     {
         var hotWord = asr.OptionalString("HotWord", 8192);
@@ -119,10 +127,20 @@ public static class AgentConfigValidator
     }
 }
 
-/// <summary>Field-by-field merge of configuration objects: given fields replace, nested objects merge, JSON null removes.</summary>
+/// <summary>What a JSON <c>null</c> in an overlay means.</summary>
+public enum JsonNullMeans
+{
+    /// <summary>Remove the field (UpdateAgent: the only way to drop an optional field).</summary>
+    Remove,
+
+    /// <summary>Not given: the baseline value stays (instance overrides; ZEGO's sample sends <c>"LLM": null</c>).</summary>
+    NotGiven,
+}
+
+/// <summary>Field-by-field merge of configuration objects: given fields replace, nested objects (e.g. Params) merge recursively, arrays replace.</summary>
 public static class JsonMerge
 {
-    public static JsonObject Merge(JsonObject? baseline, JsonObject? overlay)
+    public static JsonObject Merge(JsonObject? baseline, JsonObject? overlay, JsonNullMeans nulls = JsonNullMeans.Remove)
     {
         var result = baseline?.DeepClone().AsObject() ?? [];
         if (overlay is null)
@@ -134,11 +152,14 @@ public static class JsonMerge
         {
             if (value is null)
             {
-                result.Remove(key);
+                if (nulls == JsonNullMeans.Remove)
+                {
+                    result.Remove(key);
+                }
             }
             else if (value is JsonObject overlayObject && result[key] is JsonObject baseObject)
             {
-                result[key] = Merge(baseObject, overlayObject);
+                result[key] = Merge(baseObject, overlayObject, nulls);
             }
             else
             {

@@ -28,34 +28,10 @@ public static class InstanceConfig
     /// Merges <paramref name="overlay"/> over <paramref name="baseline"/> field by field: nested objects (e.g. Params)
     /// merge key-wise recursively, arrays and scalars replace, JSON null means "not given" (the baseline value stays).
     /// </summary>
-    public static JsonObject Merge(JsonObject? baseline, JsonObject? overlay)
-    {
-        var result = baseline?.DeepClone().AsObject() ?? [];
-        if (overlay is null)
-        {
-            return result;
-        }
-
-        foreach (var (key, value) in overlay)
-        {
-            if (value is null)
-            {
-                continue;
-            }
-
-            result[key] = value is JsonObject o && result[key] is JsonObject b ? Merge(b, o) : value.DeepClone();
-        }
-
-        return result;
-    }
+    public static JsonObject Merge(JsonObject? baseline, JsonObject? overlay) => JsonMerge.Merge(baseline, overlay, JsonNullMeans.NotGiven);
 
     /// <summary>Validates a merged (complete) configuration; throws <see cref="ApiException"/> naming the field.</summary>
-    public static void ValidateMerged(JsonObject llm, JsonObject tts, JsonObject asr)
-    {
-        AgentConfigValidator.ValidateLlm(new RequestBody(JsonSerializer.SerializeToElement(llm), "LLM"), complete: true);
-        AgentConfigValidator.ValidateTts(new RequestBody(JsonSerializer.SerializeToElement(tts), "TTS"), complete: true);
-        AgentConfigValidator.ValidateAsr(new RequestBody(JsonSerializer.SerializeToElement(asr), "ASR"));
-    }
+    public static void ValidateMerged(JsonObject llm, JsonObject tts, JsonObject asr) => AgentConfigValidator.ValidateComplete(llm, tts, asr);
 
     public static LlmSettings ToLlmSettings(JsonObject llm) => new(
         Url: llm["Url"]?.GetValue<string>() ?? "",
