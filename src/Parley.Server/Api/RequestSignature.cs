@@ -39,15 +39,19 @@ public static class RequestSignature
         return CryptographicOperations.FixedTimeEquals(expected, given);
     }
 
+    /// <summary>Writes AppId, nonce, secret and timestamp as UTF-8 into one buffer (stack or pooled) and hashes it: no allocation.</summary>
     private static void Compute(uint appId, string nonce, string serverSecret, string timestamp, Span<byte> hash)
     {
-        var text = string.Concat(appId.ToString(System.Globalization.CultureInfo.InvariantCulture), nonce, serverSecret, timestamp);
-        var maxBytes = Encoding.UTF8.GetMaxByteCount(text.Length);
+        var utf8 = Encoding.UTF8;
+        var maxBytes = 10 + utf8.GetMaxByteCount(nonce.Length) + utf8.GetMaxByteCount(serverSecret.Length) + utf8.GetMaxByteCount(timestamp.Length);
         byte[]? rented = null;
         var buffer = maxBytes <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(maxBytes));
         try
         {
-            var length = Encoding.UTF8.GetBytes(text, buffer);
+            appId.TryFormat(buffer, out var length, default, System.Globalization.CultureInfo.InvariantCulture);
+            length += utf8.GetBytes(nonce, buffer[length..]);
+            length += utf8.GetBytes(serverSecret, buffer[length..]);
+            length += utf8.GetBytes(timestamp, buffer[length..]);
             MD5.HashData(buffer[..length], hash);
         }
         finally
