@@ -39,7 +39,10 @@ public sealed record LoadOptions
     /// <summary>How long the server is sampled idle (no sessions, then N joined sessions) for CPU.</summary>
     public TimeSpan IdleSample { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Seed for which turns barge in and when users start.</summary>
+    /// <summary>Wait after every session joined before the idle sample (engines load lazily when an instance starts).</summary>
+    public TimeSpan IdleSettle { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Seed for when users join (staggered over 0.5 s).</summary>
     public int Seed { get; init; } = 1;
 
     public string? OutFile { get; init; }

@@ -92,6 +92,12 @@ public sealed record LoadReport
     /// <summary>Cmd 1 (VAD speech start) received → last agent audio frame received (negative: audio stopped before the message arrived).</summary>
     public required Percentiles BargeInAfterVadMs { get; init; }
 
+    /// <summary>User speech start sent → Cmd 1 (VAD speech start) received, questions asked while the agent is silent.</summary>
+    public required Percentiles VadStartMs { get; init; }
+
+    /// <summary>Interruption start sent → Cmd 1 received, while the agent talks.</summary>
+    public required Percentiles InterruptionVadStartMs { get; init; }
+
     /// <summary>CreateAgentInstance sent → the agent's stream announced in the room.</summary>
     public required Percentiles JoinMs { get; init; }
 
@@ -170,6 +176,8 @@ public sealed record LoadReport
             BargeInMs = Percentiles.Of(turns.Where(x => x.BargeInMs is not null).Select(x => x.BargeInMs!.Value)),
             BargeInAfterVadMs = Percentiles.Of(turns.Where(x => x.BargeInAfterVadMs is not null).Select(x => x.BargeInAfterVadMs!.Value)),
             JoinMs = Percentiles.Of(joins),
+            VadStartMs = Percentiles.Of(turns.Where(x => x.VadStartMs is not null).Select(x => x.VadStartMs!.Value)),
+            InterruptionVadStartMs = Percentiles.Of(turns.Where(x => x.InterruptionVadStartMs is not null).Select(x => x.InterruptionVadStartMs!.Value)),
             AgentFramesReceived = turns.Sum(x => x.AgentFrames),
             LateFrameGaps = turns.Sum(x => x.LateGaps),
             MaxFrameGapMs = Math.Round(turns.Select(x => x.MaxGapMs).DefaultIfEmpty(0).Max(), 1),
@@ -192,6 +200,8 @@ public sealed record LoadReport
         s.AppendLine(inv, $"  overhead without TTS     {OverheadWithoutTtsMs}   (minus the server's mean tts_first_audio)");
         s.AppendLine(inv, $"  barge-in                 {BargeInMs}   (speech start sent → agent audio stops)");
         s.AppendLine(inv, $"  barge-in after VAD start {BargeInAfterVadMs}");
+        s.AppendLine(inv, $"  VAD speech start         {VadStartMs}   (speech start sent → Cmd 1, agent silent)");
+        s.AppendLine(inv, $"  VAD start over agent     {InterruptionVadStartMs}   (interruption start sent → Cmd 1)");
         s.AppendLine(inv, $"  instance join           {JoinMs}   (CreateAgentInstance → agent stream in room)");
         s.AppendLine(inv, $"  agent frames             {AgentFramesReceived} received, {LateFrameGaps} gaps > 60 ms, max gap {MaxFrameGapMs:0} ms");
         s.AppendLine("  server stage means (ms)  " + string.Join(", ", ServerStageMeansMs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => string.Create(inv, $"{kv.Key} {kv.Value:0.#}"))));

@@ -86,7 +86,7 @@ public static class LoadRun
             try
             {
                 await Task.WhenAll(users.Select(u => u.JoinAsync(stopMicrophones.Token)));
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                await Task.Delay(options.IdleSettle, cancellationToken);
                 var idle = Sample(pid);
                 await Task.Delay(options.IdleSample, cancellationToken);
                 var idleEnd = Sample(pid);
@@ -281,7 +281,8 @@ public static class LoadRun
             {
                 for (var turn = 0; turn < options.Turns; turn++)
                 {
-                    var bargeIn = random.NextDouble() < options.BargeInShare;
+                    // Exactly the configured share of turns, spread evenly and shifted per session.
+                    var bargeIn = Math.Floor((turn + 1 + Index) * options.BargeInShare) > Math.Floor((turn + Index) * options.BargeInShare);
                     Turns.AddRange(await TurnAsync(turn, question, interruption, bargeIn, cancellationToken));
                 }
             }
@@ -296,6 +297,7 @@ public static class LoadRun
             var results = new List<TurnResult>();
             var client = _client!;
             var asked = _microphone!.Say(question);
+            var spokeStart = await asked.Started.Task.WaitAsync(cancellationToken);
             var spokeEnd = await asked.Ended.Task.WaitAsync(cancellationToken);
             var first = await WaitForFrameAfterAsync(spokeEnd, TimeSpan.FromSeconds(20), cancellationToken);
             if (first is null)
@@ -308,7 +310,7 @@ public static class LoadRun
             if (!bargeIn)
             {
                 var reply = await WaitForUtteranceAsync(first.Value, cancellationToken);
-                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply));
+                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply) with { VadStartMs = VadStartMs(spokeStart) });
                 return results;
             }
 
@@ -323,14 +325,7 @@ public static class LoadRun
             if (interrupted.LastTicks > cutStart)
             {
                 bargeMs = Stopwatch.GetElapsedTime(cutStart, interrupted.LastTicks).TotalMilliseconds;
-                var vadStart = client.Messages
-                    .Where(m => m.GetProperty("Type").GetString() == "RoomMessage"
-                        && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
-                        && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 1)
-                    .Select(client.ArrivalOf)
-                    .Where(t => t >= cutStart)
-                    .DefaultIfEmpty(0)
-                    .First();
+                var vadStart = SpeechStartAfter(cutStart);
                 if (vadStart != 0)
                 {
                     afterVadMs = Stopwatch.GetElapsedTime(vadStart, interrupted.LastTicks).TotalMilliseconds;
@@ -339,6 +334,8 @@ public static class LoadRun
 
             results.Add(TurnResult.Of(Index, turn, "barge-in", v2v, bargeMs, afterVadMs, interrupted) with
             {
+                VadStartMs = VadStartMs(spokeStart),
+                InterruptionVadStartMs = VadStartMs(cutStart),
                 Error = bargeMs is null ? "the answer ended before the user talked over it" : null,
             });
 
@@ -353,6 +350,22 @@ public static class LoadRun
             var answer = await WaitForUtteranceAsync(next.Value, cancellationToken);
             results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer));
             return results;
+        }
+
+        /// <summary>Arrival of the first Cmd 1 SpeakStatus=1 (the VAD's speech start) at or after <paramref name="ticks"/>, or 0.</summary>
+        private long SpeechStartAfter(long ticks) => _client!.Messages
+            .Where(m => m.GetProperty("Type").GetString() == "RoomMessage"
+                && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
+                && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 1)
+            .Select(_client.ArrivalOf)
+            .Where(t => t >= ticks)
+            .DefaultIfEmpty(0)
+            .First();
+
+        private double? VadStartMs(long spokeStart)
+        {
+            var at = SpeechStartAfter(spokeStart);
+            return at == 0 ? null : Stopwatch.GetElapsedTime(spokeStart, at).TotalMilliseconds;
         }
 
         private async Task<long?> WaitForFrameAfterAsync(long ticks, TimeSpan timeout, CancellationToken cancellationToken)
@@ -491,6 +504,12 @@ public sealed record TurnResult(
     double MaxGapMs,
     string? Error)
 {
+    /// <summary>Speech start sent → the VAD's speech start (Cmd 1) received.</summary>
+    public double? VadStartMs { get; init; }
+
+    /// <summary>On a barge-in turn: interruption start sent → Cmd 1 received (the VAD's detection while the agent talks).</summary>
+    public double? InterruptionVadStartMs { get; init; }
+
     internal static TurnResult Of(int session, int turn, string kind, double? v2v, double? barge, double? afterVad, UtteranceStats reply) =>
         new(session, turn, kind, v2v, barge, afterVad, reply.Frames, reply.LateGaps, reply.MaxGapMs, null);
 }

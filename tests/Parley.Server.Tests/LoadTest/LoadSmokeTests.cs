@@ -13,7 +13,7 @@ public sealed class LoadSmokeTests
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var report = await LoadRun.RunAsync(
-            new LoadOptions { Sessions = 2, Turns = 1, BargeInShare = 0, LlmFirstToken = TimeSpan.FromMilliseconds(100), IdleSample = TimeSpan.FromSeconds(1) },
+            new LoadOptions { Sessions = 2, Turns = 1, BargeInShare = 0, LlmFirstToken = TimeSpan.FromMilliseconds(100), IdleSample = TimeSpan.FromSeconds(1), IdleSettle = TimeSpan.FromSeconds(1) },
             cancellationToken: timeout.Token);
 
         Assert.True(report.FailedSessions == 0 && report.Failures.Count == 0, string.Join("; ", report.Failures));
