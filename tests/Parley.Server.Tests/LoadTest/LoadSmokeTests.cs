@@ -21,7 +21,7 @@ public sealed class LoadSmokeTests
         // Voice-to-voice cannot beat the VAD hang-over plus the LLM's first token, and must answer within 10 s.
         Assert.InRange(report.VoiceToVoiceMs.P50!.Value, 500 + 100, 10_000);
         Assert.InRange(report.VoiceToVoiceMs.Max!.Value, 500 + 100, 10_000);
-        Assert.Equal(report.VoiceToVoiceMs.P50 - 600, report.PipelineOverheadMs.P50);
+        Assert.Equal(report.VoiceToVoiceMs.P50!.Value - 600, report.PipelineOverheadMs.P50!.Value, 0.2);
         Assert.True(report.AgentFramesReceived > 2 * 50, $"only {report.AgentFramesReceived} agent frames");
         Assert.Equal(2, report.JoinMs.Count);
         Assert.Contains("tts_first_audio", report.ServerStageMeansMs.Keys);
