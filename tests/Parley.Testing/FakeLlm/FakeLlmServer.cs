@@ -25,6 +25,13 @@ public abstract record FakeLlmResponse
 
     public static FakeLlmResponse Reply(params string[] tokens) => Reply(TimeSpan.Zero, tokens);
 
+    /// <summary>
+    /// A normal SSE stream with a fixed time to first token: nothing is sent for <paramref name="firstToken"/>, then the
+    /// first token, then one token every <paramref name="tokenInterval"/> (a model's latency and token rate).
+    /// </summary>
+    public static FakeLlmResponse Timed(TimeSpan firstToken, TimeSpan tokenInterval, params string[] tokens) =>
+        new StreamReply(tokens, tokenInterval, StreamEnd.Done) { FirstTokenDelay = firstToken };
+
     /// <summary>An HTTP error with an OpenAI-style JSON error body.</summary>
     public static FakeLlmResponse Error(int status, string message, string type = "invalid_request_error") => new ErrorReply(status, message, type);
 
@@ -41,7 +48,11 @@ public abstract record FakeLlmResponse
         Stall,
     }
 
-    internal sealed record StreamReply(string[] Tokens, TimeSpan TokenDelay, StreamEnd End) : FakeLlmResponse;
+    internal sealed record StreamReply(string[] Tokens, TimeSpan TokenDelay, StreamEnd End) : FakeLlmResponse
+    {
+        /// <summary>When set, the wait before the first chunk (role and first token); later tokens wait <see cref="TokenDelay"/>.</summary>
+        public TimeSpan? FirstTokenDelay { get; init; }
+    }
 
     internal sealed record ErrorReply(int Status, string Message, string Type) : FakeLlmResponse;
 }
@@ -180,10 +191,17 @@ public sealed class FakeLlmServer : IAsyncDisposable
             var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..12];
             var model = body["model"]?.GetValue<string>() ?? "fake";
             var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null), token);
-            foreach (var tokenText in reply.Tokens)
+            if (reply.FirstTokenDelay is { } firstDelay && firstDelay > TimeSpan.Zero)
             {
-                if (reply.TokenDelay > TimeSpan.Zero)
+                await Task.Delay(firstDelay, token);
+            }
+
+            await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null), token);
+            for (var i = 0; i < reply.Tokens.Length; i++)
+            {
+                var tokenText = reply.Tokens[i];
+                var first = i == 0 && reply.FirstTokenDelay is not null;
+                if (!first && reply.TokenDelay > TimeSpan.Zero)
                 {
                     await Task.Delay(reply.TokenDelay, token);
                 }

@@ -1,0 +1,108 @@
+using System.Globalization;
+
+namespace Parley.LoadTest;
+
+/// <summary>What one load run does. Defaults are the documented command's.</summary>
+public sealed record LoadOptions
+{
+    /// <summary>Concurrent simulated users, each with its own agent instance and room.</summary>
+    public int Sessions { get; init; } = 1;
+
+    /// <summary>Questions each user asks.</summary>
+    public int Turns { get; init; } = 3;
+
+    /// <summary>Share of turns (0..1) on which the user talks over the agent's answer.</summary>
+    public double BargeInShare { get; init; } = 0.3;
+
+    /// <summary>The fake LLM's fixed time to first token.</summary>
+    public TimeSpan LlmFirstToken { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The fake LLM's time between later tokens.</summary>
+    public TimeSpan LlmTokenInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>ASR.VADSilenceSegmentation given to the agent (the VAD's hang-over before a turn ends).</summary>
+    public int VadSilenceMs { get; init; } = 500;
+
+    /// <summary>A running server to target instead of starting one (then <see cref="AppId"/>/<see cref="ServerSecret"/> must be its app's).</summary>
+    public Uri? ServerUrl { get; init; }
+
+    /// <summary>The targeted server's process id, for CPU and memory (only with <see cref="ServerUrl"/>).</summary>
+    public int? ServerPid { get; init; }
+
+    public uint AppId { get; init; } = 4100001;
+
+    public string ServerSecret { get; init; } = "10ad10ad10ad10ad10ad10ad10ad10ad";
+
+    /// <summary>Where the started server's Parley.Server.dll is (defaults to next to this assembly).</summary>
+    public string? ServerDll { get; init; }
+
+    /// <summary>How long the server is sampled idle (no sessions, then N joined sessions) for CPU.</summary>
+    public TimeSpan IdleSample { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Wait after every session joined before the idle sample (engines load lazily when an instance starts).</summary>
+    public TimeSpan IdleSettle { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Seed for when users join (staggered over 0.5 s).</summary>
+    public int Seed { get; init; } = 1;
+
+    public string? OutFile { get; init; }
+
+    public const string Usage = """
+        Parley load generator: N simulated users talk to agents over /rtc/ws with the real local engines
+        (Silero VAD + pocketsphinx ASR + flite TTS) and a fake OpenAI-compatible LLM of fixed latency.
+
+          --sessions N             concurrent users (default 1)
+          --turns N                questions per user (default 3)
+          --barge-in F             share of turns the user talks over the answer, 0..1 (default 0.3)
+          --llm-first-token-ms MS  fake LLM time to first token (default 200)
+          --llm-token-ms MS        fake LLM time between tokens (default 20)
+          --vad-silence-ms MS      ASR.VADSilenceSegmentation (default 500)
+          --server URL             target a running server instead of starting one (with --app-id, --secret)
+          --server-pid PID         that server's process id, for CPU/RSS
+          --app-id ID --secret S   the app's credentials (a started server is configured with the defaults)
+          --seed N                 random seed (default 1)
+          --out FILE               write the JSON report to FILE
+        """;
+
+    /// <summary>Parses command-line arguments; throws <see cref="ArgumentException"/> naming the bad option.</summary>
+    public static LoadOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new LoadOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            int Int(int min, int max)
+            {
+                var text = Value();
+                return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
+                    ? v
+                    : throw new ArgumentException($"{name} must be an integer from {min} to {max}, got '{text}'");
+            }
+
+            options = name switch
+            {
+                "--sessions" => options with { Sessions = Int(1, 10000) },
+                "--turns" => options with { Turns = Int(1, 10000) },
+                "--barge-in" => options with { BargeInShare = ParseShare(name, Value()) },
+                "--llm-first-token-ms" => options with { LlmFirstToken = TimeSpan.FromMilliseconds(Int(0, 60000)) },
+                "--llm-token-ms" => options with { LlmTokenInterval = TimeSpan.FromMilliseconds(Int(0, 10000)) },
+                "--vad-silence-ms" => options with { VadSilenceMs = Int(200, 2000) },
+                "--server" => options with { ServerUrl = Uri.TryCreate(Value(), UriKind.Absolute, out var u) ? u : throw new ArgumentException("--server must be an absolute URL") },
+                "--server-pid" => options with { ServerPid = Int(1, int.MaxValue) },
+                "--app-id" => options with { AppId = uint.TryParse(Value(), CultureInfo.InvariantCulture, out var a) ? a : throw new ArgumentException("--app-id must be an unsigned integer") },
+                "--secret" => options with { ServerSecret = Value() },
+                "--seed" => options with { Seed = Int(int.MinValue, int.MaxValue) },
+                "--out" => options with { OutFile = Value() },
+                _ => throw new ArgumentException($"unknown option '{name}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static double ParseShare(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 1
+            ? v
+            : throw new ArgumentException($"{name} must be a number from 0 to 1, got '{text}'");
+}

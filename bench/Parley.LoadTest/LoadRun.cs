@@ -1,0 +1,515 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parley.Client;
+using Parley.Rtc.Tokens;
+using Parley.Testing.FakeLlm;
+using Parley.Testing.Rooms;
+using Parley.Testing.Speech;
+
+namespace Parley.LoadTest;
+
+/// <summary>
+/// The load generator's core: starts (or targets) a server and a fake LLM, runs N simulated users concurrently, and
+/// measures voice-to-voice, barge-in, frame gaps and the server process's CPU and memory.
+/// </summary>
+public static class LoadRun
+{
+    public const string Question = "What is the weather like today?";
+    public const string Interruption = "Stop please. What time is it?";
+    public const string Answer = "Sure. It is sunny and warm today, with a light breeze from the west and a few clouds later in the afternoon.";
+
+    /// <summary>A silence between two frames longer than this inside one agent utterance counts as a late/missing frame.</summary>
+    public static readonly TimeSpan LateGap = TimeSpan.FromMilliseconds(60);
+
+    /// <summary>A silence this long ends an agent utterance.</summary>
+    private static readonly TimeSpan UtteranceEnd = TimeSpan.FromMilliseconds(300);
+
+    public static async Task<LoadReport> RunAsync(LoadOptions options, TextWriter? log = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        log ??= TextWriter.Null;
+        // Synthesised once, reused by every user; flite's leading/trailing silence is cut so "speech start/end sent" is the voice's.
+        var question = TrimSilence(TestSpeech.Flite(Question));
+        var interruption = TrimSilence(TestSpeech.Flite(Interruption));
+
+        await using var llm = await FakeLlmServer.StartAsync(cancellationToken);
+        var tokens = Answer.Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray();
+        llm.DefaultResponse = FakeLlmResponse.Timed(options.LlmFirstToken, options.LlmTokenInterval, tokens);
+
+        ServerHost? host = null;
+        try
+        {
+            Uri baseAddress;
+            int? pid = options.ServerPid;
+            if (options.ServerUrl is null)
+            {
+                log.WriteLine("starting the server process …");
+                host = await ServerHost.StartAsync(options, cancellationToken);
+                baseAddress = host.BaseAddress;
+                pid = host.Pid;
+            }
+            else
+            {
+                baseAddress = options.ServerUrl;
+            }
+
+            using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            var api = new ParleyClient(http, baseAddress, options.AppId, options.ServerSecret);
+            var agentId = "load_" + Guid.NewGuid().ToString("N")[..8];
+            var registered = await api.RegisterAgentAsync(
+                new RegisterAgentRequest
+                {
+                    AgentId = agentId,
+                    LLM = new LlmConfig { Url = llm.Url, Model = "fake", SystemPrompt = "You are a weather bot." },
+                    TTS = new TtsConfig { Vendor = "Local", Params = new JsonObject { ["engine"] = "flite", ["voice"] = "kal16" } },
+                    ASR = new AsrConfig { VADSilenceSegmentation = options.VadSilenceMs },
+                },
+                cancellationToken);
+            if (registered.Code != 0)
+            {
+                throw new InvalidOperationException($"RegisterAgent failed: {registered.Code} {registered.Message}");
+            }
+
+            var stagesBefore = await ReadStagesAsync(http, cancellationToken);
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var baseline = Sample(pid);
+            await Task.Delay(options.IdleSample, cancellationToken);
+            var baselineEnd = Sample(pid);
+
+            // Join every user (instance created, agent stream in the room), then sample the idle server with N sessions.
+            log.WriteLine($"joining {options.Sessions} sessions …");
+            var random = new Random(options.Seed);
+            var users = Enumerable.Range(0, options.Sessions).Select(i => new SimulatedUser(i, options, api, baseAddress, agentId, new Random(random.Next()))).ToArray();
+            using var stopMicrophones = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            try
+            {
+                await Task.WhenAll(users.Select(u => u.JoinAsync(stopMicrophones.Token)));
+                await Task.Delay(options.IdleSettle, cancellationToken);
+                var idle = Sample(pid);
+                await Task.Delay(options.IdleSample, cancellationToken);
+                var idleEnd = Sample(pid);
+
+                log.WriteLine($"{users.Count(u => u.Error is null)} joined; talking ({options.Turns} turns each) …");
+                var loadStart = Sample(pid);
+                var peakRss = loadStart?.RssBytes ?? 0;
+                using var sampling = new CancellationTokenSource();
+                var sampler = Task.Run(
+                    async () =>
+                    {
+                        while (!sampling.IsCancellationRequested)
+                        {
+                            peakRss = Math.Max(peakRss, Sample(pid)?.RssBytes ?? 0);
+                            await Task.Delay(250, CancellationToken.None);
+                        }
+                    },
+                    CancellationToken.None);
+                await Task.WhenAll(users.Select(u => u.TalkAsync(question, interruption, cancellationToken)));
+                var loadEnd = Sample(pid);
+                await sampling.CancelAsync();
+                await sampler;
+
+                var stagesAfter = await ReadStagesAsync(http, cancellationToken);
+                return LoadReport.Build(
+                    options,
+                    users.SelectMany(u => u.Turns).ToList(),
+                    users.Where(u => u.Error is not null).Select(u => $"session {u.Index}: {u.Error}").ToList(),
+                    users.Where(u => u.JoinMs is not null).Select(u => u.JoinMs!.Value).ToList(),
+                    StageMeans(stagesBefore, stagesAfter),
+                    new ServerUsage(pid, baseline, baselineEnd, idle, idleEnd, loadStart, loadEnd, peakRss),
+                    TestSpeechMs(question));
+            }
+            finally
+            {
+                await stopMicrophones.CancelAsync();
+                foreach (var user in users)
+                {
+                    await user.DisposeAsync();
+                }
+            }
+        }
+        finally
+        {
+            if (host is not null)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    private static double TestSpeechMs(short[] samples) => samples.Length / 16.0;
+
+    /// <summary>Drops leading and trailing samples quieter than about −40 dBFS.</summary>
+    internal static short[] TrimSilence(short[] samples)
+    {
+        const int threshold = 328;
+        var start = 0;
+        while (start < samples.Length && Math.Abs((int)samples[start]) < threshold)
+        {
+            start++;
+        }
+
+        var end = samples.Length;
+        while (end > start && Math.Abs((int)samples[end - 1]) < threshold)
+        {
+            end--;
+        }
+
+        return samples[start..end];
+    }
+
+    private static ProcessSample? Sample(int? pid) => pid is { } p && OperatingSystem.IsLinux() ? ProcessSample.Read(p) : null;
+
+    /// <summary>Sum and count of each stage of <c>parley_turn_stage_seconds</c> from the server's /metrics.</summary>
+    private static async Task<Dictionary<string, (double Sum, double Count)>> ReadStagesAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        var stages = new Dictionary<string, (double Sum, double Count)>();
+        string text;
+        try
+        {
+            text = await http.GetStringAsync("metrics", cancellationToken);
+        }
+        catch (HttpRequestException)
+        {
+            return stages;
+        }
+
+        foreach (var line in text.Split('\n'))
+        {
+            var isSum = line.StartsWith("parley_turn_stage_seconds_sum{", StringComparison.Ordinal);
+            var isCount = line.StartsWith("parley_turn_stage_seconds_count{", StringComparison.Ordinal);
+            if (!isSum && !isCount)
+            {
+                continue;
+            }
+
+            var nameStart = line.IndexOf("stage=\"", StringComparison.Ordinal) + 7;
+            var stage = line[nameStart..line.IndexOf('"', nameStart)];
+            var value = double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            stages.TryGetValue(stage, out var current);
+            stages[stage] = isSum ? (value, current.Count) : (current.Sum, value);
+        }
+
+        return stages;
+    }
+
+    private static Dictionary<string, double> StageMeans(Dictionary<string, (double Sum, double Count)> before, Dictionary<string, (double Sum, double Count)> after)
+    {
+        var means = new Dictionary<string, double>();
+        foreach (var (stage, (sum, count)) in after)
+        {
+            before.TryGetValue(stage, out var earlier);
+            var n = count - earlier.Count;
+            if (n > 0)
+            {
+                means[stage] = (sum - earlier.Sum) / n * 1000;
+            }
+        }
+
+        return means;
+    }
+
+    /// <summary>One simulated user: its own room, instance and microphone.</summary>
+    private sealed class SimulatedUser(int index, LoadOptions options, ParleyClient api, Uri baseAddress, string agentId, Random random) : IAsyncDisposable
+    {
+        private RoomTestClient? _client;
+        private Microphone? _microphone;
+        private Task? _microphoneTask;
+        private string? _instanceId;
+
+        public int Index { get; } = index;
+
+        public string? Error { get; private set; }
+
+        public double? JoinMs { get; private set; }
+
+        public List<TurnResult> Turns { get; } = [];
+
+        private string AgentStream => $"agent_s{Index}";
+
+        public async Task JoinAsync(CancellationToken microphoneToken)
+        {
+            try
+            {
+                await Task.Delay(random.Next(0, 500), microphoneToken);
+                var userId = $"user_{Index}";
+                var roomId = $"load_{agentId}_{Index}";
+                _client = await RoomTestClient.ConnectAsync(baseAddress, microphoneToken);
+                var token = Token04.Mint(options.AppId, userId, options.ServerSecret, TimeSpan.FromHours(2), "", TimeProvider.System);
+                Check("Login", await _client.LoginAsync(token, roomId, userId, cancellationToken: microphoneToken));
+                Check("Play", await _client.PlayAsync(AgentStream, cancellationToken: microphoneToken));
+                Check("Publish", await _client.PublishAsync($"user_s{Index}", cancellationToken: microphoneToken));
+                _microphone = new Microphone(_client);
+                _microphoneTask = _microphone.RunAsync(microphoneToken);
+
+                var created = Stopwatch.GetTimestamp();
+                var response = await api.CreateAgentInstanceAsync(
+                    new CreateAgentInstanceRequest
+                    {
+                        AgentId = agentId,
+                        UserId = userId,
+                        RTC = new RtcConfig { RoomId = roomId, AgentStreamId = AgentStream, AgentUserId = $"agent_{Index}", UserStreamId = $"user_s{Index}" },
+                    },
+                    microphoneToken);
+                if (response.Code != 0 || response.Data is null)
+                {
+                    throw new InvalidOperationException($"CreateAgentInstance failed: {response.Code} {response.Message}");
+                }
+
+                _instanceId = response.Data.AgentInstanceId;
+                await _client.WaitForAsync(
+                    m => m.GetProperty("Type").GetString() == "StreamAdded" && m.GetProperty("StreamId").GetString() == AgentStream,
+                    TimeSpan.FromSeconds(20),
+                    microphoneToken);
+                JoinMs = Stopwatch.GetElapsedTime(created).TotalMilliseconds;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !microphoneToken.IsCancellationRequested)
+            {
+                Error = "join: " + ex.Message;
+            }
+        }
+
+        public async Task TalkAsync(short[] question, short[] interruption, CancellationToken cancellationToken)
+        {
+            if (Error is not null || _client is null || _microphone is null)
+            {
+                return;
+            }
+
+            try
+            {
+                for (var turn = 0; turn < options.Turns; turn++)
+                {
+                    // Exactly the configured share of turns, spread evenly and shifted per session.
+                    var bargeIn = Math.Floor((turn + 1 + Index) * options.BargeInShare) > Math.Floor((turn + Index) * options.BargeInShare);
+                    Turns.AddRange(await TurnAsync(turn, question, interruption, bargeIn, cancellationToken));
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Error = "talk: " + ex.Message;
+            }
+        }
+
+        private async Task<List<TurnResult>> TurnAsync(int turn, short[] question, short[] interruption, bool bargeIn, CancellationToken cancellationToken)
+        {
+            var results = new List<TurnResult>();
+            var client = _client!;
+            var asked = _microphone!.Say(question);
+            var spokeStart = await asked.Started.Task.WaitAsync(cancellationToken);
+            var spokeEnd = await asked.Ended.Task.WaitAsync(cancellationToken);
+            var first = await WaitForFrameAfterAsync(spokeEnd, TimeSpan.FromSeconds(20), cancellationToken);
+            if (first is null)
+            {
+                results.Add(new TurnResult(Index, turn, "question", null, null, null, 0, 0, 0, "no agent audio within 20 s of the end of speech"));
+                return results;
+            }
+
+            var v2v = Stopwatch.GetElapsedTime(spokeEnd, first.Value).TotalMilliseconds;
+            if (!bargeIn)
+            {
+                var reply = await WaitForUtteranceAsync(first.Value, cancellationToken);
+                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply) with { VadStartMs = VadStartMs(spokeStart) });
+                return results;
+            }
+
+            // Talk over the answer once about 0.8 s of it has arrived.
+            await WaitUntilAsync(() => client.Frames.Count(f => f.ArrivedTicks >= first.Value) >= 40, TimeSpan.FromSeconds(10), cancellationToken);
+            var cut = _microphone.Say(interruption);
+            var cutStart = await cut.Started.Task.WaitAsync(cancellationToken);
+            var cutEnd = await cut.Ended.Task.WaitAsync(cancellationToken);
+            var interrupted = Utterance(client.Frames, first.Value);
+            double? bargeMs = null;
+            double? afterVadMs = null;
+            if (interrupted.LastTicks > cutStart)
+            {
+                bargeMs = Stopwatch.GetElapsedTime(cutStart, interrupted.LastTicks).TotalMilliseconds;
+                var vadStart = SpeechStartAfter(cutStart);
+                if (vadStart != 0)
+                {
+                    afterVadMs = Stopwatch.GetElapsedTime(vadStart, interrupted.LastTicks).TotalMilliseconds;
+                }
+            }
+
+            results.Add(TurnResult.Of(Index, turn, "barge-in", v2v, bargeMs, afterVadMs, interrupted) with
+            {
+                VadStartMs = VadStartMs(spokeStart),
+                InterruptionVadStartMs = VadStartMs(cutStart),
+                Error = bargeMs is null ? "the answer ended before the user talked over it" : null,
+            });
+
+            // The interruption is itself a question: its answer gives one more voice-to-voice sample.
+            var next = await WaitForFrameAfterAsync(Math.Max(cutEnd, interrupted.LastTicks + 1), TimeSpan.FromSeconds(20), cancellationToken);
+            if (next is null)
+            {
+                results.Add(new TurnResult(Index, turn, "after-barge-in", null, null, null, 0, 0, 0, "no answer to the interruption within 20 s"));
+                return results;
+            }
+
+            var answer = await WaitForUtteranceAsync(next.Value, cancellationToken);
+            results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer));
+            return results;
+        }
+
+        /// <summary>Arrival of the first Cmd 1 SpeakStatus=1 (the VAD's speech start) at or after <paramref name="ticks"/>, or 0.</summary>
+        private long SpeechStartAfter(long ticks) => _client!.Messages
+            .Where(m => m.GetProperty("Type").GetString() == "RoomMessage"
+                && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
+                && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 1)
+            .Select(_client.ArrivalOf)
+            .Where(t => t >= ticks)
+            .DefaultIfEmpty(0)
+            .First();
+
+        private double? VadStartMs(long spokeStart)
+        {
+            var at = SpeechStartAfter(spokeStart);
+            return at == 0 ? null : Stopwatch.GetElapsedTime(spokeStart, at).TotalMilliseconds;
+        }
+
+        private async Task<long?> WaitForFrameAfterAsync(long ticks, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                var frames = _client!.Frames;
+                for (var i = frames.Count - 1; i >= 0 && frames[i].ArrivedTicks > ticks; i--)
+                {
+                    if (i == 0 || frames[i - 1].ArrivedTicks <= ticks)
+                    {
+                        return frames[i].ArrivedTicks;
+                    }
+                }
+
+                await Task.Delay(5, cancellationToken);
+            }
+
+            return null;
+        }
+
+        private async Task<UtteranceStats> WaitForUtteranceAsync(long firstTicks, CancellationToken cancellationToken)
+        {
+            var deadline = Stopwatch.GetTimestamp() + (long)(30 * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                var stats = Utterance(_client!.Frames, firstTicks);
+                if (Stopwatch.GetElapsedTime(stats.LastTicks) > TimeSpan.FromMilliseconds(700))
+                {
+                    return stats;
+                }
+
+                await Task.Delay(50, cancellationToken);
+            }
+
+            return Utterance(_client!.Frames, firstTicks);
+        }
+
+        private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (!condition() && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10, cancellationToken);
+            }
+        }
+
+        private static void Check(string what, JsonElement result)
+        {
+            var code = result.GetProperty("Code").GetInt32();
+            if (code != 0)
+            {
+                throw new InvalidOperationException($"{what} failed: {result.GetRawText()}");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_microphoneTask is not null)
+            {
+                await _microphoneTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            if (_instanceId is not null)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    await api.DeleteAgentInstanceAsync(_instanceId, timeout.Token);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                }
+            }
+
+            if (_client is not null)
+            {
+                await _client.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The run of frames starting at <paramref name="firstTicks"/> up to the first silence of <see cref="UtteranceEnd"/>.</summary>
+    internal static UtteranceStats Utterance(IReadOnlyList<ReceivedFrame> frames, long firstTicks)
+    {
+        var start = 0;
+        while (start < frames.Count && frames[start].ArrivedTicks < firstTicks)
+        {
+            start++;
+        }
+
+        if (start == frames.Count)
+        {
+            return new UtteranceStats(0, 0, 0, firstTicks);
+        }
+
+        var count = 1;
+        var late = 0;
+        var maxGap = 0.0;
+        var end = start;
+        while (end + 1 < frames.Count)
+        {
+            var gap = Stopwatch.GetElapsedTime(frames[end].ArrivedTicks, frames[end + 1].ArrivedTicks);
+            if (gap >= UtteranceEnd)
+            {
+                break;
+            }
+
+            if (gap > LateGap)
+            {
+                late++;
+            }
+
+            maxGap = Math.Max(maxGap, gap.TotalMilliseconds);
+            count++;
+            end++;
+        }
+
+        return new UtteranceStats(count, late, maxGap, frames[end].ArrivedTicks);
+    }
+}
+
+internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks);
+
+/// <summary>One measured exchange. Kind: "question", "barge-in" (the user talked over the answer), "after-barge-in" (the answer to the interruption).</summary>
+public sealed record TurnResult(
+    int Session,
+    int Turn,
+    string Kind,
+    double? VoiceToVoiceMs,
+    double? BargeInMs,
+    double? BargeInAfterVadMs,
+    int AgentFrames,
+    int LateGaps,
+    double MaxGapMs,
+    string? Error)
+{
+    /// <summary>Speech start sent → the VAD's speech start (Cmd 1) received.</summary>
+    public double? VadStartMs { get; init; }
+
+    /// <summary>On a barge-in turn: interruption start sent → Cmd 1 received (the VAD's detection while the agent talks).</summary>
+    public double? InterruptionVadStartMs { get; init; }
+
+    internal static TurnResult Of(int session, int turn, string kind, double? v2v, double? barge, double? afterVad, UtteranceStats reply) =>
+        new(session, turn, kind, v2v, barge, afterVad, reply.Frames, reply.LateGaps, reply.MaxGapMs, null);
+}

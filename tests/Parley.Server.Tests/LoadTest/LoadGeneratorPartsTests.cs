@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using Parley.LoadTest;
+using Parley.Testing.FakeLlm;
+using Parley.Testing.Rooms;
+
+namespace Parley.Server.Tests.LoadTest;
+
+/// <summary>The load generator's parts: options, utterance/gap analysis, percentiles, the fake LLM's fixed latency.</summary>
+public sealed class LoadGeneratorPartsTests
+{
+    [Fact]
+    public void Parse_DocumentedCommand_SetsEveryOption()
+    {
+        var options = LoadOptions.Parse(["--sessions", "4", "--turns", "3", "--barge-in", "0.3", "--llm-first-token-ms", "200", "--out", "r.json"]);
+        Assert.Equal(4, options.Sessions);
+        Assert.Equal(3, options.Turns);
+        Assert.Equal(0.3, options.BargeInShare);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), options.LlmFirstToken);
+        Assert.Equal("r.json", options.OutFile);
+    }
+
+    [Theory]
+    [InlineData("--sessions", "0", "--sessions")]
+    [InlineData("--barge-in", "1.5", "--barge-in")]
+    [InlineData("--bogus", "1", "--bogus")]
+    public void Parse_BadValue_NamesTheOption(string name, string value, string expected)
+    {
+        var error = Assert.Throws<ArgumentException>(() => LoadOptions.Parse([name, value]));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Utterance_CountsGapsOver60Ms_AndEndsAtALongSilence()
+    {
+        long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
+        var arrivals = new[] { 0.0, 20, 40, 130, 150, 170, 600, 620 };
+        var frames = arrivals.Select(a => new ReceivedFrame([], Ms(1000 + a))).ToList();
+
+        var stats = LoadRun.Utterance(frames, Ms(1000));
+
+        Assert.Equal(6, stats.Frames);
+        Assert.Equal(1, stats.LateGaps);
+        Assert.Equal(90, stats.MaxGapMs, 0.5);
+        Assert.Equal(Ms(1170), stats.LastTicks);
+    }
+
+    [Fact]
+    public void Percentiles_NearestRank()
+    {
+        var p = Percentiles.Of(Enumerable.Range(1, 100).Select(i => (double)i));
+        Assert.Equal((100, 50.0, 95.0, 99.0, 100.0), (p.Count, p.P50!.Value, p.P95!.Value, p.P99!.Value, p.Max!.Value));
+        Assert.Equal(0, Percentiles.Of([]).Count);
+    }
+
+    [Fact]
+    public void TrimSilence_KeepsOnlyTheVoice()
+    {
+        short[] samples = [0, 5, -3, 1000, -2000, 0, 700, 2, 0];
+        Assert.Equal([1000, -2000, 0, 700], LoadRun.TrimSilence(samples));
+    }
+
+    [Fact]
+    public async Task FakeLlmTimed_FirstTokenAfterTheConfiguredLatency()
+    {
+        await using var llm = await FakeLlmServer.StartAsync();
+        llm.Enqueue(FakeLlmResponse.Timed(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(10), "a", " b"));
+        using var http = new HttpClient();
+        var started = Stopwatch.GetTimestamp();
+        using var response = await http.PostAsJsonAsync(llm.Url, new { model = "m", stream = true });
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var firstLine = await reader.ReadLineAsync();
+        var firstAt = Stopwatch.GetElapsedTime(started);
+        var rest = await reader.ReadToEndAsync();
+
+        Assert.NotNull(firstLine);
+        Assert.True(firstAt >= TimeSpan.FromMilliseconds(290), $"first chunk after {firstAt.TotalMilliseconds:0} ms");
+        Assert.Contains("\"content\":\"a\"", firstLine + rest, StringComparison.Ordinal);
+        Assert.Contains("[DONE]", rest, StringComparison.Ordinal);
+    }
+}
