@@ -9,6 +9,7 @@ using Parley.Rtc.WebSockets;
 
 namespace Parley.Rtc.Tests.WebSockets;
 
+[Collection("RoomWebSocket")]
 public sealed class RtcWebSocketTests
 {
     private static short[] Pcm(IEnumerable<(byte[] Data, long Timestamp)> frames) =>
