@@ -9,7 +9,6 @@ using Parley.Rtc.WebSockets;
 
 namespace Parley.Rtc.Tests.WebSockets;
 
-[Collection("RoomWebSocket")]
 public sealed class RtcWebSocketTests
 {
     private static short[] Pcm(IEnumerable<(byte[] Data, long Timestamp)> frames) =>

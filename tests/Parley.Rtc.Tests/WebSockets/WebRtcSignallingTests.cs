@@ -11,8 +11,8 @@ using Xunit.Abstractions;
 namespace Parley.Rtc.Tests.WebSockets;
 
 /// <summary>WebRTC media negotiated over the room WebSocket: <c>WebRtcOffer</c> → <c>WebRtcAnswer</c>.</summary>
-/// <remarks>In the RoomWebSocket collection: Chromium must not run beside the real-time pacing tests on two cores.</remarks>
-[Collection("RoomWebSocket")]
+/// <remarks>Not in parallel with other tests: Chromium must not run beside the real-time pacing tests on two cores.</remarks>
+[Collection(WebRtcSignallingCollection.Name)]
 public sealed class WebRtcSignallingTests(ITestOutputHelper output)
 {
     private const string ChromiumPath = "/usr/bin/chromium";
@@ -261,4 +261,10 @@ public sealed class WebRtcSignallingTests(ITestOutputHelper output)
             directory.Delete(true);
         }
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WebRtcSignallingCollection
+{
+    public const string Name = "WebRTC signalling (Chromium, not parallel)";
 }

@@ -15,6 +15,8 @@ using Xunit.Abstractions;
 namespace Parley.Server.Tests.Browser;
 
 /// <summary>The playground page and its loopback-only API, and a real conversation through the page in headless Chromium.</summary>
+/// <remarks>Not in parallel with other tests: Chromium must not run beside the real-time voice loop tests on two cores.</remarks>
+[Collection(BrowserCollection.Name)]
 public sealed class PlaygroundTests(ITestOutputHelper output)
 {
     private const string ChromiumPath = "/usr/bin/chromium";
@@ -198,4 +200,10 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
 
         return dir?.FullName ?? throw new InvalidOperationException("Parley.slnx not found above " + AppContext.BaseDirectory);
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserCollection
+{
+    public const string Name = "Browser (Chromium, not parallel)";
 }
