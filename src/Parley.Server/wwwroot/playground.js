@@ -112,7 +112,7 @@ function onRoomMessage(message) {
 
 function showLatency(turn) {
   const ms = t => (t ? `${Math.round(t - turn.userEnded)} ms` : '–');
-  $('latency').textContent = `last turn, from the end of your speech: transcript ${ms(turn.transcript)}, first agent text ${ms(turn.firstText)}, agent speaking ${ms(turn.speaking)}`;
+  $('latency').textContent = `last turn, from the agent detecting the end of your speech (Cmd 1): final transcript ${ms(turn.transcript)}, first agent text ${ms(turn.firstText)}, agent speaking ${ms(turn.speaking)}`;
 }
 
 function meter(stream) {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Playwright;
 using Parley.Abstractions.Audio;
@@ -101,6 +102,24 @@ public sealed class WebRtcSignallingTests(ITestOutputHelper output)
         settings.CandidateAddresses.Add("example.com");
         var error = Assert.Throws<FormatException>(() => settings.ToPeerOptions());
         Assert.Contains("CandidateAddresses", error.Message);
+    }
+
+    [Fact]
+    public void WebRtcSettings_BindFromParleyRtcWebRtcSection()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Parley:Rtc:WebRtc:CandidateAddresses:0"] = "198.51.100.4",
+                ["Parley:Rtc:WebRtc:ConnectTimeout"] = "00:00:05",
+            })
+            .Build();
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddParleyRtc(configuration);
+        using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        var options = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<Microsoft.Extensions.Options.IOptions<ParleyRtcOptions>>(provider).Value.WebRtc.ToPeerOptions();
+        Assert.Equal([System.Net.IPAddress.Parse("198.51.100.4")], options.CandidateAddresses);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.ConnectTimeout);
     }
 
     private const string Page = """

@@ -92,7 +92,8 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
         try
         {
             var wav = Path.Combine(directory.FullName, "mic.wav");
-            await WriteMicrophoneWavAsync([.. TestSpeech.Flite("What is the weather like today?"), .. TestSpeech.Silence(8000)], wav);
+            // Leading silence: the capture starts at getUserMedia, before the agent instance exists.
+            await WriteMicrophoneWavAsync([.. TestSpeech.Silence(2500), .. TestSpeech.Flite("What is the weather like today?"), .. TestSpeech.Silence(8000)], wav);
 
             await using var llm = await FakeLlmServer.StartAsync();
             llm.DefaultResponse = FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(10), "It is", " sunny", " and warm.");
@@ -142,7 +143,12 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
             output.WriteLine($"agent audio max rms {rms:0.000}; {latency}");
             Assert.True(rms > 0.02);
 
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(RepositoryRoot(), "docs", "playground.png") });
+            // docs/playground.png is refreshed only on request (PARLEY_UPDATE_SCREENSHOTS=1), so test runs leave the tree clean.
+            var screenshot = Environment.GetEnvironmentVariable("PARLEY_UPDATE_SCREENSHOTS") == "1"
+                ? Path.Combine(RepositoryRoot(), "docs", "playground.png")
+                : Path.Combine(directory.FullName, "playground.png");
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
+            Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is empty");
 
             await page.ClickAsync("#stop");
             await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'idle' && !document.getElementById('start').disabled", null, new PageWaitForFunctionOptions { Timeout = 10000 });
