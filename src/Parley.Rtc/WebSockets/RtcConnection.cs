@@ -871,7 +871,9 @@ internal sealed partial class RtcConnection
     {
         if (_publication is not { } publication || _decoder is null || _inResampler is null)
         {
-            SendError(RtcCodes.AudioBeforePublish, "binary audio frame before a successful Publish");
+            SendError(
+                RtcCodes.AudioBeforePublish,
+                _publication is not null ? $"'{_publication.StreamId}' is published over WebRTC; binary audio frames are not accepted for it" : "binary audio frame before a successful Publish");
             return;
         }
 
