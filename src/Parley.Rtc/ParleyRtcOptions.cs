@@ -40,4 +40,7 @@ public sealed class ParleyRtcOptions
 
     /// <summary>Error replies after which a connection is closed as a protocol violation.</summary>
     public int MaxErrorsPerConnection { get; set; } = 100;
+
+    /// <summary>WebRTC media negotiated over the room WebSocket (<c>WebRtcOffer</c>), section <c>Parley:Rtc:WebRtc</c>.</summary>
+    public WebRtc.WebRtcSettings WebRtc { get; set; } = new();
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Parley.Server.Api;
 using Parley.Server.Apps;
+using Parley.Server.Playground;
 using Parley.Server.Storage;
 using Parley.Rtc;
 using Prometheus;
@@ -44,6 +45,7 @@ public static class ParleyHosting
 
     public static WebApplication MapParley(this WebApplication app)
     {
+        app.MapPlayground();
         app.MapControlApi();
         app.MapParleyRtc();
         app.MapGet("/healthz", () => Results.Text("ok"));

@@ -23,6 +23,9 @@ public static class RtcCodes
     public const int NotPublishing = 40012;
     public const int NotPlaying = 40013;
     public const int RoomMessageTooLarge = 40014;
+    public const int BadSdp = 40015;
+    public const int WebRtcAlreadyActive = 40016;
+    public const int WebRtcDisabled = 40017;
 
     // 401xx: the token refuses the login.
     public const int TokenMissing = 40101;

@@ -9,6 +9,7 @@ using Parley.Abstractions.Audio;
 using Parley.Rtc.Media;
 using Parley.Rtc.Rooms;
 using Parley.Rtc.Tokens;
+using Parley.Rtc.WebRtc;
 
 namespace Parley.Rtc.WebSockets;
 
@@ -47,6 +48,9 @@ internal sealed partial class RtcConnection
     private StreamPlayer? _player;
     private CancellationTokenSource? _playCts;
     private Task _audioSender = Task.CompletedTask;
+
+    private WebRtcPeer? _peer;
+    private Task _peerPump = Task.CompletedTask;
 
     private int _errors;
     private int _closing;
@@ -150,6 +154,19 @@ internal sealed partial class RtcConnection
     private async Task CleanupAsync()
     {
         await StopPlayingAsync(teardown: true).ConfigureAwait(false);
+        if (_peer is { } peer)
+        {
+            // Disposing the peer completes ReceivedAudio, which ends the microphone pump.
+            await peer.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await _peerPump.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+            }
+        }
+
         if (_publication is { } publication)
         {
             _publication = null;
@@ -241,7 +258,7 @@ internal sealed partial class RtcConnection
             var type = typeElement.GetString();
             if (type != "Login" && type != "Ping" && _participant is null)
             {
-                if (type is "Publish" or "Play" or "StopPublish" or "StopPlay" or "RoomMessage" or "Logout")
+                if (type is "Publish" or "Play" or "StopPublish" or "StopPlay" or "RoomMessage" or "Logout" or "WebRtcOffer")
                 {
                     SendError(RtcCodes.NotLoggedIn, $"{type} before Login");
                     return;
@@ -267,6 +284,9 @@ internal sealed partial class RtcConnection
                     break;
                 case "RoomMessage":
                     HandleRoomMessage(root);
+                    break;
+                case "WebRtcOffer":
+                    await HandleWebRtcOfferAsync(root).ConfigureAwait(false);
                     break;
                 case "Ping":
                     Enqueue(Build(static (w, _) =>
@@ -481,6 +501,243 @@ internal sealed partial class RtcConnection
         _audioSender = Task.Run(() => SendAudioLoopAsync(player, encoder, resampler, sent.Task, token), CancellationToken.None);
     }
 
+    // ---- WebRTC media -----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// <c>WebRtcOffer</c>: answers the browser's SDP offer with a server-side <see cref="WebRtcPeer"/> whose microphone audio
+    /// is published to PublishStreamId and which plays PlayStreamId. It counts as this connection's publish and play.
+    /// </summary>
+    private async ValueTask HandleWebRtcOfferAsync(JsonElement root)
+    {
+        const string Result = "WebRtcAnswer";
+        if (!_options.WebRtc.Enabled)
+        {
+            SendResult(Result, RtcCodes.WebRtcDisabled, "WebRTC is disabled on this server (Parley:Rtc:WebRtc:Enabled)");
+            return;
+        }
+
+        if (_peer is not null)
+        {
+            SendResult(Result, RtcCodes.WebRtcAlreadyActive, "a WebRTC peer is already active on this connection; one per connection (reconnect to renegotiate)");
+            return;
+        }
+
+        var sdp = GetString(root, "Sdp");
+        if (string.IsNullOrWhiteSpace(sdp))
+        {
+            SendResult(Result, RtcCodes.BadSdp, "WebRtcOffer needs a string field Sdp (the browser's offer)");
+            CountError();
+            return;
+        }
+
+        var publishId = GetString(root, "PublishStreamId");
+        var playId = GetString(root, "PlayStreamId");
+        if (string.IsNullOrEmpty(publishId) && string.IsNullOrEmpty(playId))
+        {
+            SendResult(Result, RtcCodes.BadMessage, "WebRtcOffer needs PublishStreamId, PlayStreamId or both");
+            CountError();
+            return;
+        }
+
+        if (!string.IsNullOrEmpty(publishId))
+        {
+            if (_publication is not null)
+            {
+                SendResult(Result, RtcCodes.AlreadyPublishing, $"already publishing '{_publication.StreamId}'; one published stream per connection");
+                return;
+            }
+
+            if (RoomIds.ValidateStreamId(publishId) is { } idError)
+            {
+                SendResult(Result, RtcCodes.InvalidId, "PublishStreamId: " + idError);
+                return;
+            }
+
+            var grant = _grants.CheckPublish(publishId);
+            if (!grant.IsValid)
+            {
+                SendResult(Result, RtcCodes.Of(grant.Error), grant.Message);
+                return;
+            }
+        }
+
+        if (!string.IsNullOrEmpty(playId))
+        {
+            if (_player is not null)
+            {
+                SendResult(Result, RtcCodes.AlreadyPlaying, $"already playing '{_player.StreamId}'; one played stream per connection");
+                return;
+            }
+
+            if (RoomIds.ValidateStreamId(playId) is { } idError)
+            {
+                SendResult(Result, RtcCodes.InvalidId, "PlayStreamId: " + idError);
+                return;
+            }
+        }
+
+        WebRtcPeer peer;
+        string answer;
+        try
+        {
+            peer = new WebRtcPeer(_options.WebRtc.ToPeerOptions(), logger: null, _time);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            LogWebRtcFailed(_logger, _connectionId, ex);
+            SendResult(Result, RtcCodes.InternalError, "the server's WebRTC settings are invalid");
+            return;
+        }
+
+        try
+        {
+            answer = await peer.CreateAnswerAsync(sdp, _cts.Token).ConfigureAwait(false);
+        }
+        catch (SdpException ex)
+        {
+            await peer.DisposeAsync().ConfigureAwait(false);
+            SendResult(Result, RtcCodes.BadSdp, "Sdp: " + ex.Message);
+            CountError();
+            return;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            await peer.DisposeAsync().ConfigureAwait(false);
+            LogWebRtcFailed(_logger, _connectionId, ex);
+            SendResult(Result, RtcCodes.InternalError, "the server could not set up WebRTC media");
+            return;
+        }
+
+        StreamPublication? publication = null;
+        if (!string.IsNullOrEmpty(publishId))
+        {
+            try
+            {
+                publication = _participant!.Publish(publishId, live: true);
+            }
+            catch (RoomException ex)
+            {
+                await peer.DisposeAsync().ConfigureAwait(false);
+                SendResult(Result, RtcCodes.Of(ex.Code), ex.Message);
+                return;
+            }
+        }
+
+        StreamPlayer? player = null;
+        if (!string.IsNullOrEmpty(playId))
+        {
+            try
+            {
+                player = _participant!.Play(playId);
+            }
+            catch (RoomException ex)
+            {
+                if (publication is not null)
+                {
+                    await publication.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await peer.DisposeAsync().ConfigureAwait(false);
+                SendResult(Result, RtcCodes.Of(ex.Code), ex.Message);
+                return;
+            }
+        }
+
+        _peer = peer;
+        _publication = publication;
+        _peerPump = Task.Run(() => PumpMicrophoneAsync(peer, publication), CancellationToken.None);
+        if (player is not null)
+        {
+            _player = player;
+            _playCts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
+            var token = _playCts.Token;
+            _audioSender = Task.Run(() => SendWebRtcAudioLoopAsync(player, peer, token), CancellationToken.None);
+        }
+
+        // The peer ending (ICE/DTLS failure, consent lost, browser closed) ends the connection, as closing the WebSocket ends the peer.
+        _ = peer.Closed.ContinueWith(
+            static (t, s) =>
+            {
+                var c = (RtcConnection)s!;
+                LogWebRtcClosed(c._logger, c._connectionId, t.Result);
+                c.RequestClose(WebSocketCloseStatus.NormalClosure, "WebRTC peer closed");
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion,
+            TaskScheduler.Default);
+
+        Enqueue(Build(static (w, s) =>
+        {
+            w.WriteString("Type", "WebRtcAnswer");
+            w.WriteNumber("Code", RtcCodes.Ok);
+            w.WriteString("Message", "ok");
+            w.WriteString("Sdp", s.answer);
+            if (!string.IsNullOrEmpty(s.publishId))
+            {
+                w.WriteString("PublishStreamId", s.publishId);
+            }
+
+            if (!string.IsNullOrEmpty(s.playId))
+            {
+                w.WriteString("PlayStreamId", s.playId);
+            }
+        }, (answer, publishId, playId)));
+    }
+
+    /// <summary>Moves the browser's microphone (16 kHz chunks from the peer) into the publication, like binary WebSocket audio.</summary>
+    private async Task PumpMicrophoneAsync(WebRtcPeer peer, StreamPublication? publication)
+    {
+        var reader = peer.ReceivedAudio;
+        try
+        {
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var chunk))
+                {
+                    // After StopPublish (or without a publish stream) the audio is dropped.
+                    if (publication is not null && ReferenceEquals(Volatile.Read(ref _publication), publication))
+                    {
+                        publication.TryWriteLive(chunk);
+                    }
+                    else
+                    {
+                        chunk.Dispose();
+                    }
+                }
+            }
+        }
+        catch (ChannelClosedException)
+        {
+        }
+    }
+
+    /// <summary>Sends the played stream's paced 20 ms frames into the peer (Opus over SRTP).</summary>
+    private static async Task SendWebRtcAudioLoopAsync(StreamPlayer player, WebRtcPeer peer, CancellationToken cancellationToken)
+    {
+        var reader = player.Audio;
+        try
+        {
+            // No token on the wait: the player's queue completes when playing stops.
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var chunk))
+                {
+                    using (chunk)
+                    {
+                        await peer.SendAsync(chunk.Memory, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     private async ValueTask HandleStopPublishAsync()
     {
         if (_publication is not { } publication)
@@ -614,7 +871,9 @@ internal sealed partial class RtcConnection
     {
         if (_publication is not { } publication || _decoder is null || _inResampler is null)
         {
-            SendError(RtcCodes.AudioBeforePublish, "binary audio frame before a successful Publish");
+            SendError(
+                RtcCodes.AudioBeforePublish,
+                _publication is not null ? $"'{_publication.StreamId}' is published over WebRTC; binary audio frames are not accepted for it" : "binary audio frame before a successful Publish");
             return;
         }
 
@@ -958,6 +1217,12 @@ internal sealed partial class RtcConnection
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "RTC connection {ConnectionId}: send queue overflow, disconnecting a slow client")]
     private static partial void LogSlowConsumer(ILogger logger, string connectionId);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "RTC connection {ConnectionId}: WebRTC setup failed")]
+    private static partial void LogWebRtcFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Debug, Message = "RTC connection {ConnectionId}: WebRTC peer closed ({Reason})")]
+    private static partial void LogWebRtcClosed(ILogger logger, string connectionId, string reason);
 
     [LoggerMessage(EventId = 204, Level = LogLevel.Error, Message = "RTC connection {ConnectionId} failed")]
     private static partial void LogFailed(ILogger logger, string connectionId, Exception exception);

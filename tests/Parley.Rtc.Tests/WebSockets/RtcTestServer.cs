@@ -35,7 +35,7 @@ internal sealed class RtcTestServer : IAsyncDisposable
 
     public IRoomManager Rooms => _app.Services.GetRequiredService<IRoomManager>();
 
-    public static async Task<RtcTestServer> StartAsync(Action<ParleyRtcOptions>? configure = null)
+    public static async Task<RtcTestServer> StartAsync(Action<ParleyRtcOptions>? configure = null, Action<WebApplication>? map = null)
     {
         // As the Parley server does: real-time pacing must not wait for the thread pool to grow on a busy 2-core machine.
         ThreadPool.GetMinThreads(out var workers, out var io);
@@ -52,6 +52,7 @@ internal sealed class RtcTestServer : IAsyncDisposable
 
         var app = builder.Build();
         app.MapParleyRtc();
+        map?.Invoke(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var uri = new Uri(address.Replace("http://", "ws://") + "/rtc/ws");

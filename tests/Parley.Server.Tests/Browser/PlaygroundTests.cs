@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Parley.Rtc.Tokens;
+using Parley.Server.Playground;
+using Parley.Testing;
+using Parley.Testing.FakeLlm;
+using Parley.Testing.Speech;
+using Xunit.Abstractions;
+
+namespace Parley.Server.Tests.Browser;
+
+/// <summary>The playground page and its loopback-only API, and a real conversation through the page in headless Chromium.</summary>
+/// <remarks>Not in parallel with other tests: Chromium must not run beside the real-time voice loop tests on two cores.</remarks>
+[Collection(BrowserCollection.Name)]
+public sealed class PlaygroundTests(ITestOutputHelper output)
+{
+    private const string ChromiumPath = "/usr/bin/chromium";
+
+    [Fact]
+    public async Task Root_BrowserGetServesPlayground_ApiRequestsStillReachControlApi()
+    {
+        await using var server = await ParleyTestServer.StartAsync();
+        using var http = server.CreateHttpClient();
+
+        var page = await http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("Parley playground", await page.Content.ReadAsStringAsync());
+
+        var client = await http.GetAsync("/parley-client.js");
+        Assert.Equal("text/javascript", client.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("export async function connect", await client.Content.ReadAsStringAsync());
+
+        // GET with an Action and POST are control API calls (unsigned here: the API's own error envelope).
+        using var api = JsonDocument.Parse(await http.GetStringAsync("/?Action=QueryAgents"));
+        Assert.NotEqual(0, api.RootElement.GetProperty("Code").GetInt32());
+        using var post = JsonDocument.Parse(await (await http.PostAsync("/?Action=QueryAgents", new StringContent("{}", Encoding.UTF8, "application/json"))).Content.ReadAsStringAsync());
+        Assert.NotEqual(0, post.RootElement.GetProperty("Code").GetInt32());
+    }
+
+    [Fact]
+    public async Task PlaygroundApi_FromLoopback_SignsCallsAndMintsTokens_ThroughProxyIsForbidden()
+    {
+        await using var server = await ParleyTestServer.StartAsync();
+        using var http = server.CreateHttpClient();
+
+        var agentsText = await (await http.PostAsync("/playground/api/call/ListAgents", new StringContent("{}", Encoding.UTF8, "application/json"))).Content.ReadAsStringAsync();
+        output.WriteLine(agentsText);
+        using var agents = JsonDocument.Parse(agentsText);
+        Assert.True(agents.RootElement.GetProperty("Code").GetInt32() == 0, agentsText);
+
+        var session = await http.PostAsync("/playground/api/session", new StringContent("{\"RoomId\":\"r1\",\"UserId\":\"u1\"}", Encoding.UTF8, "application/json"));
+        using var body = JsonDocument.Parse(await session.Content.ReadAsStringAsync());
+        var app = ParleyTestServer.DefaultApp;
+        Assert.Equal(app.AppId, body.RootElement.GetProperty("AppId").GetUInt32());
+        var verifier = server.Services.GetRequiredService<Token04Verifier>();
+        var check = verifier.VerifyLogin(body.RootElement.GetProperty("Token").GetString(), app.AppId, "u1", "r1");
+        Assert.True(check.IsValid, check.Message);
+
+        using var proxied = new HttpRequestMessage(HttpMethod.Post, "/playground/api/session") { Content = new StringContent("{}") };
+        proxied.Headers.Add("X-Forwarded-For", "203.0.113.9");
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(proxied)).StatusCode);
+    }
+
+    [Fact]
+    public void IsLocal_RefusesRemoteAddresses()
+    {
+        var remote = new DefaultHttpContext();
+        remote.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.10");
+        Assert.False(PlaygroundEndpoints.IsLocal(remote));
+        var local = new DefaultHttpContext();
+        local.Connection.RemoteIpAddress = IPAddress.Parse("::ffff:127.0.0.1");
+        Assert.True(PlaygroundEndpoints.IsLocal(local));
+        local.Connection.RemoteIpAddress = IPAddress.IPv6Loopback;
+        Assert.True(PlaygroundEndpoints.IsLocal(local));
+    }
+
+    /// <summary>
+    /// Chromium opens the playground, creates an agent on the fake LLM and starts a conversation; its fake microphone says
+    /// "What is the weather like today?". The page shows the transcript and the reply, and hears the agent's audio.
+    /// </summary>
+    [Fact]
+    public async Task Playground_ConversationInChromium_ShowsTranscriptReplyAndPlaysAgentAudio()
+    {
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium");
+        var directory = Directory.CreateTempSubdirectory("parley-playground-");
+        try
+        {
+            var wav = Path.Combine(directory.FullName, "mic.wav");
+            // Leading silence: the capture starts at getUserMedia, before the agent instance exists.
+            await WriteMicrophoneWavAsync([.. TestSpeech.Silence(2500), .. TestSpeech.Flite("What is the weather like today?"), .. TestSpeech.Silence(8000)], wav);
+
+            await using var llm = await FakeLlmServer.StartAsync();
+            llm.DefaultResponse = FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(10), "It is", " sunny", " and warm.");
+            await using var server = await ParleyTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
+
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = ChromiumPath,
+                Headless = true,
+                Args =
+                [
+                    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                    $"--use-file-for-fake-audio-capture={wav}", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+                    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+                ],
+            });
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 720 } });
+            page.Console += (_, message) => output.WriteLine("browser: " + message.Text);
+            page.PageError += (_, error) => output.WriteLine("page error: " + error);
+            await page.GotoAsync(server.BaseAddress.ToString());
+
+            await page.FillAsync("#agentId", "pg_agent");
+            await page.FillAsync("#llmUrl", llm.Url);
+            await page.FillAsync("#llmModel", "fake");
+            await page.FillAsync("#systemPrompt", "You are a weather bot.");
+            await page.SelectOptionAsync("#ttsVoice", "flite:kal16");
+            await page.ClickAsync("#createAgent");
+            await page.WaitForFunctionAsync("() => document.getElementById('agentSelect').value === 'pg_agent'", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+
+            await page.ClickAsync("#start");
+            await page.WaitForFunctionAsync("() => !document.getElementById('stop').disabled", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+            var started = Stopwatch.StartNew();
+
+            var userLine = await page.WaitForFunctionAsync(
+                "() => [...document.querySelectorAll('.line.user span')].map(s => s.textContent).find(t => t.includes('weather'))",
+                null, new PageWaitForFunctionOptions { Timeout = 40000 });
+            output.WriteLine($"user transcript after {started.ElapsedMilliseconds} ms: {await userLine.JsonValueAsync<string>()}");
+
+            await page.WaitForFunctionAsync(
+                "() => [...document.querySelectorAll('.line.agent span')].some(s => s.textContent === 'It is sunny and warm.')",
+                null, new PageWaitForFunctionOptions { Timeout = 30000 });
+            await page.WaitForFunctionAsync("() => window.playground.maxAgentRms > 0.02", null, new PageWaitForFunctionOptions { Timeout = 20000 });
+            var rms = await page.EvaluateAsync<double>("() => window.playground.maxAgentRms");
+            var latency = await page.InnerTextAsync("#latency");
+            output.WriteLine($"agent audio max rms {rms:0.000}; {latency}");
+            Assert.True(rms > 0.02);
+
+            // docs/playground.png is refreshed only on request (PARLEY_UPDATE_SCREENSHOTS=1), so test runs leave the tree clean.
+            var screenshot = Environment.GetEnvironmentVariable("PARLEY_UPDATE_SCREENSHOTS") == "1"
+                ? Path.Combine(RepositoryRoot(), "docs", "playground.png")
+                : Path.Combine(directory.FullName, "playground.png");
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
+            Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is empty");
+
+            await page.ClickAsync("#stop");
+            await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'idle' && !document.getElementById('start').disabled", null, new PageWaitForFunctionOptions { Timeout = 10000 });
+        }
+        finally
+        {
+            directory.Delete(true);
+        }
+    }
+
+    /// <summary>Chromium's fake capture reads the WAV; written at 16 kHz and resampled to 48 kHz with sox.</summary>
+    private static async Task WriteMicrophoneWavAsync(short[] samples16k, string path)
+    {
+        var raw = path + ".16k.wav";
+        await using (var file = File.Create(raw))
+        await using (var writer = new BinaryWriter(file))
+        {
+            writer.Write("RIFF"u8);
+            writer.Write(36 + (samples16k.Length * 2));
+            writer.Write("WAVEfmt "u8);
+            writer.Write(16);
+            writer.Write((short)1);
+            writer.Write((short)1);
+            writer.Write(16000);
+            writer.Write(32000);
+            writer.Write((short)2);
+            writer.Write((short)16);
+            writer.Write("data"u8);
+            writer.Write(samples16k.Length * 2);
+            foreach (var s in samples16k)
+            {
+                writer.Write(s);
+            }
+        }
+
+        var info = new ProcessStartInfo("sox") { RedirectStandardError = true };
+        foreach (var arg in new[] { raw, "-r", "48000", "-c", "1", "-b", "16", path })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, "sox failed: " + stderr);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Parley.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("Parley.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserCollection
+{
+    public const string Name = "Browser (Chromium, not parallel)";
+}
