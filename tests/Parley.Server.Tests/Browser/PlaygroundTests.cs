@@ -159,6 +159,103 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Talking over the agent through the page: the fake microphone asks a question, then speaks again while the agent
+    /// is in the middle of a long answer. The page sees the agent go from speaking to listening, the second utterance is
+    /// transcribed, and the context keeps only the part of the long answer that was played.
+    /// </summary>
+    [Fact]
+    public async Task Playground_TalkingOverTheAgent_InterruptsIt()
+    {
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium");
+        var directory = Directory.CreateTempSubdirectory("parley-playground-");
+        try
+        {
+            var wav = Path.Combine(directory.FullName, "mic.wav");
+            await WriteMicrophoneWavAsync(
+                [.. TestSpeech.Silence(2500), .. TestSpeech.Flite("What is the weather like today?"), .. TestSpeech.Silence(4500),
+                 .. TestSpeech.Flite("Stop please. What time is it?"), .. TestSpeech.Silence(20000)],
+                wav);
+
+            const string longReply = "The weather today is sunny with a light breeze from the west. In the afternoon a few clouds will gather over the hills. Later in the evening it will be cool, so bring a warm jacket if you go out. Tomorrow looks much the same.";
+            await using var llm = await FakeLlmServer.StartAsync();
+            llm.DefaultResponse = FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(5), longReply.Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray());
+            await using var server = await ParleyTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
+
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = ChromiumPath,
+                Headless = true,
+                Args =
+                [
+                    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                    $"--use-file-for-fake-audio-capture={wav}", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+                    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+                ],
+            });
+            var page = await browser.NewPageAsync();
+            page.Console += (_, message) => output.WriteLine("browser: " + message.Text);
+            await page.GotoAsync(server.BaseAddress.ToString());
+            await page.FillAsync("#agentId", "pg_barge");
+            await page.FillAsync("#llmUrl", llm.Url);
+            await page.FillAsync("#llmModel", "fake");
+            await page.SelectOptionAsync("#ttsVoice", "flite:kal16");
+            await page.ClickAsync("#createAgent");
+            await page.WaitForFunctionAsync("() => document.getElementById('agentSelect').value === 'pg_barge'", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+            await page.ClickAsync("#start");
+            await page.WaitForFunctionAsync("() => !document.getElementById('stop').disabled", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+
+            // Watch the agent's status as the page shows it: it must go from speaking to listening (interrupted by the user).
+            var statuses = new List<string>();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (DateTime.UtcNow < deadline)
+            {
+                var status = await page.InnerTextAsync("#status");
+                if (statuses.Count == 0 || statuses[^1] != status)
+                {
+                    statuses.Add(status);
+                }
+
+                var second = await page.EvaluateAsync<bool>("() => [...document.querySelectorAll('.line.user span')].some(s => /time|stop/.test(s.textContent))");
+                if (second && statuses.Contains("speaking"))
+                {
+                    break;
+                }
+
+                await Task.Delay(50);
+            }
+
+            output.WriteLine("statuses: " + string.Join(" → ", statuses));
+            var speaking = statuses.IndexOf("speaking");
+            Assert.True(speaking >= 0, "the agent never spoke: " + string.Join(" → ", statuses));
+            Assert.Contains("listening", statuses.Skip(speaking + 1));
+
+            // The context: the question, the part of the long answer that was played, then the interruption.
+            var instanceId = await page.EvaluateAsync<string>("() => window.playground.instanceId");
+            var api = server.CreateClient();
+            IReadOnlyList<Parley.Client.ChatMessage> context = [];
+            for (var i = 0; i < 60 && context.Count < 3; i++)
+            {
+                context = (await api.GetAgentInstanceMsgListAsync(instanceId)).Data?.MessageList ?? [];
+                await Task.Delay(250);
+            }
+
+            output.WriteLine(string.Join(" | ", context.Select(m => $"{m.Role}: {m.Content}")));
+            Assert.True(context.Count >= 3, "context: " + string.Join(" | ", context.Select(m => $"{m.Role}: {m.Content}")));
+            Assert.Equal("user", context[0].Role);
+            Assert.Contains("weather", context[0].Content);
+            Assert.Equal("assistant", context[1].Role);
+            Assert.True(context[1].Content.Length < longReply.Length, "the interrupted answer was kept whole");
+            Assert.Equal("user", context[2].Role);
+        }
+        finally
+        {
+            directory.Delete(true);
+        }
+    }
+
     /// <summary>Chromium's fake capture reads the WAV; written at 16 kHz and resampled to 48 kHz with sox.</summary>
     private static async Task WriteMicrophoneWavAsync(short[] samples16k, string path)
     {
