@@ -257,10 +257,30 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (Live)
         {
-            // The silo is shutting down: the instance ends with the process (reported as an RTC general error).
+            // The silo is shutting down: the instance ends with the process. Its native engines (VAD, ASR decoders) must
+            // stop before the host disposes the shared engine factories, or their worker threads would use freed memory.
             LogStoppedWithHost(logger, _spec!.AppId, _spec.InstanceId);
+            _deleted = true;
+            await _lifetime.CancelAsync();
             await _session!.DisposeAsync();
-            await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(_spec.AppId)).ReleaseAsync(_spec.InstanceId);
+            if (_detector is not null)
+            {
+                await _detector.DisposeAsync();
+            }
+
+            if (_join is { IsCompletedSuccessfully: true, Result: { } connection })
+            {
+                await connection.DisposeAsync();
+            }
+
+            try
+            {
+                await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(_spec.AppId)).ReleaseAsync(_spec.InstanceId);
+            }
+            catch (Exception ex) when (ex is OrleansException or OperationCanceledException or TimeoutException)
+            {
+                // The registry went down with the silo: nothing left to release.
+            }
         }
 
         await _lifetime.CancelAsync();
@@ -286,6 +306,13 @@ internal sealed partial class AgentInstanceGrain(
                 new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.TtsJson),
                 cancellationToken);
             session.SetSpeechOutput(connection.SpeechOutput);
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Deleted or shut down while joining: leave at once, start no engines.
+                await connection.DisposeAsync();
+                return null;
+            }
 
             // The listening half: the user's stream → VAD → ASR → turns → the session (barge-in, user turns).
             var detector = listeners.CreateDetector(_asr);
