@@ -100,18 +100,7 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
             await using var server = await ParleyTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
 
             using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = ChromiumPath,
-                Headless = true,
-                Args =
-                [
-                    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                    $"--use-file-for-fake-audio-capture={wav}", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
-                    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-                ],
-            });
+            await using var browser = await LaunchChromiumAsync(playwright, wav);
             var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 720 } });
             page.Console += (_, message) => output.WriteLine("browser: " + message.Text);
             page.PageError += (_, error) => output.WriteLine("page error: " + error);
@@ -183,18 +172,7 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
             await using var server = await ParleyTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
 
             using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = ChromiumPath,
-                Headless = true,
-                Args =
-                [
-                    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                    $"--use-file-for-fake-audio-capture={wav}", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
-                    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-                ],
-            });
+            await using var browser = await LaunchChromiumAsync(playwright, wav);
             var page = await browser.NewPageAsync();
             page.Console += (_, message) => output.WriteLine("browser: " + message.Text);
             await page.GotoAsync(server.BaseAddress.ToString());
@@ -255,6 +233,21 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
             directory.Delete(true);
         }
     }
+
+    /// <summary>Headless Debian Chromium whose fake microphone plays <paramref name="wav"/>, with WebRTC kept on loopback.</summary>
+    private static Task<IBrowser> LaunchChromiumAsync(IPlaywright playwright, string wav) =>
+        playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                $"--use-file-for-fake-audio-capture={wav}", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+                "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+            ],
+        });
 
     /// <summary>Chromium's fake capture reads the WAV; written at 16 kHz and resampled to 48 kHz with sox.</summary>
     private static async Task WriteMicrophoneWavAsync(short[] samples16k, string path)
