@@ -1,0 +1,46 @@
+namespace Parley.Providers.DashScope;
+
+/// <summary>
+/// Where and how Parley talks to Alibaba DashScope's WebSocket inference API (section <c>Parley:Vendors:DashScope</c>),
+/// shared by the <c>CosyVoice</c> TTS and <c>AliyunParaformer</c> ASR vendors.
+/// </summary>
+public sealed class DashScopeOptions
+{
+    public const string SectionName = "Parley:Vendors:DashScope";
+
+    public const string DefaultUrl = "wss://dashscope.aliyuncs.com/api-ws/v1/inference";
+
+    /// <summary>The WebSocket endpoint (ws:// or wss://); point it at a regional endpoint, a proxy or a fake.</summary>
+    public string Url { get; set; } = DefaultUrl;
+
+    /// <summary>Idle connections kept per endpoint and API key (tasks run one after another on a connection).</summary>
+    public int MaxIdleConnectionsPerKey { get; set; } = 16;
+
+    /// <summary>An idle connection older than this is closed instead of reused (DashScope drops connections idle for 60 s).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>Limit for the TCP/TLS/WebSocket handshake.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Limit for the server to answer run-task with task-started (or finish-task with task-finished).</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the setting when one is out of range.</summary>
+    public void Validate()
+    {
+        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != "ws" && uri.Scheme != "wss"))
+        {
+            throw new ArgumentException($"{SectionName}:Url must be an absolute ws:// or wss:// URL.", nameof(Url));
+        }
+
+        if (MaxIdleConnectionsPerKey < 0)
+        {
+            throw new ArgumentException($"{SectionName}:MaxIdleConnectionsPerKey must not be negative.", nameof(MaxIdleConnectionsPerKey));
+        }
+
+        if (IdleTimeout <= TimeSpan.Zero || ConnectTimeout <= TimeSpan.Zero || ResponseTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{SectionName}: IdleTimeout, ConnectTimeout and ResponseTimeout must be positive.");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Parley.Providers.DashScope;
+
+/// <summary>Reads the credential block shared by the DashScope vendors: <c>Params.app.api_key</c>.</summary>
+internal static class DashScopeParams
+{
+    public static string? ApiKeyError(JsonObject? parameters, string prefix)
+    {
+        if (parameters?["app"] is not JsonObject app)
+        {
+            return $"{prefix}.Params.app.api_key is required (Params.app must be an object).";
+        }
+
+        return app["api_key"] is JsonValue key && key.GetValueKind() == JsonValueKind.String && !string.IsNullOrWhiteSpace(key.GetValue<string>())
+            ? null
+            : $"{prefix}.Params.app.api_key is required and must be a non-empty string.";
+    }
+
+    public static string ApiKey(JsonObject parameters) => parameters["app"]!["api_key"]!.GetValue<string>().Trim();
+
+    public static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
+
+    public static bool TryGetInt(JsonNode? node, out int value)
+    {
+        value = 0;
+        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out value);
+    }
+}
