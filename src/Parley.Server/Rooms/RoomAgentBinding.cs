@@ -205,7 +205,10 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
 
     public ITextToSpeechProvider? Find(string vendor) => _byName.GetValueOrDefault(vendor);
 
-    /// <summary>The engine, Params and text rules for an instance's merged TTS object.</summary>
+    /// <summary>
+    /// The engine, Params and text rules for an instance's merged TTS object. Params go to the engine whole, including
+    /// the <c>app</c> credential block (cloud vendors such as CosyVoice need it; the Local engine ignores it).
+    /// </summary>
     public TtsSelection Select(JsonObject tts)
     {
         var vendor = tts["Vendor"]?.GetValue<string>() ?? options.Value.FallbackTtsVendor;
@@ -217,11 +220,6 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
             provider = _byName.GetValueOrDefault(options.Value.FallbackTtsVendor)
                 ?? throw new InvalidOperationException($"the fallback TTS vendor '{options.Value.FallbackTtsVendor}' is not available");
             parameters = null;
-        }
-        else if (parameters is not null && parameters.ContainsKey("app"))
-        {
-            parameters = (JsonObject)parameters.DeepClone();
-            parameters.Remove("app");
         }
 
         var filters = new List<FilterSpan>();

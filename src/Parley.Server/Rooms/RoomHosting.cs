@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
+using Parley.Providers.DashScope;
 using Parley.Providers.Local;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
@@ -21,10 +23,24 @@ public static class RoomHosting
         services.TryAddSingleton<IRoomAppDirectory, RoomAppDirectory>();
         services.AddParleyRtc(builder.Configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeechProvider, LocalTtsProvider>());
+
+        // Alibaba DashScope vendors (CosyVoice TTS, AliyunParaformer ASR) share one connection pool; the endpoint is
+        // configurable so a deployment can use a regional endpoint, a proxy, or a fake.
+        services.AddOptions<DashScopeOptions>()
+            .Bind(builder.Configuration.GetSection(DashScopeOptions.SectionName))
+            .Validate(o => Uri.TryCreate(o.Url, UriKind.Absolute, out var u) && (u.Scheme == "ws" || u.Scheme == "wss"), "Parley:Vendors:DashScope:Url must be an absolute ws:// or wss:// URL")
+            .Validate(o => o.MaxIdleConnectionsPerKey >= 0 && o.IdleTimeout > TimeSpan.Zero && o.ConnectTimeout > TimeSpan.Zero && o.ResponseTimeout > TimeSpan.Zero, "Parley:Vendors:DashScope timeouts must be positive")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => new DashScopeConnectionPool(
+            sp.GetRequiredService<IOptions<DashScopeOptions>>().Value, sp.GetService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeechProvider, CosyVoiceTtsProvider>(
+            sp => new CosyVoiceTtsProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<IVoiceActivityDetectorFactory>(_ => new SileroVadFactory());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizerProvider, PocketSphinxRecognizerProvider>(
             sp => new PocketSphinxRecognizerProvider(null, sp.GetRequiredService<ILoggerFactory>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizerProvider, ParaformerRecognizerProvider>(
+            sp => new ParaformerRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddSingleton<SpeechRecognizers>();
         services.Replace(ServiceDescriptor.Singleton<IAgentRoomBinding, RoomAgentBinding>());
         return builder;
