@@ -221,6 +221,14 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
                 ?? throw new InvalidOperationException($"the fallback TTS vendor '{options.Value.FallbackTtsVendor}' is not available");
             parameters = null;
         }
+        else if (!string.Equals(provider.Name, options.Value.FallbackTtsVendor, StringComparison.OrdinalIgnoreCase) && provider.Validate(parameters) is { } invalid)
+        {
+            // A cloud vendor without usable credentials (e.g. ZEGO's trial placeholder): speak with the fallback engine.
+            LogInvalid(logger, vendor, invalid, options.Value.FallbackTtsVendor);
+            provider = _byName.GetValueOrDefault(options.Value.FallbackTtsVendor)
+                ?? throw new InvalidOperationException($"the fallback TTS vendor '{options.Value.FallbackTtsVendor}' is not available");
+            parameters = null;
+        }
 
         var filters = new List<FilterSpan>();
         if (tts["FilterText"] is JsonArray items)
@@ -236,6 +244,9 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
 
         return new TtsSelection(provider, parameters, filters, tts["TerminatorText"]?.GetValue<string>());
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} cannot be used ({Reason}); speaking with {Fallback}")]
+    private static partial void LogInvalid(ILogger logger, string vendor, string reason, string fallback);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} has no engine on this server; speaking with {Fallback}")]
     private static partial void LogFallback(ILogger logger, string vendor, string fallback);

@@ -29,6 +29,13 @@ internal sealed partial class SpeechRecognizers(
             provider = _byName[options.Value.DefaultAsrVendor];
             parameters = null;
         }
+        else if (!string.Equals(provider.Name, options.Value.DefaultAsrVendor, StringComparison.OrdinalIgnoreCase) && provider.Validate(parameters) is { } invalid)
+        {
+            // e.g. ZEGO clients send ASR.Vendor "AliyunParaformer" without credentials (ZEGO supplies its own).
+            LogInvalid(logger, vendor, invalid, options.Value.DefaultAsrVendor);
+            provider = _byName[options.Value.DefaultAsrVendor];
+            parameters = null;
+        }
 
         var turn = UserTurnDetectorOptions.FromAsr(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
         var recognition = provider.Open(new SpeechRecognitionOptions(parameters, asr["HotWord"]?.GetValue<string>()));
@@ -36,6 +43,9 @@ internal sealed partial class SpeechRecognizers(
     }
 
     private static int? Int(JsonObject o, string name) => o[name] is JsonValue value && value.TryGetValue<int>(out var i) ? i : null;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ASR vendor {Vendor} cannot be used ({Reason}); listening with {Fallback}")]
+    private static partial void LogInvalid(ILogger logger, string vendor, string reason, string fallback);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ASR vendor {Vendor} has no engine on this server; listening with {Fallback}")]
     private static partial void LogFallback(ILogger logger, string vendor, string fallback);

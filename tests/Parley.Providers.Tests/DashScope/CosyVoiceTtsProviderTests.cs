@@ -185,6 +185,7 @@ public sealed class CosyVoiceTtsProviderTests
     [Theory]
     [InlineData("""{"payload":{}}""", "TTS.Params.app.api_key is required")]
     [InlineData("""{"app":{"api_key":""}}""", "TTS.Params.app.api_key is required")]
+    [InlineData("""{"app":{"api_key":"zego_test"}}""", "TTS.Params.app.api_key \"zego_test\" is ZEGO's trial placeholder")]
     [InlineData("""{"app":{"api_key":"k"},"payload":{"parameters":{"format":"mp3"}}}""", "TTS.Params.payload.parameters.format")]
     [InlineData("""{"app":{"api_key":"k"},"payload":{"parameters":{"sample_rate":12345}}}""", "TTS.Params.payload.parameters.sample_rate")]
     [InlineData("""{"app":{"api_key":"k"},"payload":[]}""", "TTS.Params.payload must be an object")]
