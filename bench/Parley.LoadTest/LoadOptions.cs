@@ -20,6 +20,18 @@ public sealed record LoadOptions
     /// <summary>The fake LLM's time between later tokens.</summary>
     public TimeSpan LlmTokenInterval { get; init; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>Speech vendors: fake DashScope ones of fixed latency (default), or the real local engines.</summary>
+    public VendorMode Vendors { get; init; } = VendorMode.Fake;
+
+    /// <summary>The fake ASR's delay from the end of an utterance (finish-task) to its final result.</summary>
+    public TimeSpan AsrFinalDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The fake TTS's delay from a sentence's text to its first audio.</summary>
+    public TimeSpan TtsFirstAudio { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Users start talking at random moments within this window after everyone joined.</summary>
+    public TimeSpan TalkStartSpread { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>ASR.VADSilenceSegmentation given to the agent (the VAD's hang-over before a turn ends).</summary>
     public int VadSilenceMs { get; init; } = 500;
 
@@ -48,8 +60,9 @@ public sealed record LoadOptions
     public string? OutFile { get; init; }
 
     public const string Usage = """
-        Parley load generator: N simulated users talk to agents over /rtc/ws with the real local engines
-        (Silero VAD + pocketsphinx ASR + flite TTS) and a fake OpenAI-compatible LLM of fixed latency.
+        Parley load generator: N simulated users talk to agents over /rtc/ws. Silero VAD is always real; the LLM is a
+        fake OpenAI-compatible server of fixed latency; ASR and TTS are fake DashScope vendors of fixed latency speaking
+        their real WebSocket protocol (default), or the real local engines (pocketsphinx + flite) with --vendors local.
 
           --sessions N             concurrent users (default 1)
           --turns N                questions per user (default 3)
@@ -57,11 +70,18 @@ public sealed record LoadOptions
           --llm-first-token-ms MS  fake LLM time to first token (default 200)
           --llm-token-ms MS        fake LLM time between tokens (default 20)
           --vad-silence-ms MS      ASR.VADSilenceSegmentation (default 500)
+          --vendors fake|local     fake DashScope ASR/TTS of fixed latency (default) or the real local engines
+          --asr-final-ms MS        fake ASR: end of utterance → final result (default 100)
+          --tts-first-audio-ms MS  fake TTS: text → first audio (default 100)
+          --talk-spread-ms MS      users start talking at random within this window (default 3000)
           --server URL             target a running server instead of starting one (with --app-id, --secret)
           --server-pid PID         that server's process id, for CPU/RSS
           --app-id ID --secret S   the app's credentials (a started server is configured with the defaults)
           --seed N                 random seed (default 1)
           --out FILE               write the JSON report to FILE
+
+        Capacity search (`capacity` first): runs the load at rising N, each on a fresh server, then bisects.
+          capacity --steps 10,25,50,100,150,200 --resolution 10 --target-p95-ms 60 [load options]
         """;
 
     /// <summary>Parses command-line arguments; throws <see cref="ArgumentException"/> naming the bad option.</summary>
@@ -88,6 +108,18 @@ public sealed record LoadOptions
                 "--llm-first-token-ms" => options with { LlmFirstToken = TimeSpan.FromMilliseconds(Int(0, 60000)) },
                 "--llm-token-ms" => options with { LlmTokenInterval = TimeSpan.FromMilliseconds(Int(0, 10000)) },
                 "--vad-silence-ms" => options with { VadSilenceMs = Int(200, 2000) },
+                "--vendors" => options with
+                {
+                    Vendors = Value() switch
+                    {
+                        "fake" => VendorMode.Fake,
+                        "local" => VendorMode.Local,
+                        var other => throw new ArgumentException($"--vendors must be 'fake' or 'local', got '{other}'"),
+                    },
+                },
+                "--asr-final-ms" => options with { AsrFinalDelay = TimeSpan.FromMilliseconds(Int(0, 60000)) },
+                "--tts-first-audio-ms" => options with { TtsFirstAudio = TimeSpan.FromMilliseconds(Int(0, 60000)) },
+                "--talk-spread-ms" => options with { TalkStartSpread = TimeSpan.FromMilliseconds(Int(0, 600000)) },
                 "--server" => options with { ServerUrl = Uri.TryCreate(Value(), UriKind.Absolute, out var u) ? u : throw new ArgumentException("--server must be an absolute URL") },
                 "--server-pid" => options with { ServerPid = Int(1, int.MaxValue) },
                 "--app-id" => options with { AppId = uint.TryParse(Value(), CultureInfo.InvariantCulture, out var a) ? a : throw new ArgumentException("--app-id must be an unsigned integer") },

@@ -16,6 +16,9 @@ internal sealed record ServerUsage(
     ProcessSample? LoadEnd,
     long PeakRssBytes);
 
+/// <summary>Whether the load generator kept up: its microphone clock's late ticks, and frames that waited for the previous send.</summary>
+public sealed record LoadGeneratorHealth(long LateClockTicks, int QueuedSends);
+
 /// <summary>Percentiles of one measure (milliseconds). Null fields when there were no samples.</summary>
 public sealed record Percentiles(int Count, double? P50, double? P95, double? P99, double? Max)
 {
@@ -80,10 +83,19 @@ public sealed record LoadReport
     /// <summary>End of the user's speech audio sent → first agent audio frame received.</summary>
     public required Percentiles VoiceToVoiceMs { get; init; }
 
-    /// <summary>Voice-to-voice minus the VAD hang-over minus the fake LLM's first-token latency (TTS and ASR included).</summary>
+    public required string Vendors { get; init; }
+
+    public required double AsrFinalDelayMs { get; init; }
+
+    public required double TtsFirstAudioMs { get; init; }
+
+    /// <summary>
+    /// Voice-to-voice minus the VAD hang-over, the LLM's first-token latency and (fake vendors) the configured ASR final
+    /// and TTS first-audio latencies: what Parley itself adds. With the local engines ASR and TTS stay inside it.
+    /// </summary>
     public required Percentiles PipelineOverheadMs { get; init; }
 
-    /// <summary>Overhead minus the server-reported mean flite first-audio time (an estimate: a mean subtracted from each turn).</summary>
+    /// <summary>Local engines only: overhead minus the server-reported mean flite first-audio time (an estimate: a mean subtracted from each turn).</summary>
     public required Percentiles OverheadWithoutTtsMs { get; init; }
 
     /// <summary>User speech start sent → last agent audio frame received.</summary>
@@ -108,6 +120,11 @@ public sealed record LoadReport
 
     public required double MaxFrameGapMs { get; init; }
 
+    /// <summary>Audio frames the server's room dropped during the run (bounded queues, drop-oldest), from its /metrics.</summary>
+    public required double ServerDroppedFrames { get; init; }
+
+    public required LoadGeneratorHealth LoadGenerator { get; init; }
+
     /// <summary>Server-reported mean of each <c>parley_turn_stage_seconds</c> stage during the run (ms).</summary>
     public required IReadOnlyDictionary<string, double> ServerStageMeansMs { get; init; }
 
@@ -126,17 +143,20 @@ public sealed record LoadReport
 
     internal static LoadReport Build(
         LoadOptions options,
+        SpeechVendors vendors,
         IReadOnlyList<TurnResult> turns,
         IReadOnlyList<string> sessionErrors,
         IReadOnlyList<double> joins,
         Dictionary<string, double> stages,
+        double droppedFrames,
+        LoadGeneratorHealth health,
         ServerUsage usage,
         double questionMs)
     {
         var llm = options.LlmFirstToken.TotalMilliseconds;
         var v2v = turns.Where(t => t.VoiceToVoiceMs is not null).Select(t => t.VoiceToVoiceMs!.Value).ToList();
-        var overhead = v2v.Select(v => v - options.VadSilenceMs - llm).ToList();
-        var tts = stages.TryGetValue("tts_first_audio", out var t) ? t : (double?)null;
+        var overhead = v2v.Select(v => v - options.VadSilenceMs - llm - vendors.FixedVendorLatencyMs).ToList();
+        var tts = vendors.Mode == VendorMode.Local && stages.TryGetValue("tts_first_audio", out var t) ? t : (double?)null;
         var n = options.Sessions;
         static double Mb(long bytes) => Math.Round(bytes / 1048576.0, 1);
         double? Cores(ProcessSample? from, ProcessSample? to) => from is { } f && to is { } e ? Math.Round(e.CoresSince(f), 3) : null;
@@ -158,7 +178,10 @@ public sealed record LoadReport
         var failures = sessionErrors.Concat(turns.Where(x => x.Error is not null).Select(x => $"session {x.Session} turn {x.Turn} ({x.Kind}): {x.Error}")).ToList();
         return new LoadReport
         {
-            Engines = "REAL local engines: Silero VAD + pocketsphinx ASR + flite TTS (kal16); fake OpenAI-compatible LLM with fixed latency",
+            Engines = vendors.Description,
+            Vendors = vendors.Mode == VendorMode.Fake ? "fake" : "local",
+            AsrFinalDelayMs = vendors.Mode == VendorMode.Fake ? options.AsrFinalDelay.TotalMilliseconds : 0,
+            TtsFirstAudioMs = vendors.Mode == VendorMode.Fake ? options.TtsFirstAudio.TotalMilliseconds : 0,
             Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}",
             FinishedAt = DateTimeOffset.UtcNow,
             Sessions = n,
@@ -181,6 +204,8 @@ public sealed record LoadReport
             AgentFramesReceived = turns.Sum(x => x.AgentFrames),
             LateFrameGaps = turns.Sum(x => x.LateGaps),
             MaxFrameGapMs = Math.Round(turns.Select(x => x.MaxGapMs).DefaultIfEmpty(0).Max(), 1),
+            ServerDroppedFrames = droppedFrames,
+            LoadGenerator = health,
             ServerStageMeansMs = stages.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 1)),
             Resources = resources,
             Turns = turns,
@@ -192,18 +217,27 @@ public sealed record LoadReport
         var s = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         s.AppendLine();
-        s.AppendLine("Parley load run — first version on " + Engines);
+        s.AppendLine("Parley load run — " + Engines);
         s.AppendLine(inv, $"{Sessions} session(s) × {TurnsPerSession} turn(s), barge-in share {BargeInShare:0.##}, LLM first token {LlmFirstTokenMs:0} ms (+{LlmTokenIntervalMs:0} ms/token), VAD hang-over {VadSilenceMs} ms; {Machine}");
         s.AppendLine(inv, $"  failed sessions          {FailedSessions}");
         s.AppendLine(inv, $"  voice-to-voice           {VoiceToVoiceMs}");
-        s.AppendLine(inv, $"  pipeline overhead        {PipelineOverheadMs}   (v2v − {VadSilenceMs} ms VAD − {LlmFirstTokenMs:0} ms LLM; includes ASR final + flite TTS)");
-        s.AppendLine(inv, $"  overhead without TTS     {OverheadWithoutTtsMs}   (minus the server's mean tts_first_audio)");
+        if (Vendors == "fake")
+        {
+            s.AppendLine(inv, $"  pipeline overhead        {PipelineOverheadMs}   (v2v − {VadSilenceMs} ms VAD − {LlmFirstTokenMs:0} ms LLM − {AsrFinalDelayMs:0} ms ASR − {TtsFirstAudioMs:0} ms TTS)");
+        }
+        else
+        {
+            s.AppendLine(inv, $"  pipeline overhead        {PipelineOverheadMs}   (v2v − {VadSilenceMs} ms VAD − {LlmFirstTokenMs:0} ms LLM; includes ASR final + flite TTS)");
+            s.AppendLine(inv, $"  overhead without TTS     {OverheadWithoutTtsMs}   (minus the server's mean tts_first_audio)");
+        }
+
         s.AppendLine(inv, $"  barge-in                 {BargeInMs}   (speech start sent → agent audio stops)");
         s.AppendLine(inv, $"  barge-in after VAD start {BargeInAfterVadMs}");
         s.AppendLine(inv, $"  VAD speech start         {VadStartMs}   (speech start sent → Cmd 1, agent silent)");
         s.AppendLine(inv, $"  VAD start over agent     {InterruptionVadStartMs}   (interruption start sent → Cmd 1)");
         s.AppendLine(inv, $"  instance join           {JoinMs}   (CreateAgentInstance → agent stream in room)");
-        s.AppendLine(inv, $"  agent frames             {AgentFramesReceived} received, {LateFrameGaps} gaps > 60 ms, max gap {MaxFrameGapMs:0} ms");
+        s.AppendLine(inv, $"  agent frames             {AgentFramesReceived} received, {LateFrameGaps} gaps > 60 ms, max gap {MaxFrameGapMs:0} ms; server dropped {ServerDroppedFrames:0}");
+        s.AppendLine(inv, $"  load generator           {LoadGenerator.LateClockTicks} late microphone ticks, {LoadGenerator.QueuedSends} queued sends");
         s.AppendLine("  server stage means (ms)  " + string.Join(", ", ServerStageMeansMs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => string.Create(inv, $"{kv.Key} {kv.Value:0.#}"))));
         var r = Resources;
         s.AppendLine(inv, $"  server RSS               baseline {r.BaselineRssMb} MB, idle with {Sessions} session(s) {r.IdleRssMb} MB ({r.IdleRssPerSessionMb} MB/session), peak under load {r.PeakRssMb} MB ({r.LoadRssPerSessionMb} MB/session)");

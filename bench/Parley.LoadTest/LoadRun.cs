@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Parley.Client;
 using Parley.Rtc.Tokens;
 using Parley.Testing.FakeLlm;
-using Parley.Testing.Rooms;
 using Parley.Testing.Speech;
 
 namespace Parley.LoadTest;
@@ -26,17 +25,22 @@ public static class LoadRun
     /// <summary>A silence this long ends an agent utterance.</summary>
     private static readonly TimeSpan UtteranceEnd = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>Silence after an answer's last frame before the user asks again.</summary>
+    private static readonly TimeSpan AnswerOver = TimeSpan.FromMilliseconds(700);
+
     public static async Task<LoadReport> RunAsync(LoadOptions options, TextWriter? log = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         log ??= TextWriter.Null;
         // Synthesised once, reused by every user; flite's leading/trailing silence is cut so "speech start/end sent" is the voice's.
-        var question = TrimSilence(TestSpeech.Flite(Question));
-        var interruption = TrimSilence(TestSpeech.Flite(Interruption));
+        var questionSamples = TrimSilence(TestSpeech.Flite(Question));
+        var question = Microphone.ToPcm(questionSamples);
+        var interruption = Microphone.ToPcm(TrimSilence(TestSpeech.Flite(Interruption)));
 
         await using var llm = await FakeLlmServer.StartAsync(cancellationToken);
         var tokens = Answer.Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray();
         llm.DefaultResponse = FakeLlmResponse.Timed(options.LlmFirstToken, options.LlmTokenInterval, tokens);
+        await using var vendors = await SpeechVendors.StartAsync(options, Question, cancellationToken);
 
         ServerHost? host = null;
         try
@@ -46,7 +50,7 @@ public static class LoadRun
             if (options.ServerUrl is null)
             {
                 log.WriteLine("starting the server process …");
-                host = await ServerHost.StartAsync(options, cancellationToken);
+                host = await ServerHost.StartAsync(options, vendors.ServerArguments, cancellationToken);
                 baseAddress = host.BaseAddress;
                 pid = host.Pid;
             }
@@ -55,7 +59,7 @@ public static class LoadRun
                 baseAddress = options.ServerUrl;
             }
 
-            using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
             var api = new ParleyClient(http, baseAddress, options.AppId, options.ServerSecret);
             var agentId = "load_" + Guid.NewGuid().ToString("N")[..8];
             var registered = await api.RegisterAgentAsync(
@@ -63,8 +67,8 @@ public static class LoadRun
                 {
                     AgentId = agentId,
                     LLM = new LlmConfig { Url = llm.Url, Model = "fake", SystemPrompt = "You are a weather bot." },
-                    TTS = new TtsConfig { Vendor = "Local", Params = new JsonObject { ["engine"] = "flite", ["voice"] = "kal16" } },
-                    ASR = new AsrConfig { VADSilenceSegmentation = options.VadSilenceMs },
+                    TTS = vendors.Tts,
+                    ASR = vendors.Asr,
                 },
                 cancellationToken);
             if (registered.Code != 0)
@@ -72,7 +76,7 @@ public static class LoadRun
                 throw new InvalidOperationException($"RegisterAgent failed: {registered.Code} {registered.Message}");
             }
 
-            var stagesBefore = await ReadStagesAsync(http, cancellationToken);
+            var metricsBefore = await ReadMetricsAsync(http, cancellationToken);
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             var baseline = Sample(pid);
             await Task.Delay(options.IdleSample, cancellationToken);
@@ -81,8 +85,10 @@ public static class LoadRun
             // Join every user (instance created, agent stream in the room), then sample the idle server with N sessions.
             log.WriteLine($"joining {options.Sessions} sessions …");
             var random = new Random(options.Seed);
-            var users = Enumerable.Range(0, options.Sessions).Select(i => new SimulatedUser(i, options, api, baseAddress, agentId, new Random(random.Next()))).ToArray();
+            var clock = new MicrophoneClock();
             using var stopMicrophones = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var clockTask = clock.RunAsync(stopMicrophones.Token);
+            var users = Enumerable.Range(0, options.Sessions).Select(i => new SimulatedUser(i, options, api, baseAddress, agentId, clock, new Random(random.Next()))).ToArray();
             try
             {
                 await Task.WhenAll(users.Select(u => u.JoinAsync(stopMicrophones.Token)));
@@ -93,6 +99,7 @@ public static class LoadRun
 
                 log.WriteLine($"{users.Count(u => u.Error is null)} joined; talking ({options.Turns} turns each) …");
                 var loadStart = Sample(pid);
+                var lateTicksBefore = clock.LateTicks;
                 var peakRss = loadStart?.RssBytes ?? 0;
                 using var sampling = new CancellationTokenSource();
                 var sampler = Task.Run(
@@ -110,19 +117,23 @@ public static class LoadRun
                 await sampling.CancelAsync();
                 await sampler;
 
-                var stagesAfter = await ReadStagesAsync(http, cancellationToken);
+                var metricsAfter = await ReadMetricsAsync(http, cancellationToken);
                 return LoadReport.Build(
                     options,
+                    vendors,
                     users.SelectMany(u => u.Turns).ToList(),
                     users.Where(u => u.Error is not null).Select(u => $"session {u.Index}: {u.Error}").ToList(),
                     users.Where(u => u.JoinMs is not null).Select(u => u.JoinMs!.Value).ToList(),
-                    StageMeans(stagesBefore, stagesAfter),
+                    StageMeans(metricsBefore, metricsAfter),
+                    Delta(metricsBefore, metricsAfter, "parley_rtc_dropped_frames_total"),
+                    new LoadGeneratorHealth(clock.LateTicks - lateTicksBefore, users.Sum(u => u.QueuedSends)),
                     new ServerUsage(pid, baseline, baselineEnd, idle, idleEnd, loadStart, loadEnd, peakRss),
-                    TestSpeechMs(question));
+                    TestSpeechMs(questionSamples));
             }
             finally
             {
                 await stopMicrophones.CancelAsync();
+                await clockTask;
                 foreach (var user in users)
                 {
                     await user.DisposeAsync();
@@ -161,10 +172,10 @@ public static class LoadRun
 
     private static ProcessSample? Sample(int? pid) => pid is { } p && OperatingSystem.IsLinux() ? ProcessSample.Read(p) : null;
 
-    /// <summary>Sum and count of each stage of <c>parley_turn_stage_seconds</c> from the server's /metrics.</summary>
-    private static async Task<Dictionary<string, (double Sum, double Count)>> ReadStagesAsync(HttpClient http, CancellationToken cancellationToken)
+    /// <summary>Every sample line of the server's /metrics (name with labels → value); empty when unreachable.</summary>
+    private static async Task<Dictionary<string, double>> ReadMetricsAsync(HttpClient http, CancellationToken cancellationToken)
     {
-        var stages = new Dictionary<string, (double Sum, double Count)>();
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         string text;
         try
         {
@@ -172,38 +183,53 @@ public static class LoadRun
         }
         catch (HttpRequestException)
         {
-            return stages;
+            return metrics;
         }
 
         foreach (var line in text.Split('\n'))
         {
-            var isSum = line.StartsWith("parley_turn_stage_seconds_sum{", StringComparison.Ordinal);
-            var isCount = line.StartsWith("parley_turn_stage_seconds_count{", StringComparison.Ordinal);
-            if (!isSum && !isCount)
+            var space = line.LastIndexOf(' ');
+            if (line.Length == 0 || line[0] == '#' || space < 0)
             {
                 continue;
             }
 
-            var nameStart = line.IndexOf("stage=\"", StringComparison.Ordinal) + 7;
-            var stage = line[nameStart..line.IndexOf('"', nameStart)];
-            var value = double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-            stages.TryGetValue(stage, out var current);
-            stages[stage] = isSum ? (value, current.Count) : (current.Sum, value);
+            if (double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                metrics[line[..space]] = value;
+            }
         }
 
-        return stages;
+        return metrics;
     }
 
-    private static Dictionary<string, double> StageMeans(Dictionary<string, (double Sum, double Count)> before, Dictionary<string, (double Sum, double Count)> after)
+    /// <summary>Growth of every series of <paramref name="name"/> (summed over labels) between two readings.</summary>
+    private static double Delta(Dictionary<string, double> before, Dictionary<string, double> after, string name)
+    {
+        double Sum(Dictionary<string, double> m) => m.Where(kv => kv.Key == name || kv.Key.StartsWith(name + "{", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        return Sum(after) - Sum(before);
+    }
+
+    /// <summary>Mean of each stage of <c>parley_turn_stage_seconds</c> over the run (ms), from the sum/count deltas.</summary>
+    private static Dictionary<string, double> StageMeans(Dictionary<string, double> before, Dictionary<string, double> after)
     {
         var means = new Dictionary<string, double>();
-        foreach (var (stage, (sum, count)) in after)
+        foreach (var (key, sum) in after)
         {
-            before.TryGetValue(stage, out var earlier);
-            var n = count - earlier.Count;
+            const string prefix = "parley_turn_stage_seconds_sum{";
+            if (!key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var labels = key[(prefix.Length - 1)..];
+            var stageStart = labels.IndexOf("stage=\"", StringComparison.Ordinal) + 7;
+            var stage = labels[stageStart..labels.IndexOf('"', stageStart)];
+            var countKey = "parley_turn_stage_seconds_count" + labels;
+            var n = after.GetValueOrDefault(countKey) - before.GetValueOrDefault(countKey);
             if (n > 0)
             {
-                means[stage] = (sum - earlier.Sum) / n * 1000;
+                means[stage] = (sum - before.GetValueOrDefault(key)) / n * 1000;
             }
         }
 
@@ -211,11 +237,10 @@ public static class LoadRun
     }
 
     /// <summary>One simulated user: its own room, instance and microphone.</summary>
-    private sealed class SimulatedUser(int index, LoadOptions options, ParleyClient api, Uri baseAddress, string agentId, Random random) : IAsyncDisposable
+    private sealed class SimulatedUser(int index, LoadOptions options, ParleyClient api, Uri baseAddress, string agentId, MicrophoneClock clock, Random random) : IAsyncDisposable
     {
-        private RoomTestClient? _client;
+        private LoadRoomClient? _client;
         private Microphone? _microphone;
-        private Task? _microphoneTask;
         private string? _instanceId;
 
         public int Index { get; } = index;
@@ -226,22 +251,24 @@ public static class LoadRun
 
         public List<TurnResult> Turns { get; } = [];
 
+        public int QueuedSends => _microphone?.QueuedSends ?? 0;
+
         private string AgentStream => $"agent_s{Index}";
 
-        public async Task JoinAsync(CancellationToken microphoneToken)
+        public async Task JoinAsync(CancellationToken cancellationToken)
         {
             try
             {
-                await Task.Delay(random.Next(0, 500), microphoneToken);
+                await Task.Delay(random.Next(0, Math.Max(500, options.Sessions * 10)), cancellationToken);
                 var userId = $"user_{Index}";
                 var roomId = $"load_{agentId}_{Index}";
-                _client = await RoomTestClient.ConnectAsync(baseAddress, microphoneToken);
+                _client = await LoadRoomClient.ConnectAsync(baseAddress, cancellationToken);
                 var token = Token04.Mint(options.AppId, userId, options.ServerSecret, TimeSpan.FromHours(2), "", TimeProvider.System);
-                Check("Login", await _client.LoginAsync(token, roomId, userId, cancellationToken: microphoneToken));
-                Check("Play", await _client.PlayAsync(AgentStream, cancellationToken: microphoneToken));
-                Check("Publish", await _client.PublishAsync($"user_s{Index}", cancellationToken: microphoneToken));
+                Check("Login", await _client.RequestAsync(new { Type = "Login", AppId = options.AppId, RoomId = roomId, UserId = userId, Token = token }, "LoginResult", cancellationToken));
+                Check("Play", await _client.RequestAsync(new { Type = "Play", StreamId = AgentStream, Codec = "pcm16", SampleRate = 16000 }, "PlayResult", cancellationToken));
+                Check("Publish", await _client.RequestAsync(new { Type = "Publish", StreamId = $"user_s{Index}", Codec = "pcm16", SampleRate = 16000 }, "PublishResult", cancellationToken));
                 _microphone = new Microphone(_client);
-                _microphoneTask = _microphone.RunAsync(microphoneToken);
+                clock.Add(_microphone);
 
                 var created = Stopwatch.GetTimestamp();
                 var response = await api.CreateAgentInstanceAsync(
@@ -251,26 +278,27 @@ public static class LoadRun
                         UserId = userId,
                         RTC = new RtcConfig { RoomId = roomId, AgentStreamId = AgentStream, AgentUserId = $"agent_{Index}", UserStreamId = $"user_s{Index}" },
                     },
-                    microphoneToken);
+                    cancellationToken);
                 if (response.Code != 0 || response.Data is null)
                 {
                     throw new InvalidOperationException($"CreateAgentInstance failed: {response.Code} {response.Message}");
                 }
 
                 _instanceId = response.Data.AgentInstanceId;
-                await _client.WaitForAsync(
+                await _client.WaitForMessageAsync(
                     m => m.GetProperty("Type").GetString() == "StreamAdded" && m.GetProperty("StreamId").GetString() == AgentStream,
-                    TimeSpan.FromSeconds(20),
-                    microphoneToken);
+                    0,
+                    TimeSpan.FromSeconds(30),
+                    cancellationToken);
                 JoinMs = Stopwatch.GetElapsedTime(created).TotalMilliseconds;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !microphoneToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 Error = "join: " + ex.Message;
             }
         }
 
-        public async Task TalkAsync(short[] question, short[] interruption, CancellationToken cancellationToken)
+        public async Task TalkAsync(byte[] question, byte[] interruption, CancellationToken cancellationToken)
         {
             if (Error is not null || _client is null || _microphone is null)
             {
@@ -279,6 +307,8 @@ public static class LoadRun
 
             try
             {
+                // Users do not all speak at the same instant: spread the first questions over the talk-start window.
+                await Task.Delay(random.Next(0, (int)options.TalkStartSpread.TotalMilliseconds + 1), cancellationToken);
                 for (var turn = 0; turn < options.Turns; turn++)
                 {
                     // Exactly the configured share of turns, spread evenly and shifted per session.
@@ -292,14 +322,14 @@ public static class LoadRun
             }
         }
 
-        private async Task<List<TurnResult>> TurnAsync(int turn, short[] question, short[] interruption, bool bargeIn, CancellationToken cancellationToken)
+        private async Task<List<TurnResult>> TurnAsync(int turn, byte[] question, byte[] interruption, bool bargeIn, CancellationToken cancellationToken)
         {
             var results = new List<TurnResult>();
             var client = _client!;
             var asked = _microphone!.Say(question);
             var spokeStart = await asked.Started.Task.WaitAsync(cancellationToken);
             var spokeEnd = await asked.Ended.Task.WaitAsync(cancellationToken);
-            var first = await WaitForFrameAfterAsync(spokeEnd, TimeSpan.FromSeconds(20), cancellationToken);
+            var first = await client.WaitForFrameAfterAsync(spokeEnd, TimeSpan.FromSeconds(20), cancellationToken);
             if (first is null)
             {
                 results.Add(new TurnResult(Index, turn, "question", null, null, null, 0, 0, 0, "no agent audio within 20 s of the end of speech"));
@@ -309,23 +339,23 @@ public static class LoadRun
             var v2v = Stopwatch.GetElapsedTime(spokeEnd, first.Value).TotalMilliseconds;
             if (!bargeIn)
             {
-                var reply = await WaitForUtteranceAsync(first.Value, cancellationToken);
+                var reply = await client.WaitForUtteranceEndAsync(first.Value, AnswerOver, TimeSpan.FromSeconds(30), cancellationToken);
                 results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply) with { VadStartMs = VadStartMs(spokeStart) });
                 return results;
             }
 
             // Talk over the answer once about 0.8 s of it has arrived.
-            await WaitUntilAsync(() => client.Frames.Count(f => f.ArrivedTicks >= first.Value) >= 40, TimeSpan.FromSeconds(10), cancellationToken);
+            await client.WaitForFramesAsync(first.Value, 40, TimeSpan.FromSeconds(10), cancellationToken);
             var cut = _microphone.Say(interruption);
             var cutStart = await cut.Started.Task.WaitAsync(cancellationToken);
             var cutEnd = await cut.Ended.Task.WaitAsync(cancellationToken);
-            var interrupted = Utterance(client.Frames, first.Value);
+            var interrupted = client.Utterance(first.Value);
             double? bargeMs = null;
             double? afterVadMs = null;
             if (interrupted.LastTicks > cutStart)
             {
                 bargeMs = Stopwatch.GetElapsedTime(cutStart, interrupted.LastTicks).TotalMilliseconds;
-                var vadStart = SpeechStartAfter(cutStart);
+                var vadStart = client.MessageArrival(IsSpeechStart, cutStart);
                 if (vadStart != 0)
                 {
                     afterVadMs = Stopwatch.GetElapsedTime(vadStart, interrupted.LastTicks).TotalMilliseconds;
@@ -340,78 +370,28 @@ public static class LoadRun
             });
 
             // The interruption is itself a question: its answer gives one more voice-to-voice sample.
-            var next = await WaitForFrameAfterAsync(Math.Max(cutEnd, interrupted.LastTicks + 1), TimeSpan.FromSeconds(20), cancellationToken);
+            var next = await client.WaitForFrameAfterAsync(Math.Max(cutEnd, interrupted.LastTicks + 1), TimeSpan.FromSeconds(20), cancellationToken);
             if (next is null)
             {
                 results.Add(new TurnResult(Index, turn, "after-barge-in", null, null, null, 0, 0, 0, "no answer to the interruption within 20 s"));
                 return results;
             }
 
-            var answer = await WaitForUtteranceAsync(next.Value, cancellationToken);
+            var answer = await client.WaitForUtteranceEndAsync(next.Value, AnswerOver, TimeSpan.FromSeconds(30), cancellationToken);
             results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer));
             return results;
         }
 
-        /// <summary>Arrival of the first Cmd 1 SpeakStatus=1 (the VAD's speech start) at or after <paramref name="ticks"/>, or 0.</summary>
-        private long SpeechStartAfter(long ticks) => _client!.Messages
-            .Where(m => m.GetProperty("Type").GetString() == "RoomMessage"
-                && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
-                && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 1)
-            .Select(_client.ArrivalOf)
-            .Where(t => t >= ticks)
-            .DefaultIfEmpty(0)
-            .First();
+        /// <summary>Cmd 1 SpeakStatus=1: the VAD's speech start.</summary>
+        private static bool IsSpeechStart(JsonElement m) =>
+            m.GetProperty("Type").GetString() == "RoomMessage"
+            && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
+            && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 1;
 
         private double? VadStartMs(long spokeStart)
         {
-            var at = SpeechStartAfter(spokeStart);
+            var at = _client!.MessageArrival(IsSpeechStart, spokeStart);
             return at == 0 ? null : Stopwatch.GetElapsedTime(spokeStart, at).TotalMilliseconds;
-        }
-
-        private async Task<long?> WaitForFrameAfterAsync(long ticks, TimeSpan timeout, CancellationToken cancellationToken)
-        {
-            var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-            while (Stopwatch.GetTimestamp() < deadline)
-            {
-                var frames = _client!.Frames;
-                for (var i = frames.Count - 1; i >= 0 && frames[i].ArrivedTicks > ticks; i--)
-                {
-                    if (i == 0 || frames[i - 1].ArrivedTicks <= ticks)
-                    {
-                        return frames[i].ArrivedTicks;
-                    }
-                }
-
-                await Task.Delay(5, cancellationToken);
-            }
-
-            return null;
-        }
-
-        private async Task<UtteranceStats> WaitForUtteranceAsync(long firstTicks, CancellationToken cancellationToken)
-        {
-            var deadline = Stopwatch.GetTimestamp() + (long)(30 * Stopwatch.Frequency);
-            while (Stopwatch.GetTimestamp() < deadline)
-            {
-                var stats = Utterance(_client!.Frames, firstTicks);
-                if (Stopwatch.GetElapsedTime(stats.LastTicks) > TimeSpan.FromMilliseconds(700))
-                {
-                    return stats;
-                }
-
-                await Task.Delay(50, cancellationToken);
-            }
-
-            return Utterance(_client!.Frames, firstTicks);
-        }
-
-        private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, CancellationToken cancellationToken)
-        {
-            var deadline = DateTime.UtcNow + timeout;
-            while (!condition() && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(10, cancellationToken);
-            }
         }
 
         private static void Check(string what, JsonElement result)
@@ -425,16 +405,16 @@ public static class LoadRun
 
         public async ValueTask DisposeAsync()
         {
-            if (_microphoneTask is not null)
+            if (_microphone is not null)
             {
-                await _microphoneTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                clock.Remove(_microphone);
             }
 
             if (_instanceId is not null)
             {
                 try
                 {
-                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                     await api.DeleteAgentInstanceAsync(_instanceId, timeout.Token);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
@@ -450,10 +430,10 @@ public static class LoadRun
     }
 
     /// <summary>The run of frames starting at <paramref name="firstTicks"/> up to the first silence of <see cref="UtteranceEnd"/>.</summary>
-    internal static UtteranceStats Utterance(IReadOnlyList<ReceivedFrame> frames, long firstTicks)
+    internal static UtteranceStats Utterance(IReadOnlyList<long> frames, long firstTicks)
     {
         var start = 0;
-        while (start < frames.Count && frames[start].ArrivedTicks < firstTicks)
+        while (start < frames.Count && frames[start] < firstTicks)
         {
             start++;
         }
@@ -469,7 +449,7 @@ public static class LoadRun
         var end = start;
         while (end + 1 < frames.Count)
         {
-            var gap = Stopwatch.GetElapsedTime(frames[end].ArrivedTicks, frames[end + 1].ArrivedTicks);
+            var gap = Stopwatch.GetElapsedTime(frames[end], frames[end + 1]);
             if (gap >= UtteranceEnd)
             {
                 break;
@@ -485,7 +465,7 @@ public static class LoadRun
             end++;
         }
 
-        return new UtteranceStats(count, late, maxGap, frames[end].ArrivedTicks);
+        return new UtteranceStats(count, late, maxGap, frames[end]);
     }
 }
 

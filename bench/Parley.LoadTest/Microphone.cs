@@ -1,12 +1,12 @@
 using System.Diagnostics;
-using Parley.Testing.Rooms;
+using System.Runtime.InteropServices;
 
 namespace Parley.LoadTest;
 
-/// <summary>One utterance handed to the microphone: when its first and last frames were sent (Stopwatch ticks).</summary>
-internal sealed class Utterance(short[] samples)
+/// <summary>One utterance handed to a microphone: when its first and last frames were sent (Stopwatch ticks).</summary>
+internal sealed class Utterance(byte[] pcm)
 {
-    public short[] Samples { get; } = samples;
+    public byte[] Pcm { get; } = pcm;
 
     public TaskCompletionSource<long> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -14,25 +14,30 @@ internal sealed class Utterance(short[] samples)
 }
 
 /// <summary>
-/// A user's microphone: sends one 20 ms PCM16 frame every 20 ms of wall clock for the whole session, silence unless an
-/// utterance is queued (a real client's microphone never stops sending, and the VAD needs the silence to end a turn).
+/// A user's microphone: one 20 ms PCM16 frame every 20 ms for the whole session, silence unless an utterance is
+/// queued (a real client's microphone never stops sending, and the VAD needs the silence to end a turn).
 /// </summary>
-internal sealed class Microphone
+internal sealed class Microphone(LoadRoomClient client)
 {
-    private const int FrameSamples = 320;
-    private static readonly short[] SilenceFrame = new short[FrameSamples];
-    private readonly RoomTestClient _client;
+    public const int FrameBytes = 640;
+    private static readonly byte[] SilenceFrame = new byte[FrameBytes];
     private readonly Lock _lock = new();
     private Utterance? _pending;
+    private Utterance? _current;
+    private int _offset;
+    private Task _sending = Task.CompletedTask;
 
-    public Microphone(RoomTestClient client) => _client = client;
+    /// <summary>Frames whose send had to wait for the previous one (the load generator or the socket falling behind).</summary>
+    public int QueuedSends { get; private set; }
 
-    public Utterance Say(short[] samples)
+    public static byte[] ToPcm(short[] samples) => MemoryMarshal.AsBytes(samples.AsSpan()).ToArray();
+
+    public Utterance Say(byte[] pcm)
     {
-        var utterance = new Utterance(samples);
+        var utterance = new Utterance(pcm);
         lock (_lock)
         {
-            if (_pending is not null)
+            if (_pending is not null || _current is not null)
             {
                 throw new InvalidOperationException("the microphone is already playing an utterance");
             }
@@ -43,57 +48,135 @@ internal sealed class Microphone
         return utterance;
     }
 
+    /// <summary>Sends this tick's frame. A send still in flight from the previous tick makes this frame wait for it, not get lost.</summary>
+    internal void Tick(CancellationToken cancellationToken)
+    {
+        if (_current is null)
+        {
+            lock (_lock)
+            {
+                _current = _pending;
+                _pending = null;
+                _offset = 0;
+            }
+        }
+
+        ReadOnlyMemory<byte> piece = SilenceFrame;
+        var current = _current;
+        if (current is not null)
+        {
+            piece = current.Pcm.AsMemory(_offset, Math.Min(FrameBytes, current.Pcm.Length - _offset));
+        }
+
+        var beforeSend = Stopwatch.GetTimestamp();
+        if (_sending.IsCompleted)
+        {
+            var send = client.SendAudioAsync(piece, cancellationToken);
+            _sending = send.IsCompletedSuccessfully ? Task.CompletedTask : send.AsTask();
+        }
+        else
+        {
+            QueuedSends++;
+            _sending = SendAfterAsync(_sending, piece, cancellationToken);
+        }
+
+        if (current is null)
+        {
+            return;
+        }
+
+        if (_offset == 0)
+        {
+            current.Started.TrySetResult(beforeSend);
+        }
+
+        _offset += piece.Length;
+        if (_offset >= current.Pcm.Length)
+        {
+            current.Ended.TrySetResult(Stopwatch.GetTimestamp());
+            lock (_lock)
+            {
+                _current = null;
+            }
+        }
+    }
+
+    private async Task SendAfterAsync(Task previous, ReadOnlyMemory<byte> piece, CancellationToken cancellationToken)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await client.SendAudioAsync(piece, cancellationToken);
+    }
+}
+
+/// <summary>
+/// One real-time clock for every microphone of the run: each 20 ms tick sends one frame per user. Hundreds of users
+/// on one timer cost the load generator far less than one timer each.
+/// </summary>
+internal sealed class MicrophoneClock
+{
+    private readonly List<Microphone> _microphones = [];
+    private readonly Lock _lock = new();
+    private int _version;
+
+    /// <summary>Ticks that started more than 20 ms late (the load generator itself falling behind).</summary>
+    public long LateTicks { get; private set; }
+
+    public void Add(Microphone microphone)
+    {
+        lock (_lock)
+        {
+            _microphones.Add(microphone);
+            _version++;
+        }
+    }
+
+    public void Remove(Microphone microphone)
+    {
+        lock (_lock)
+        {
+            _microphones.Remove(microphone);
+            _version++;
+        }
+    }
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        long frame = 0;
-        Utterance? current = null;
-        var offset = 0;
-        while (!cancellationToken.IsCancellationRequested)
+        Microphone[] snapshot = [];
+        var version = -1;
+        long tick = 0;
+        try
         {
-            if (current is null)
+            while (!cancellationToken.IsCancellationRequested)
             {
                 lock (_lock)
                 {
-                    current = _pending;
-                    offset = 0;
-                }
-            }
-
-            ReadOnlyMemory<short> piece = SilenceFrame;
-            if (current is not null)
-            {
-                piece = current.Samples.AsMemory(offset, Math.Min(FrameSamples, current.Samples.Length - offset));
-            }
-
-            var beforeSend = Stopwatch.GetTimestamp();
-            await _client.SendAudioAsync(piece, cancellationToken);
-            if (current is not null)
-            {
-                if (offset == 0)
-                {
-                    current.Started.TrySetResult(beforeSend);
-                }
-
-                offset += piece.Length;
-                if (offset >= current.Samples.Length)
-                {
-                    current.Ended.TrySetResult(Stopwatch.GetTimestamp());
-                    lock (_lock)
+                    if (version != _version)
                     {
-                        _pending = null;
+                        snapshot = [.. _microphones];
+                        version = _version;
                     }
+                }
 
-                    current = null;
+                foreach (var microphone in snapshot)
+                {
+                    microphone.Tick(cancellationToken);
+                }
+
+                tick++;
+                var wait = TimeSpan.FromMilliseconds(tick * 20) - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
+                else if (wait < TimeSpan.FromMilliseconds(-20))
+                {
+                    LateTicks++;
                 }
             }
-
-            frame++;
-            var wait = TimeSpan.FromMilliseconds(frame * 20) - clock.Elapsed;
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, cancellationToken);
-            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
         }
     }
 }

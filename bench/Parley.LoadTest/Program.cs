@@ -1,15 +1,43 @@
+using System.Globalization;
 using Parley.LoadTest;
 
+var capacity = args.Length > 0 && args[0] == "capacity";
+var rest = capacity ? args[1..] : args;
 LoadOptions options;
+int[] steps = [10, 25, 50, 100, 150, 200];
+var resolution = 10;
+var target = 60.0;
 try
 {
-    if (args.Contains("--help") || args.Contains("-h"))
+    if (rest.Contains("--help") || rest.Contains("-h"))
     {
         Console.WriteLine(LoadOptions.Usage);
         return 0;
     }
 
-    options = LoadOptions.Parse(args);
+    var remaining = new List<string>();
+    for (var i = 0; i < rest.Length; i++)
+    {
+        string Value() => i + 1 < rest.Length ? rest[++i] : throw new ArgumentException($"{rest[i]} needs a value");
+        switch (capacity ? rest[i] : "")
+        {
+            case "--steps":
+                var text = Value();
+                steps = [.. text.Split(',').Select(x => int.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException($"--steps must be a comma-separated list of positive integers, got '{text}'"))];
+                break;
+            case "--resolution":
+                resolution = int.TryParse(Value(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var r) && r > 0 ? r : throw new ArgumentException("--resolution must be a positive integer");
+                break;
+            case "--target-p95-ms":
+                target = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : throw new ArgumentException("--target-p95-ms must be a positive number");
+                break;
+            default:
+                remaining.Add(rest[i]);
+                break;
+        }
+    }
+
+    options = LoadOptions.Parse(remaining);
 }
 catch (ArgumentException ex)
 {
@@ -24,6 +52,19 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
+
+if (capacity)
+{
+    var result = await CapacitySearch.RunAsync(options, steps, resolution, target, Console.Out, cancel.Token);
+    Console.WriteLine(result.ToTable());
+    if (options.OutFile is not null)
+    {
+        await File.WriteAllTextAsync(options.OutFile, result.ToJson(), cancel.Token);
+        Console.WriteLine($"JSON report written to {options.OutFile}");
+    }
+
+    return 0;
+}
 
 var report = await LoadRun.RunAsync(options, Console.Out, cancel.Token);
 Console.WriteLine(report.ToTable());

@@ -41,7 +41,7 @@ internal sealed class ServerHost : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerHost> StartAsync(LoadOptions options, CancellationToken cancellationToken)
+    public static async Task<ServerHost> StartAsync(LoadOptions options, IReadOnlyList<string> extraArguments, CancellationToken cancellationToken)
     {
         var dll = options.ServerDll ?? Path.Combine(AppContext.BaseDirectory, "Parley.Server.dll");
         if (!File.Exists(dll))
@@ -72,7 +72,7 @@ internal sealed class ServerHost : IAsyncDisposable
             "--Parley:Apps:0:ServerSecret", options.ServerSecret,
             "--Logging:LogLevel:Default", "Warning",
         ];
-        foreach (var arg in args)
+        foreach (var arg in args.Concat(extraArguments))
         {
             start.ArgumentList.Add(arg);
         }

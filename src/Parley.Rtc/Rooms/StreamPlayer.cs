@@ -43,6 +43,7 @@ internal sealed class StreamPlayer : IRoomAudioInput
     {
         chunk.Dispose();
         Interlocked.Increment(ref _dropped);
+        RtcMetrics.PlayerDropped();
     }
 
     /// <summary>Ends the audio; frames still queued are returned to the pool.</summary>

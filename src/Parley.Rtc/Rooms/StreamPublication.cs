@@ -131,6 +131,7 @@ internal sealed class StreamPublication : IRoomAudioOutput
     {
         Interlocked.Add(ref _pendingSamples, -chunk.Length);
         Interlocked.Increment(ref _droppedChunks);
+        RtcMetrics.PublishDropped();
         chunk.Dispose();
     }
 

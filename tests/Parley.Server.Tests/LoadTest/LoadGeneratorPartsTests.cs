@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using Parley.LoadTest;
 using Parley.Testing.FakeLlm;
-using Parley.Testing.Rooms;
 
 namespace Parley.Server.Tests.LoadTest;
 
@@ -13,6 +12,7 @@ public sealed class LoadGeneratorPartsTests
     public void Parse_DocumentedCommand_SetsEveryOption()
     {
         var options = LoadOptions.Parse(["--sessions", "4", "--turns", "3", "--barge-in", "0.3", "--llm-first-token-ms", "200", "--out", "r.json"]);
+        Assert.Equal(VendorMode.Fake, options.Vendors);
         Assert.Equal(4, options.Sessions);
         Assert.Equal(3, options.Turns);
         Assert.Equal(0.3, options.BargeInShare);
@@ -20,7 +20,18 @@ public sealed class LoadGeneratorPartsTests
         Assert.Equal("r.json", options.OutFile);
     }
 
+    [Fact]
+    public void Parse_VendorOptions()
+    {
+        var options = LoadOptions.Parse(["--vendors", "local", "--asr-final-ms", "80", "--tts-first-audio-ms", "120", "--talk-spread-ms", "0"]);
+        Assert.Equal(VendorMode.Local, options.Vendors);
+        Assert.Equal(TimeSpan.FromMilliseconds(80), options.AsrFinalDelay);
+        Assert.Equal(TimeSpan.FromMilliseconds(120), options.TtsFirstAudio);
+        Assert.Equal(TimeSpan.Zero, options.TalkStartSpread);
+    }
+
     [Theory]
+    [InlineData("--vendors", "cloud", "--vendors")]
     [InlineData("--sessions", "0", "--sessions")]
     [InlineData("--barge-in", "1.5", "--barge-in")]
     [InlineData("--bogus", "1", "--bogus")]
@@ -35,7 +46,7 @@ public sealed class LoadGeneratorPartsTests
     {
         long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
         var arrivals = new[] { 0.0, 20, 40, 130, 150, 170, 600, 620 };
-        var frames = arrivals.Select(a => new ReceivedFrame([], Ms(1000 + a))).ToList();
+        var frames = arrivals.Select(a => Ms(1000 + a)).ToList();
 
         var stats = LoadRun.Utterance(frames, Ms(1000));
 
@@ -43,6 +54,19 @@ public sealed class LoadGeneratorPartsTests
         Assert.Equal(1, stats.LateGaps);
         Assert.Equal(90, stats.MaxGapMs, 0.5);
         Assert.Equal(Ms(1170), stats.LastTicks);
+    }
+
+    [Theory]
+    [InlineData(55.0, 0, 0, true, "pass")]
+    [InlineData(61.0, 0, 0, false, "overhead p95 61 ms > 60 ms")]
+    [InlineData(20.0, 3, 0, false, "3 frames dropped")]
+    [InlineData(20.0, 0, 1, false, "1 failure(s)")]
+    [InlineData(null, 0, 0, false, "no voice-to-voice sample")]
+    public void CapacityJudge_PassesOnlyWithinTheTarget_WithoutDropsOrFailures(double? p95, double dropped, int failures, bool passed, string reason)
+    {
+        var (ok, verdict) = CapacitySearch.Judge(p95, dropped, failures, 60);
+        Assert.Equal(passed, ok);
+        Assert.Contains(reason, verdict, StringComparison.Ordinal);
     }
 
     [Fact]

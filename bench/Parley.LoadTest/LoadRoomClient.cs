@@ -1,0 +1,328 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text.Json;
+
+namespace Parley.LoadTest;
+
+/// <summary>
+/// A lean room client for many concurrent users (docs/protocol.md, <c>/rtc/ws</c>, PCM16): it keeps only the arrival
+/// time of each agent audio frame and the few control messages the run needs, and wakes waiters on arrival instead of
+/// being polled, so that hundreds of them cost the load generator little next to the server it measures.
+/// </summary>
+internal sealed class LoadRoomClient : IAsyncDisposable
+{
+    private readonly ClientWebSocket _socket = new();
+    private readonly Lock _lock = new();
+    private readonly List<long> _frames = new(4096);
+    private readonly List<(long Ticks, JsonElement Message)> _messages = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _send = new(1, 1);
+    private TaskCompletionSource? _arrival;
+    private Task? _receive;
+
+    /// <summary>Arrival ticks (Stopwatch) of every binary frame received, in order.</summary>
+    public int FrameCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _frames.Count;
+            }
+        }
+    }
+
+    public static async Task<LoadRoomClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken)
+    {
+        var client = new LoadRoomClient();
+        client._socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        var uri = new UriBuilder(serverBase) { Scheme = serverBase.Scheme == "https" ? "wss" : "ws", Path = "/rtc/ws" }.Uri;
+        await client._socket.ConnectAsync(uri, cancellationToken);
+        client._receive = Task.Run(client.ReceiveLoopAsync, CancellationToken.None);
+        return client;
+    }
+
+    public async Task<JsonElement> RequestAsync(object message, string replyType, CancellationToken cancellationToken)
+    {
+        var since = Stopwatch.GetTimestamp();
+        await SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, cancellationToken);
+        return (await WaitForMessageAsync(m => m.GetProperty("Type").GetString() == replyType, since, TimeSpan.FromSeconds(20), cancellationToken)).Message;
+    }
+
+    /// <summary>Sends one binary (audio) message; the bytes are not copied.</summary>
+    public ValueTask SendAudioAsync(ReadOnlyMemory<byte> pcm, CancellationToken cancellationToken) =>
+        SendAsync(pcm, WebSocketMessageType.Binary, cancellationToken);
+
+    /// <summary>The first control message matching <paramref name="match"/> that arrived at or after <paramref name="sinceTicks"/>.</summary>
+    public async Task<(long Ticks, JsonElement Message)> WaitForMessageAsync(Func<JsonElement, bool> match, long sinceTicks, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            Task arrival;
+            lock (_lock)
+            {
+                foreach (var (ticks, message) in _messages)
+                {
+                    if (ticks >= sinceTicks && match(message))
+                    {
+                        return (ticks, message);
+                    }
+                }
+
+                arrival = Arrival();
+            }
+
+            if (!await WaitArrivalAsync(arrival, deadline, cancellationToken))
+            {
+                throw new TimeoutException($"no matching message within {timeout}");
+            }
+        }
+    }
+
+    /// <summary>Like <see cref="WaitForMessageAsync"/> but answers 0 instead of waiting when nothing matches yet.</summary>
+    public long MessageArrival(Func<JsonElement, bool> match, long sinceTicks)
+    {
+        lock (_lock)
+        {
+            foreach (var (ticks, message) in _messages)
+            {
+                if (ticks >= sinceTicks && match(message))
+                {
+                    return ticks;
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Arrival ticks of the first frame that arrived after <paramref name="afterTicks"/>, or null on timeout.</summary>
+    public async Task<long?> WaitForFrameAfterAsync(long afterTicks, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            Task arrival;
+            lock (_lock)
+            {
+                var i = FirstAfter(afterTicks);
+                if (i < _frames.Count)
+                {
+                    return _frames[i];
+                }
+
+                arrival = Arrival();
+            }
+
+            if (!await WaitArrivalAsync(arrival, deadline, cancellationToken))
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Waits until <paramref name="count"/> frames have arrived at or after <paramref name="fromTicks"/>.</summary>
+    public async Task WaitForFramesAsync(long fromTicks, int count, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            Task arrival;
+            lock (_lock)
+            {
+                if (_frames.Count - FirstAfter(fromTicks - 1) >= count)
+                {
+                    return;
+                }
+
+                arrival = Arrival();
+            }
+
+            if (!await WaitArrivalAsync(arrival, deadline, cancellationToken))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The agent utterance starting at <paramref name="firstTicks"/> (see <see cref="LoadRun.Utterance"/>).</summary>
+    public UtteranceStats Utterance(long firstTicks)
+    {
+        lock (_lock)
+        {
+            return LoadRun.Utterance(_frames, firstTicks);
+        }
+    }
+
+    /// <summary>Waits until the utterance starting at <paramref name="firstTicks"/> has been followed by <paramref name="quiet"/> of silence.</summary>
+    public async Task<UtteranceStats> WaitForUtteranceEndAsync(long firstTicks, TimeSpan quiet, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var stats = Utterance(firstTicks);
+            var left = quiet - Stopwatch.GetElapsedTime(stats.LastTicks);
+            if (left <= TimeSpan.Zero)
+            {
+                return stats;
+            }
+
+            await Task.Delay(left + TimeSpan.FromMilliseconds(5), cancellationToken);
+        }
+
+        return Utterance(firstTicks);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+
+        if (_receive is not null)
+        {
+            await _receive.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _socket.Dispose();
+        _stop.Dispose();
+        _send.Dispose();
+    }
+
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, WebSocketMessageType type, CancellationToken cancellationToken)
+    {
+        await _send.WaitAsync(cancellationToken);
+        try
+        {
+            await _socket.SendAsync(bytes, type, true, cancellationToken);
+        }
+        finally
+        {
+            _send.Release();
+        }
+    }
+
+    /// <summary>Index of the first frame that arrived after <paramref name="ticks"/> (binary search; caller holds the lock).</summary>
+    private int FirstAfter(long ticks)
+    {
+        int lo = 0, hi = _frames.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_frames[mid] > ticks)
+            {
+                hi = mid;
+            }
+            else
+            {
+                lo = mid + 1;
+            }
+        }
+
+        return lo;
+    }
+
+    /// <summary>A task completed by the next arrival (frame or message); caller holds the lock.</summary>
+    private Task Arrival() => (_arrival ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    private static async Task<bool> WaitArrivalAsync(Task arrival, long deadline, CancellationToken cancellationToken)
+    {
+        var left = deadline - Stopwatch.GetTimestamp();
+        if (left <= 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            await arrival.WaitAsync(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency), cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private void Signal()
+    {
+        TaskCompletionSource? arrival;
+        lock (_lock)
+        {
+            arrival = _arrival;
+            _arrival = null;
+        }
+
+        arrival?.TrySetResult();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var length = 0;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(length), _stop.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                length += result.Count;
+                if (!result.EndOfMessage)
+                {
+                    if (length == buffer.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+
+                    continue;
+                }
+
+                var arrived = Stopwatch.GetTimestamp();
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    lock (_lock)
+                    {
+                        _frames.Add(arrived);
+                    }
+                }
+                else
+                {
+                    using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
+                    var element = document.RootElement.Clone();
+                    lock (_lock)
+                    {
+                        _messages.Add((arrived, element));
+                    }
+                }
+
+                length = 0;
+                Signal();
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
