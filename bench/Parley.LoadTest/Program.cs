@@ -1,5 +1,10 @@
 using Parley.LoadTest;
 
+if (args.Length > 0 && args[0] == "control")
+{
+    return await ControlProgram.RunAsync(args[1..]);
+}
+
 LoadOptions options;
 try
 {
