@@ -29,6 +29,21 @@ public static partial class ControlApiEndpoint
         return endpoints;
     }
 
+    /// <summary>
+    /// First use of the request path's static pieces (the metrics counter, the envelope's serializer metadata, the
+    /// JSON reader, the signature check), so the first caller does not pay for them. Changes no state a client sees.
+    /// </summary>
+    internal static async Task WarmUp()
+    {
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(ApiMetrics).TypeHandle);
+        await JsonSerializer.SerializeAsync(Stream.Null, new ApiEnvelope(ReturnCodes.Success, "Succeed", "0", null), EnvelopeJson, CancellationToken.None);
+        using (JsonDocument.Parse("{\"AgentInstanceId\":\"0\"}"u8.ToArray(), new JsonDocumentOptions { MaxDepth = 32 }))
+        {
+        }
+
+        RequestSignature.Verify(1, "0", "0", "0", new string('0', 32));
+    }
+
     /// <summary>The root path also serves the playground to browsers: only requests that carry an Action are API calls.</summary>
     public static bool IsApiRequest(HttpRequest request) =>
         HttpMethods.IsPost(request.Method) || request.Query.ContainsKey("Action");
