@@ -50,7 +50,7 @@ public static class LoadRun
             if (options.ServerUrl is null)
             {
                 log.WriteLine("starting the server process …");
-                host = await ServerHost.StartAsync(options, vendors.ServerArguments, cancellationToken);
+                host = await ServerHost.StartAsync(options, cancellationToken, vendors.ServerArguments);
                 baseAddress = host.BaseAddress;
                 pid = host.Pid;
             }

@@ -1,6 +1,11 @@
 using System.Globalization;
 using Parley.LoadTest;
 
+if (args.Length > 0 && args[0] == "control")
+{
+    return await ControlProgram.RunAsync(args[1..]);
+}
+
 var capacity = args.Length > 0 && args[0] == "capacity";
 var rest = capacity ? args[1..] : args;
 LoadOptions options;

@@ -41,7 +41,8 @@ internal sealed class ServerHost : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerHost> StartAsync(LoadOptions options, IReadOnlyList<string> extraArguments, CancellationToken cancellationToken)
+    /// <param name="extraArgs">More configuration arguments, after the defaults (a later key wins, e.g. <c>--Parley:RateLimitPerSecond 0</c>).</param>
+    public static async Task<ServerHost> StartAsync(LoadOptions options, CancellationToken cancellationToken, IReadOnlyList<string>? extraArgs = null)
     {
         var dll = options.ServerDll ?? Path.Combine(AppContext.BaseDirectory, "Parley.Server.dll");
         if (!File.Exists(dll))
@@ -72,7 +73,7 @@ internal sealed class ServerHost : IAsyncDisposable
             "--Parley:Apps:0:ServerSecret", options.ServerSecret,
             "--Logging:LogLevel:Default", "Warning",
         ];
-        foreach (var arg in args.Concat(extraArguments))
+        foreach (var arg in args.Concat(extraArgs ?? []))
         {
             start.ArgumentList.Add(arg);
         }

@@ -71,7 +71,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(NotFound);
+            return Task.FromResult(NotLive());
         }
 
         var ttsOverlay = update.TtsJson is null ? null : InstanceConfig.Parse(update.TtsJson);
@@ -103,7 +103,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return NotFound;
+            return NotLive();
         }
 
         var spec = _spec!;
@@ -167,7 +167,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(NotFound);
+            return Task.FromResult(NotLive());
         }
 
         if (_session!.Status == AgentStatus.Listening)
@@ -189,7 +189,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(NotFound);
+            return Task.FromResult(NotLive());
         }
 
         if (_session!.Status == AgentStatus.Listening)
@@ -210,7 +210,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(NotFound);
+            return Task.FromResult(NotLive());
         }
 
         _session!.Interrupt(InterruptReason.Manual);
@@ -221,7 +221,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(NotFound);
+            return Task.FromResult(NotLive());
         }
 
         _session!.ResetMessages();
@@ -232,7 +232,8 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(new MessagesReply { Code = NotFound.Code, Message = NotFound.Message });
+            var notFound = NotLive();
+            return Task.FromResult(new MessagesReply { Code = notFound.Code, Message = notFound.Message });
         }
 
         return Task.FromResult(new MessagesReply
@@ -247,7 +248,7 @@ internal sealed partial class AgentInstanceGrain(
     {
         if (!Live)
         {
-            return Task.FromResult(NotFound);
+            return Task.FromResult(NotLive());
         }
 
         return Task.FromResult(new InstanceReply { Code = 0, Message = "success", Status = StatusName(_session!.Status) });
@@ -285,6 +286,20 @@ internal sealed partial class AgentInstanceGrain(
 
         await _lifetime.CancelAsync();
         _lifetime.Dispose();
+    }
+
+    /// <summary>
+    /// The "not found" reply. A grain that was never created (a call with an unknown AgentInstanceId) also deactivates:
+    /// the grain type is [KeepAlive] for live instances, and without this every unknown id would keep an activation.
+    /// </summary>
+    private InstanceReply NotLive()
+    {
+        if (_spec is null)
+        {
+            DeactivateOnIdle();
+        }
+
+        return NotFound;
     }
 
     internal static string StatusName(AgentStatus status) => status switch

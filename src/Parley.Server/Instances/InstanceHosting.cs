@@ -75,6 +75,9 @@ public static class InstanceHosting
                 e.GatewayPort = gatewayPort;
             });
         });
+
+        // After the silo's own hosted service, so the warm-up's grain calls find it started (and it stops first).
+        builder.Services.AddHostedService<InstanceWarmup>();
         return builder;
     }
 

@@ -124,6 +124,31 @@ public sealed class GatewayTests(ServerFixture fixture) : IClassFixture<ServerFi
     }
 
     [Fact]
+    public async Task LargeBody_IsReadToTheEnd()
+    {
+        // Larger than the pooled read buffer's first size: the field after the padding must still be parsed.
+        var api = fixture.Api();
+        var body = "{\"Pad\":\"" + new string('x', 40_000) + "\",\"Limit\":\"five\"}";
+        Assert.Equal(ReturnCodes.InvalidParameter, (await api.SendAsync(api.Query("ListAgents"), body)).Code());
+    }
+
+    [Fact]
+    public async Task ChunkedBody_WithoutContentLength_IsReadToTheEnd()
+    {
+        var api = fixture.Api();
+        var query = api.Query("ListAgents");
+        using var http = fixture.Server.CreateHttpClient();
+        var bytes = System.Text.Encoding.UTF8.GetBytes("{\"Pad\":\"" + new string('y', 20_000) + "\",\"Limit\":\"five\"}");
+        using var content = new StreamContent(new MemoryStream(bytes));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/?" + string.Join("&", query.Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value!)}"))) { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await http.SendAsync(request);
+        using var reply = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(ReturnCodes.InvalidParameter, reply.RootElement.GetProperty("Code").GetInt32());
+    }
+
+    [Fact]
     public async Task GetRequest_WithParametersInQuery_IsServed()
     {
         var api = fixture.Api();
