@@ -9,6 +9,9 @@ namespace Parley.Rtc.Rooms;
 /// frame per 20 ms (TimeProvider time) to every player. When the queue runs dry the pacer sends nothing (no silence)
 /// and restarts its clock when audio comes back; a frame left partly filled waits one extra frame period for more
 /// audio before it is sent short. A pacer that falls more than 200 ms behind restarts its clock instead of bursting.
+/// A live stream (a user's microphone, already real time) is only smoothed, not delayed: when its queue holds more than
+/// <see cref="LiveJitterFrames"/> frames (the publisher sent a burst after a hiccup) the surplus is sent without waiting,
+/// so a burst never turns into a standing delay of every later frame (it did: 35–150 ms for the rest of the stream).
 /// </summary>
 internal sealed class StreamPublication : IRoomAudioOutput
 {
@@ -16,6 +19,9 @@ internal sealed class StreamPublication : IRoomAudioOutput
     public const int FrameSamples = SampleRate / 50;
     private static readonly TimeSpan FramePeriod = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxLag = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Frames of jitter a live stream's queue may hold before the pacer sends the surplus at once.</summary>
+    internal const int LiveJitterFrames = 1;
 
     private readonly Room _room;
     private readonly Channel<AudioChunk> _input;
@@ -201,7 +207,13 @@ internal sealed class StreamPublication : IRoomAudioOutput
                 {
                     index++;
                     var due = _time.GetElapsedTime(start) - (FramePeriod * index);
-                    if (due > MaxLag)
+                    if (IsLive && Interlocked.Read(ref _pendingSamples) > LiveJitterFrames * FrameSamples)
+                    {
+                        // Behind a live publisher: send now and count the clock from here.
+                        start = _time.GetTimestamp();
+                        index = 0;
+                    }
+                    else if (due > MaxLag)
                     {
                         start = _time.GetTimestamp();
                         index = 0;

@@ -60,6 +60,39 @@ public sealed class RoomManagerTests
     }
 
     [Fact]
+    public async Task LivePacer_BurstAfterAPublisherHiccup_IsSentAtOnce_NotHeldAsAStandingDelay()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = (RoomParticipant)await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await agent.PlayAsync("user_stream", CancellationToken.None);
+        var microphone = user.Publish("user_stream", live: true);
+
+        // A microphone that stalled for 100 ms catches up: six 20 ms frames arrive at once.
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
+        }
+
+        // All but the jitter allowance go out without the clock moving (a re-paced burst would delay every later frame).
+        for (var i = 0; i < 6 - StreamPublication.LiveJitterFrames; i++)
+        {
+            using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"frame {i} was held back");
+            Assert.Equal(320, frame.Length);
+        }
+
+        Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
+        clock.Advance(TimeSpan.FromMilliseconds(20));
+        using (var last = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("the last frame never came"))
+        {
+            Assert.Equal(320, last.Length);
+        }
+
+        await microphone.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Clear_DropsQueuedAudio_AndCompletesWaitUntilPlayed()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
