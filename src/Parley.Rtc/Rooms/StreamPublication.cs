@@ -9,9 +9,10 @@ namespace Parley.Rtc.Rooms;
 /// frame per 20 ms (TimeProvider time) to every player. When the queue runs dry the pacer sends nothing (no silence)
 /// and restarts its clock when audio comes back; a frame left partly filled waits one extra frame period for more
 /// audio before it is sent short. A pacer that falls more than 200 ms behind restarts its clock instead of bursting.
-/// A live stream (a user's microphone, already real time) is only smoothed, not delayed: when its queue holds more than
-/// <see cref="LiveJitterFrames"/> frames (the publisher sent a burst after a hiccup) the surplus is sent without waiting,
-/// so a burst never turns into a standing delay of every later frame (it did: 35–150 ms for the rest of the stream).
+/// A live stream (a user's microphone) that runs dry for up to 200 ms keeps its clock: when the publisher catches up
+/// after a hiccup, the late frames go out at once instead of the whole hiccup becoming a standing delay of every later
+/// frame (restarting the clock there cost 35–150 ms on the rest of the stream). A publisher sending faster than real
+/// time is still played in real time.
 /// </summary>
 internal sealed class StreamPublication : IRoomAudioOutput
 {
@@ -19,9 +20,6 @@ internal sealed class StreamPublication : IRoomAudioOutput
     public const int FrameSamples = SampleRate / 50;
     private static readonly TimeSpan FramePeriod = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxLag = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>Frames of jitter a live stream's queue may hold before the pacer sends the surplus at once.</summary>
-    internal const int LiveJitterFrames = 1;
 
     private readonly Room _room;
     private readonly Channel<AudioChunk> _input;
@@ -193,6 +191,7 @@ internal sealed class StreamPublication : IRoomAudioOutput
         var filled = 0;
         var held = false;
         var running = false;
+        var resumable = false;
         AudioChunk current = default;
         var hasCurrent = false;
         var offset = 0;
@@ -207,13 +206,7 @@ internal sealed class StreamPublication : IRoomAudioOutput
                 {
                     index++;
                     var due = _time.GetElapsedTime(start) - (FramePeriod * index);
-                    if (IsLive && Interlocked.Read(ref _pendingSamples) > LiveJitterFrames * FrameSamples)
-                    {
-                        // Behind a live publisher: send now and count the clock from here.
-                        start = _time.GetTimestamp();
-                        index = 0;
-                    }
-                    else if (due > MaxLag)
+                    if (due > MaxLag)
                     {
                         start = _time.GetTimestamp();
                         index = 0;
@@ -267,8 +260,13 @@ internal sealed class StreamPublication : IRoomAudioOutput
                     if (!running)
                     {
                         running = true;
-                        start = _time.GetTimestamp();
-                        index = 0;
+                        if (!(resumable && CanResume(start, index)))
+                        {
+                            start = _time.GetTimestamp();
+                            index = 0;
+                        }
+
+                        resumable = false;
                     }
 
                     Emit(frame.AsSpan(0, filled));
@@ -284,13 +282,20 @@ internal sealed class StreamPublication : IRoomAudioOutput
                     if (!running)
                     {
                         running = true;
-                        start = _time.GetTimestamp();
-                        index = 0;
+                        if (!(resumable && CanResume(start, index)))
+                        {
+                            start = _time.GetTimestamp();
+                            index = 0;
+                        }
+
+                        resumable = false;
                     }
                 }
                 else
                 {
+                    // Dry: frame slot `index` went unused. A live stream keeps its clock for the publisher's return.
                     running = false;
+                    resumable = IsLive;
                     held = false;
                     SignalIdleIfDrained();
                     if (!await _input.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -314,6 +319,13 @@ internal sealed class StreamPublication : IRoomAudioOutput
             Interlocked.Exchange(ref _pendingSamples, 0);
             SignalIdleIfDrained();
         }
+    }
+
+    /// <summary>Audio came back after a dry spell: keep the clock when the unused slot is past by at most <see cref="MaxLag"/>.</summary>
+    private bool CanResume(long start, long index)
+    {
+        var late = _time.GetElapsedTime(start) - (FramePeriod * index);
+        return late >= TimeSpan.Zero && late <= MaxLag;
     }
 
     private void Emit(ReadOnlySpan<short> frame)
