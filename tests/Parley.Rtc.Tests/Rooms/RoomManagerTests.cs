@@ -60,6 +60,43 @@ public sealed class RoomManagerTests
     }
 
     [Fact]
+    public async Task LivePacer_PublisherCatchingUpAfterAHiccup_IsSentAtOnce_NotHeldAsAStandingDelay()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = (RoomParticipant)await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await agent.PlayAsync("user_stream", CancellationToken.None);
+        var microphone = user.Publish("user_stream", live: true);
+
+        Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
+        (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("no first frame")).Dispose();
+        await Task.Delay(100); // the pacer waits for the next frame period
+
+        // The microphone stalls for 100 ms (the pacer runs dry), then catches up with the five frames it owes.
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        await Task.Delay(100);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
+        }
+
+        // They are late already: all go out without the clock moving (a restarted clock would hold each 20 ms longer, for good).
+        for (var i = 0; i < 5; i++)
+        {
+            using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"frame {i} was held back");
+            Assert.Equal(320, frame.Length);
+        }
+
+        // Ahead of the clock again: the next frame waits for its period.
+        Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
+        Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
+        clock.Advance(TimeSpan.FromMilliseconds(20));
+        (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("the next frame never came")).Dispose();
+        await microphone.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Clear_DropsQueuedAudio_AndCompletesWaitUntilPlayed()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
