@@ -59,6 +59,9 @@ public sealed record LoadOptions
 
     public string? OutFile { get; init; }
 
+    /// <summary>The started server's log level (default Warning); when set, its output is printed after the run.</summary>
+    public string? ServerLogLevel { get; init; }
+
     public const string Usage = """
         Parley load generator: N simulated users talk to agents over /rtc/ws. Silero VAD is always real; the LLM is a
         fake OpenAI-compatible server of fixed latency; ASR and TTS are fake DashScope vendors of fixed latency speaking
@@ -79,6 +82,7 @@ public sealed record LoadOptions
           --app-id ID --secret S   the app's credentials (a started server is configured with the defaults)
           --seed N                 random seed (default 1)
           --out FILE               write the JSON report to FILE
+          --server-log LEVEL       the started server's log level (e.g. Information: one line per turn); printed after the run
 
         Capacity search (`capacity` first): runs the load at rising N, each on a fresh server, then bisects.
           capacity --steps 10,25,50,100,150,200 --resolution 10 --target-p95-ms 60 [load options]
@@ -126,6 +130,7 @@ public sealed record LoadOptions
                 "--secret" => options with { ServerSecret = Value() },
                 "--seed" => options with { Seed = Int(int.MinValue, int.MaxValue) },
                 "--out" => options with { OutFile = Value() },
+                "--server-log" => options with { ServerLogLevel = Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }

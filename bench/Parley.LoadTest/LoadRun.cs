@@ -144,6 +144,12 @@ public static class LoadRun
         {
             if (host is not null)
             {
+                if (options.ServerLogLevel is not null)
+                {
+                    log.WriteLine("— server output —");
+                    log.WriteLine(host.Output);
+                }
+
                 await host.DisposeAsync();
             }
         }
@@ -151,18 +157,35 @@ public static class LoadRun
 
     private static double TestSpeechMs(short[] samples) => samples.Length / 16.0;
 
-    /// <summary>Drops leading and trailing samples quieter than about −40 dBFS.</summary>
+    /// <summary>
+    /// Cuts the synthesised speech to the voice: the start at the first 20 ms block whose RMS reaches −35 dBFS (flite's
+    /// leading pause has clicks louder than −40 dBFS peak but no voice, and a peak rule kept ~215 ms of it), the end
+    /// after the last sample above −40 dBFS peak (the voice's decay still counts as speech to the VAD).
+    /// </summary>
     internal static short[] TrimSilence(short[] samples)
     {
-        const int threshold = 328;
-        var start = 0;
-        while (start < samples.Length && Math.Abs((int)samples[start]) < threshold)
+        const int block = 320;
+        const double onsetRms = 582.7; // 32768 × 10^(−35/20)
+        const int tailPeak = 328; // 32768 × 10^(−40/20)
+        var start = samples.Length;
+        for (var b = 0; b < samples.Length; b += block)
         {
-            start++;
+            var span = samples.AsSpan(b, Math.Min(block, samples.Length - b));
+            double sum = 0;
+            foreach (var x in span)
+            {
+                sum += (double)x * x;
+            }
+
+            if (Math.Sqrt(sum / span.Length) >= onsetRms)
+            {
+                start = b;
+                break;
+            }
         }
 
         var end = samples.Length;
-        while (end > start && Math.Abs((int)samples[end - 1]) < threshold)
+        while (end > start && Math.Abs((int)samples[end - 1]) < tailPeak)
         {
             end--;
         }

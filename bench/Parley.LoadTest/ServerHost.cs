@@ -71,7 +71,7 @@ internal sealed class ServerHost : IAsyncDisposable
             "--Parley:Orleans:GatewayPort", "0",
             "--Parley:Apps:0:AppId", options.AppId.ToString(CultureInfo.InvariantCulture),
             "--Parley:Apps:0:ServerSecret", options.ServerSecret,
-            "--Logging:LogLevel:Default", "Warning",
+            "--Logging:LogLevel:Default", options.ServerLogLevel ?? "Warning",
         ];
         foreach (var arg in args.Concat(extraArgs ?? []))
         {

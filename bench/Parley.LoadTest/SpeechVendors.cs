@@ -64,7 +64,7 @@ internal sealed class SpeechVendors : IAsyncDisposable
         return new SpeechVendors(
             VendorMode.Fake,
             new TtsConfig { Vendor = "CosyVoice", Params = new JsonObject { ["app"] = new JsonObject { ["api_key"] = FakeVendors.ApiKey } } },
-            asr with { Vendor = "AliyunParaformer" },
+            asr with { Vendor = "AliyunParaformer", Params = new JsonObject { ["app"] = new JsonObject { ["api_key"] = FakeVendors.ApiKey } } },
             ["--Parley:Vendors:DashScope:Url", fake.Url],
             (options.AsrFinalDelay + options.TtsFirstAudio).TotalMilliseconds,
             $"Silero VAD (real) + fake DashScope vendors over their WebSocket protocol (Paraformer ASR final {ms(options.AsrFinalDelay)} ms after the end of the utterance, CosyVoice TTS first audio {ms(options.TtsFirstAudio)} ms); fake OpenAI-compatible LLM with fixed latency",

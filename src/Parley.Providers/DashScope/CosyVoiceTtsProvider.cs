@@ -32,12 +32,12 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
 
     public string? Validate(JsonObject? parameters)
     {
-        if (DashScopeParams.ApiKeyError(parameters, "TTS") is { } keyError)
+        if (DashScopeParams.ApiKeyError(parameters, "TTS", pool.Options.ApiKey) is { } keyError)
         {
             return keyError;
         }
 
-        if (!parameters!.TryGetPropertyValue("payload", out var payloadNode) || payloadNode is null)
+        if (parameters is null || !parameters.TryGetPropertyValue("payload", out var payloadNode) || payloadNode is null)
         {
             return null;
         }
@@ -99,7 +99,7 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
             yield break;
         }
 
-        var request = new Request(parameters!);
+        var request = new Request(parameters ?? [], pool.Options.ApiKey);
         var taskId = Guid.NewGuid().ToString("N");
         var connection = await pool.StartTaskAsync(VendorName, request.ApiKey, taskId, request, static (w, r) => r.WritePayload(w), cancellationToken)
             .ConfigureAwait(false);
@@ -201,9 +201,9 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
         private readonly JsonObject? _payload;
         private readonly JsonObject? _parameters;
 
-        public Request(JsonObject parameters)
+        public Request(JsonObject parameters, string? defaultKey)
         {
-            ApiKey = DashScopeParams.ApiKey(parameters);
+            ApiKey = DashScopeParams.ApiKey(parameters, defaultKey);
             _payload = parameters["payload"] as JsonObject;
             _parameters = _payload?["parameters"] as JsonObject;
             Model = _payload?["model"] is { } m && DashScopeParams.IsString(m) ? m.GetValue<string>() : DefaultModel;

@@ -13,6 +13,13 @@ public sealed class DashScopeOptions
     /// <summary>The WebSocket endpoint (ws:// or wss://); point it at a regional endpoint, a proxy or a fake.</summary>
     public string Url { get; set; } = DefaultUrl;
 
+    /// <summary>
+    /// The deployment's DashScope API key, used when an agent's <c>Params.app.api_key</c> is absent or ZEGO's trial
+    /// placeholder <c>zego_test</c> (ZEGO clients send <c>ASR.Vendor: "AliyunParaformer"</c> with no credentials, since
+    /// ZEGO supplies its own). Set it from the environment (<c>Parley__Vendors__DashScope__ApiKey</c>); it is never logged.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
     /// <summary>Idle connections kept per endpoint and API key (tasks run one after another on a connection).</summary>
     public int MaxIdleConnectionsPerKey { get; set; } = 16;
 

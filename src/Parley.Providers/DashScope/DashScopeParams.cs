@@ -3,13 +3,32 @@ using System.Text.Json.Nodes;
 
 namespace Parley.Providers.DashScope;
 
-/// <summary>Reads the credential block shared by the DashScope vendors: <c>Params.app.api_key</c>.</summary>
+/// <summary>
+/// Reads the credential block shared by the DashScope vendors: <c>Params.app.api_key</c>, or when an agent gives none
+/// (or ZEGO's trial placeholder), the deployment's <see cref="DashScopeOptions.ApiKey"/>.
+/// </summary>
 internal static class DashScopeParams
 {
     /// <summary>The contract's trial credential ("may be zego_test during trial"): meaningless to DashScope.</summary>
     public const string ZegoTrialKey = "zego_test";
 
-    public static string? ApiKeyError(JsonObject? parameters, string prefix)
+    public static string? ApiKeyError(JsonObject? parameters, string prefix, string? defaultKey)
+    {
+        var error = OwnKeyError(parameters, prefix);
+        return error is not null && !string.IsNullOrWhiteSpace(defaultKey) && !HasOwnKeyOfWrongType(parameters) ? null : error;
+    }
+
+    /// <summary>The agent's own key when usable, else the deployment's default (call after <see cref="ApiKeyError"/> passed).</summary>
+    public static string ApiKey(JsonObject? parameters, string? defaultKey) =>
+        OwnKeyError(parameters, "") is null ? parameters!["app"]!["api_key"]!.GetValue<string>().Trim() : defaultKey!.Trim();
+
+    /// <summary>An <c>app</c> or <c>api_key</c> that is present but not an object/string is a mistake, not an absence.</summary>
+    private static bool HasOwnKeyOfWrongType(JsonObject? parameters) =>
+        parameters is not null
+        && parameters.TryGetPropertyValue("app", out var app) && app is not null
+        && (app is not JsonObject o || (o.TryGetPropertyValue("api_key", out var key) && key is not null && !IsString(key)));
+
+    private static string? OwnKeyError(JsonObject? parameters, string prefix)
     {
         if (parameters?["app"] is not JsonObject app)
         {
@@ -25,8 +44,6 @@ internal static class DashScopeParams
             ? $"{prefix}.Params.app.api_key \"{ZegoTrialKey}\" is ZEGO's trial placeholder, not a DashScope API key."
             : null;
     }
-
-    public static string ApiKey(JsonObject parameters) => parameters["app"]!["api_key"]!.GetValue<string>().Trim();
 
     public static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
 

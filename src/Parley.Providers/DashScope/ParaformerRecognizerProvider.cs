@@ -29,12 +29,13 @@ public sealed class ParaformerRecognizerProvider(DashScopeConnectionPool pool, I
 
     public string? Validate(JsonObject? parameters)
     {
-        if (DashScopeParams.ApiKeyError(parameters, "ASR") is { } keyError)
+        if (DashScopeParams.ApiKeyError(parameters, "ASR", pool.Options.ApiKey) is { } keyError)
         {
             return keyError;
         }
 
-        if (parameters!.TryGetPropertyValue("model", out var model) && model is not null && !DashScopeParams.IsString(model))
+        parameters ??= [];
+        if (parameters.TryGetPropertyValue("model", out var model) && model is not null && !DashScopeParams.IsString(model))
         {
             return "ASR.Params.model must be a string such as \"paraformer-realtime-v2\".";
         }
@@ -62,14 +63,14 @@ public sealed class ParaformerRecognizerProvider(DashScopeConnectionPool pool, I
             throw new ArgumentException(error, nameof(options));
         }
 
-        return new ParaformerRecognitionStream(pool, new ParaformerRequest(options.Parameters!), _logger);
+        return new ParaformerRecognitionStream(pool, new ParaformerRequest(options.Parameters ?? [], pool.Options.ApiKey), _logger);
     }
 }
 
 /// <summary>The run-task payload of one Paraformer recognition task.</summary>
-internal sealed class ParaformerRequest(JsonObject parameters)
+internal sealed class ParaformerRequest(JsonObject parameters, string? defaultKey = null)
 {
-    public string ApiKey { get; } = DashScopeParams.ApiKey(parameters);
+    public string ApiKey { get; } = DashScopeParams.ApiKey(parameters, defaultKey);
 
     public string Model { get; } = parameters["model"] is { } m && DashScopeParams.IsString(m) ? m.GetValue<string>() : ParaformerRecognizerProvider.DefaultModel;
 

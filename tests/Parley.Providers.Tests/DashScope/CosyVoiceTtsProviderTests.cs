@@ -198,6 +198,16 @@ public sealed class CosyVoiceTtsProviderTests
     }
 
     [Fact]
+    public void Validate_WithADeploymentKey_AcceptsMissingOrTrialKeys_ButNotAMistypedOne()
+    {
+        using var pool = new DashScopeConnectionPool(new DashScopeOptions { ApiKey = "sk-deployment" });
+        var provider = new CosyVoiceTtsProvider(pool);
+        Assert.Null(provider.Validate(null));
+        Assert.Null(provider.Validate(JsonNode.Parse("""{"app":{"api_key":"zego_test"}}""") as JsonObject));
+        Assert.Contains("TTS.Params.app.api_key", provider.Validate(JsonNode.Parse("""{"app":{"api_key":5}}""") as JsonObject));
+    }
+
+    [Fact]
     public void Validate_AcceptsTheContractExample()
     {
         using var pool = new DashScopeConnectionPool();

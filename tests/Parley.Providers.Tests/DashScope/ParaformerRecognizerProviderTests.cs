@@ -138,6 +138,31 @@ public sealed class ParaformerRecognizerProviderTests
         Assert.DoesNotContain("sk-not-the-key", error.ToString());
     }
 
+    [Fact]
+    public async Task NoParams_WithTheDeploymentKey_RecognisesWithThatKey()
+    {
+        // ZEGO clients send ASR.Vendor "AliyunParaformer" with no Params at all: the deployment's key is used.
+        await using var fake = await StartFakeAsync();
+        using var pool = new DashScopeConnectionPool(new DashScopeOptions { Url = fake.Url, ApiKey = Key });
+        var provider = new ParaformerRecognizerProvider(pool);
+        Assert.Null(provider.Validate(null));
+        Assert.Null(provider.Validate(new JsonObject { ["app"] = new JsonObject { ["api_key"] = "zego_test" } }));
+        Assert.Contains("ASR.Params.app", provider.Validate(new JsonObject { ["app"] = "k" }));
+        await using var stream = provider.Open(new SpeechRecognitionOptions(null, null));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var results = stream.Results(timeout.Token).GetAsyncEnumerator(timeout.Token);
+
+        await PushSpeechAsync(stream, TimeSpan.FromMilliseconds(400));
+        await stream.EndUtteranceAsync(CancellationToken.None);
+        SpeechRecognitionResult final = default;
+        while (await results.MoveNextAsync() && !(final = results.Current).IsFinal)
+        {
+        }
+
+        Assert.Equal(new SpeechRecognitionResult(Transcript, IsFinal: true), final);
+        Assert.Equal(0, fake.ConnectionsRejected);
+    }
+
     [Theory]
     [InlineData(null, "ASR.Params.app.api_key is required")]
     [InlineData("""{"app":{}}""", "ASR.Params.app.api_key is required")]

@@ -78,10 +78,27 @@ public sealed class LoadGeneratorPartsTests
     }
 
     [Fact]
-    public void TrimSilence_KeepsOnlyTheVoice()
+    public void TrimSilence_StartsAtTheFirstLoudBlock_NotAtAClick_AndEndsAfterTheLastAudibleSample()
     {
-        short[] samples = [0, 5, -3, 1000, -2000, 0, 700, 2, 0];
-        Assert.Equal([1000, -2000, 0, 700], LoadRun.TrimSilence(samples));
+        // 40 ms of silence with a click (peak above −40 dBFS, block RMS far below −35 dBFS), 20 ms of voice at about
+        // −20 dBFS, a quiet decay above −40 dBFS peak, then silence.
+        var samples = new short[320 * 2 + 320 + 100 + 200];
+        samples[100] = 5000;
+        for (var i = 640; i < 960; i++)
+        {
+            samples[i] = (short)(i % 2 == 0 ? 3300 : -3300);
+        }
+
+        for (var i = 960; i < 1060; i++)
+        {
+            samples[i] = 400;
+        }
+
+        var trimmed = LoadRun.TrimSilence(samples);
+
+        Assert.Equal(320 + 100, trimmed.Length);
+        Assert.Equal(3300, trimmed[0]);
+        Assert.Equal(400, trimmed[^1]);
     }
 
     [Fact]
