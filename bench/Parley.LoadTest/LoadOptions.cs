@@ -59,6 +59,9 @@ public sealed record LoadOptions
 
     public string? OutFile { get; init; }
 
+    /// <summary>Ask one untimed question before measuring (a running server has paid its one-time costs).</summary>
+    public bool WarmUp { get; init; } = true;
+
     /// <summary>The started server's log level (default Warning); when set, its output is printed after the run.</summary>
     public string? ServerLogLevel { get; init; }
 
@@ -82,6 +85,7 @@ public sealed record LoadOptions
           --app-id ID --secret S   the app's credentials (a started server is configured with the defaults)
           --seed N                 random seed (default 1)
           --out FILE               write the JSON report to FILE
+          --no-warmup              measure the server's very first conversation too (default: one untimed question first)
           --server-log LEVEL       the started server's log level (e.g. Information: one line per turn); printed after the run
 
         Capacity search (`capacity` first): runs the load at rising N, each on a fresh server, then bisects.
@@ -130,6 +134,7 @@ public sealed record LoadOptions
                 "--secret" => options with { ServerSecret = Value() },
                 "--seed" => options with { Seed = Int(int.MinValue, int.MaxValue) },
                 "--out" => options with { OutFile = Value() },
+                "--no-warmup" => options with { WarmUp = false },
                 "--server-log" => options with { ServerLogLevel = Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };

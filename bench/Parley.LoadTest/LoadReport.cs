@@ -98,6 +98,12 @@ public sealed record LoadReport
     /// <summary>Local engines only: overhead minus the server-reported mean flite first-audio time (an estimate: a mean subtracted from each turn).</summary>
     public required Percentiles OverheadWithoutTtsMs { get; init; }
 
+    /// <summary>End of speech sent → the VAD's end of speech (Cmd 1 SpeakStatus=2) received: the hang-over plus the VAD's lag.</summary>
+    public required Percentiles VadEndMs { get; init; }
+
+    /// <summary>Voice-to-voice minus <see cref="VadEndMs"/> per turn: from the end-of-turn decision to the first agent frame, minus the configured vendor latencies.</summary>
+    public required Percentiles OverheadAfterVadEndMs { get; init; }
+
     /// <summary>User speech start sent → last agent audio frame received.</summary>
     public required Percentiles BargeInMs { get; init; }
 
@@ -200,6 +206,9 @@ public sealed record LoadReport
             BargeInAfterVadMs = Percentiles.Of(turns.Where(x => x.BargeInAfterVadMs is not null).Select(x => x.BargeInAfterVadMs!.Value)),
             JoinMs = Percentiles.Of(joins),
             VadStartMs = Percentiles.Of(turns.Where(x => x.VadStartMs is not null).Select(x => x.VadStartMs!.Value)),
+            VadEndMs = Percentiles.Of(turns.Where(x => x.VadEndMs is not null).Select(x => x.VadEndMs!.Value)),
+            OverheadAfterVadEndMs = Percentiles.Of(turns.Where(x => x.VadEndMs is not null && x.VoiceToVoiceMs is not null)
+                .Select(x => x.VoiceToVoiceMs!.Value - x.VadEndMs!.Value - llm - vendors.FixedVendorLatencyMs)),
             InterruptionVadStartMs = Percentiles.Of(turns.Where(x => x.InterruptionVadStartMs is not null).Select(x => x.InterruptionVadStartMs!.Value)),
             AgentFramesReceived = turns.Sum(x => x.AgentFrames),
             LateFrameGaps = turns.Sum(x => x.LateGaps),
@@ -231,6 +240,8 @@ public sealed record LoadReport
             s.AppendLine(inv, $"  overhead without TTS     {OverheadWithoutTtsMs}   (minus the server's mean tts_first_audio)");
         }
 
+        s.AppendLine(inv, $"  VAD end of speech        {VadEndMs}   (speech end sent → Cmd 1 SpeakStatus 2: {VadSilenceMs} ms hang-over + VAD lag)");
+        s.AppendLine(inv, $"  overhead after VAD end   {OverheadAfterVadEndMs}   (v2v − VAD end − configured LLM/ASR/TTS latencies: the server's own share)");
         s.AppendLine(inv, $"  barge-in                 {BargeInMs}   (speech start sent → agent audio stops)");
         s.AppendLine(inv, $"  barge-in after VAD start {BargeInAfterVadMs}");
         s.AppendLine(inv, $"  VAD speech start         {VadStartMs}   (speech start sent → Cmd 1, agent silent)");

@@ -17,7 +17,12 @@ public static class LoadRun
 {
     public const string Question = "What is the weather like today?";
     public const string Interruption = "Stop please. What time is it?";
-    public const string Answer = "Sure. It is sunny and warm today, with a light breeze from the west and a few clouds later in the afternoon.";
+    /// <summary>
+    /// The fake LLM's answer. Its first sentence is one token, so the LLM's time to the first speakable sentence is its
+    /// first-token latency; the next sentences are short enough to be synthesised before the audio before them ends,
+    /// so a gap in the agent's audio is Parley's pacing, never a vendor slower than speech.
+    /// </summary>
+    public const string Answer = "Sure. It is sunny. It is warm today, with a light breeze from the west. A few clouds come later in the afternoon.";
 
     /// <summary>A silence between two frames longer than this inside one agent utterance counts as a late/missing frame.</summary>
     public static readonly TimeSpan LateGap = TimeSpan.FromMilliseconds(60);
@@ -74,6 +79,28 @@ public static class LoadRun
             if (registered.Code != 0)
             {
                 throw new InvalidOperationException($"RegisterAgent failed: {registered.Code} {registered.Message}");
+            }
+
+            if (options.WarmUp)
+            {
+                // One untimed question first: the server's first conversation pays one-time costs (JIT of the LLM and
+                // TTS clients, first connections) that a running server has long paid.
+                log.WriteLine("warm-up question …");
+                var warmClock = new MicrophoneClock();
+                using var stopWarm = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var warmTask = warmClock.RunAsync(stopWarm.Token);
+                await using (var warm = new SimulatedUser(options.Sessions, options with { Turns = 1, BargeInShare = 0, TalkStartSpread = TimeSpan.Zero }, api, baseAddress, agentId, warmClock, new Random(options.Seed)))
+                {
+                    await warm.JoinAsync(cancellationToken);
+                    await warm.TalkAsync(question, interruption, cancellationToken);
+                    if (warm.Error is not null)
+                    {
+                        log.WriteLine("warm-up failed: " + warm.Error);
+                    }
+
+                    await stopWarm.CancelAsync();
+                    await warmTask;
+                }
             }
 
             var metricsBefore = await ReadMetricsAsync(http, cancellationToken);
@@ -363,7 +390,7 @@ public static class LoadRun
             if (!bargeIn)
             {
                 var reply = await client.WaitForUtteranceEndAsync(first.Value, AnswerOver, TimeSpan.FromSeconds(30), cancellationToken);
-                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply) with { VadStartMs = VadStartMs(spokeStart) });
+                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply) with { VadStartMs = VadStartMs(spokeStart), VadEndMs = VadEndMs(spokeEnd, first.Value) });
                 return results;
             }
 
@@ -388,6 +415,7 @@ public static class LoadRun
             results.Add(TurnResult.Of(Index, turn, "barge-in", v2v, bargeMs, afterVadMs, interrupted) with
             {
                 VadStartMs = VadStartMs(spokeStart),
+                VadEndMs = VadEndMs(spokeEnd, first.Value),
                 InterruptionVadStartMs = VadStartMs(cutStart),
                 Error = bargeMs is null ? "the answer ended before the user talked over it" : null,
             });
@@ -401,7 +429,7 @@ public static class LoadRun
             }
 
             var answer = await client.WaitForUtteranceEndAsync(next.Value, AnswerOver, TimeSpan.FromSeconds(30), cancellationToken);
-            results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer));
+            results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer) with { VadEndMs = VadEndMs(cutEnd, next.Value) });
             return results;
         }
 
@@ -410,6 +438,19 @@ public static class LoadRun
             m.GetProperty("Type").GetString() == "RoomMessage"
             && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
             && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 1;
+
+        /// <summary>Cmd 1 SpeakStatus=2: the VAD's end of the user's speech (after the hang-over).</summary>
+        private static bool IsSpeechEnd(JsonElement m) =>
+            m.GetProperty("Type").GetString() == "RoomMessage"
+            && m.GetProperty("Message").GetProperty("Cmd").GetInt32() == 1
+            && m.GetProperty("Message").GetProperty("Data").GetProperty("SpeakStatus").GetInt32() == 2;
+
+        /// <summary>End of speech sent → the VAD's speech end (Cmd 1 SpeakStatus=2) received, if it came before the answer.</summary>
+        private double? VadEndMs(long spokeEnd, long answerTicks)
+        {
+            var at = _client!.MessageArrival(IsSpeechEnd, spokeEnd);
+            return at == 0 || at > answerTicks ? null : Stopwatch.GetElapsedTime(spokeEnd, at).TotalMilliseconds;
+        }
 
         private double? VadStartMs(long spokeStart)
         {
@@ -509,6 +550,9 @@ public sealed record TurnResult(
 {
     /// <summary>Speech start sent → the VAD's speech start (Cmd 1) received.</summary>
     public double? VadStartMs { get; init; }
+
+    /// <summary>End of the user's speech sent → the VAD's end of speech (Cmd 1 SpeakStatus=2) received: hang-over + the VAD's own lag.</summary>
+    public double? VadEndMs { get; init; }
 
     /// <summary>On a barge-in turn: interruption start sent → Cmd 1 received (the VAD's detection while the agent talks).</summary>
     public double? InterruptionVadStartMs { get; init; }

@@ -7,6 +7,10 @@ namespace Parley.Core.Text;
 /// the first sentence while the LLM is still writing the rest. A sentence ends at <c>. ! ? ; …</c> (and their CJK
 /// forms) followed by whitespace or end of input, or at a newline. Very long runs without punctuation are cut at a
 /// comma or space after <see cref="MaxSentenceLength"/> characters so that speech never waits too long.
+/// A terminal at the very end of the text so far ends the sentence at once when it cannot be the inside of a number or
+/// an abbreviation (it follows a lowercase word that is not a known abbreviation): the first sentence of a reply
+/// ("Sure.") then goes to synthesis without waiting one more LLM token for the whitespace after it. After a digit, a
+/// capital (U.S.) or an abbreviation (Dr.) the segmenter still waits for what follows.
 /// </summary>
 public sealed class SentenceSegmenter
 {
@@ -63,7 +67,7 @@ public sealed class SentenceSegmenter
                 {
                     end = j;
                 }
-                else if (j >= text.Length && final)
+                else if (j >= text.Length && (final || EndsWithoutLookahead(text, i)))
                 {
                     end = j;
                 }
@@ -96,6 +100,51 @@ public sealed class SentenceSegmenter
 
         sentence = "";
         return false;
+    }
+
+    private static readonly string[] Abbreviations = ["mr", "mrs", "ms", "dr", "jr", "sr", "st", "vs", "etc", "eg", "ie", "approx", "no", "fig", "inc", "ltd", "co", "am", "pm"];
+
+    /// <summary>Whether the terminal at <paramref name="i"/> (text ends after its run) surely ends a sentence.</summary>
+    private static bool EndsWithoutLookahead(string text, int i)
+    {
+        if (text[i] is '!' or '?')
+        {
+            return true;
+        }
+
+        // The word before the terminal: letters only, the last one lowercase, and not an abbreviation.
+        var wordEnd = i;
+        var wordStart = wordEnd;
+        while (wordStart > 0 && (char.IsLetter(text[wordStart - 1]) || text[wordStart - 1] == '.'))
+        {
+            wordStart--;
+        }
+
+        if (wordStart == wordEnd || !char.IsLower(text[wordEnd - 1]))
+        {
+            return false;
+        }
+
+        Span<char> word = stackalloc char[Math.Min(wordEnd - wordStart, 16)];
+        var length = 0;
+        for (var k = wordStart; k < wordEnd && length < word.Length; k++)
+        {
+            if (text[k] != '.')
+            {
+                word[length++] = char.ToLowerInvariant(text[k]);
+            }
+        }
+
+        foreach (var abbreviation in Abbreviations)
+        {
+            if (word[..length].SequenceEqual(abbreviation))
+            {
+                return false;
+            }
+        }
+
+        // "e.g." / "i.e." style: dots inside the word.
+        return text.AsSpan(wordStart, wordEnd - wordStart).IndexOf('.') < 0;
     }
 
     private static bool IsTerminal(char c) => c is '.' or '!' or '?' or ';' or '…';

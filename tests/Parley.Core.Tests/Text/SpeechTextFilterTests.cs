@@ -66,10 +66,39 @@ public sealed class SentenceSegmenterTests
     {
         var segmenter = new SentenceSegmenter();
         Assert.Empty(segmenter.Push("Hello the"));
-        Assert.Empty(segmenter.Push("re."));
-        Assert.Equal(["Hello there."], segmenter.Push(" How are"));
+        Assert.Equal(["Hello there."], segmenter.Push("re."));
+        Assert.Empty(segmenter.Push(" How are"));
         Assert.Equal(["How are you?"], segmenter.Push(" you? I"));
         Assert.Equal("I", segmenter.Complete());
+    }
+
+    [Theory]
+    [InlineData("It is 3.")]
+    [InlineData("Ask Dr.")]
+    [InlineData("Made in the U.S.")]
+    [InlineData("Fruit, e.g.")]
+    [InlineData("It is 5 p.m.")]
+    public void TerminalAtTheEnd_AfterANumberCapitalOrAbbreviation_WaitsForWhatFollows(string text)
+    {
+        Assert.Empty(new SentenceSegmenter().Push(text));
+    }
+
+    [Fact]
+    public void DecimalNumberSplitAcrossTokens_StaysOneSentence()
+    {
+        var segmenter = new SentenceSegmenter();
+        Assert.Empty(segmenter.Push("It is 3."));
+        Assert.Equal(["It is 3.14 degrees."], segmenter.Push("14 degrees. "));
+    }
+
+    [Theory]
+    [InlineData("Sure.")]
+    [InlineData("Really?")]
+    [InlineData("Stop!")]
+    [InlineData("Well...")]
+    public void TerminalAtTheEnd_AfterAPlainWord_EndsTheSentenceAtOnce(string text)
+    {
+        Assert.Equal([text], new SentenceSegmenter().Push(text));
     }
 
     [Fact]

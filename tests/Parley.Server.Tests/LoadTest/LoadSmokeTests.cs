@@ -48,6 +48,7 @@ public sealed class LoadSmokeTests
             new LoadOptions
             {
                 Vendors = VendorMode.Local,
+                WarmUp = false,
                 Sessions = 2,
                 Turns = 1,
                 BargeInShare = 0,
