@@ -893,6 +893,8 @@ public sealed class AgentSession : IAsyncDisposable
             {
                 await SpeakOneAsync(unit, output, segment, token).ConfigureAwait(false);
             }
+
+            await output.FinishAsync(token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -1071,6 +1073,7 @@ public sealed class AgentSession : IAsyncDisposable
             }
 
             await SpeakOneAsync(unit, output, new SpeechSegment(unit.Round, request.Text, true), token).ConfigureAwait(false);
+            await output.FinishAsync(token).ConfigureAwait(false);
             lock (_gate)
             {
                 if (!unit.Finalized)

@@ -130,6 +130,13 @@ public sealed record SpeechSegment(long RoundId, string Text, bool IsFirstOfRepl
 public interface ISpeechOutput
 {
     ValueTask SpeakAsync(SpeechSegment segment, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called after the last segment of a reply: completes when everything spoken has been heard. An output whose
+    /// <see cref="SpeakAsync"/> returns while the end of a segment is still playing (to let the next segment's
+    /// synthesis overlap it) waits for that end here; cancellation stops the audio like a cancelled segment.
+    /// </summary>
+    ValueTask FinishAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>

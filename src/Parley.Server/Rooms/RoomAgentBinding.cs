@@ -22,6 +22,13 @@ public sealed class AgentRoomOptions
 
     /// <summary>The ASR engine used when an instance's ASR has no Vendor, or one this server has no engine for.</summary>
     public string DefaultAsrVendor { get; set; } = "Local";
+
+    /// <summary>
+    /// How much of a sentence may still be playing when the next sentence's synthesis starts (0 = only after it has
+    /// played). A cloud TTS takes 100–400 ms to its first audio: starting it during the end of the previous sentence
+    /// keeps that delay out of the agent's speech. On an interruption in that window the sentence counts as heard.
+    /// </summary>
+    public TimeSpan SpeechLookahead { get; set; } = TimeSpan.FromMilliseconds(300);
 }
 
 /// <summary>
@@ -74,7 +81,7 @@ internal sealed partial class RoomAgentBinding(
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
             }
 
-            var speech = new RoomSpeechOutput(output, selection, time, _logger);
+            var speech = new RoomSpeechOutput(output, selection, time, _logger) { Lookahead = options.Value.SpeechLookahead };
             return new RoomAgentConnection(participant, output, input, speech, tts, options.Value.IdleTimeout, time, _logger);
         }
         catch

@@ -26,7 +26,23 @@ internal sealed partial class RoomSpeechOutput(
     /// <summary>When the first audio of the current reply reached the room output (for latency).</summary>
     public event Action<long, TimeSpan>? FirstAudio;
 
+    /// <summary>Return from a segment once no more than this is left to play (see <c>Parley:Rooms:SpeechLookahead</c>).</summary>
+    public TimeSpan Lookahead { get; init; }
+
     public void UpdateTts(TtsSelection selection) => Volatile.Write(ref _tts, selection);
+
+    public async ValueTask FinishAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await output.WaitUntilPlayedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            output.Clear();
+            throw;
+        }
+    }
 
     public async ValueTask SpeakAsync(SpeechSegment segment, CancellationToken cancellationToken)
     {
@@ -101,16 +117,26 @@ internal sealed partial class RoomSpeechOutput(
                 await output.WriteAsync(tail.WithLength(count), cancellationToken).ConfigureAwait(false);
             }
 
-            // Report how much of the segment has gone out while it plays, so an interruption keeps only the played text.
-            var played = output.WaitUntilPlayedAsync(cancellationToken);
-            while (!played.IsCompleted)
+            // Report how much of the segment has gone out while it plays, so an interruption keeps only the played text;
+            // hand over to the next segment once only the lookahead is left (its synthesis then overlaps this end).
+            while (true)
             {
                 ReportPlayed(progress, written, written, ref firstFrameOut);
-                await Task.WhenAny(played, Task.Delay(ProgressInterval, time, cancellationToken)).ConfigureAwait(false);
+                var pending = output.Pending;
+                if (pending == TimeSpan.Zero || pending <= Lookahead)
+                {
+                    break;
+                }
+
+                var wait = pending - Lookahead;
+                await Task.Delay(wait < ProgressInterval ? wait : ProgressInterval, time, cancellationToken).ConfigureAwait(false);
             }
 
-            await played.ConfigureAwait(false);
-            ReportPlayed(progress, written, written, ref firstFrameOut);
+            if (Lookahead <= TimeSpan.Zero)
+            {
+                await output.WaitUntilPlayedAsync(cancellationToken).ConfigureAwait(false);
+                ReportPlayed(progress, written, written, ref firstFrameOut);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
