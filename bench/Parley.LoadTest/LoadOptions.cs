@@ -89,7 +89,9 @@ public sealed record LoadOptions
           --server-log LEVEL       the started server's log level (e.g. Information: one line per turn); printed after the run
 
         Capacity search (`capacity` first): runs the load at rising N, each on a fresh server, then bisects.
-          capacity --steps 10,25,50,100,150,200 --resolution 10 --target-p95-ms 60 [load options]
+          capacity --steps 10,25,50,100,150,200 --resolution 10 --target-p95-ms 60 --measure after-vad|total [load options]
+            --measure after-vad (default) judges Parley's own share after the VAD's end-of-speech decision; total judges
+            the whole pipeline overhead, which also holds the VAD model's end-of-speech lag (~80–120 ms on flite speech)
         """;
 
     /// <summary>Parses command-line arguments; throws <see cref="ArgumentException"/> naming the bad option.</summary>

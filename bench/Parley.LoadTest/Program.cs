@@ -12,6 +12,7 @@ LoadOptions options;
 int[] steps = [10, 25, 50, 100, 150, 200];
 var resolution = 10;
 var target = 60.0;
+var afterVadEnd = true;
 try
 {
     if (rest.Contains("--help") || rest.Contains("-h"))
@@ -35,6 +36,14 @@ try
                 break;
             case "--target-p95-ms":
                 target = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : throw new ArgumentException("--target-p95-ms must be a positive number");
+                break;
+            case "--measure":
+                afterVadEnd = Value() switch
+                {
+                    "after-vad" => true,
+                    "total" => false,
+                    var other => throw new ArgumentException($"--measure must be 'after-vad' or 'total', got '{other}'"),
+                };
                 break;
             default:
                 remaining.Add(rest[i]);
@@ -60,7 +69,7 @@ Console.CancelKeyPress += (_, e) =>
 
 if (capacity)
 {
-    var result = await CapacitySearch.RunAsync(options, steps, resolution, target, Console.Out, cancel.Token);
+    var result = await CapacitySearch.RunAsync(options, steps, resolution, target, afterVadEnd, Console.Out, cancel.Token);
     Console.WriteLine(result.ToTable());
     if (options.OutFile is not null)
     {

@@ -67,6 +67,7 @@ internal sealed class ServerHost : IAsyncDisposable
             "--Parley:DataDirectory", data,
             "--Parley:Quiet", "true",
             "--Parley:RateLimitPerSecond", "10000",
+            "--Parley:MaxInstancesPerApp", "100000",
             "--Parley:Orleans:SiloPort", "0",
             "--Parley:Orleans:GatewayPort", "0",
             "--Parley:Apps:0:AppId", options.AppId.ToString(CultureInfo.InvariantCulture),
