@@ -212,7 +212,14 @@ public sealed class UserTurnDetector : IAsyncDisposable
         }
 
         await _asr.DisposeAsync().ConfigureAwait(false);
-        _vad.Dispose();
+
+        // A PushAsync racing this dispose scores under the same lock: the native VAD is freed only between windows,
+        // and never scored again after (ProcessLocked checks _disposed).
+        lock (_gate)
+        {
+            _vad.Dispose();
+        }
+
         _stop.Dispose();
         _events.Writer.TryComplete();
     }
@@ -220,6 +227,11 @@ public sealed class UserTurnDetector : IAsyncDisposable
     /// <summary>Runs one piece through the VAD; returns where to stream from (-1: nothing) and whether the utterance ended.</summary>
     private (long From, bool End) ProcessLocked(ReadOnlySpan<short> piece)
     {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return (-1, false);
+        }
+
         var begin = _total;
         var at = (int)(_total % _ring.Length);
         var first = Math.Min(piece.Length, _ring.Length - at);

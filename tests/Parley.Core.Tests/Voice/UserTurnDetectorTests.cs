@@ -163,4 +163,47 @@ public sealed class UserTurnDetectorTests
         var events = await ReadUntilAsync<UserTurnCompleted>(detector);
         Assert.Equal("hi", ((UserTurnCompleted)events[^1]).Text);
     }
+
+    [Fact]
+    public async Task DisposeWhileAudioIsBeingScored_NeverScoresTheFreedVad()
+    {
+        // The grain runs the detector's loop fire-and-forget and disposes the detector when the instance ends: a native
+        // VAD freed while a window is being scored corrupts the heap (seen as a test-host crash).
+        for (var round = 0; round < 20; round++)
+        {
+            var vad = new FreeingVad();
+            var detector = new UserTurnDetector(new UserTurnDetectorOptions(), vad, new ScriptedRecognizer(), TimeProvider.System);
+            var frames = System.Threading.Channels.Channel.CreateUnbounded<Parley.Abstractions.Audio.AudioChunk>();
+            using var stop = new CancellationTokenSource();
+            var loop = Task.Run(() => detector.RunAsync(frames.Reader, stop.Token));
+            var feeding = Task.Run(async () =>
+            {
+                var silence = new short[320];
+                while (!stop.IsCancellationRequested)
+                {
+                    frames.Writer.TryWrite(Parley.Abstractions.Audio.AudioChunk.CopyOf(silence, 16000));
+                    await Task.Yield();
+                }
+            });
+
+            while (Volatile.Read(ref vad.Scores) < 5)
+            {
+                await Task.Delay(1);
+            }
+
+            await detector.DisposeAsync();
+            await Task.Delay(5);
+            await stop.CancelAsync();
+            await feeding;
+            try
+            {
+                await loop;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+            }
+
+            Assert.Equal(0, vad.ScoredAfterDispose);
+        }
+    }
 }

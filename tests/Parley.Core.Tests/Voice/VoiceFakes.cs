@@ -56,6 +56,36 @@ internal sealed class LevelVad : IVoiceActivityDetector
     public void Dispose() => Disposed = true;
 }
 
+/// <summary>A VAD that stands in for a native one: scoring after Dispose (use after free) is recorded, and each score takes a moment.</summary>
+internal sealed class FreeingVad : IVoiceActivityDetector
+{
+    private int _disposed;
+
+    public int WindowSamples => 512;
+
+    public int ScoredAfterDispose;
+
+    public int Scores;
+
+    public float Score(ReadOnlySpan<short> window)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Interlocked.Increment(ref ScoredAfterDispose);
+        }
+
+        Interlocked.Increment(ref Scores);
+        Thread.SpinWait(2000);
+        return Volatile.Read(ref _disposed) != 0 ? Interlocked.Increment(ref ScoredAfterDispose) * 0f : 0.02f;
+    }
+
+    public void Reset()
+    {
+    }
+
+    public void Dispose() => Volatile.Write(ref _disposed, 1);
+}
+
 /// <summary>
 /// A recogniser that records the audio of each utterance, sends a partial (the first word of its scripted text)
 /// after 300 ms of audio and the scripted text as the final at each end of utterance.
