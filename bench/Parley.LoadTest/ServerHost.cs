@@ -81,38 +81,86 @@ internal sealed class ServerHost : IAsyncDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the server process");
         var host = new ServerHost(process, new Uri($"http://127.0.0.1:{port}/"), data);
-        using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        lock (Started)
         {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"the server exited with {process.ExitCode}:\n{host.Output}");
-            }
-
-            try
-            {
-                if ((await http.GetAsync("healthz", cancellationToken)).IsSuccessStatusCode)
-                {
-                    return host;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-
-            await Task.Delay(200, cancellationToken);
+            Started.Add(host);
         }
 
-        await host.DisposeAsync();
-        throw new TimeoutException($"the server did not answer /healthz within 60 s:\n{host.Output}");
+        try
+        {
+            using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (DateTime.UtcNow < deadline)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the server exited with {process.ExitCode}:\n{host.Output}");
+                }
+
+                try
+                {
+                    if ((await http.GetAsync("healthz", cancellationToken)).IsSuccessStatusCode)
+                    {
+                        return host;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+
+                await Task.Delay(200, cancellationToken);
+            }
+
+            throw new TimeoutException($"the server did not answer /healthz within 60 s:\n{host.Output}");
+        }
+        catch
+        {
+            // Never leave a server process behind (cancelled, failed or timed out start).
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Servers started and not yet disposed: killed when this process exits, however the run ended.</summary>
+    private static readonly List<ServerHost> Started = CreateRegistry();
+
+    private static List<ServerHost> CreateRegistry()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            lock (Started)
+            {
+                foreach (var host in Started)
+                {
+                    try
+                    {
+                        if (!host._process.HasExited)
+                        {
+                            host._process.Kill(entireProcessTree: true);
+                        }
+                    }
+                    catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+                    {
+                    }
+                }
+            }
+        };
+        return [];
     }
 
     public async ValueTask DisposeAsync()
     {
+        lock (Started)
+        {
+            if (!Started.Remove(this))
+            {
+                return;
+            }
+        }
+
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
