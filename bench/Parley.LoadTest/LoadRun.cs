@@ -37,10 +37,10 @@ public static class LoadRun
     {
         ArgumentNullException.ThrowIfNull(options);
         log ??= TextWriter.Null;
-        // Synthesised once, reused by every user; flite's leading/trailing silence is cut so "speech start/end sent" is the voice's.
-        var questionSamples = TrimSilence(TestSpeech.Flite(Question));
+        // Synthesised once, reused by every user, cut to the voice so "speech start/end sent" is the voice's.
+        var questionSamples = SpeechTrim.ToVoice(TestSpeech.Flite(Question));
         var question = Microphone.ToPcm(questionSamples);
-        var interruption = Microphone.ToPcm(TrimSilence(TestSpeech.Flite(Interruption)));
+        var interruption = Microphone.ToPcm(SpeechTrim.ToVoice(TestSpeech.Flite(Interruption)));
 
         await using var llm = await FakeLlmServer.StartAsync(cancellationToken);
         var tokens = Answer.Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray();
@@ -183,42 +183,6 @@ public static class LoadRun
     }
 
     private static double TestSpeechMs(short[] samples) => samples.Length / 16.0;
-
-    /// <summary>
-    /// Cuts the synthesised speech to the voice: the start at the first 20 ms block whose RMS reaches −35 dBFS (flite's
-    /// leading pause has clicks louder than −40 dBFS peak but no voice, and a peak rule kept ~215 ms of it), the end
-    /// after the last sample above −40 dBFS peak (the voice's decay still counts as speech to the VAD).
-    /// </summary>
-    internal static short[] TrimSilence(short[] samples)
-    {
-        const int block = 320;
-        const double onsetRms = 582.7; // 32768 × 10^(−35/20)
-        const int tailPeak = 328; // 32768 × 10^(−40/20)
-        var start = samples.Length;
-        for (var b = 0; b < samples.Length; b += block)
-        {
-            var span = samples.AsSpan(b, Math.Min(block, samples.Length - b));
-            double sum = 0;
-            foreach (var x in span)
-            {
-                sum += (double)x * x;
-            }
-
-            if (Math.Sqrt(sum / span.Length) >= onsetRms)
-            {
-                start = b;
-                break;
-            }
-        }
-
-        var end = samples.Length;
-        while (end > start && Math.Abs((int)samples[end - 1]) < tailPeak)
-        {
-            end--;
-        }
-
-        return samples[start..end];
-    }
 
     private static ProcessSample? Sample(int? pid) => pid is { } p && OperatingSystem.IsLinux() ? ProcessSample.Read(p) : null;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Parley.Core.Turns;
 using Parley.Providers.Local;
+using Parley.Testing.Speech;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -11,12 +12,12 @@ public sealed class SileroOnsetTimelineTests(SileroVadFixture fixture, ITestOutp
     private const int Window = 512;
 
     /// <summary>
-    /// Pins the speech-start latency from the audio, not a wall clock: for flite utterances trimmed as the load
-    /// generator trims them, at every 64-sample alignment of the 512-sample windows, the segmenter (defaults, real
+    /// Pins the speech-start latency from the audio, not a wall clock: for flite utterances with their quiet ends cut
+    /// (<see cref="SpeechTrim.QuietEnds"/>), at every 64-sample alignment of the 512-sample windows, the segmenter (defaults, real
     /// Silero) starts speech at most 7 windows (224 ms) after the first 20 ms block louder than −35 dBFS RMS — the
     /// audible onset. Today it takes 5–6 windows: MinSpeechDuration (150 ms → 5 windows) plus the alignment. The
-    /// timeline is printed: the load generator's "speech sent" is earlier than the audible onset (flite's leading
-    /// near-silence, −45…−57 dBFS, survives the −40 dBFS peak trim: ~216 ms on the weather question).
+    /// timeline is printed: the peak trim keeps flite's leading near-silence (−45…−57 dBFS, ~216 ms on the weather
+    /// question), which is why the load generator starts its clips at the audible onset (<see cref="SpeechTrim.ToVoice"/>).
     /// </summary>
     [Theory]
     [InlineData("What is the weather like today?")]
@@ -26,8 +27,9 @@ public sealed class SileroOnsetTimelineTests(SileroVadFixture fixture, ITestOutp
     //// after the audible /s/). A known limit of the state machine, not pinned here.
     public void SpeechStart_WithinSevenWindowsOfTheAudibleOnset_AtEveryWindowAlignment(string text)
     {
-        var speech = Trim(SpeechTestAudio.Speech(text));
-        var audible = AudibleOnset(speech);
+        var speech = SpeechTrim.QuietEnds(SpeechTestAudio.Speech(text));
+        var audible = SpeechTrim.AudibleOnset(speech);
+        Assert.True(audible >= 0, "no audible block");
         for (var phase = 0; phase < Window; phase += 64)
         {
             var lead = SpeechTestAudio.Silence(TimeSpan.FromSeconds(1) + TimeSpan.FromTicks(phase * 625L));
@@ -57,45 +59,5 @@ public sealed class SileroOnsetTimelineTests(SileroVadFixture fixture, ITestOutp
             Assert.NotNull(decided);
             Assert.InRange(decided.Value - audibleMs, 0, 7 * 32);
         }
-    }
-
-    /// <summary>The first sample of the first 20 ms block whose RMS is at or above −35 dBFS.</summary>
-    private static int AudibleOnset(short[] samples)
-    {
-        const int block = 320;
-        const double threshold = 32768 * 0.01778; // −35 dBFS
-        for (var i = 0; i + block <= samples.Length; i += block)
-        {
-            double sum = 0;
-            for (var j = i; j < i + block; j++)
-            {
-                sum += (double)samples[j] * samples[j];
-            }
-
-            if (Math.Sqrt(sum / block) >= threshold)
-            {
-                return i;
-            }
-        }
-
-        throw new InvalidOperationException("no audible block");
-    }
-
-    internal static short[] Trim(short[] samples)
-    {
-        const int threshold = 328;
-        var start = 0;
-        while (start < samples.Length && Math.Abs((int)samples[start]) < threshold)
-        {
-            start++;
-        }
-
-        var end = samples.Length;
-        while (end > start && Math.Abs((int)samples[end - 1]) < threshold)
-        {
-            end--;
-        }
-
-        return samples[start..end];
     }
 }

@@ -80,7 +80,7 @@ public sealed class SpeechStartTimelineTests(ITestOutputHelper output)
         var agentVad = vads.Created.Single();
 
         // The microphone: 1 s of silence, the trimmed utterance, 1 s of silence; every frame's send time kept.
-        var speech = TrimSilence(TestSpeech.Flite(text));
+        var speech = SpeechTrim.QuietEnds(TestSpeech.Flite(text));
         var audio = Concat(TestSpeech.Silence(1000), speech, TestSpeech.Silence(1000));
         var sent = new long[audio.Length / Frame];
         var clock = Stopwatch.StartNew();
@@ -188,25 +188,6 @@ public sealed class SpeechStartTimelineTests(ITestOutputHelper output)
         }
 
         return first;
-    }
-
-    /// <summary>Drops leading and trailing samples quieter than about −40 dBFS (as the load generator does).</summary>
-    private static short[] TrimSilence(short[] samples)
-    {
-        const int threshold = 328;
-        var start = 0;
-        while (start < samples.Length && Math.Abs((int)samples[start]) < threshold)
-        {
-            start++;
-        }
-
-        var end = samples.Length;
-        while (end > start && Math.Abs((int)samples[end - 1]) < threshold)
-        {
-            end--;
-        }
-
-        return samples[start..end];
     }
 
     private static short[] Concat(params short[][] parts) => parts.SelectMany(p => p).ToArray();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using Parley.LoadTest;
 using Parley.Testing.FakeLlm;
+using Parley.Testing.Speech;
 
 namespace Parley.Server.Tests.LoadTest;
 
@@ -94,7 +95,7 @@ public sealed class LoadGeneratorPartsTests
             samples[i] = 400;
         }
 
-        var trimmed = LoadRun.TrimSilence(samples);
+        var trimmed = SpeechTrim.ToVoice(samples);
 
         Assert.Equal(320 + 100, trimmed.Length);
         Assert.Equal(3300, trimmed[0]);
