@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Parley.Testing.Rooms;
 
 namespace Parley.LoadTest;
 
@@ -12,14 +13,11 @@ namespace Parley.LoadTest;
 /// </summary>
 internal sealed class LoadRoomClient : IAsyncDisposable
 {
-    private readonly ClientWebSocket _socket = new();
     private readonly Lock _lock = new();
     private readonly List<long> _frames = new(4096);
     private readonly List<(long Ticks, JsonElement Message)> _messages = [];
-    private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _send = new(1, 1);
     private TaskCompletionSource? _arrival;
-    private Task? _receive;
+    private RoomSocket? _socket;
 
     /// <summary>Arrival ticks (Stopwatch) of every binary frame received, in order.</summary>
     public int FrameCount
@@ -36,23 +34,20 @@ internal sealed class LoadRoomClient : IAsyncDisposable
     public static async Task<LoadRoomClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken)
     {
         var client = new LoadRoomClient();
-        client._socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        var uri = new UriBuilder(serverBase) { Scheme = serverBase.Scheme == "https" ? "wss" : "ws", Path = "/rtc/ws" }.Uri;
-        await client._socket.ConnectAsync(uri, cancellationToken);
-        client._receive = Task.Run(client.ReceiveLoopAsync, CancellationToken.None);
+        client._socket = await RoomSocket.ConnectAsync(serverBase, client.ReceiveLoopAsync, static o => o.KeepAliveInterval = TimeSpan.Zero, cancellationToken);
         return client;
     }
 
     public async Task<JsonElement> RequestAsync(object message, string replyType, CancellationToken cancellationToken)
     {
         var since = Stopwatch.GetTimestamp();
-        await SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, cancellationToken);
+        await _socket!.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, cancellationToken);
         return (await WaitForMessageAsync(m => m.GetProperty("Type").GetString() == replyType, since, TimeSpan.FromSeconds(20), cancellationToken)).Message;
     }
 
     /// <summary>Sends one binary (audio) message; the bytes are not copied.</summary>
     public ValueTask SendAudioAsync(ReadOnlyMemory<byte> pcm, CancellationToken cancellationToken) =>
-        SendAsync(pcm, WebSocketMessageType.Binary, cancellationToken);
+        _socket!.SendAsync(pcm, WebSocketMessageType.Binary, cancellationToken);
 
     /// <summary>The first control message matching <paramref name="match"/> that arrived at or after <paramref name="sinceTicks"/>.</summary>
     public async Task<(long Ticks, JsonElement Message)> WaitForMessageAsync(Func<JsonElement, bool> match, long sinceTicks, TimeSpan timeout, CancellationToken cancellationToken)
@@ -177,39 +172,9 @@ internal sealed class LoadRoomClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        try
+        if (_socket is not null)
         {
-            if (_socket.State == WebSocketState.Open)
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-        {
-        }
-
-        if (_receive is not null)
-        {
-            await _receive.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        _socket.Dispose();
-        _stop.Dispose();
-        _send.Dispose();
-    }
-
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, WebSocketMessageType type, CancellationToken cancellationToken)
-    {
-        await _send.WaitAsync(cancellationToken);
-        try
-        {
-            await _socket.SendAsync(bytes, type, true, cancellationToken);
-        }
-        finally
-        {
-            _send.Release();
+            await _socket.DisposeAsync();
         }
     }
 
@@ -267,15 +232,15 @@ internal sealed class LoadRoomClient : IAsyncDisposable
         arrival?.TrySetResult();
     }
 
-    private async Task ReceiveLoopAsync()
+    private async Task ReceiveLoopAsync(RoomSocket socket)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         var length = 0;
         try
         {
-            while (!_stop.IsCancellationRequested)
+            while (socket.Receiving)
             {
-                var result = await _socket.ReceiveAsync(buffer.AsMemory(length), _stop.Token);
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length));
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     return;

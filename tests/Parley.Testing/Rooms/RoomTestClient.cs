@@ -16,15 +16,12 @@ public sealed record ReceivedFrame(short[] Samples, long ArrivedTicks);
 /// </summary>
 public sealed class RoomTestClient : IAsyncDisposable
 {
-    private readonly ClientWebSocket _socket = new();
     private readonly Channel<JsonElement> _messages = Channel.CreateUnbounded<JsonElement>();
     private readonly List<JsonElement> _allMessages = [];
     private readonly List<long> _arrivals = [];
     private readonly List<ReceivedFrame> _frames = [];
     private readonly Lock _lock = new();
-    private readonly SemaphoreSlim _send = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _receive;
+    private RoomSocket? _socket;
 
     public IReadOnlyList<ReceivedFrame> Frames
     {
@@ -73,9 +70,7 @@ public sealed class RoomTestClient : IAsyncDisposable
     public static async Task<RoomTestClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken = default)
     {
         var client = new RoomTestClient();
-        var uri = new UriBuilder(serverBase) { Scheme = serverBase.Scheme == "https" ? "wss" : "ws", Path = "/rtc/ws" }.Uri;
-        await client._socket.ConnectAsync(uri, cancellationToken);
-        client._receive = Task.Run(client.ReceiveLoopAsync);
+        client._socket = await RoomSocket.ConnectAsync(serverBase, client.ReceiveLoopAsync, configure: null, cancellationToken);
         return client;
     }
 
@@ -124,29 +119,13 @@ public sealed class RoomTestClient : IAsyncDisposable
     public async Task SendAudioAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken = default)
     {
         var bytes = MemoryMarshal.AsBytes(samples.Span).ToArray();
-        await _send.WaitAsync(cancellationToken);
-        try
-        {
-            await _socket.SendAsync(bytes, WebSocketMessageType.Binary, true, cancellationToken);
-        }
-        finally
-        {
-            _send.Release();
-        }
+        await _socket!.SendAsync(bytes, WebSocketMessageType.Binary, cancellationToken);
     }
 
     public async Task SendJsonAsync(object message, CancellationToken cancellationToken = default)
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(message);
-        await _send.WaitAsync(cancellationToken);
-        try
-        {
-            await _socket.SendAsync(bytes, WebSocketMessageType.Text, true, cancellationToken);
-        }
-        finally
-        {
-            _send.Release();
-        }
+        await _socket!.SendAsync(bytes, WebSocketMessageType.Text, cancellationToken);
     }
 
     /// <summary>Waits for a control message matching <paramref name="match"/> (including ones already received).</summary>
@@ -187,40 +166,24 @@ public sealed class RoomTestClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        try
+        if (_socket is not null)
         {
-            if (_socket.State == WebSocketState.Open)
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-            }
+            await _socket.DisposeAsync();
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-        {
-        }
-
-        if (_receive is not null)
-        {
-            await _receive.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        _socket.Dispose();
-        _stop.Dispose();
     }
 
-    private async Task ReceiveLoopAsync()
+    private async Task ReceiveLoopAsync(RoomSocket socket)
     {
         var buffer = new byte[128 * 1024];
         try
         {
-            while (!_stop.IsCancellationRequested)
+            while (socket.Receiving)
             {
                 using var message = new MemoryStream();
-                WebSocketReceiveResult result;
+                ValueWebSocketReceiveResult result;
                 do
                 {
-                    result = await _socket.ReceiveAsync(buffer, _stop.Token);
+                    result = await socket.ReceiveAsync(buffer);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         return;
