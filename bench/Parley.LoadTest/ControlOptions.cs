@@ -58,32 +58,24 @@ public sealed record ControlOptions
     public static ControlOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ControlOptions();
-        for (var i = 0; i < args.Count; i++)
+        var reader = new ArgumentReader(args);
+        while (reader.MoveNext())
         {
-            var name = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
-            int Int(int min, int max)
-            {
-                var text = Value();
-                return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
-                    ? v
-                    : throw new ArgumentException($"{name} must be an integer from {min} to {max}, got '{text}'");
-            }
-
+            var name = reader.Name;
             options = name switch
             {
-                "--instances" => options with { Instances = Int(1, 10000) },
-                "--burst" => options with { Burst = Int(0, 1000) },
-                "--status-seconds" => options with { StatusSeconds = Int(0, 3600) },
-                "--status-warmup" => options with { StatusWarmupSeconds = Int(0, 600) },
-                "--concurrency" => options with { Concurrency = Int(1, 4096) },
-                "--status-instances" => options with { StatusInstances = Int(1, 1000) },
-                "--pause-ms" => options with { Pause = TimeSpan.FromMilliseconds(Int(0, 60000)) },
-                "--server" => options with { ServerUrl = Uri.TryCreate(Value(), UriKind.Absolute, out var u) ? u : throw new ArgumentException("--server must be an absolute URL") },
-                "--server-pid" => options with { ServerPid = Int(1, int.MaxValue) },
-                "--app-id" => options with { AppId = uint.TryParse(Value(), CultureInfo.InvariantCulture, out var a) ? a : throw new ArgumentException("--app-id must be an unsigned integer") },
-                "--secret" => options with { ServerSecret = Value() },
-                "--out" => options with { OutFile = Value() },
+                "--instances" => options with { Instances = reader.Int(1, 10000) },
+                "--burst" => options with { Burst = reader.Int(0, 1000) },
+                "--status-seconds" => options with { StatusSeconds = reader.Int(0, 3600) },
+                "--status-warmup" => options with { StatusWarmupSeconds = reader.Int(0, 600) },
+                "--concurrency" => options with { Concurrency = reader.Int(1, 4096) },
+                "--status-instances" => options with { StatusInstances = reader.Int(1, 1000) },
+                "--pause-ms" => options with { Pause = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },
+                "--server" => options with { ServerUrl = reader.AbsoluteUri() },
+                "--server-pid" => options with { ServerPid = reader.Int(1, int.MaxValue) },
+                "--app-id" => options with { AppId = reader.UInt() },
+                "--secret" => options with { ServerSecret = reader.Value() },
+                "--out" => options with { OutFile = reader.Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }

@@ -98,46 +98,38 @@ public sealed record LoadOptions
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
         var options = new LoadOptions();
-        for (var i = 0; i < args.Count; i++)
+        var reader = new ArgumentReader(args);
+        while (reader.MoveNext())
         {
-            var name = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
-            int Int(int min, int max)
-            {
-                var text = Value();
-                return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
-                    ? v
-                    : throw new ArgumentException($"{name} must be an integer from {min} to {max}, got '{text}'");
-            }
-
+            var name = reader.Name;
             options = name switch
             {
-                "--sessions" => options with { Sessions = Int(1, 10000) },
-                "--turns" => options with { Turns = Int(1, 10000) },
-                "--barge-in" => options with { BargeInShare = ParseShare(name, Value()) },
-                "--llm-first-token-ms" => options with { LlmFirstToken = TimeSpan.FromMilliseconds(Int(0, 60000)) },
-                "--llm-token-ms" => options with { LlmTokenInterval = TimeSpan.FromMilliseconds(Int(0, 10000)) },
-                "--vad-silence-ms" => options with { VadSilenceMs = Int(200, 2000) },
+                "--sessions" => options with { Sessions = reader.Int(1, 10000) },
+                "--turns" => options with { Turns = reader.Int(1, 10000) },
+                "--barge-in" => options with { BargeInShare = ParseShare(name, reader.Value()) },
+                "--llm-first-token-ms" => options with { LlmFirstToken = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },
+                "--llm-token-ms" => options with { LlmTokenInterval = TimeSpan.FromMilliseconds(reader.Int(0, 10000)) },
+                "--vad-silence-ms" => options with { VadSilenceMs = reader.Int(200, 2000) },
                 "--vendors" => options with
                 {
-                    Vendors = Value() switch
+                    Vendors = reader.Value() switch
                     {
                         "fake" => VendorMode.Fake,
                         "local" => VendorMode.Local,
                         var other => throw new ArgumentException($"--vendors must be 'fake' or 'local', got '{other}'"),
                     },
                 },
-                "--asr-final-ms" => options with { AsrFinalDelay = TimeSpan.FromMilliseconds(Int(0, 60000)) },
-                "--tts-first-audio-ms" => options with { TtsFirstAudio = TimeSpan.FromMilliseconds(Int(0, 60000)) },
-                "--talk-spread-ms" => options with { TalkStartSpread = TimeSpan.FromMilliseconds(Int(0, 600000)) },
-                "--server" => options with { ServerUrl = Uri.TryCreate(Value(), UriKind.Absolute, out var u) ? u : throw new ArgumentException("--server must be an absolute URL") },
-                "--server-pid" => options with { ServerPid = Int(1, int.MaxValue) },
-                "--app-id" => options with { AppId = uint.TryParse(Value(), CultureInfo.InvariantCulture, out var a) ? a : throw new ArgumentException("--app-id must be an unsigned integer") },
-                "--secret" => options with { ServerSecret = Value() },
-                "--seed" => options with { Seed = Int(int.MinValue, int.MaxValue) },
-                "--out" => options with { OutFile = Value() },
+                "--asr-final-ms" => options with { AsrFinalDelay = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },
+                "--tts-first-audio-ms" => options with { TtsFirstAudio = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },
+                "--talk-spread-ms" => options with { TalkStartSpread = TimeSpan.FromMilliseconds(reader.Int(0, 600000)) },
+                "--server" => options with { ServerUrl = reader.AbsoluteUri() },
+                "--server-pid" => options with { ServerPid = reader.Int(1, int.MaxValue) },
+                "--app-id" => options with { AppId = reader.UInt() },
+                "--secret" => options with { ServerSecret = reader.Value() },
+                "--seed" => options with { Seed = reader.Int(int.MinValue, int.MaxValue) },
+                "--out" => options with { OutFile = reader.Value() },
                 "--no-warmup" => options with { WarmUp = false },
-                "--server-log" => options with { ServerLogLevel = Value() },
+                "--server-log" => options with { ServerLogLevel = reader.Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }

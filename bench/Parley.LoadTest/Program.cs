@@ -22,23 +22,23 @@ try
     }
 
     var remaining = new List<string>();
-    for (var i = 0; i < rest.Length; i++)
+    var reader = new ArgumentReader(rest);
+    while (reader.MoveNext())
     {
-        string Value() => i + 1 < rest.Length ? rest[++i] : throw new ArgumentException($"{rest[i]} needs a value");
-        switch (capacity ? rest[i] : "")
+        switch (capacity ? reader.Name : "")
         {
             case "--steps":
-                var text = Value();
+                var text = reader.Value();
                 steps = [.. text.Split(',').Select(x => int.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException($"--steps must be a comma-separated list of positive integers, got '{text}'"))];
                 break;
             case "--resolution":
-                resolution = int.TryParse(Value(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var r) && r > 0 ? r : throw new ArgumentException("--resolution must be a positive integer");
+                resolution = reader.Int(1, int.MaxValue);
                 break;
             case "--target-p95-ms":
-                target = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : throw new ArgumentException("--target-p95-ms must be a positive number");
+                target = double.TryParse(reader.Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : throw new ArgumentException("--target-p95-ms must be a positive number");
                 break;
             case "--measure":
-                afterVadEnd = Value() switch
+                afterVadEnd = reader.Value() switch
                 {
                     "after-vad" => true,
                     "total" => false,
@@ -46,7 +46,7 @@ try
                 };
                 break;
             default:
-                remaining.Add(rest[i]);
+                remaining.Add(reader.Name);
                 break;
         }
     }
