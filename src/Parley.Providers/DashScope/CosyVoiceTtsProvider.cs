@@ -67,8 +67,7 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
             return "TTS.Params.payload.parameters.voice must be a string such as \"longxiaochun_v2\".";
         }
 
-        if (p.TryGetPropertyValue("format", out var format) && format is not null
-            && !(DashScopeParams.IsString(format) && string.Equals(format.GetValue<string>(), "pcm", StringComparison.OrdinalIgnoreCase)))
+        if (DashScopeParams.AsksForNonPcm(p))
         {
             return "TTS.Params.payload.parameters.format must be \"pcm\" (Parley streams raw PCM16); leave it out to get pcm.";
         }

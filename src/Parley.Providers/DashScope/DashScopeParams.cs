@@ -45,6 +45,11 @@ internal static class DashScopeParams
             : null;
     }
 
+    /// <summary>Whether <paramref name="parameters"/> asks for an audio <c>format</c> other than pcm (Parley streams raw PCM16).</summary>
+    public static bool AsksForNonPcm(JsonObject parameters) =>
+        parameters.TryGetPropertyValue("format", out var format) && format is not null
+        && !(IsString(format) && string.Equals(format.GetValue<string>(), "pcm", StringComparison.OrdinalIgnoreCase));
+
     public static bool IsString(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String;
 
     public static bool TryGetInt(JsonNode? node, out int value)

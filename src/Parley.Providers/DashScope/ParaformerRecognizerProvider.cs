@@ -40,8 +40,7 @@ public sealed class ParaformerRecognizerProvider(DashScopeConnectionPool pool, I
             return "ASR.Params.model must be a string such as \"paraformer-realtime-v2\".";
         }
 
-        if (parameters.TryGetPropertyValue("format", out var format) && format is not null
-            && !(DashScopeParams.IsString(format) && string.Equals(format.GetValue<string>(), "pcm", StringComparison.OrdinalIgnoreCase)))
+        if (DashScopeParams.AsksForNonPcm(parameters))
         {
             return "ASR.Params.format must be \"pcm\" (Parley sends 16 kHz PCM16); leave it out.";
         }
