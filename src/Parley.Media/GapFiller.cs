@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using System.Threading.Tasks.Sources;
 using Parley.Abstractions.Audio;
 
-namespace Parley.Server.Rooms;
+namespace Parley.Media;
 
 /// <summary>
 /// Turns a played stream, which goes quiet when its publisher sends nothing (a client that stops sending, a muted
@@ -12,7 +12,7 @@ namespace Parley.Server.Rooms;
 /// Waiting for "a frame or the gap, whichever comes first" goes through one reusable <see cref="FrameOrGap"/> (one
 /// timer for the stream's life): nothing is allocated per frame, silent or not (silence frames are pooled).
 /// </summary>
-internal static class ContinuousAudio
+internal static class GapFiller
 {
     public static readonly TimeSpan GapBeforeSilence = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan FramePeriod = TimeSpan.FromMilliseconds(20);

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace Parley.Rtc.Media;
+namespace Parley.Media;
 
 /// <summary>
 /// A reusable, allocation-free delay driven by a <see cref="TimeProvider"/> timer: one <see cref="ITimer"/> per clock,
