@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Parley.Rtc.Media;
+using Parley.Media;
 using Parley.Rtc.Rooms;
 using Parley.Rtc.Tokens;
 using Parley.Rtc.WebSockets;

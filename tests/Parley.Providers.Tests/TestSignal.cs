@@ -2,33 +2,6 @@ namespace Parley.Providers.Tests;
 
 internal static class TestSignal
 {
-    public static short[] Tone(double frequency, int sampleRate, double seconds, double amplitude = 10000)
-    {
-        var samples = new short[(int)(sampleRate * seconds)];
-        for (var i = 0; i < samples.Length; i++)
-        {
-            samples[i] = (short)Math.Round(amplitude * Math.Sin(2 * Math.PI * frequency * i / sampleRate));
-        }
-
-        return samples;
-    }
-
-    /// <summary>Amplitude of the component at <paramref name="frequency"/> (single-bin DFT over a Hann window).</summary>
-    public static double AmplitudeAt(ReadOnlySpan<short> samples, double frequency, int sampleRate)
-    {
-        double re = 0, im = 0, windowSum = 0;
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var w = 0.5 - (0.5 * Math.Cos(2 * Math.PI * i / (samples.Length - 1)));
-            var angle = 2 * Math.PI * frequency * i / sampleRate;
-            re += w * samples[i] * Math.Cos(angle);
-            im -= w * samples[i] * Math.Sin(angle);
-            windowSum += w;
-        }
-
-        return 2 * Math.Sqrt((re * re) + (im * im)) / windowSum;
-    }
-
     public static double Rms(ReadOnlySpan<short> samples)
     {
         double sum = 0;

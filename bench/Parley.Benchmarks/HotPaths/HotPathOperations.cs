@@ -1,8 +1,8 @@
-using Parley.Core.Audio;
-using Parley.Core.Turns;
 using Parley.Abstractions.Audio;
+using Parley.Core.Turns;
+using Parley.Media;
+using Parley.Media.Codecs;
 using Parley.Providers.Local;
-using Parley.Rtc.Codecs;
 
 namespace Parley.Benchmarks.HotPaths;
 

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
-using Parley.Rtc.Media;
+using Parley.Media;
 
 namespace Parley.Rtc.Rooms;
 

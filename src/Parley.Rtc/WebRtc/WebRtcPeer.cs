@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Org.BouncyCastle.Tls;
 using Parley.Abstractions.Audio;
-using Parley.Core.Audio;
-using Parley.Rtc.Codecs;
+using Parley.Media;
+using Parley.Media.Codecs;
 
 namespace Parley.Rtc.WebRtc;
 

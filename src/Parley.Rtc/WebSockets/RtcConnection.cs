@@ -1,4 +1,3 @@
-using Parley.Core.Audio;
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
@@ -6,7 +5,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Parley.Abstractions.Audio;
-using Parley.Rtc.Media;
+using Parley.Media;
 using Parley.Rtc.Rooms;
 using Parley.Rtc.Tokens;
 using Parley.Rtc.WebRtc;

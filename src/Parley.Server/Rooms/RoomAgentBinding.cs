@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
 using Parley.Core.Sessions;
 using Parley.Core.Text;
+using Parley.Media;
 using Parley.Rtc.Rooms;
 using Parley.Server.Instances;
 
@@ -123,7 +124,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             StartIdleTimer();
         }
 
-        UserAudio = ContinuousAudio.Fill(input.Audio, time, _stop.Token);
+        UserAudio = GapFiller.Fill(input.Audio, time, _stop.Token);
         _watch = Task.Run(WatchAsync);
     }
 

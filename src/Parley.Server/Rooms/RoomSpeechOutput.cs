@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using Parley.Abstractions.Audio;
-using Parley.Core.Audio;
 using Parley.Core.Sessions;
 using Parley.Core.Text;
+using Parley.Media;
 using Parley.Rtc.Rooms;
 
 namespace Parley.Server.Rooms;

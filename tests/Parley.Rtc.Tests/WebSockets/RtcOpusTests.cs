@@ -1,4 +1,4 @@
-using Parley.Rtc.Codecs;
+using Parley.Media.Codecs;
 
 namespace Parley.Rtc.Tests.WebSockets;
 

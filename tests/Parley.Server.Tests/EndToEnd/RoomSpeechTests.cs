@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Parley.Client;
-using Parley.Core.Audio;
+using Parley.Media;
 using Parley.Providers.Local;
 using Parley.Rtc.Tokens;
 using Parley.Testing;

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Parley.Abstractions.Audio;
 using Parley.Client;
 using Parley.Core.Turns;
+using Parley.Media;
 using Parley.Providers.Local;
 using Parley.Rtc.Rooms;
 using Parley.Rtc.Tokens;
@@ -24,7 +25,7 @@ namespace Parley.Server.Tests.Latency;
 /// <summary>
 /// Where the time between the user's first speech frame and the VAD's speech start (Cmd 1) goes, for one utterance,
 /// in process: the client's send of each frame, the room's delivery to a probe player of the same stream, the probe's
-/// <see cref="ContinuousAudio"/> output, the agent's real Silero windows (scored through a timing wrapper installed in
+/// <see cref="GapFiller"/> output, the agent's real Silero windows (scored through a timing wrapper installed in
 /// the server's DI), the segmenter's decision and the Cmd 1 arrival at the client. Prints the timeline and checks that
 /// the path adds little to the audio-time decision.
 /// </summary>
@@ -58,7 +59,7 @@ public sealed class SpeechStartTimelineTests(ITestOutputHelper output)
         Assert.Equal(0, (await user.LoginAsync(token, "room_t", "user_1")).GetProperty("Code").GetInt32());
         Assert.Equal(0, (await user.PublishAsync("user_s")).GetProperty("Code").GetInt32());
 
-        // Probes beside the agent: one player of the user's stream raw, one through ContinuousAudio.
+        // Probes beside the agent: one player of the user's stream raw, one through GapFiller.
         var rooms = server.Services.GetRequiredService<IRoomManager>();
         await using var probe = await rooms.JoinAsync(RoomIds.Scoped(app.AppId, "room_t"), "probe", isAgent: true, CancellationToken.None);
         await using var rawInput = await probe.PlayAsync("user_s", CancellationToken.None);
@@ -67,7 +68,7 @@ public sealed class SpeechStartTimelineTests(ITestOutputHelper output)
         using var stop = new CancellationTokenSource();
         var rawArrivals = new ConcurrentQueue<long>();
         var raw = Task.Run(() => FirstSoundAsync(rawInput.Audio, stop.Token, rawArrivals));
-        var filled = Task.Run(() => FirstSoundAsync(ContinuousAudio.Fill(filledInput.Audio, TimeProvider.System, stop.Token), stop.Token));
+        var filled = Task.Run(() => FirstSoundAsync(GapFiller.Fill(filledInput.Audio, TimeProvider.System, stop.Token), stop.Token));
 
         var instance = (await api.CreateAgentInstanceAsync(new CreateAgentInstanceRequest
         {
@@ -132,7 +133,7 @@ public sealed class SpeechStartTimelineTests(ITestOutputHelper output)
         var report = new StringBuilder();
         report.AppendLine(CultureInfo.InvariantCulture, $"'{text}' ({speech.Length / 16} ms trimmed)");
         report.AppendLine(CultureInfo.InvariantCulture, $"  first speech frame sent → room delivers it to a player: {Ms(spoke, rawAt)}");
-        report.AppendLine(CultureInfo.InvariantCulture, $"  first speech frame sent → out of ContinuousAudio:     {Ms(spoke, filledAt)}");
+        report.AppendLine(CultureInfo.InvariantCulture, $"  first speech frame sent → out of GapFiller:           {Ms(spoke, filledAt)}");
         report.AppendLine(CultureInfo.InvariantCulture, $"  window with the onset scored (agent VAD):          {Ms(spoke, windows[onsetWindow].ScoredAt)}");
         report.AppendLine(CultureInfo.InvariantCulture, $"  audio time onset → end of the deciding window:      {audioMs:F0} ms ({decided - onsetWindow + 1} windows)");
         report.AppendLine(CultureInfo.InvariantCulture, $"  deciding window's last frame sent → scored:         {sendToScored:F1} ms");

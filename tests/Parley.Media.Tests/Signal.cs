@@ -1,4 +1,4 @@
-namespace Parley.Core.Tests.Audio;
+namespace Parley.Media.Tests;
 
 internal static class Signal
 {

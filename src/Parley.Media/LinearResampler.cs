@@ -1,8 +1,8 @@
-namespace Parley.Rtc.Media;
+namespace Parley.Media;
 
 /// <summary>
 /// Minimal streaming linear-interpolation resampler for PCM16 mono.
-/// Used by <see cref="StreamResampler"/> only for rates the sinc <c>Parley.Core.Audio.Resampler</c> does not cover (12 kHz); it has no
+/// Used by <see cref="StreamResampler"/> only for rates the sinc <see cref="Resampler"/> does not cover (12 kHz); it has no
 /// anti-alias filter, so downsampling folds energy above the new Nyquist back into the band. Good enough for speech
 /// at the rates clients use; the pipeline rate (16 kHz) itself passes through untouched.
 /// </summary>

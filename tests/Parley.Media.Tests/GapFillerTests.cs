@@ -1,11 +1,10 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Audio;
-using Parley.Server.Rooms;
 
-namespace Parley.Server.Tests.Rooms;
+namespace Parley.Media.Tests;
 
-public sealed class ContinuousAudioTests
+public sealed class GapFillerTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -15,7 +14,7 @@ public sealed class ContinuousAudioTests
         var time = new FakeTimeProvider(T0);
         var source = Channel.CreateBounded<AudioChunk>(new BoundedChannelOptions(25) { SingleReader = true });
         using var stop = new CancellationTokenSource();
-        var output = ContinuousAudio.Fill(source.Reader, time, stop.Token);
+        var output = GapFiller.Fill(source.Reader, time, stop.Token);
 
         source.Writer.TryWrite(Tone());
         using (var first = await ReadAsync(output))
@@ -60,7 +59,7 @@ public sealed class ContinuousAudioTests
         // Driven on this thread: FakeTimeProvider runs the timer callback inside Advance.
         var time = new FakeTimeProvider(T0);
         var source = Channel.CreateBounded<AudioChunk>(new BoundedChannelOptions(25) { SingleReader = true });
-        using var wait = new ContinuousAudio.FrameOrGap(source.Reader, time, CancellationToken.None);
+        using var wait = new GapFiller.FrameOrGap(source.Reader, time, CancellationToken.None);
         using var plain = time.CreateTimer(static _ => { }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         var period = TimeSpan.FromMilliseconds(20);
 
@@ -72,7 +71,7 @@ public sealed class ContinuousAudioTests
                 Assert.False(gap.IsCompleted);
                 time.Advance(period);
                 Assert.True(gap.IsCompleted);
-                Assert.True(gap.Result == ContinuousAudio.FrameOrGap.Outcome.Gap); // (Assert.Equal allocates)
+                Assert.True(gap.Result == GapFiller.FrameOrGap.Outcome.Gap); // (Assert.Equal allocates)
 
                 source.Writer.TryWrite(AudioChunk.Rent(320, 16000));
                 var frames = wait.WaitAsync(period);
@@ -83,7 +82,7 @@ public sealed class ContinuousAudioTests
                     Thread.Yield(); // the channel signals readers from the thread pool
                 }
 
-                Assert.True(frames.Result == ContinuousAudio.FrameOrGap.Outcome.Frames);
+                Assert.True(frames.Result == GapFiller.FrameOrGap.Outcome.Frames);
                 Assert.True(source.Reader.TryRead(out var chunk));
                 chunk.Dispose();
             }

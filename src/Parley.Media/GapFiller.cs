@@ -1,8 +1,7 @@
 using System.Threading.Channels;
-using System.Threading.Tasks.Sources;
 using Parley.Abstractions.Audio;
 
-namespace Parley.Server.Rooms;
+namespace Parley.Media;
 
 /// <summary>
 /// Turns a played stream, which goes quiet when its publisher sends nothing (a client that stops sending, a muted
@@ -12,7 +11,7 @@ namespace Parley.Server.Rooms;
 /// Waiting for "a frame or the gap, whichever comes first" goes through one reusable <see cref="FrameOrGap"/> (one
 /// timer for the stream's life): nothing is allocated per frame, silent or not (silence frames are pooled).
 /// </summary>
-internal static class ContinuousAudio
+internal static class GapFiller
 {
     public static readonly TimeSpan GapBeforeSilence = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan FramePeriod = TimeSpan.FromMilliseconds(20);
@@ -72,11 +71,12 @@ internal static class ContinuousAudio
     }
 
     /// <summary>
-    /// "Frames are readable, or <c>gap</c> passed first", reusable: one timer, one outstanding
+    /// "Frames are readable, or <c>gap</c> passed first", reusable: one <see cref="ReusableTimerSource{TResult}"/> (one
+    /// timer, re-armed about once per gap while frames flow) and one outstanding
     /// <see cref="ChannelReader{T}.WaitToReadAsync"/> kept across waits (without a token, so a single-reader channel
-    /// reuses its waiter), and one <see cref="ManualResetValueTaskSourceCore{TResult}"/>. One wait at a time.
+    /// reuses its waiter). One wait at a time.
     /// </summary>
-    internal sealed class FrameOrGap : IValueTaskSource<FrameOrGap.Outcome>, IDisposable
+    internal sealed class FrameOrGap : IDisposable
     {
         public enum Outcome
         {
@@ -86,36 +86,26 @@ internal static class ContinuousAudio
         }
 
         private readonly ChannelReader<AudioChunk> _source;
-        private readonly TimeProvider _time;
-        private readonly ITimer _timer;
+        private readonly ReusableTimerSource<Outcome> _gap;
         private readonly Action _onReadable;
-        private readonly CancellationTokenRegistration _registration;
         private readonly Lock _gate = new();
-        private ManualResetValueTaskSourceCore<Outcome> _core;
         private ValueTask<bool> _readable;
         private bool _readablePending;
-        private long _deadline;
-        private long _timerDue = long.MaxValue; // when the timer will tick (timestamp), MaxValue when it is not scheduled
-        private bool _armed; // a wait is outstanding; whoever clears it (under the gate) completes the wait
-        private bool _cancelled;
 
         public FrameOrGap(ChannelReader<AudioChunk> source, TimeProvider time, CancellationToken cancellationToken)
         {
             _source = source;
-            _time = time;
 
             // Continuations run inline on the timer's or the channel's callback thread: queueing them would allocate.
-            _core.RunContinuationsAsynchronously = false;
+            _gap = new ReusableTimerSource<Outcome>(time, Outcome.Gap, runContinuationsAsynchronously: false, cancellationToken);
             _onReadable = OnReadable;
-            _timer = time.CreateTimer(static state => ((FrameOrGap)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _registration = cancellationToken.UnsafeRegister(static state => ((FrameOrGap)state!).OnCancelled(), this);
         }
 
         public ValueTask<Outcome> WaitAsync(TimeSpan gap)
         {
             lock (_gate)
             {
-                if (_cancelled)
+                if (_gap.IsCancelled)
                 {
                     return ValueTask.FromException<Outcome>(new OperationCanceledException());
                 }
@@ -136,35 +126,12 @@ internal static class ContinuousAudio
                     return new ValueTask<Outcome>(TakeReadable());
                 }
 
-                _core.Reset();
-                _deadline = _time.GetTimestamp() + (long)(gap.TotalSeconds * _time.TimestampFrequency);
-                _armed = true;
-
-                // Re-arming a timer takes the runtime's timer-queue lock: with hundreds of streams at 50 frames/s that
-                // lock was contended (profile at 150 sessions). A tick already due before this deadline is left alone:
-                // it re-arms itself for the rest of the gap (OnTimer), so a flowing stream changes its timer ~once per gap.
-                if (_timerDue > _deadline)
-                {
-                    _timerDue = _deadline;
-                    _timer.Change(gap, Timeout.InfiniteTimeSpan);
-                }
-
-                return new ValueTask<Outcome>(this, _core.Version);
+                // Armed under the gate: OnReadable, which takes it too, cannot slip in between the check and the wait.
+                return _gap.WaitAsync(gap);
             }
         }
 
-        public Outcome GetResult(short token) => _core.GetResult(token);
-
-        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-            _core.OnCompleted(continuation, state, token, flags);
-
-        public void Dispose()
-        {
-            _registration.Dispose();
-            _timer.Dispose();
-        }
+        public void Dispose() => _gap.Dispose();
 
         private Outcome TakeReadable()
         {
@@ -178,65 +145,23 @@ internal static class ContinuousAudio
             lock (_gate)
             {
                 // Not armed, or a late callback of an earlier wait whose readiness was already taken: nothing to do.
-                if (!_armed || !_readablePending || !_readable.IsCompleted)
+                if (!_readablePending || !_readable.IsCompleted || !_gap.TryClaim())
                 {
                     return;
                 }
 
-                _armed = false; // the timer stays scheduled: its tick finds nothing armed, or re-arms for the next wait
                 try
                 {
                     outcome = TakeReadable();
                 }
                 catch (Exception ex)
                 {
-                    _core.SetException(ex);
+                    _gap.Fail(ex);
                     return;
                 }
             }
 
-            _core.SetResult(outcome);
-        }
-
-        private void OnTimer()
-        {
-            lock (_gate)
-            {
-                _timerDue = long.MaxValue;
-                if (!_armed)
-                {
-                    return;
-                }
-
-                // A late tick of an earlier wait (or an early one) must not end this wait before its gap.
-                var early = _deadline - _time.GetTimestamp();
-                if (early > 0)
-                {
-                    _timerDue = _deadline;
-                    _timer.Change(TimeSpan.FromSeconds((double)early / _time.TimestampFrequency), Timeout.InfiniteTimeSpan);
-                    return;
-                }
-
-                _armed = false;
-            }
-
-            _core.SetResult(Outcome.Gap);
-        }
-
-        private void OnCancelled()
-        {
-            lock (_gate)
-            {
-                _cancelled = true;
-                if (!_armed)
-                {
-                    return;
-                }
-
-                _armed = false;
-            }
-
-            _core.SetException(new OperationCanceledException());
+            _gap.Complete(outcome);
         }
     }
 }

@@ -1,6 +1,4 @@
-using Parley.Core.Audio;
-
-namespace Parley.Core.Tests.Audio;
+namespace Parley.Media.Tests;
 
 public sealed class ResamplerTests
 {

@@ -1,6 +1,6 @@
-using Parley.Rtc.Codecs;
+using Parley.Media.Codecs;
 
-namespace Parley.Providers.Tests.Codecs;
+namespace Parley.Media.Tests.Codecs;
 
 public sealed class OpusTests
 {
@@ -11,7 +11,7 @@ public sealed class OpusTests
     [InlineData(8000, 10)]
     public void Opus_ToneRoundTrip_KeepsEnergyAndFrequency(int sampleRate, int frameMs)
     {
-        var tone = TestSignal.Tone(440, sampleRate, 1.0);
+        var tone = Signal.Tone(440, sampleRate, 1.0);
         var frame = sampleRate * frameMs / 1000;
         using var encoder = new OpusEncoder(sampleRate, bitrate: 32000);
         using var decoder = new OpusDecoder(sampleRate);
@@ -31,12 +31,12 @@ public sealed class OpusTests
 
         // Skip the codec's start-up; the decoded signal keeps the tone's level and its energy stays at 440 Hz.
         var steady = decoded.AsSpan(sampleRate / 5, total - (sampleRate / 5));
-        var inputRms = TestSignal.Rms(tone);
-        Assert.InRange(TestSignal.Rms(steady) / inputRms, 0.85, 1.15);
-        var at440 = TestSignal.AmplitudeAt(steady, 440, sampleRate);
+        var inputRms = Signal.Rms(tone);
+        Assert.InRange(Signal.Rms(steady) / inputRms, 0.85, 1.15);
+        var at440 = Signal.AmplitudeAt(steady, 440, sampleRate);
         Assert.InRange(at440, 8500, 11500);
-        Assert.True(TestSignal.AmplitudeAt(steady, 880, sampleRate) < at440 * 0.05);
-        Assert.True(TestSignal.AmplitudeAt(steady, 300, sampleRate) < at440 * 0.05);
+        Assert.True(Signal.AmplitudeAt(steady, 880, sampleRate) < at440 * 0.05);
+        Assert.True(Signal.AmplitudeAt(steady, 300, sampleRate) < at440 * 0.05);
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class OpusTests
     {
         using var encoder = new OpusEncoder(16000);
         using var decoder = new OpusDecoder(16000);
-        var tone = TestSignal.Tone(300, 16000, 0.2);
+        var tone = Signal.Tone(300, 16000, 0.2);
         var packet = new byte[1500];
         var pcm = new short[320];
         for (var offset = 0; offset < tone.Length; offset += 320)
@@ -79,7 +79,7 @@ public sealed class OpusTests
         }
 
         Assert.Equal(320, decoder.DecodeLoss(pcm, 320));
-        Assert.True(TestSignal.Rms(pcm) > 100, "concealment continues the signal instead of silence");
+        Assert.True(Signal.Rms(pcm) > 100, "concealment continues the signal instead of silence");
         Assert.Throws<ArgumentOutOfRangeException>(() => decoder.DecodeLoss(pcm, 7));
     }
 
@@ -88,7 +88,7 @@ public sealed class OpusTests
     {
         using var encoder = new OpusEncoder(48000);
         using var decoder = new OpusDecoder(48000);
-        var tone = TestSignal.Tone(440, 48000, 0.02);
+        var tone = Signal.Tone(440, 48000, 0.02);
         var packet = new byte[1500];
         var pcm = new short[960];
         decoder.Decode(packet.AsSpan(0, encoder.Encode(tone, packet)), pcm);

@@ -1,6 +1,6 @@
-using Parley.Rtc.Codecs;
+using Parley.Media.Codecs;
 
-namespace Parley.Providers.Tests.Codecs;
+namespace Parley.Media.Tests.Codecs;
 
 public sealed class G711Tests
 {
@@ -68,18 +68,18 @@ public sealed class G711Tests
     [Fact]
     public void G711_ToneRoundTrip_SignalToNoiseAbove30Db()
     {
-        var tone = TestSignal.Tone(1000, 8000, 0.5, 8000);
+        var tone = Signal.Tone(1000, 8000, 0.5, 8000);
         var encoded = new byte[tone.Length];
         var decoded = new short[tone.Length];
         G711.EncodeMuLaw(tone, encoded);
         G711.DecodeMuLaw(encoded, decoded);
         var noise = tone.Zip(decoded, (a, b) => (short)(a - b)).ToArray();
-        Assert.True(20 * Math.Log10(TestSignal.Rms(tone) / TestSignal.Rms(noise)) > 30);
+        Assert.True(20 * Math.Log10(Signal.Rms(tone) / Signal.Rms(noise)) > 30);
 
         G711.EncodeALaw(tone, encoded);
         G711.DecodeALaw(encoded, decoded);
         noise = tone.Zip(decoded, (a, b) => (short)(a - b)).ToArray();
-        Assert.True(20 * Math.Log10(TestSignal.Rms(tone) / TestSignal.Rms(noise)) > 30);
+        Assert.True(20 * Math.Log10(Signal.Rms(tone) / Signal.Rms(noise)) > 30);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Parley.Core.Audio;
+namespace Parley.Media;
 
 /// <summary>
 /// Collects PCM16 pieces of any size and hands them out as fixed-size frames (e.g. 20 ms = 320 samples at

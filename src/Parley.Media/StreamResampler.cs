@@ -1,6 +1,4 @@
-using Parley.Core.Audio;
-
-namespace Parley.Rtc.Media;
+namespace Parley.Media;
 
 /// <summary>
 /// The transport's resampler between a client's rate and the pipeline's 16 kHz: the windowed-sinc

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Parley.Rtc.Codecs;
+namespace Parley.Media.Codecs;
 
 /// <summary>P/Invoke surface of Debian's libopus (package libopus0, soname libopus.so.0).</summary>
 internal static unsafe partial class OpusNative

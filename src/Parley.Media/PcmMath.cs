@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Parley.Core.Audio;
+namespace Parley.Media;
 
 /// <summary>Level measurement and byte conversion for PCM16 audio. Allocates nothing.</summary>
 public static class PcmMath

@@ -1,6 +1,6 @@
-using Parley.Rtc.Codecs;
+using Parley.Media.Codecs;
 
-namespace Parley.Rtc.Media;
+namespace Parley.Media;
 
 /// <summary>
 /// "opus": one Opus packet per WebSocket binary message (10–60 ms, mono), at 8, 12, 16, 24 or 48 kHz, through

@@ -1,4 +1,4 @@
-namespace Parley.Rtc.Codecs;
+namespace Parley.Media.Codecs;
 
 /// <summary>
 /// ITU-T G.711 μ-law (PCMU) and A-law (PCMA) over spans, table-driven: encoding is one lookup per sample

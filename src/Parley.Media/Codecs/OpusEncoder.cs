@@ -1,4 +1,4 @@
-namespace Parley.Rtc.Codecs;
+namespace Parley.Media.Codecs;
 
 /// <summary>
 /// An Opus encoder (libopus, VoIP application) for PCM16 frames of 10, 20, 40 or 60 ms. Not thread-safe:

@@ -1,4 +1,4 @@
-namespace Parley.Rtc.Codecs;
+namespace Parley.Media.Codecs;
 
 /// <summary>
 /// An Opus decoder (libopus) to PCM16. Not thread-safe: one decoder per stream. Decoding allocates nothing.

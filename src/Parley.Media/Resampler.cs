@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 
-namespace Parley.Core.Audio;
+namespace Parley.Media;
 
 /// <summary>
 /// Streaming PCM16 mono resampler between 8000, 16000, 22050, 24000, 32000, 44100 and 48000 Hz.

@@ -1,4 +1,4 @@
-namespace Parley.Rtc.Codecs;
+namespace Parley.Media.Codecs;
 
 internal static class OpusFrames
 {

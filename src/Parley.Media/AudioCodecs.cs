@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Parley.Rtc.Media;
+namespace Parley.Media;
 
 /// <summary>
 /// Turns one transport payload (one WebSocket binary frame, one RTP payload) into PCM16 mono samples.
