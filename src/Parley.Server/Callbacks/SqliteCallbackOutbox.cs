@@ -93,6 +93,22 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
     /// <summary>Stores the event; returns its Sequence.</summary>
     internal async Task<long> EnqueueAsync(CallbackEvent callbackEvent, CancellationToken cancellationToken)
     {
+        await EnsureInitializedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        var sequence = await InsertAsync(connection, transaction: null, callbackEvent, cancellationToken);
+        Published?.Invoke();
+        return sequence;
+    }
+
+    /// <summary>The database the rows are stored in, for stores that write an event in one transaction with their own rows.</summary>
+    internal SqliteDatabase Database => _database;
+
+    /// <summary>
+    /// Inserts the event as a pending row on <paramref name="connection"/>, inside <paramref name="transaction"/> when
+    /// given (the caller commits, then calls <see cref="NotifyPublished"/>). Needs <see cref="EnsureInitializedAsync"/> first.
+    /// </summary>
+    internal async Task<long> InsertAsync(SqliteConnection connection, SqliteTransaction? transaction, CallbackEvent callbackEvent, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(callbackEvent);
         if (string.IsNullOrWhiteSpace(callbackEvent.Event))
         {
@@ -100,16 +116,13 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         }
 
         ArgumentNullException.ThrowIfNull(callbackEvent.Data, "callbackEvent.Data");
-
-        await EnsureInitializedAsync(cancellationToken);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var data = callbackEvent.Data.ToJsonString();
-
-        await using var connection = await _database.OpenAsync(cancellationToken);
         for (var attempt = 0; ; attempt++)
         {
             var sequence = NextSequence(now);
             await using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
             insert.CommandText = """
                 INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at)
                 VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now);
@@ -125,16 +138,18 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
             try
             {
                 await insert.ExecuteNonQueryAsync(cancellationToken);
-                Published?.Invoke();
                 return sequence;
             }
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && attempt < 8)
             {
                 // Another writer of the same file took this sequence: continue after the largest stored one.
-                await LoadLastSequenceAsync(connection, cancellationToken);
+                await LoadLastSequenceAsync(connection, transaction, cancellationToken);
             }
         }
     }
+
+    /// <summary>Wakes the dispatcher after rows were committed through <see cref="InsertAsync"/>.</summary>
+    internal void NotifyPublished() => Published?.Invoke();
 
     /// <summary>Creates the table (once per process) and resumes the sequence after the largest stored one.</summary>
     public async Task EnsureInitializedAsync(CancellationToken cancellationToken)
@@ -154,7 +169,7 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
 
             await _database.EnsureSchemaAsync(Schema, cancellationToken);
             await using var connection = await _database.OpenAsync(cancellationToken);
-            await LoadLastSequenceAsync(connection, cancellationToken);
+            await LoadLastSequenceAsync(connection, transaction: null, cancellationToken);
             _initialized = true;
         }
         finally
@@ -311,9 +326,10 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         }
     }
 
-    private async Task LoadLastSequenceAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private async Task LoadLastSequenceAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT MAX(sequence) FROM callback_outbox;";
         var result = await command.ExecuteScalarAsync(cancellationToken);
         if (result is long max)
