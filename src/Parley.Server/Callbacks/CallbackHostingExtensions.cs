@@ -36,6 +36,9 @@ public static class CallbackHostingExtensions
         services.AddHttpClient(CallbackDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
             .RemoveAllLoggers();
+
+        // ParleyListCallbacks / ParleyRedeliverCallbacks: Parley extensions of the control API, signed per app.
+        services.AddSingleton<Action<Api.ActionRegistry>>(CallbackAdminActions.Map);
         services.AddSingleton<CallbackDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<CallbackDispatcher>());
         return builder;

@@ -42,4 +42,7 @@ internal static partial class CallbackLog
     [LoggerMessage(EventId = 4010, Level = LogLevel.Warning,
         Message = "Callback for app {AppId} (sequence {Sequence}): the claim ended before the attempt's outcome was stored; another dispatcher owns the row now")]
     public static partial void ClaimLost(ILogger logger, uint appId, long sequence);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "{Count} dead callbacks of app {AppId} queued for redelivery")]
+    public static partial void Redelivered(ILogger logger, uint appId, int count);
 }
