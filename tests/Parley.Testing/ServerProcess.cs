@@ -86,6 +86,23 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"the server did not answer /healthz within 60 s:\n{server.Output}");
     }
 
+    /// <summary>SIGTERM (what systemd, Docker and Ctrl-C-like stops send): the host shuts down gracefully; waits for the exit.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
+                ?? throw new InvalidOperationException("could not run kill -TERM");
+            await kill.WaitForExitAsync();
+            using var limit = new CancellationTokenSource(timeout);
+            await _process.WaitForExitAsync(limit.Token);
+        }
+
+        // The asynchronous output readers finish after the exit: wait for them so Output is complete.
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: no shutdown hooks run.</summary>
     public async Task KillAsync()
     {

@@ -12,8 +12,10 @@ namespace Parley.Server.Callbacks;
 
 /// <summary>
 /// Delivers outbox rows: a signed JSON POST to the app's CallbackUrl (spec 6.1–6.3), 2xx = delivered, anything else
-/// or no answer within <see cref="CallbackOptions.RequestTimeout"/> = retry after the configured delays, then dead.
-/// Sends run concurrently with a per-app cap, so one slow or failing receiver does not hold back other apps.
+/// or no answer within <see cref="CallbackOptions.RequestTimeout"/> = retry: ZEGO's schedule (<see cref="CallbackOptions.RetryDelays"/>),
+/// then a slow one until <see cref="CallbackOptions.RetryFor"/> has passed, then dead (kept; redeliverable).
+/// Sends run concurrently with a per-app cap, so one slow or failing receiver does not hold back other apps. Each
+/// attempt works on a claimed row (<see cref="ICallbackOutbox.ClaimDueAsync"/>), so no row is sent twice at once.
 /// Rows left pending by a stopped or killed process are picked up by the next one (at-least-once delivery).
 /// </summary>
 public sealed class CallbackDispatcher : BackgroundService
@@ -24,7 +26,10 @@ public sealed class CallbackDispatcher : BackgroundService
     private static readonly TimeSpan ErrorBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromHours(1);
 
-    private readonly SqliteCallbackOutbox _outbox;
+    /// <summary>A claim outlasts the attempt's own timeout by this much (the outcome's write included).</summary>
+    private static readonly TimeSpan ClaimMargin = TimeSpan.FromSeconds(30);
+
+    private readonly ICallbackOutbox _outbox;
     private readonly IAppDirectory _apps;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly TimeProvider _time;
@@ -40,7 +45,7 @@ public sealed class CallbackDispatcher : BackgroundService
     private long _nextPurgeAt;
 
     public CallbackDispatcher(
-        SqliteCallbackOutbox outbox,
+        ICallbackOutbox outbox,
         IAppDirectory apps,
         IHttpClientFactory httpClientFactory,
         TimeProvider time,
@@ -74,7 +79,7 @@ public sealed class CallbackDispatcher : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await _outbox.EnsureInitializedAsync(stoppingToken);
-        CallbackLog.DispatcherStarted(_logger, _options.EffectiveRetryDelays.Count);
+        CallbackLog.DispatcherStarted(_logger, _options.EffectiveRetryDelays.Count, _options.RetryFor);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -132,11 +137,12 @@ public sealed class CallbackDispatcher : BackgroundService
 
         foreach (var appId in await _outbox.GetAppsWithDueRowsAsync(now, stoppingToken))
         {
-            int appInFlight, free;
+            int free;
             lock (_gate)
             {
-                appInFlight = _inFlightPerApp.GetValueOrDefault(appId);
-                free = Math.Min(_options.MaxConcurrentDeliveriesPerApp - appInFlight, _options.MaxConcurrentDeliveries - _inFlight.Count);
+                free = Math.Min(
+                    _options.MaxConcurrentDeliveriesPerApp - _inFlightPerApp.GetValueOrDefault(appId),
+                    _options.MaxConcurrentDeliveries - _inFlight.Count);
             }
 
             if (free <= 0)
@@ -144,27 +150,17 @@ public sealed class CallbackDispatcher : BackgroundService
                 continue; // a completing delivery signals the loop
             }
 
-            var rows = await _outbox.GetDueRowsAsync(appId, now, free + appInFlight, stoppingToken);
-            foreach (var row in rows)
+            // Claimed rows are not due for anyone else until the claim ends, so none is in flight already.
+            var claimUntil = now + (long)(_options.RequestTimeout + ClaimMargin).TotalMilliseconds;
+            foreach (var row in await _outbox.ClaimDueAsync(appId, now, free, claimUntil, stoppingToken))
             {
-                if (free == 0)
-                {
-                    break;
-                }
-
                 lock (_gate)
                 {
-                    if (!_inFlight.Add(row.Id))
-                    {
-                        continue;
-                    }
-
+                    _inFlight.Add(row.Id);
                     _inFlightPerApp[appId] = _inFlightPerApp.GetValueOrDefault(appId) + 1;
                     var task = Task.Run(() => DeliverAsync(row, stoppingToken), CancellationToken.None);
                     _running[row.Id] = task;
                 }
-
-                free--;
             }
         }
 
@@ -237,7 +233,8 @@ public sealed class CallbackDispatcher : BackgroundService
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Shutting down: the row stays pending and the next process sends it.
+            // Shutting down: the row is due again at once, for the next process.
+            await ReleaseAsync(row);
         }
         catch (Exception ex)
         {
@@ -263,18 +260,21 @@ public sealed class CallbackDispatcher : BackgroundService
         }
     }
 
-    private async Task DeliverOnceAsync(CallbackOutboxEntry queued, CancellationToken stoppingToken)
+    private async Task ReleaseAsync(CallbackOutboxEntry row)
     {
-        // The loop may have read the row just before a previous attempt's result was stored: act on the stored state.
-        var row = await _outbox.GetByIdAsync(queued.Id, stoppingToken);
-        if (row is null
-            || row.State != CallbackDeliveryState.Pending
-            || row.Attempts != queued.Attempts
-            || row.NextAttemptAt > _time.GetUtcNow().ToUnixTimeMilliseconds())
+        try
         {
-            return;
+            await _outbox.ReleaseAsync(row, _time.GetUtcNow().ToUnixTimeMilliseconds(), CancellationToken.None);
         }
+        catch (Exception ex)
+        {
+            // The claim ends by itself; the row is sent after it.
+            CallbackLog.DeliveryCrashed(_logger, ex, row.AppId, row.Sequence);
+        }
+    }
 
+    private async Task DeliverOnceAsync(CallbackOutboxEntry row, CancellationToken stoppingToken)
+    {
         if (!_apps.TryGet(row.AppId, out var app))
         {
             await SkipAsync(row, "the app is not configured");
@@ -298,28 +298,53 @@ public sealed class CallbackDispatcher : BackgroundService
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         if (error is null)
         {
-            await _outbox.MarkDeliveredAsync(row.Id, attempt, now, CancellationToken.None);
-            CallbackLog.Delivered(_logger, row.Event, row.AppId, row.Sequence, attempt);
+            if (await _outbox.MarkDeliveredAsync(row, now, CancellationToken.None))
+            {
+                CallbackLog.Delivered(_logger, row.Event, row.AppId, row.Sequence, attempt);
+            }
+            else
+            {
+                CallbackLog.ClaimLost(_logger, row.AppId, row.Sequence);
+            }
+
             return;
         }
 
-        var delays = _options.EffectiveRetryDelays;
-        if (attempt > delays.Count)
+        if (_options.NextRetryDelay(attempt, row.RetryFrom, now) is not { } delay)
         {
-            await _outbox.MarkDeadAsync(row.Id, attempt, now, error, CancellationToken.None);
-            CallbackLog.Dead(_logger, row.Event, row.AppId, row.Sequence, attempt, error);
+            if (await _outbox.MarkDeadAsync(row, now, error, CancellationToken.None))
+            {
+                CallbackLog.Dead(_logger, row.Event, row.AppId, row.Sequence, attempt, error);
+            }
+
             return;
         }
 
-        var delay = delays[attempt - 1];
-        await _outbox.ScheduleRetryAsync(row.Id, attempt, now, now + (long)delay.TotalMilliseconds, error, CancellationToken.None);
-        CallbackLog.RetryScheduled(_logger, row.Event, row.AppId, row.Sequence, attempt, error, delay.TotalSeconds);
+        if (!await _outbox.ScheduleRetryAsync(row, now, now + (long)delay.TotalMilliseconds, error, CancellationToken.None))
+        {
+            CallbackLog.ClaimLost(_logger, row.AppId, row.Sequence);
+        }
+        else if (!_options.IsSlowRetry(attempt))
+        {
+            CallbackLog.RetryScheduled(_logger, row.Event, row.AppId, row.Sequence, attempt, error, delay.TotalSeconds);
+        }
+        else if (attempt == _options.EffectiveRetryDelays.Count + 1)
+        {
+            var until = DateTimeOffset.FromUnixTimeMilliseconds(row.RetryFrom) + _options.RetryFor;
+            CallbackLog.SlowRetryStarted(_logger, row.Event, row.AppId, row.Sequence, attempt, error, delay.TotalMinutes, until);
+        }
+        else
+        {
+            CallbackLog.SlowRetryScheduled(_logger, row.Event, row.AppId, row.Sequence, attempt, error, delay.TotalMinutes);
+        }
     }
 
     private async Task SkipAsync(CallbackOutboxEntry row, string reason)
     {
-        await _outbox.MarkSkippedAsync(row.Id, row.Attempts, _time.GetUtcNow().ToUnixTimeMilliseconds(), reason, CancellationToken.None);
-        CallbackLog.Skipped(_logger, row.Event, row.AppId, row.Sequence, reason);
+        if (await _outbox.MarkSkippedAsync(row, _time.GetUtcNow().ToUnixTimeMilliseconds(), reason, CancellationToken.None))
+        {
+            CallbackLog.Skipped(_logger, row.Event, row.AppId, row.Sequence, reason);
+        }
     }
 
     /// <summary>One attempt; null on 2xx, otherwise the reason it failed.</summary>

@@ -29,9 +29,16 @@ public static class CallbackHostingExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SqliteDatabase>();
         services.TryAddSingleton<SqliteCallbackOutbox>();
-        services.TryAddSingleton<ICallbackPublisher>(sp => sp.GetRequiredService<SqliteCallbackOutbox>());
+        services.TryAddSingleton<ICallbackOutbox>(sp => sp.GetRequiredService<SqliteCallbackOutbox>());
+        services.TryAddSingleton<ICallbackPublisher>(sp => sp.GetRequiredService<ICallbackOutbox>());
+        // The dispatcher writes one line per failed attempt (none per success at Information); the factory's own four
+        // lines per request (start, send, headers, end) are removed for this client.
         services.AddHttpClient(CallbackDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            .RemoveAllLoggers();
+
+        // ParleyListCallbacks / ParleyRedeliverCallbacks: Parley extensions of the control API, signed per app.
+        services.AddSingleton<Action<Api.ActionRegistry>>(CallbackAdminActions.Map);
         services.AddSingleton<CallbackDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<CallbackDispatcher>());
         return builder;

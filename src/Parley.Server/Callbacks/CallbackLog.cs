@@ -5,8 +5,8 @@ namespace Parley.Server.Callbacks;
 /// <summary>Callback log messages. Never logs the CallbackSecret, the Signature or event payloads.</summary>
 internal static partial class CallbackLog
 {
-    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Callback dispatcher started ({Retries} retries per event)")]
-    public static partial void DispatcherStarted(ILogger logger, int retries);
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Callback dispatcher started ({Retries} retries on ZEGO's schedule, then slow retries until {RetryFor} after the event)")]
+    public static partial void DispatcherStarted(ILogger logger, int retries, TimeSpan retryFor);
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Debug, Message = "Callback {Event} for app {AppId} (sequence {Sequence}) delivered on attempt {Attempt}")]
     public static partial void Delivered(ILogger logger, string @event, uint appId, long sequence, int attempt);
@@ -30,4 +30,19 @@ internal static partial class CallbackLog
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Removed {Count} completed callback rows past retention")]
     public static partial void Purged(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Warning,
+        Message = "Callback {Event} for app {AppId} (sequence {Sequence}) still fails after attempt {Attempt} ({Error}); retrying every {DelayMinutes} min or more until {Until:u}")]
+    public static partial void SlowRetryStarted(ILogger logger, string @event, uint appId, long sequence, int attempt, string error, double delayMinutes, DateTimeOffset until);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Debug,
+        Message = "Callback {Event} for app {AppId} (sequence {Sequence}) failed on attempt {Attempt} ({Error}); retry in {DelayMinutes} min")]
+    public static partial void SlowRetryScheduled(ILogger logger, string @event, uint appId, long sequence, int attempt, string error, double delayMinutes);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning,
+        Message = "Callback for app {AppId} (sequence {Sequence}): the claim ended before the attempt's outcome was stored; another dispatcher owns the row now")]
+    public static partial void ClaimLost(ILogger logger, uint appId, long sequence);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "{Count} dead callbacks of app {AppId} queued for redelivery")]
+    public static partial void Redelivered(ILogger logger, uint appId, int count);
 }

@@ -3,45 +3,14 @@ using Parley.Server.Storage;
 
 namespace Parley.Server.Callbacks;
 
-/// <summary>Where an outbox row stands.</summary>
-public enum CallbackDeliveryState
-{
-    /// <summary>Waiting for its first attempt or a retry.</summary>
-    Pending = 0,
-
-    /// <summary>The receiver answered 2xx.</summary>
-    Delivered = 1,
-
-    /// <summary>Every attempt failed; kept with the last error.</summary>
-    Dead = 2,
-
-    /// <summary>The app has no (usable) CallbackUrl; kept with the reason.</summary>
-    Skipped = 3,
-}
-
-/// <summary>One stored callback event and its delivery state. Times are Unix milliseconds.</summary>
-public sealed record CallbackOutboxEntry(
-    long Id,
-    long Sequence,
-    uint AppId,
-    string Event,
-    string AgentInstanceId,
-    string AgentUserId,
-    string RoomId,
-    string DataJson,
-    CallbackDeliveryState State,
-    int Attempts,
-    long CreatedAt,
-    long NextAttemptAt,
-    long? LastAttemptAt,
-    long? CompletedAt,
-    string? LastError);
-
 /// <summary>
 /// The durable side of callbacks: <see cref="PublishAsync"/> stores the event as a row of <c>callback_outbox</c> in the
-/// shared SQLite file (committed before it returns) and wakes the <see cref="CallbackDispatcher"/>.
+/// shared SQLite file (committed before it returns) and wakes the <see cref="CallbackDispatcher"/>. Claims are leases
+/// kept in <c>next_attempt_at</c>: a claimed row is not due until its claim ends, and an outcome is stored only while
+/// the row still carries the claim (same attempts, same <c>next_attempt_at</c>), so two dispatchers over one file never
+/// deliver a row at the same time.
 /// </summary>
-public sealed class SqliteCallbackOutbox : ICallbackPublisher
+public sealed class SqliteCallbackOutbox : ICallbackOutbox
 {
     /// <summary>Sequence values are Twitter-style snowflakes: (ms since 2010-11-04) shifted left 22 bits, like ZEGO's ~1.9e18 values.</summary>
     private const long SequenceEpochMs = 1288834974657;
@@ -62,14 +31,18 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
             next_attempt_at  INTEGER NOT NULL,
             last_attempt_at  INTEGER NULL,
             completed_at     INTEGER NULL,
-            last_error       TEXT    NULL
+            last_error       TEXT    NULL,
+            retry_from       INTEGER NULL
         );
         CREATE INDEX IF NOT EXISTS ix_callback_outbox_due ON callback_outbox (state, next_attempt_at);
         CREATE INDEX IF NOT EXISTS ix_callback_outbox_app_due ON callback_outbox (state, app_id, next_attempt_at);
         """;
 
     private const string Columns =
-        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error";
+        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error, COALESCE(retry_from, created_at)";
+
+    /// <summary>Most Sequences one <see cref="RedeliverAsync"/> call takes.</summary>
+    public const int MaxRedeliverSequences = 1000;
 
     private readonly SqliteDatabase _database;
     private readonly TimeProvider _time;
@@ -84,14 +57,30 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         _time = time;
     }
 
-    /// <summary>Raised after a row is committed.</summary>
-    internal event Action? Published;
+    /// <summary>Raised after a row is committed or redelivered.</summary>
+    public event Action? Published;
 
     public async ValueTask PublishAsync(CallbackEvent callbackEvent, CancellationToken cancellationToken) =>
         await EnqueueAsync(callbackEvent, cancellationToken);
 
     /// <summary>Stores the event; returns its Sequence.</summary>
     internal async Task<long> EnqueueAsync(CallbackEvent callbackEvent, CancellationToken cancellationToken)
+    {
+        await EnsureInitializedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        var sequence = await InsertAsync(connection, transaction: null, callbackEvent, cancellationToken);
+        Published?.Invoke();
+        return sequence;
+    }
+
+    /// <summary>The database the rows are stored in, for stores that write an event in one transaction with their own rows.</summary>
+    internal SqliteDatabase Database => _database;
+
+    /// <summary>
+    /// Inserts the event as a pending row on <paramref name="connection"/>, inside <paramref name="transaction"/> when
+    /// given (the caller commits, then calls <see cref="NotifyPublished"/>). Needs <see cref="EnsureInitializedAsync"/> first.
+    /// </summary>
+    internal async Task<long> InsertAsync(SqliteConnection connection, SqliteTransaction? transaction, CallbackEvent callbackEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(callbackEvent);
         if (string.IsNullOrWhiteSpace(callbackEvent.Event))
@@ -100,16 +89,13 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         }
 
         ArgumentNullException.ThrowIfNull(callbackEvent.Data, "callbackEvent.Data");
-
-        await EnsureInitializedAsync(cancellationToken);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var data = callbackEvent.Data.ToJsonString();
-
-        await using var connection = await _database.OpenAsync(cancellationToken);
         for (var attempt = 0; ; attempt++)
         {
             var sequence = NextSequence(now);
             await using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
             insert.CommandText = """
                 INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at)
                 VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now);
@@ -125,16 +111,18 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
             try
             {
                 await insert.ExecuteNonQueryAsync(cancellationToken);
-                Published?.Invoke();
                 return sequence;
             }
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && attempt < 8)
             {
                 // Another writer of the same file took this sequence: continue after the largest stored one.
-                await LoadLastSequenceAsync(connection, cancellationToken);
+                await LoadLastSequenceAsync(connection, transaction, cancellationToken);
             }
         }
     }
+
+    /// <summary>Wakes the dispatcher after rows were committed through <see cref="InsertAsync"/>.</summary>
+    internal void NotifyPublished() => Published?.Invoke();
 
     /// <summary>Creates the table (once per process) and resumes the sequence after the largest stored one.</summary>
     public async Task EnsureInitializedAsync(CancellationToken cancellationToken)
@@ -154,7 +142,8 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
 
             await _database.EnsureSchemaAsync(Schema, cancellationToken);
             await using var connection = await _database.OpenAsync(cancellationToken);
-            await LoadLastSequenceAsync(connection, cancellationToken);
+            await AddRetryFromColumnAsync(connection, cancellationToken);
+            await LoadLastSequenceAsync(connection, transaction: null, cancellationToken);
             _initialized = true;
         }
         finally
@@ -174,37 +163,30 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         return rows.Count == 0 ? null : rows[0];
     }
 
-    internal async Task<CallbackOutboxEntry?> GetByIdAsync(long id, CancellationToken cancellationToken)
-    {
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM callback_outbox WHERE id = $id;";
-        command.Parameters.AddWithValue("$id", id);
-        var rows = await ReadRowsAsync(command, cancellationToken);
-        return rows.Count == 0 ? null : rows[0];
-    }
-
     /// <summary>Rows in Sequence order, optionally only those in <paramref name="state"/>.</summary>
-    public async Task<IReadOnlyList<CallbackOutboxEntry>> ListAsync(CallbackDeliveryState? state, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<CallbackOutboxEntry>> ListAsync(CallbackDeliveryState? state, int limit, CancellationToken cancellationToken) =>
+        ListAsync(new CallbackQuery(State: state, Limit: limit), cancellationToken);
+
+    public async Task<IReadOnlyList<CallbackOutboxEntry>> ListAsync(CallbackQuery query, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
         await EnsureInitializedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = state is null
-            ? $"SELECT {Columns} FROM callback_outbox ORDER BY sequence LIMIT $limit;"
-            : $"SELECT {Columns} FROM callback_outbox WHERE state = $state ORDER BY sequence LIMIT $limit;";
-        command.Parameters.AddWithValue("$limit", limit);
-        if (state is not null)
-        {
-            command.Parameters.AddWithValue("$state", (int)state.Value);
-        }
-
+        command.CommandText = $"""
+            SELECT {Columns} FROM callback_outbox
+            WHERE sequence > $after AND ($app IS NULL OR app_id = $app) AND ($state IS NULL OR state = $state)
+            ORDER BY sequence LIMIT $limit;
+            """;
+        command.Parameters.AddWithValue("$after", query.AfterSequence);
+        command.Parameters.AddWithValue("$app", query.AppId is { } app ? (object)(long)app : DBNull.Value);
+        command.Parameters.AddWithValue("$state", query.State is { } state ? (object)(int)state : DBNull.Value);
+        command.Parameters.AddWithValue("$limit", query.Limit);
         return await ReadRowsAsync(command, cancellationToken);
     }
 
-    /// <summary>Apps that have pending rows due at <paramref name="nowMs"/>.</summary>
-    internal async Task<IReadOnlyList<uint>> GetAppsWithDueRowsAsync(long nowMs, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<uint>> GetAppsWithDueRowsAsync(long nowMs, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -220,24 +202,33 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         return apps;
     }
 
-    /// <summary>Pending rows of one app due at <paramref name="nowMs"/>, oldest due first.</summary>
-    internal async Task<IReadOnlyList<CallbackOutboxEntry>> GetDueRowsAsync(uint appId, long nowMs, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CallbackOutboxEntry>> ClaimDueAsync(uint appId, long nowMs, int limit, long claimUntilMs, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimUntilMs, nowMs);
         await using var connection = await _database.OpenAsync(cancellationToken);
+
+        // One statement: SQLite runs it under the file's write lock, so two claimers never take the same row.
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
-            SELECT {Columns} FROM callback_outbox
-            WHERE state = 0 AND app_id = $app AND next_attempt_at <= $now
-            ORDER BY next_attempt_at, sequence LIMIT $limit;
+            UPDATE callback_outbox SET next_attempt_at = $until
+            WHERE id IN (
+                SELECT id FROM callback_outbox
+                WHERE state = 0 AND app_id = $app AND next_attempt_at <= $now
+                ORDER BY next_attempt_at, sequence LIMIT $limit)
+            RETURNING {Columns};
             """;
+        command.Parameters.AddWithValue("$until", claimUntilMs);
         command.Parameters.AddWithValue("$app", (long)appId);
         command.Parameters.AddWithValue("$now", nowMs);
         command.Parameters.AddWithValue("$limit", limit);
-        return await ReadRowsAsync(command, cancellationToken);
+        var rows = await ReadRowsAsync(command, cancellationToken);
+
+        // RETURNING gives no order: hand them out oldest first.
+        return [.. rows.OrderBy(r => r.Sequence)];
     }
 
-    /// <summary>The earliest retry time after <paramref name="nowMs"/>, or null when none is scheduled.</summary>
-    internal async Task<long?> GetNextDueAfterAsync(long nowMs, CancellationToken cancellationToken)
+    public async Task<long?> GetNextDueAfterAsync(long nowMs, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -247,20 +238,22 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         return result is long value ? value : null;
     }
 
-    internal Task MarkDeliveredAsync(long id, int attempts, long nowMs, CancellationToken cancellationToken) =>
-        UpdateAsync(id, CallbackDeliveryState.Delivered, attempts, nowMs, nextAttemptAt: null, nowMs, error: null, cancellationToken);
+    public Task<bool> MarkDeliveredAsync(CallbackOutboxEntry claimed, long nowMs, CancellationToken cancellationToken) =>
+        CompleteClaimAsync(claimed, CallbackDeliveryState.Delivered, claimed.Attempts + 1, nowMs, nextAttemptAt: null, completedAt: nowMs, error: null, cancellationToken);
 
-    internal Task MarkDeadAsync(long id, int attempts, long nowMs, string error, CancellationToken cancellationToken) =>
-        UpdateAsync(id, CallbackDeliveryState.Dead, attempts, nowMs, nextAttemptAt: null, nowMs, error, cancellationToken);
+    public Task<bool> ScheduleRetryAsync(CallbackOutboxEntry claimed, long nowMs, long nextAttemptAtMs, string error, CancellationToken cancellationToken) =>
+        CompleteClaimAsync(claimed, CallbackDeliveryState.Pending, claimed.Attempts + 1, nowMs, nextAttemptAtMs, completedAt: null, error, cancellationToken);
 
-    internal Task MarkSkippedAsync(long id, int attempts, long nowMs, string reason, CancellationToken cancellationToken) =>
-        UpdateAsync(id, CallbackDeliveryState.Skipped, attempts, lastAttemptAt: null, nextAttemptAt: null, nowMs, reason, cancellationToken);
+    public Task<bool> MarkDeadAsync(CallbackOutboxEntry claimed, long nowMs, string error, CancellationToken cancellationToken) =>
+        CompleteClaimAsync(claimed, CallbackDeliveryState.Dead, claimed.Attempts + 1, nowMs, nextAttemptAt: null, completedAt: nowMs, error, cancellationToken);
 
-    internal Task ScheduleRetryAsync(long id, int attempts, long nowMs, long nextAttemptAt, string error, CancellationToken cancellationToken) =>
-        UpdateAsync(id, CallbackDeliveryState.Pending, attempts, nowMs, nextAttemptAt, completedAt: null, error, cancellationToken);
+    public Task<bool> MarkSkippedAsync(CallbackOutboxEntry claimed, long nowMs, string reason, CancellationToken cancellationToken) =>
+        CompleteClaimAsync(claimed, CallbackDeliveryState.Skipped, claimed.Attempts, lastAttemptAt: null, nextAttemptAt: null, completedAt: nowMs, reason, cancellationToken);
 
-    /// <summary>Removes delivered and skipped rows completed before <paramref name="beforeMs"/>. Dead rows stay.</summary>
-    internal async Task<int> PurgeCompletedAsync(long beforeMs, CancellationToken cancellationToken)
+    public Task<bool> ReleaseAsync(CallbackOutboxEntry claimed, long nowMs, CancellationToken cancellationToken) =>
+        CompleteClaimAsync(claimed, CallbackDeliveryState.Pending, claimed.Attempts, lastAttemptAt: null, nowMs, completedAt: null, claimed.LastError, cancellationToken);
+
+    public async Task<int> PurgeCompletedAsync(long beforeMs, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -269,8 +262,52 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private async Task UpdateAsync(
-        long id,
+    public async Task<int> RedeliverAsync(uint appId, IReadOnlyCollection<long>? sequences, long nowMs, CancellationToken cancellationToken)
+    {
+        if (sequences is { Count: 0 })
+        {
+            return 0;
+        }
+
+        if (sequences is { Count: > MaxRedeliverSequences })
+        {
+            throw new ArgumentOutOfRangeException(nameof(sequences), $"at most {MaxRedeliverSequences} sequences at once");
+        }
+
+        await EnsureInitializedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var filter = "";
+        if (sequences is not null)
+        {
+            var names = new List<string>(sequences.Count);
+            foreach (var (sequence, i) in sequences.Distinct().Select((s, i) => (s, i)))
+            {
+                names.Add($"$s{i}");
+                command.Parameters.AddWithValue($"$s{i}", sequence);
+            }
+
+            filter = $" AND sequence IN ({string.Join(", ", names)})";
+        }
+
+        command.CommandText = $"""
+            UPDATE callback_outbox SET state = 0, attempts = 0, next_attempt_at = $now, retry_from = $now, completed_at = NULL
+            WHERE app_id = $app AND state = 2{filter};
+            """;
+        command.Parameters.AddWithValue("$app", (long)appId);
+        command.Parameters.AddWithValue("$now", nowMs);
+        var count = await command.ExecuteNonQueryAsync(cancellationToken);
+        if (count > 0)
+        {
+            Published?.Invoke();
+        }
+
+        return count;
+    }
+
+    /// <summary>Stores an attempt's outcome if the row still carries <paramref name="claimed"/>'s claim.</summary>
+    private async Task<bool> CompleteClaimAsync(
+        CallbackOutboxEntry claimed,
         CallbackDeliveryState state,
         int attempts,
         long? lastAttemptAt,
@@ -279,6 +316,7 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         string? error,
         CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(claimed);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
@@ -289,7 +327,7 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
                 next_attempt_at = COALESCE($next, next_attempt_at),
                 completed_at = $completed,
                 last_error = $error
-            WHERE id = $id;
+            WHERE id = $id AND state = 0 AND attempts = $claimedAttempts AND next_attempt_at = $claim;
             """;
         command.Parameters.AddWithValue("$state", (int)state);
         command.Parameters.AddWithValue("$attempts", attempts);
@@ -297,8 +335,10 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         command.Parameters.AddWithValue("$next", (object?)nextAttemptAt ?? DBNull.Value);
         command.Parameters.AddWithValue("$completed", (object?)completedAt ?? DBNull.Value);
         command.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
-        command.Parameters.AddWithValue("$id", id);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("$id", claimed.Id);
+        command.Parameters.AddWithValue("$claimedAttempts", claimed.Attempts);
+        command.Parameters.AddWithValue("$claim", claimed.NextAttemptAt);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     private long NextSequence(long nowMs)
@@ -311,9 +351,10 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
         }
     }
 
-    private async Task LoadLastSequenceAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private async Task LoadLastSequenceAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT MAX(sequence) FROM callback_outbox;";
         var result = await command.ExecuteScalarAsync(cancellationToken);
         if (result is long max)
@@ -322,6 +363,28 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
             {
                 _lastSequence = Math.Max(_lastSequence, max);
             }
+        }
+    }
+
+    /// <summary>Files written before redelivery existed have no <c>retry_from</c> column: add it (null = created_at).</summary>
+    private static async Task AddRetryFromColumnAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var probe = connection.CreateCommand();
+        probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('callback_outbox') WHERE name = 'retry_from';";
+        if ((long)(await probe.ExecuteScalarAsync(cancellationToken))! > 0)
+        {
+            return;
+        }
+
+        await using var alter = connection.CreateCommand();
+        alter.CommandText = "ALTER TABLE callback_outbox ADD COLUMN retry_from INTEGER NULL;";
+        try
+        {
+            await alter.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (SqliteException ex) when (ex.Message.Contains("duplicate column", StringComparison.OrdinalIgnoreCase))
+        {
+            // Another process over the same file added it first.
         }
     }
 
@@ -346,7 +409,8 @@ public sealed class SqliteCallbackOutbox : ICallbackPublisher
                 NextAttemptAt: reader.GetInt64(11),
                 LastAttemptAt: reader.IsDBNull(12) ? null : reader.GetInt64(12),
                 CompletedAt: reader.IsDBNull(13) ? null : reader.GetInt64(13),
-                LastError: reader.IsDBNull(14) ? null : reader.GetString(14)));
+                LastError: reader.IsDBNull(14) ? null : reader.GetString(14),
+                RetryFrom: reader.GetInt64(15)));
         }
 
         return rows;

@@ -13,6 +13,7 @@ internal sealed partial class AgentInstanceGrain(
     IAgentRoomBinding rooms,
     Parley.Server.Rooms.SpeechRecognizers listeners,
     IChatModel chatModel,
+    InstanceLifecycle lifecycle,
     TimeProvider time,
     IOptions<InstanceHostOptions> options,
     ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
@@ -35,12 +36,15 @@ internal sealed partial class AgentInstanceGrain(
 
     private bool Live => _session is not null && !_deleted;
 
-    public Task<InstanceReply> CreateAsync(InstanceSpec spec)
+    public async Task<InstanceReply> CreateAsync(InstanceSpec spec)
     {
         if (_session is not null || _deleted)
         {
-            return Task.FromResult(InstanceReply.Error(ReturnCodes.InstanceCreateFailed, $"agent instance {spec.InstanceId} already exists"));
+            return InstanceReply.Error(ReturnCodes.InstanceCreateFailed, $"agent instance {spec.InstanceId} already exists");
         }
+
+        // Durable before the caller learns the id, so even a crash from here on ends in an AgentInstanceDeleted.
+        await lifecycle.StartedAsync(spec);
 
         _spec = spec;
         _llm = InstanceConfig.Parse(spec.LlmJson);
@@ -64,7 +68,7 @@ internal sealed partial class AgentInstanceGrain(
         var self = GrainFactory.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(spec.AppId, spec.InstanceId));
         _join = Task.Run(() => JoinAsync(spec, session, self, _lifetime.Token));
         LogCreated(logger, spec.AppId, spec.InstanceId, spec.AgentId);
-        return Task.FromResult(InstanceReply.Ok);
+        return InstanceReply.Ok;
     }
 
     public Task<InstanceReply> UpdateAsync(InstanceUpdate update)
@@ -146,18 +150,7 @@ internal sealed partial class AgentInstanceGrain(
         }
 
         await _lifetime.CancelAsync();
-        await PublishAsync(spec, CallbackEvents.AgentInstanceDeleted, new JsonObject
-        {
-            ["Code"] = reasonCode,
-            ["DeletedTimestamp"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
-            ["LatencyData"] = new JsonObject
-            {
-                ["LLMTTFT"] = latency.LlmFirstTokenMs,
-                ["LLMTPS"] = latency.LlmTokensPerSecond,
-                ["TTSAudioFirstFrameTime"] = latency.SpeechFirstAudioMs,
-                ["TotalCost"] = latency.TotalCostMs,
-            },
-        });
+        await lifecycle.EndedAsync(spec, reasonCode, latency);
         LogDeleted(logger, spec.AppId, spec.InstanceId, reasonCode);
         DeactivateOnIdle();
         return InstanceReply.Ok;
@@ -262,8 +255,9 @@ internal sealed partial class AgentInstanceGrain(
             // stop before the host disposes the shared engine factories, or their worker threads would use freed memory.
             LogStoppedWithHost(logger, _spec!.AppId, _spec.InstanceId);
             _deleted = true;
+            var latency = _session!.GetLatency();
             await _lifetime.CancelAsync();
-            await _session!.DisposeAsync();
+            await _session.DisposeAsync();
             if (_detector is not null)
             {
                 await _detector.DisposeAsync();
@@ -274,13 +268,23 @@ internal sealed partial class AgentInstanceGrain(
                 await connection.DisposeAsync();
             }
 
-            try
+            // Durable before the host exits; the dispatcher delivers it now or after the next start.
+            var shuttingDown = reason.ReasonCode == DeactivationReasonCode.ShuttingDown;
+            await lifecycle.EndedAsync(_spec, InstanceLifecycle.ServerStoppedCode, latency,
+                shuttingDown ? InstanceLifecycle.ServerStoppedReason : InstanceLifecycle.DeactivatedReason);
+
+            // The in-memory registry goes down with the silo (calling it then fails placement, retried and logged by
+            // Orleans as errors): release only when the silo stays up.
+            if (!shuttingDown)
             {
-                await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(_spec.AppId)).ReleaseAsync(_spec.InstanceId);
-            }
-            catch (Exception ex) when (ex is OrleansException or OperationCanceledException or TimeoutException)
-            {
-                // The registry went down with the silo: nothing left to release.
+                try
+                {
+                    await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(_spec.AppId)).ReleaseAsync(_spec.InstanceId);
+                }
+                catch (Exception ex) when (ex is OrleansException or OperationCanceledException or TimeoutException)
+                {
+                    // The registry is gone too: nothing left to release.
+                }
             }
         }
 

@@ -63,6 +63,12 @@ public static class InstanceHosting
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(_ => new OpenAICompatibleChatModel());
         builder.Services.TryAddSingleton<IChatModel>(sp => sp.GetRequiredService<OpenAICompatibleChatModel>());
+        builder.Services.TryAddSingleton<Storage.SqliteDatabase>();
+        builder.Services.TryAddSingleton<IInstanceJournal, SqliteInstanceJournal>();
+        builder.Services.TryAddSingleton<InstanceLifecycle>();
+
+        // Before the silo starts: Deleted for the instances a crashed process left live.
+        builder.Services.AddHostedService<InstanceRecovery>();
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(InstanceActions.Map);
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(ControlActions.Map);
         builder.UseOrleans(silo =>

@@ -131,12 +131,13 @@ public sealed class CallbackDispatcherTests : IDisposable
     }
 
     [Fact]
-    public async Task ReceiverThatAlwaysFails_IsMarkedDeadAfterFiveRetries_AndKept()
+    public async Task WithoutRetryPeriod_ReceiverThatAlwaysFails_IsMarkedDeadAfterZegosFiveRetries_AndKept()
     {
         await using var receiver = await CallbackReceiver.StartAsync();
         receiver.FailNext(int.MaxValue);
         var time = FakeTime.Create();
-        await using var host = await CallbackTestHost.StartAsync(_data.Path, time, new FakeAppDirectory().Add(AppA, receiver.Url, receiver.Secret));
+        var config = new Dictionary<string, string?> { ["Parley:Callbacks:RetryFor"] = "00:00:00" };
+        await using var host = await CallbackTestHost.StartAsync(_data.Path, time, new FakeAppDirectory().Add(AppA, receiver.Url, receiver.Secret), config);
 
         await host.Publisher.PublishAsync(CallbackTestHost.Event(AppA), CancellationToken.None);
         var expectedOffsets = new List<long> { 0 };
@@ -281,6 +282,7 @@ public sealed class CallbackDispatcherTests : IDisposable
         {
             ["Parley:Callbacks:RetryDelays:0"] = "00:00:01",
             ["Parley:Callbacks:RetryDelays:1"] = "00:00:03",
+            ["Parley:Callbacks:RetryFor"] = "00:00:00",
         };
         await using var host = await CallbackTestHost.StartAsync(_data.Path, time, new FakeAppDirectory().Add(AppA, receiver.Url, receiver.Secret), config);
 

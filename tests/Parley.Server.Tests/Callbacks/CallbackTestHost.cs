@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Server.Apps;
 using Parley.Server.Callbacks;
@@ -65,9 +66,15 @@ internal sealed class CallbackTestHost : IAsyncDisposable
         TimeProvider time,
         IAppDirectory apps,
         IDictionary<string, string?>? configuration = null,
-        bool start = true)
+        bool start = true,
+        ILoggerProvider? logs = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         if (configuration is not null)
         {
             builder.Configuration.AddInMemoryCollection(configuration);

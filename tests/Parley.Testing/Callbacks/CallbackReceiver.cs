@@ -54,6 +54,9 @@ public sealed class CallbackReceiver : IAsyncDisposable
     /// <summary>When true, requests are accepted but never answered (until the sender gives up or the receiver is disposed).</summary>
     public bool Hang { get; set; }
 
+    /// <summary>How long each answer takes (real time), so that deliveries overlap.</summary>
+    public TimeSpan ResponseDelay { get; set; }
+
     /// <summary>Requests that reached the handler, including hanging ones.</summary>
     public int StartedCount => Volatile.Read(ref _started);
 
@@ -160,6 +163,11 @@ public sealed class CallbackReceiver : IAsyncDisposable
             {
                 return;
             }
+        }
+
+        if (ResponseDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(ResponseDelay, context.RequestAborted);
         }
 
         int status;
