@@ -40,6 +40,9 @@ public sealed class FakeDashScopeOptions
     /// <summary>ASR: one partial result per this much received audio.</summary>
     public TimeSpan AsrPartialInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>When positive, run-task is answered with one text message of this many bytes (a hostile or broken endpoint).</summary>
+    public long OversizedEventBytes { get; set; }
+
     /// <summary>Clock for the latencies (tests may pass a FakeTimeProvider).</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }
@@ -71,6 +74,7 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     private long _tasksFailed;
     private long _audioBytesReceived;
     private long _audioBytesSent;
+    private long _oversizedBytesSent;
     private JsonObject? _lastRunTask;
 
     private FakeDashScopeServer(WebApplication app, FakeDashScopeOptions options)
@@ -108,6 +112,9 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
 
     /// <summary>TTS audio bytes sent in binary frames.</summary>
     public long AudioBytesSent => Interlocked.Read(ref _audioBytesSent);
+
+    /// <summary>Bytes of <see cref="FakeDashScopeOptions.OversizedEventBytes"/> messages the client took before it dropped the connection.</summary>
+    public long OversizedBytesSent => Interlocked.Read(ref _oversizedBytesSent);
 
     /// <summary>A copy of the last well-formed run-task received (for shape assertions).</summary>
     public JsonObject? LastRunTask => Volatile.Read(ref _lastRunTask)?.DeepClone().AsObject();
@@ -375,6 +382,12 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
                 return;
             }
 
+            if (Options.OversizedEventBytes > 0)
+            {
+                await SendOversizedAsync(Options.OversizedEventBytes, token);
+                return;
+            }
+
             Volatile.Write(ref server._lastRunTask, command);
             var state = kind == "tts"
                 ? new TaskState(taskId, new Synthesis(parameters!["sample_rate"]!.GetValue<int>()))
@@ -568,6 +581,33 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
                 }
 
                 await socket.SendAsync(_json.WrittenMemory, WebSocketMessageType.Text, true, token);
+            }
+            finally
+            {
+                _sending.Release();
+            }
+        }
+
+        /// <summary>One text message of <paramref name="bytes"/> bytes ('{"x":"' then x's), in 64 KiB frames.</summary>
+        private async Task SendOversizedAsync(long bytes, CancellationToken token)
+        {
+            var frame = new byte[64 * 1024];
+            Array.Fill(frame, (byte)'x');
+            "{\"x\":\""u8.CopyTo(frame);
+            await _sending.WaitAsync(token);
+            try
+            {
+                for (long left = bytes; left > 0; left -= frame.Length)
+                {
+                    var n = (int)Math.Min(frame.Length, left);
+                    await socket.SendAsync(frame.AsMemory(0, n), WebSocketMessageType.Text, endOfMessage: left <= frame.Length, token);
+                    Interlocked.Add(ref server._oversizedBytesSent, n);
+                    frame.AsSpan(0, 6).Fill((byte)'x');
+                }
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+            {
+                // The client dropped the connection.
             }
             finally
             {
