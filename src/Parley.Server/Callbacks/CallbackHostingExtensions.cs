@@ -30,8 +30,11 @@ public static class CallbackHostingExtensions
         services.TryAddSingleton<SqliteDatabase>();
         services.TryAddSingleton<SqliteCallbackOutbox>();
         services.TryAddSingleton<ICallbackPublisher>(sp => sp.GetRequiredService<SqliteCallbackOutbox>());
+        // Callback URLs are the operator's (Parley:Apps): the outbound policy's always-refused addresses apply (link-local,
+        // metadata, this server itself), on the resolved address of every connection; no redirects, no proxy.
+        services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddHttpClient(CallbackDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>().CreateHandler(Parley.Providers.Net.UrlOrigin.Operator));
         services.AddSingleton<CallbackDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<CallbackDispatcher>());
         return builder;

@@ -13,6 +13,7 @@ internal sealed partial class AgentInstanceGrain(
     IAgentRoomBinding rooms,
     Parley.Server.Rooms.SpeechRecognizers listeners,
     IChatModel chatModel,
+    Parley.Providers.Net.OutboundPolicy outboundPolicy,
     TimeProvider time,
     IOptions<InstanceHostOptions> options,
     ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
@@ -83,7 +84,7 @@ internal sealed partial class AgentInstanceGrain(
         var asr = InstanceConfig.Merge(_asr, update.AsrJson is null ? null : InstanceConfig.Parse(update.AsrJson));
         try
         {
-            InstanceConfig.ValidateMerged(llm, tts, asr);
+            InstanceConfig.ValidateMerged(llm, tts, asr, outboundPolicy);
         }
         catch (ApiException ex)
         {
