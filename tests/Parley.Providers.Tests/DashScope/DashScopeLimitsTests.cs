@@ -24,10 +24,11 @@ public sealed class DashScopeLimitsTests
             }
         });
 
+        // What the server got rid of by the time the client gave up: the client's reads plus what the sockets buffer.
+        var sent = fake.TransportBytesSent;
         Assert.Equal("MessageTooLarge", error.ErrorCode);
         Assert.Contains("larger than 65536 bytes", error.Message);
-        await Task.Delay(200);
-        Assert.True(fake.OversizedBytesSent < Flood / 4, $"the client took {fake.OversizedBytesSent} bytes of one message");
+        Assert.True(sent < Flood / 4, $"the client took {sent} bytes of one message");
         Assert.Equal(0, pool.IdleCount);
     }
 

@@ -102,7 +102,8 @@ public sealed class OpenAICompatibleChatModelTests : IAsyncLifetime
         var error = await FailAsync(model, _llm.Url);
 
         Assert.Equal("LLM request failed: HTTP 500 (InternalServerError)", error.Message);
-        Assert.True(_llm.FloodBytesWritten < Flood / 4, $"the client read {_llm.FloodBytesWritten} bytes of the error body");
+        var sent = _llm.TransportBytesSent;
+        Assert.True(sent < Flood / 4, $"the client read {sent} bytes of the error body");
     }
 
     /// <summary>A 50 MB SSE line: the reply fails once the line passes 1 MiB, before the rest is read.</summary>
@@ -116,7 +117,8 @@ public sealed class OpenAICompatibleChatModelTests : IAsyncLifetime
 
         Assert.Equal(LlmErrorKind.General, error.Kind);
         Assert.Equal("LLM request failed: the LLM sent a line longer than 1048576 bytes", error.Message);
-        Assert.True(_llm.FloodBytesWritten < Flood / 4, $"the client read {_llm.FloodBytesWritten} bytes of one line");
+        var sent = _llm.TransportBytesSent;
+        Assert.True(sent < Flood / 4, $"the client read {sent} bytes of one line");
     }
 
     [Fact]

@@ -46,7 +46,7 @@ public abstract record FakeLlmResponse
 
     /// <summary>
     /// <paramref name="prefix"/> then <paramref name="bytes"/> bytes of 'x' without a newline, in 64 KiB writes (a huge
-    /// error body or SSE line); <see cref="FakeLlmServer.FloodBytesWritten"/> counts what the client took.
+    /// error body or SSE line); <see cref="FakeLlmServer.TransportBytesSent"/> tells what the client could have taken.
     /// </summary>
     public static FakeLlmResponse Flood(int status, string contentType, string prefix, long bytes) => new FloodReply(status, contentType, prefix, bytes);
 
@@ -82,9 +82,13 @@ public sealed class FakeLlmServer : IAsyncDisposable
     private readonly ConcurrentQueue<RecordedLlmRequest> _requests = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _started;
-    private long _floodBytes;
+    private readonly CountingTransport _transport;
 
-    private FakeLlmServer(WebApplication app) => _app = app;
+    private FakeLlmServer(WebApplication app, CountingTransport transport)
+    {
+        _app = app;
+        _transport = transport;
+    }
 
     /// <summary>Answer used when the script is empty.</summary>
     public FakeLlmResponse DefaultResponse { get; set; } = FakeLlmResponse.Reply("Hello", " there", ".");
@@ -96,8 +100,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     public IReadOnlyList<RecordedLlmRequest> Requests => [.. _requests];
 
-    /// <summary>Bytes of <see cref="FakeLlmResponse.Flood"/> replies written before the client stopped reading (or all of them).</summary>
-    public long FloodBytesWritten => Interlocked.Read(ref _floodBytes);
+    /// <summary>Bytes handed to the sockets (all replies): what clients could have received.</summary>
+    public long TransportBytesSent => _transport.BytesSent;
 
     /// <summary>Number of streams currently open (started and not yet ended).</summary>
     public int OpenStreams => Volatile.Read(ref _started);
@@ -106,9 +110,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var transport = new CountingTransport();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, transport.Apply));
         var app = builder.Build();
-        var server = new FakeLlmServer(app);
+        var server = new FakeLlmServer(app, transport);
         app.Run(server.HandleAsync);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -277,8 +282,6 @@ public sealed class FakeLlmServer : IAsyncDisposable
                 {
                     break; // Kestrel discards writes once the client has gone
                 }
-
-                Interlocked.Add(ref _floodBytes, n);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)

@@ -74,7 +74,7 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     private long _tasksFailed;
     private long _audioBytesReceived;
     private long _audioBytesSent;
-    private long _oversizedBytesSent;
+    private CountingTransport _transport = null!;
     private JsonObject? _lastRunTask;
 
     private FakeDashScopeServer(WebApplication app, FakeDashScopeOptions options)
@@ -113,8 +113,8 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     /// <summary>TTS audio bytes sent in binary frames.</summary>
     public long AudioBytesSent => Interlocked.Read(ref _audioBytesSent);
 
-    /// <summary>Bytes of <see cref="FakeDashScopeOptions.OversizedEventBytes"/> messages the client took before it dropped the connection.</summary>
-    public long OversizedBytesSent => Interlocked.Read(ref _oversizedBytesSent);
+    /// <summary>Bytes handed to the sockets (all connections): what clients could have received.</summary>
+    public long TransportBytesSent => _transport.BytesSent;
 
     /// <summary>A copy of the last well-formed run-task received (for shape assertions).</summary>
     public JsonObject? LastRunTask => Volatile.Read(ref _lastRunTask)?.DeepClone().AsObject();
@@ -123,9 +123,10 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var transport = new CountingTransport();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0, transport.Apply));
         var app = builder.Build();
-        var server = new FakeDashScopeServer(app, options ?? new FakeDashScopeOptions());
+        var server = new FakeDashScopeServer(app, options ?? new FakeDashScopeOptions()) { _transport = transport };
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Run(server.HandleAsync);
         await app.StartAsync(cancellationToken);
@@ -601,7 +602,11 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
                 {
                     var n = (int)Math.Min(frame.Length, left);
                     await socket.SendAsync(frame.AsMemory(0, n), WebSocketMessageType.Text, endOfMessage: left <= frame.Length, token);
-                    Interlocked.Add(ref server._oversizedBytesSent, n);
+                    if (token.IsCancellationRequested || socket.State != WebSocketState.Open)
+                    {
+                        break; // Kestrel discards writes once the client has gone
+                    }
+
                     frame.AsSpan(0, 6).Fill((byte)'x');
                 }
             }
