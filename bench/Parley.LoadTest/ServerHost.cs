@@ -73,6 +73,9 @@ internal sealed class ServerHost : IAsyncDisposable
             "--Parley:Apps:0:AppId", options.AppId.ToString(CultureInfo.InvariantCulture),
             "--Parley:Apps:0:ServerSecret", options.ServerSecret,
             "--Logging:LogLevel:Default", options.ServerLogLevel ?? "Warning",
+            "--Logging:LogLevel:Parley", options.ServerLogLevel ?? "Warning",
+            // The fake vendors listen on loopback.
+            "--Parley:Outbound:AllowLoopback", "true",
         ];
         foreach (var arg in args.Concat(extraArgs ?? []))
         {

@@ -21,6 +21,7 @@ public static class ParleyHosting
             .Validate(o => o.MaxInstancesPerApp > 0, "Parley:MaxInstancesPerApp must be positive")
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
+        services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddSingleton<IAppDirectory, AppDirectory>();
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<ActionRateLimiter>();

@@ -102,7 +102,14 @@ public sealed class ParleyTestServer : IAsyncDisposable
             "--Parley:Orleans:SiloPort", "0",
             "--Parley:Orleans:GatewayPort", "0",
             "--Logging:LogLevel:Default", Environment.GetEnvironmentVariable("PARLEY_TEST_LOGLEVEL") ?? "Warning",
+            "--Logging:LogLevel:Parley", Environment.GetEnvironmentVariable("PARLEY_TEST_LOGLEVEL") ?? "Warning",
         };
+
+        // The fakes (LLM, callback receiver, DashScope) listen on loopback: allowed unless a test says otherwise.
+        if (!_settings.ContainsKey("Parley:Outbound:AllowLoopback"))
+        {
+            args.AddRange(["--Parley:Outbound:AllowLoopback", "true"]);
+        }
         for (var i = 0; i < _apps.Count; i++)
         {
             var app = _apps[i];

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Parley.Providers.Net;
 
 namespace Parley.Providers.DashScope;
 
@@ -33,11 +34,14 @@ internal sealed class DashScopeConnection : IDisposable
     private int _binaryLength;
     private int _disposed;
 
-    private DashScopeConnection(ClientWebSocket socket, string poolKey, string endpoint)
+    private readonly int _maxMessageBytes;
+
+    private DashScopeConnection(ClientWebSocket socket, string poolKey, string endpoint, int maxMessageBytes)
     {
         _socket = socket;
         PoolKey = poolKey;
         Endpoint = endpoint;
+        _maxMessageBytes = maxMessageBytes;
         _writer = new Utf8JsonWriter(_json);
     }
 
@@ -55,9 +59,15 @@ internal sealed class DashScopeConnection : IDisposable
     /// <summary>The last binary piece received (valid until the next receive).</summary>
     public ReadOnlyMemory<byte> Binary => _receive.AsMemory(0, _binaryLength);
 
-    public static async Task<DashScopeConnection> ConnectAsync(Uri uri, string apiKey, string poolKey, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a connection through <paramref name="invoker"/> (whose handler applies the outbound policy). Failures name
+    /// their class ("connection refused", "timed out", "TLS failure", HTTP status) without echoing what the far end sent.
+    /// </summary>
+    public static async Task<DashScopeConnection> ConnectAsync(
+        Uri uri, HttpMessageInvoker invoker, string apiKey, string poolKey, DashScopeOptions options, TimeProvider time, CancellationToken cancellationToken)
     {
         var endpoint = uri.GetLeftPart(UriPartial.Path);
+        var timeout = options.ConnectTimeout;
         var socket = new ClientWebSocket();
         socket.Options.SetRequestHeader("Authorization", "bearer " + apiKey);
         socket.Options.CollectHttpResponseDetails = true;
@@ -66,14 +76,14 @@ internal sealed class DashScopeConnection : IDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         try
         {
-            await socket.ConnectAsync(uri, linked.Token).ConfigureAwait(false);
-            return new DashScopeConnection(socket, poolKey, endpoint);
+            await socket.ConnectAsync(uri, invoker, linked.Token).ConfigureAwait(false);
+            return new DashScopeConnection(socket, poolKey, endpoint, options.MaxMessageBytes);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             var status = socket.HttpStatusCode;
             socket.Dispose();
-            if (ex is OperationCanceledException)
+            if (ex is OperationCanceledException && limit.IsCancellationRequested)
             {
                 throw new DashScopeException($"Connecting to DashScope at {endpoint} timed out after {timeout.TotalSeconds:0.#} s.", "ConnectTimeout", ex);
             }
@@ -89,7 +99,7 @@ internal sealed class DashScopeConnection : IDisposable
                 throw new DashScopeException($"DashScope at {endpoint} refused the WebSocket connection (HTTP {(int)status} {status}).", "HandshakeFailed", ex);
             }
 
-            throw new DashScopeException($"Could not connect to DashScope at {endpoint}: {Innermost(ex).Message}", "ConnectFailed", ex);
+            throw new DashScopeException($"Could not connect to DashScope at {endpoint}: {OutboundFailure.Describe(ex)}.", "ConnectFailed", ex);
         }
         catch
         {
@@ -157,11 +167,11 @@ internal sealed class DashScopeConnection : IDisposable
             }
 
             var length = result.Count;
-            while (!result.EndOfMessage)
+            while (!result.EndOfMessage && length <= _maxMessageBytes)
             {
                 if (length == _receive.Length)
                 {
-                    var larger = ArrayPool<byte>.Shared.Rent(_receive.Length * 2);
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(_receive.Length * 2, _maxMessageBytes + 1));
                     _receive.AsSpan(0, length).CopyTo(larger);
                     ArrayPool<byte>.Shared.Return(_receive);
                     _receive = larger;
@@ -169,6 +179,13 @@ internal sealed class DashScopeConnection : IDisposable
 
                 result = await _socket.ReceiveAsync(_receive.AsMemory(length), cancellationToken).ConfigureAwait(false);
                 length += result.Count;
+            }
+
+            if (length > _maxMessageBytes)
+            {
+                // An event is a few hundred bytes; a message this large is not DashScope's. The connection is left
+                // half-read: the caller drops it.
+                throw new DashScopeException($"DashScope at {Endpoint} sent a message larger than {_maxMessageBytes} bytes", "MessageTooLarge");
             }
 
             _binaryLength = 0;
@@ -276,15 +293,5 @@ internal sealed class DashScopeConnection : IDisposable
         || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     private DashScopeException Broken(Exception ex) =>
-        new($"The connection to DashScope at {Endpoint} broke: {Innermost(ex).Message}", "ConnectionBroken", ex);
-
-    private static Exception Innermost(Exception ex)
-    {
-        while (ex.InnerException is not null)
-        {
-            ex = ex.InnerException;
-        }
-
-        return ex;
-    }
+        new($"The connection to DashScope at {Endpoint} broke: {OutboundFailure.Describe(ex)}.", "ConnectionBroken", ex);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Parley.Providers.Net;
 
 namespace Parley.Providers.DashScope;
 
@@ -16,16 +17,19 @@ public sealed partial class DashScopeConnectionPool : IDisposable
     private readonly Dictionary<string, Stack<DashScopeConnection>> _idle = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
+    private readonly HttpMessageInvoker _invoker;
     private long _opened;
     private bool _disposed;
 
-    public DashScopeConnectionPool(DashScopeOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="policy">Checks every connection's resolved address (default <see cref="OutboundPolicy.Default"/>); the URL is the operator's, so loopback and private networks are allowed.</param>
+    public DashScopeConnectionPool(DashScopeOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, OutboundPolicy? policy = null)
     {
         Options = options ?? new DashScopeOptions();
         Options.Validate();
         Endpoint = new Uri(Options.Url);
         Time = time ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<DashScopeConnectionPool>();
+        _invoker = new HttpMessageInvoker((policy ?? OutboundPolicy.Default).CreateHandler(UrlOrigin.Operator));
     }
 
     public DashScopeOptions Options { get; }
@@ -155,6 +159,8 @@ public sealed partial class DashScopeConnectionPool : IDisposable
         {
             connection.Dispose();
         }
+
+        _invoker.Dispose();
     }
 
     private async Task<(DashScopeConnection Connection, bool Reused)> RentAsync(string apiKey, bool fresh, CancellationToken cancellationToken)
@@ -188,7 +194,7 @@ public sealed partial class DashScopeConnectionPool : IDisposable
             }
         }
 
-        var connection = await DashScopeConnection.ConnectAsync(Endpoint, apiKey, key, Options.ConnectTimeout, Time, cancellationToken).ConfigureAwait(false);
+        var connection = await DashScopeConnection.ConnectAsync(Endpoint, _invoker, apiKey, key, Options, Time, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _opened);
         return (connection, false);
     }

@@ -32,12 +32,25 @@ public sealed class DashScopeOptions
     /// <summary>Limit for the server to answer run-task with task-started (or finish-task with task-finished).</summary>
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Largest JSON event accepted from DashScope (default 1 MiB; its events are a few hundred bytes). Audio arrives in pieces and is not limited by this.</summary>
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting when one is out of range.</summary>
     public void Validate()
     {
         if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != "ws" && uri.Scheme != "wss"))
         {
             throw new ArgumentException($"{SectionName}:Url must be an absolute ws:// or wss:// URL.", nameof(Url));
+        }
+
+        if (Parley.Providers.Net.OutboundPolicy.CheckConfiguredUrl(Url, Parley.Providers.Net.OutboundProtocol.WebSocket) is { } refusal)
+        {
+            throw new ArgumentException($"{SectionName}:Url is refused by the outbound URL policy: it {refusal}.", nameof(Url));
+        }
+
+        if (MaxMessageBytes < 1024)
+        {
+            throw new ArgumentException($"{SectionName}:MaxMessageBytes must be at least 1024.", nameof(MaxMessageBytes));
         }
 
         if (MaxIdleConnectionsPerKey < 0)

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using OpenAI;
 using Parley.Core.Sessions;
+using Parley.Providers.Net;
 
 namespace Parley.Providers.Llm;
 
@@ -15,40 +16,49 @@ namespace Parley.Providers.Llm;
 /// OpenAI SDK. <c>Url</c> is the full completions URL and is used verbatim; the body is the contract's
 /// (model, messages, temperature, top_p, stream, every key of Params at top level, agent_info when asked).
 /// Failures become <see cref="LlmException"/>: 401/403 authentication, 400/422 parameter, 429 rate limit,
-/// 402 arrears, anything else (unreachable, 5xx, broken stream) general.
+/// 402 arrears, anything else (unreachable, 5xx, 3xx — redirects are not followed —, broken stream) general; their
+/// messages name the failure class and never echo the far end's bytes. Connections obey the <see cref="OutboundPolicy"/>
+/// (checked on the resolved address), and an error body, one SSE line and one event are bounded (<see cref="LlmClientLimits"/>).
 /// </summary>
 public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
 {
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
+    private readonly OutboundPolicy _policy;
 
-    public OpenAICompatibleChatModel(HttpClient? httpClient = null)
+    /// <summary>
+    /// A client whose connections go through <paramref name="policy"/> (default <see cref="OutboundPolicy.Default"/>:
+    /// link-local, metadata and unusable addresses refused), that follows no redirects, and whose replies are bounded
+    /// by <paramref name="limits"/>.
+    /// </summary>
+    public OpenAICompatibleChatModel(OutboundPolicy? policy = null, LlmClientLimits? limits = null)
     {
-        if (httpClient is null)
+        _policy = policy ?? OutboundPolicy.Default;
+        limits ??= new LlmClientLimits();
+        var handler = _policy.CreateHandler(UrlOrigin.Agent, limits.ConnectTimeout);
+        _http = new HttpClient(new BoundedResponseHandler(handler, limits.MaxErrorBodyBytes, limits.MaxEventBytes, "the LLM"))
         {
-            _http = new HttpClient(new SocketsHttpHandler
-            {
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            })
-            {
-                Timeout = Timeout.InfiniteTimeSpan,
-            };
-            _ownsHttp = true;
-        }
-        else
-        {
-            _http = httpClient;
-        }
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _ownsHttp = true;
+    }
+
+    /// <summary>A client over <paramref name="httpClient"/> as given (its handler decides connections, redirects and limits).</summary>
+    public OpenAICompatibleChatModel(HttpClient httpClient, OutboundPolicy? policy = null)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        _http = httpClient;
+        _policy = policy ?? OutboundPolicy.Default;
     }
 
     /// <summary>An <see cref="IChatClient"/> bound to one endpoint; <paramref name="bodyExtras"/> are merged into each body.</summary>
     public IChatClient CreateChatClient(LlmSettings settings, JsonObject? bodyExtras)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (!Uri.TryCreate(settings.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, UrlOrigin.Agent);
+        if (refusal is not null || !Uri.TryCreate(settings.Url, UriKind.Absolute, out var url))
         {
-            throw new LlmException(LlmErrorKind.InvalidParameter, "LLM.Url must be an absolute http(s) URL");
+            throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
         }
 
         var options = new OpenAIClientOptions
@@ -169,6 +179,11 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
         }
     }
 
+    /// <summary>
+    /// The failure in Parley's words: the HTTP status, or the class of the network failure (<see cref="OutboundFailure"/>).
+    /// Nothing the far end sent (error text, a banner in a broken status line) is echoed: these messages reach
+    /// callbacks and room messages, and would otherwise make the LLM client a port scanner's oracle.
+    /// </summary>
     internal static LlmException Map(Exception ex)
     {
         if (ex is LlmException llm)
@@ -178,7 +193,6 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
 
         if (ex is ClientResultException result && result.Status != 0)
         {
-            var detail = ReadErrorMessage(result);
             var kind = result.Status switch
             {
                 401 or 403 => LlmErrorKind.Authentication,
@@ -187,39 +201,12 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
                 402 => LlmErrorKind.Arrears,
                 _ => LlmErrorKind.General,
             };
-            var reason = ((HttpStatusCode)result.Status).ToString();
-            return new LlmException(kind, detail is null
-                ? $"LLM request failed with HTTP {result.Status} ({reason})"
-                : $"LLM request failed with HTTP {result.Status} ({reason}): {detail}", ex);
+            var reason = Enum.IsDefined((HttpStatusCode)result.Status) ? $" ({(HttpStatusCode)result.Status})" : "";
+            var redirect = result.Status is >= 300 and < 400 ? "; redirects are not followed" : "";
+            return new LlmException(kind, $"LLM request failed: HTTP {result.Status}{reason}{redirect}", ex);
         }
 
-        var inner = ex;
-        while (inner.InnerException is not null && inner is ClientResultException or AggregateException)
-        {
-            inner = inner.InnerException;
-        }
-
-        return new LlmException(LlmErrorKind.General, $"LLM request failed: {inner.GetType().Name}: {inner.Message}", ex);
-    }
-
-    private static string? ReadErrorMessage(ClientResultException ex)
-    {
-        try
-        {
-            var content = ex.GetRawResponse()?.Content;
-            if (content is null || content.ToMemory().Length == 0)
-            {
-                return null;
-            }
-
-            var node = JsonNode.Parse(content.ToMemory().Span);
-            var message = node?["error"]?["message"]?.GetValue<string>() ?? node?["message"]?.GetValue<string>();
-            return message is { Length: > 300 } ? message[..300] : message;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            return null;
-        }
+        return new LlmException(LlmErrorKind.General, $"LLM request failed: {OutboundFailure.Describe(ex)}", ex);
     }
 
     /// <summary>Posts to exactly the configured URL with the contract's headers and body.</summary>

@@ -26,7 +26,7 @@ public static class AgentActions
         var agentId = body.RequiredString("AgentId", AgentIdMaxBytes, IdCharset.AgentId);
         var name = config.OptionalString("Name", NameMaxBytes) ?? "";
         var llm = config.RequiredObject("LLM");
-        AgentConfigValidator.ValidateLlm(llm, complete: true);
+        AgentConfigValidator.ValidateLlm(llm, complete: true, Policy(context));
         var tts = config.RequiredObject("TTS");
         AgentConfigValidator.ValidateTts(tts, complete: true);
         var asr = config.OptionalObject("ASR");
@@ -77,7 +77,7 @@ public static class AgentActions
         var mergedLlm = JsonMerge.Merge(existing.Llm, llm?.ToJsonObject());
         var mergedTts = JsonMerge.Merge(existing.Tts, tts?.ToJsonObject());
         var mergedAsr = JsonMerge.Merge(existing.Asr, asr?.ToJsonObject());
-        AgentConfigValidator.ValidateComplete(mergedLlm, mergedTts, mergedAsr);
+        AgentConfigValidator.ValidateComplete(mergedLlm, mergedTts, mergedAsr, Policy(context));
 
         var updated = existing with
         {
@@ -133,6 +133,8 @@ public static class AgentActions
     };
 
     private static IAgentStore Store(ActionContext context) => context.Services.GetRequiredService<IAgentStore>();
+
+    private static Parley.Providers.Net.OutboundPolicy Policy(ActionContext context) => context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>();
 
     private static void Let<T>(this T value, Action<T> action) => action(value);
 

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Parley.Providers.Llm;
+using Parley.Providers.Net;
 
 namespace Parley.Server.Api;
 
@@ -15,12 +17,24 @@ public static class AgentConfigValidator
 
     private static readonly HashSet<string> ZegoCloudTtsVendors = new(["Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"], StringComparer.OrdinalIgnoreCase);
 
-    public static void ValidateLlm(RequestBody llm, bool complete)
+    /// <summary>
+    /// Validates an LLM object. <c>Url</c> is an absolute http(s) URL or <c>parley:demo</c> (the built-in demo LLM);
+    /// with <paramref name="policy"/> it must also pass the outbound URL policy (complete objects: register, merges).
+    /// </summary>
+    public static void ValidateLlm(RequestBody llm, bool complete, OutboundPolicy? policy = null)
     {
         var url = complete ? llm.RequiredString("Url", 2048) : llm.OptionalString("Url", 2048);
-        if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        if (url is not null && !DemoChatModel.Selects(url))
         {
-            throw ApiException.InvalidParameter($"{llm.FieldPath("Url")} must be an absolute http or https URL");
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                throw ApiException.InvalidParameter($"{llm.FieldPath("Url")} must be an absolute http or https URL (or {DemoChatModel.Url}, the built-in demo LLM)");
+            }
+
+            if (policy is not null)
+            {
+                CheckOutboundUrl(llm, "Url", url, OutboundProtocol.Http, policy);
+            }
         }
 
         _ = complete ? llm.RequiredString("Model", 256) : llm.OptionalString("Model", 256);
@@ -78,10 +92,25 @@ public static class AgentConfigValidator
         }
     }
 
-    /// <summary>Validates complete (registered or merged) LLM, TTS and ASR objects; throws <see cref="ApiException"/> naming the field.</summary>
-    public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr)
+    /// <summary>
+    /// Refuses a URL an agent's configuration makes Parley call (<c>LLM.Url</c>; a vendor's <c>TTS.Url</c> the same
+    /// way) when the outbound URL policy does: 410000003 naming the field and the reason, never resolving names (the
+    /// connection is checked again on the resolved address).
+    /// </summary>
+    public static void CheckOutboundUrl(RequestBody parent, string field, string url, OutboundProtocol protocol, OutboundPolicy policy)
     {
-        ValidateLlm(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(llm), "LLM"), complete: true);
+        ArgumentNullException.ThrowIfNull(parent);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (policy.CheckUrl(url, protocol, UrlOrigin.Agent) is { } refusal)
+        {
+            throw ApiException.InvalidParameter($"{parent.FieldPath(field)} is refused by the outbound URL policy: it {refusal}");
+        }
+    }
+
+    /// <summary>Validates complete (registered or merged) LLM, TTS and ASR objects, URLs against <paramref name="policy"/>; throws <see cref="ApiException"/> naming the field.</summary>
+    public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr, OutboundPolicy policy)
+    {
+        ValidateLlm(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(llm), "LLM"), complete: true, policy);
         ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true);
         ValidateAsr(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(asr), "ASR"));
     }

@@ -65,6 +65,11 @@ internal sealed partial class AppDirectory : IAppDirectory
         {
             errors.Add($"Parley:Apps: app {app.AppId} has a CallbackUrl that is not an absolute URL");
         }
+        else if (!string.IsNullOrEmpty(app.CallbackUrl)
+            && Parley.Providers.Net.OutboundPolicy.CheckConfiguredUrl(app.CallbackUrl, Parley.Providers.Net.OutboundProtocol.Http) is { } refusal)
+        {
+            errors.Add($"Parley:Apps: app {app.AppId} has a CallbackUrl that is refused by the outbound URL policy: it {refusal}");
+        }
 
         if (errors.Count > 0)
         {

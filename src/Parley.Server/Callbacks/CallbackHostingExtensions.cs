@@ -31,10 +31,14 @@ public static class CallbackHostingExtensions
         services.TryAddSingleton<SqliteCallbackOutbox>();
         services.TryAddSingleton<ICallbackOutbox>(sp => sp.GetRequiredService<SqliteCallbackOutbox>());
         services.TryAddSingleton<ICallbackPublisher>(sp => sp.GetRequiredService<ICallbackOutbox>());
-        // The dispatcher writes one line per failed attempt (none per success at Information); the factory's own four
-        // lines per request (start, send, headers, end) are removed for this client.
+
+        // Callback URLs are the operator's (Parley:Apps): the outbound policy's always-refused addresses apply (link-local,
+        // metadata, this server itself), on the resolved address of every connection; no redirects, no proxy. The
+        // dispatcher writes one line per failed attempt (none per success at Information); the factory's own four lines
+        // per request (start, send, headers, end) are removed for this client.
+        services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddHttpClient(CallbackDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>().CreateHandler(Parley.Providers.Net.UrlOrigin.Operator))
             .RemoveAllLoggers();
 
         // ParleyListCallbacks / ParleyRedeliverCallbacks: Parley extensions of the control API, signed per app.

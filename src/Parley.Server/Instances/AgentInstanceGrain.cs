@@ -14,6 +14,7 @@ internal sealed partial class AgentInstanceGrain(
     Parley.Server.Rooms.SpeechRecognizers listeners,
     IChatModel chatModel,
     InstanceLifecycle lifecycle,
+    Parley.Providers.Net.OutboundPolicy outboundPolicy,
     TimeProvider time,
     IOptions<InstanceHostOptions> options,
     ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
@@ -87,7 +88,7 @@ internal sealed partial class AgentInstanceGrain(
         var asr = InstanceConfig.Merge(_asr, update.AsrJson is null ? null : InstanceConfig.Parse(update.AsrJson));
         try
         {
-            InstanceConfig.ValidateMerged(llm, tts, asr);
+            InstanceConfig.ValidateMerged(llm, tts, asr, outboundPolicy);
         }
         catch (ApiException ex)
         {

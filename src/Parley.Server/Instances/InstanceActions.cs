@@ -58,7 +58,7 @@ public static class InstanceActions
         var mergedLlm = InstanceConfig.Merge(agent.Llm, llm?.ToJsonObject());
         var mergedTts = InstanceConfig.Merge(agent.Tts, tts?.ToJsonObject());
         var mergedAsr = InstanceConfig.Merge(agent.Asr, asr?.ToJsonObject());
-        InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr);
+        InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr, context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>());
 
         var grains = context.Services.GetRequiredService<IGrainFactory>();
         var appId = context.App.AppId;

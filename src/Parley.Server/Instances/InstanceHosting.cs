@@ -61,8 +61,23 @@ public static class InstanceHosting
         var gatewayPort = ResolvePort(options.GatewayPort);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(_ => new OpenAICompatibleChatModel());
-        builder.Services.TryAddSingleton<IChatModel>(sp => sp.GetRequiredService<OpenAICompatibleChatModel>());
+        var llmLimits = new LlmClientLimits();
+        configuration.GetSection("Parley:Llm").Bind(llmLimits);
+        try
+        {
+            llmLimits.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException(ex.Message, ex);
+        }
+
+        // LLM.Url "parley:demo" is the built-in demo LLM; anything else the OpenAI-compatible client, whose
+        // connections go through the outbound policy.
+        builder.Services.AddParleyOutboundPolicy(configuration);
+        builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(sp => new OpenAICompatibleChatModel(sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), llmLimits));
+        builder.Services.TryAddSingleton(sp => new DemoChatModel(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton<IChatModel>(sp => new ChatModelRouter(sp.GetRequiredService<OpenAICompatibleChatModel>(), sp.GetRequiredService<DemoChatModel>()));
         builder.Services.TryAddSingleton<Storage.SqliteDatabase>();
         builder.Services.TryAddSingleton<IInstanceJournal, SqliteInstanceJournal>();
         builder.Services.TryAddSingleton<InstanceLifecycle>();

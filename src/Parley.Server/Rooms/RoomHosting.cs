@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
+using Parley.Providers.Net;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
 using Parley.Server.Apps;
@@ -29,10 +30,13 @@ public static class RoomHosting
         services.AddOptions<DashScopeOptions>()
             .Bind(builder.Configuration.GetSection(DashScopeOptions.SectionName))
             .Validate(o => Uri.TryCreate(o.Url, UriKind.Absolute, out var u) && (u.Scheme == "ws" || u.Scheme == "wss"), "Parley:Vendors:DashScope:Url must be an absolute ws:// or wss:// URL")
+            .Validate(o => OutboundPolicy.CheckConfiguredUrl(o.Url, OutboundProtocol.WebSocket) is null, "Parley:Vendors:DashScope:Url is refused by the outbound URL policy (a link-local, metadata or unusable address)")
+            .Validate(o => o.MaxMessageBytes >= 1024, "Parley:Vendors:DashScope:MaxMessageBytes must be at least 1024")
             .Validate(o => o.MaxIdleConnectionsPerKey >= 0 && o.IdleTimeout > TimeSpan.Zero && o.ConnectTimeout > TimeSpan.Zero && o.ResponseTimeout > TimeSpan.Zero, "Parley:Vendors:DashScope timeouts must be positive")
             .ValidateOnStart();
+        services.AddParleyOutboundPolicy(builder.Configuration);
         services.TryAddSingleton(sp => new DashScopeConnectionPool(
-            sp.GetRequiredService<IOptions<DashScopeOptions>>().Value, sp.GetService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<IOptions<DashScopeOptions>>().Value, sp.GetService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<OutboundPolicy>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeechProvider, CosyVoiceTtsProvider>(
             sp => new CosyVoiceTtsProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddSingleton<TtsProviders>();

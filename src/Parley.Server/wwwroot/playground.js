@@ -1,7 +1,19 @@
 // The playground page: creates an agent and a conversation through /playground/api/* (loopback only), then talks to
 // the agent with parley-client.js over WebRTC. Subtitles come from the room messages (Cmd 3 user, Cmd 4 agent),
 // the status from Cmd 6, and the latency split from the message arrival times.
+// Every API call carries the per-start token the server embedded in the page (docs/security.md, "Playground").
 import { connect } from '/parley-client.js';
+
+const token = document.querySelector('meta[name="parley-playground-token"]')?.content || '';
+const demoLlmUrl = 'parley:demo';
+
+async function post(path, body) {
+  return fetch(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Parley-Playground-Token': token },
+    body: JSON.stringify(body),
+  });
+}
 
 const $ = id => document.getElementById(id);
 const state = { room: null, instanceId: null, agentUserId: null, maxAgentRms: 0, userLine: new Map(), agentLine: new Map(), turns: [] };
@@ -14,10 +26,10 @@ function log(text) {
 }
 
 async function api(action, body) {
-  const response = await fetch(`/playground/api/call/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await post(`/playground/api/call/${action}`, body);
   if (!response.ok) throw new Error(`${action}: HTTP ${response.status} ${await response.text()}`);
   const result = await response.json();
-  if (result.Code !== 0) throw new Error(`${action}: ${result.Code} ${result.Message}`);
+  if (result.Code !== 0) throw Object.assign(new Error(`${action}: ${result.Code} ${result.Message}`), { code: result.Code });
   return result.Data;
 }
 
@@ -36,20 +48,28 @@ async function loadAgents(select) {
   }
 }
 
-$('createAgent').onclick = async () => {
+// With no LLM URL the agent uses Parley's built-in demo LLM, so a first run talks without any LLM server.
+async function createAgent() {
   const [engine, voice] = $('ttsVoice').value.split(':');
   const agentId = $('agentId').value.trim();
+  const url = $('llmUrl').value.trim() || demoLlmUrl;
+  const model = $('llmModel').value.trim() || (url === demoLlmUrl ? 'demo' : '');
+  const llm = { Url: url, Model: model, SystemPrompt: $('systemPrompt').value };
+  if ($('llmKey').value) llm.ApiKey = $('llmKey').value;
+  await api('RegisterAgent', {
+    AgentId: agentId, Name: agentId, LLM: llm,
+    TTS: { Vendor: 'Local', Params: { engine, voice } },
+    ASR: { VADSilenceSegmentation: 500 },
+  });
+  log(`agent ${agentId} created` + (url === demoLlmUrl ? ' (demo LLM: it repeats what it heard and tells the time)' : ''));
+  await loadAgents(agentId);
+  return agentId;
+}
+
+$('createAgent').onclick = async () => {
   try {
     $('createAgent').disabled = true;
-    const llm = { Url: $('llmUrl').value.trim(), Model: $('llmModel').value.trim(), SystemPrompt: $('systemPrompt').value };
-    if ($('llmKey').value) llm.ApiKey = $('llmKey').value;
-    await api('RegisterAgent', {
-      AgentId: agentId, Name: agentId, LLM: llm,
-      TTS: { Vendor: 'Local', Params: { engine, voice } },
-      ASR: { VADSilenceSegmentation: 500 },
-    });
-    log(`agent ${agentId} created`);
-    await loadAgents(agentId);
+    await createAgent();
   } catch (e) {
     log(e.message);
   } finally {
@@ -137,10 +157,21 @@ function meter(stream) {
 }
 
 $('start').onclick = async () => {
-  const agentId = $('agentSelect').value || $('agentId').value.trim();
   $('start').disabled = true;
   try {
-    const session = await (await fetch('/playground/api/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).json();
+    // Nothing chosen: use the agent of the form, creating it first if it does not exist yet.
+    let agentId = $('agentSelect').value;
+    if (!agentId) {
+      agentId = $('agentId').value.trim();
+      try {
+        await createAgent();
+      } catch (e) {
+        if (e.code !== 410001008) throw e; // 410001008: the agent exists already, use it
+      }
+    }
+    const sessionResponse = await post('/playground/api/session', {});
+    if (!sessionResponse.ok) throw new Error(`session: HTTP ${sessionResponse.status} ${await sessionResponse.text()}`);
+    const session = await sessionResponse.json();
     const userStream = `${session.UserId}_main`;
     const agentStream = `${session.RoomId}_agent`;
     state.agentUserId = `${session.RoomId}_agent`;

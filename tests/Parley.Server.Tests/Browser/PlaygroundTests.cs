@@ -21,16 +21,20 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
 {
     private const string ChromiumPath = "/usr/bin/chromium";
 
+    /// <summary>Test servers configure an app, so the playground is on only when asked for (as in production).</summary>
+    private static readonly Dictionary<string, string?> PlaygroundOn = new() { ["Parley:Playground:Enabled"] = "true", ["Parley:RateLimitPerSecond"] = "100" };
+
     [Fact]
     public async Task Root_BrowserGetServesPlayground_ApiRequestsStillReachControlApi()
     {
-        await using var server = await ParleyTestServer.StartAsync();
+        await using var server = await ParleyTestServer.StartAsync(settings: PlaygroundOn);
         using var http = server.CreateHttpClient();
 
         var page = await http.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         Assert.Contains("Parley playground", await page.Content.ReadAsStringAsync());
+        Assert.Equal("DENY", page.Headers.GetValues("X-Frame-Options").Single());
 
         var client = await http.GetAsync("/parley-client.js");
         Assert.Equal("text/javascript", client.Content.Headers.ContentType?.MediaType);
@@ -44,17 +48,45 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task PlaygroundApi_FromLoopback_SignsCallsAndMintsTokens_ThroughProxyIsForbidden()
+    public async Task Playground_WithConfiguredApps_IsOffUnlessEnabled_TheClientLibraryStaysServed()
     {
         await using var server = await ParleyTestServer.StartAsync();
         using var http = server.CreateHttpClient();
 
-        var agentsText = await (await http.PostAsync("/playground/api/call/ListAgents", new StringContent("{}", Encoding.UTF8, "application/json"))).Content.ReadAsStringAsync();
+        // "/" is the control API's again (an error envelope), the playground's paths are gone.
+        using var root = JsonDocument.Parse(await http.GetStringAsync("/"));
+        Assert.NotEqual(0, root.RootElement.GetProperty("Code").GetInt32());
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/playground.js")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync("/playground/api/session", Json("{}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync("/playground/api/call/ListAgents", Json("{}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/parley-client.js")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Playground_OnTheDevelopmentApp_IsOnByDefault()
+    {
+        await using var server = await ParleyTestServer.StartAsync(apps: []);
+        using var http = server.CreateHttpClient();
+        var token = await PageTokenAsync(http);
+        var reply = await http.SendAsync(ApiRequest("/playground/api/call/ListAgents", "{}", token));
+        Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+        using var envelope = JsonDocument.Parse(await reply.Content.ReadAsStringAsync());
+        Assert.Equal(0, envelope.RootElement.GetProperty("Code").GetInt32());
+    }
+
+    [Fact]
+    public async Task PlaygroundApi_WithThePageToken_SignsCallsAndMintsTokens()
+    {
+        await using var server = await ParleyTestServer.StartAsync(settings: PlaygroundOn);
+        using var http = server.CreateHttpClient();
+        var token = await PageTokenAsync(http);
+
+        var agentsText = await (await http.SendAsync(ApiRequest("/playground/api/call/ListAgents", "{}", token))).Content.ReadAsStringAsync();
         output.WriteLine(agentsText);
         using var agents = JsonDocument.Parse(agentsText);
         Assert.True(agents.RootElement.GetProperty("Code").GetInt32() == 0, agentsText);
 
-        var session = await http.PostAsync("/playground/api/session", new StringContent("{\"RoomId\":\"r1\",\"UserId\":\"u1\"}", Encoding.UTF8, "application/json"));
+        var session = await http.SendAsync(ApiRequest("/playground/api/session", "{\"RoomId\":\"r1\",\"UserId\":\"u1\"}", token));
         using var body = JsonDocument.Parse(await session.Content.ReadAsStringAsync());
         var app = ParleyTestServer.DefaultApp;
         Assert.Equal(app.AppId, body.RootElement.GetProperty("AppId").GetUInt32());
@@ -62,9 +94,72 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
         var check = verifier.VerifyLogin(body.RootElement.GetProperty("Token").GetString(), app.AppId, "u1", "r1");
         Assert.True(check.IsValid, check.Message);
 
-        using var proxied = new HttpRequestMessage(HttpMethod.Post, "/playground/api/session") { Content = new StringContent("{}") };
+        // A new start, a new token: the old page's token no longer works.
+        await server.RestartAsync();
+        using var again = server.CreateHttpClient();
+        Assert.Equal(HttpStatusCode.Forbidden, (await again.SendAsync(ApiRequest("/playground/api/session", "{}", token))).StatusCode);
+        Assert.NotEqual(token, await PageTokenAsync(again));
+    }
+
+    /// <summary>Both API paths refuse every request that is not the page's own: no token, a wrong one, another origin, not JSON, a proxy.</summary>
+    [Theory]
+    [InlineData("/playground/api/call/ListAgents")]
+    [InlineData("/playground/api/session")]
+    public async Task PlaygroundApi_RefusesRequestsThatAreNotThePagesOwn(string path)
+    {
+        await using var server = await ParleyTestServer.StartAsync(settings: PlaygroundOn);
+        using var http = server.CreateHttpClient();
+        var token = await PageTokenAsync(http);
+        var origin = server.BaseAddress.GetLeftPart(UriPartial.Authority);
+
+        // The page's own request passes (same origin, JSON, token).
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(ApiRequest(path, "{}", token, origin: origin, fetchSite: "same-origin"))).StatusCode);
+
+        // What the measured attack sent: a cross-site text/plain POST (a "simple" request, no preflight).
+        using var crossSite = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent("{}", Encoding.UTF8, "text/plain") };
+        crossSite.Headers.Add("Origin", "https://evil.example");
+        crossSite.Headers.Add("Sec-Fetch-Site", "cross-site");
+        var crossSiteReply = await http.SendAsync(crossSite);
+        Assert.Equal(HttpStatusCode.Forbidden, crossSiteReply.StatusCode);
+        Assert.DoesNotContain("Agents", await crossSiteReply.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(ApiRequest(path, "{}", token: null))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(ApiRequest(path, "{}", token: new string('0', token.Length)))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(ApiRequest(path, "{}", token, origin: "https://evil.example"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(ApiRequest(path, "{}", token, origin: "null"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(ApiRequest(path, "{}", token, fetchSite: "cross-site"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(ApiRequest(path, "{}", token, fetchSite: "same-site"))).StatusCode);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await http.SendAsync(ApiRequest(path, "{}", token, contentType: "text/plain"))).StatusCode);
+
+        var proxied = ApiRequest(path, "{}", token);
         proxied.Headers.Add("X-Forwarded-For", "203.0.113.9");
         Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(proxied)).StatusCode);
+    }
+
+    /// <summary>DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends Host: evil.example.</summary>
+    [Fact]
+    public async Task Playground_ForAForeignHostName_IsRefused()
+    {
+        await using var server = await ParleyTestServer.StartAsync(settings: PlaygroundOn);
+        using var http = server.CreateHttpClient();
+        var token = await PageTokenAsync(http);
+
+        using var page = new HttpRequestMessage(HttpMethod.Get, "/");
+        page.Headers.Host = "evil.example";
+        var pageReply = await http.SendAsync(page);
+        Assert.Equal(HttpStatusCode.Forbidden, pageReply.StatusCode);
+        Assert.DoesNotContain(token, await pageReply.Content.ReadAsStringAsync());
+
+        foreach (var path in new[] { "/playground/api/call/ListAgents", "/playground/api/session" })
+        {
+            var request = ApiRequest(path, "{}", token);
+            request.Headers.Host = $"evil.example:{server.BaseAddress.Port}";
+            Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(request)).StatusCode);
+        }
+
+        using var localhost = new HttpRequestMessage(HttpMethod.Get, "/");
+        localhost.Headers.Host = $"localhost:{server.BaseAddress.Port}";
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(localhost)).StatusCode);
     }
 
     [Fact]
@@ -78,6 +173,38 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
         Assert.True(PlaygroundEndpoints.IsLocal(local));
         local.Connection.RemoteIpAddress = IPAddress.IPv6Loopback;
         Assert.True(PlaygroundEndpoints.IsLocal(local));
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    /// <summary>The token the server embedded in the page.</summary>
+    internal static async Task<string> PageTokenAsync(HttpClient http)
+    {
+        var html = await http.GetStringAsync("/");
+        var match = System.Text.RegularExpressions.Regex.Match(html, "name=\"parley-playground-token\" content=\"([0-9a-f]{64})\"");
+        Assert.True(match.Success, "the page carries no token");
+        return match.Groups[1].Value;
+    }
+
+    internal static HttpRequestMessage ApiRequest(string path, string body, string? token, string contentType = "application/json", string? origin = null, string? fetchSite = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, contentType) };
+        if (token is not null)
+        {
+            request.Headers.Add(PlaygroundEndpoints.TokenHeader, token);
+        }
+
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        if (fetchSite is not null)
+        {
+            request.Headers.Add("Sec-Fetch-Site", fetchSite);
+        }
+
+        return request;
     }
 
     /// <summary>
@@ -97,7 +224,7 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
 
             await using var llm = await FakeLlmServer.StartAsync();
             llm.DefaultResponse = FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(10), "It is", " sunny", " and warm.");
-            await using var server = await ParleyTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
+            await using var server = await ParleyTestServer.StartAsync(settings: PlaygroundOn);
 
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await LaunchChromiumAsync(playwright, wav);
@@ -149,6 +276,46 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The README's first run: the server on its development app (no Parley:Apps), the playground opened as it comes,
+    /// "Start conversation" pressed without filling anything in. The agent is created on the built-in demo LLM and
+    /// answers by voice; no LLM server exists.
+    /// </summary>
+    [Fact]
+    public async Task Playground_FirstRunOnTheDevelopmentApp_AnswersWithTheDemoLlm()
+    {
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium");
+        var directory = Directory.CreateTempSubdirectory("parley-playground-");
+        try
+        {
+            var wav = Path.Combine(directory.FullName, "mic.wav");
+            await WriteMicrophoneWavAsync([.. TestSpeech.Silence(2500), .. TestSpeech.Flite("What is the weather like today?"), .. TestSpeech.Silence(10000)], wav);
+            await using var server = await ParleyTestServer.StartAsync(apps: [], settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
+
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await LaunchChromiumAsync(playwright, wav);
+            var page = await browser.NewPageAsync();
+            page.Console += (_, message) => output.WriteLine("browser: " + message.Text);
+            await page.GotoAsync(server.BaseAddress.ToString());
+            await page.ClickAsync("#start");
+            await page.WaitForFunctionAsync("() => !document.getElementById('stop').disabled", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+
+            var reply = await page.WaitForFunctionAsync(
+                "() => [...document.querySelectorAll('.line.agent span')].map(s => s.textContent).find(t => /It is \\d\\d:\\d\\d\\.$/.test(t))",
+                null, new PageWaitForFunctionOptions { Timeout = 60000 });
+            var text = await reply.JsonValueAsync<string>();
+            output.WriteLine("agent: " + text);
+            Assert.StartsWith("Demo LLM (no language model configured): I heard: ", text);
+            Assert.Contains("weather", text);
+            await page.WaitForFunctionAsync("() => window.playground.maxAgentRms > 0.02", null, new PageWaitForFunctionOptions { Timeout = 20000 });
+            await page.ClickAsync("#stop");
+        }
+        finally
+        {
+            directory.Delete(true);
+        }
+    }
+
+    /// <summary>
     /// Talking over the agent through the page: the fake microphone asks a question, then speaks again while the agent
     /// is in the middle of a long answer. The page sees the agent go from speaking to listening, the second utterance is
     /// transcribed, and the context keeps only the part of the long answer that was played.
@@ -169,7 +336,7 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
             const string longReply = "The weather today is sunny with a light breeze from the west. In the afternoon a few clouds will gather over the hills. Later in the evening it will be cool, so bring a warm jacket if you go out. Tomorrow looks much the same.";
             await using var llm = await FakeLlmServer.StartAsync();
             llm.DefaultResponse = FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(5), longReply.Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray());
-            await using var server = await ParleyTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
+            await using var server = await ParleyTestServer.StartAsync(settings: PlaygroundOn);
 
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await LaunchChromiumAsync(playwright, wav);

@@ -101,6 +101,7 @@ public sealed class ShutdownCallbackTests : IDisposable
         "--Parley:Orleans:SiloPort", "0",
         "--Parley:Orleans:GatewayPort", "0",
         "--Parley:RateLimitPerSecond", "1000",
+        "--Parley:Outbound:AllowLoopback", "true",
     ]);
 
     private static async Task<string> RegisterAgentAsync(RawApi api)

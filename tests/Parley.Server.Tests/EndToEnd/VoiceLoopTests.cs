@@ -105,6 +105,29 @@ public sealed class VoiceLoopTests
         Assert.Equal("user", context[1].Role);
     }
 
+    /// <summary>
+    /// First run: an agent on the built-in demo LLM (LLM.Url parley:demo) needs no LLM server. The user asks by voice;
+    /// the agent answers aloud with the demo's label, what it heard and the time.
+    /// </summary>
+    [Fact]
+    public async Task DemoLlm_UserAsksByVoice_AgentAnswersAloudWithWhatItHeard()
+    {
+        await using var receiver = await CallbackReceiver.StartAsync("demo-cb");
+        await using var session = await VoiceSession.StartAsync("parley:demo", receiver, new CallbackConfig { ASRResult = 1 });
+
+        await session.User.SendAudioRealTimeAsync(TestSpeech.Flite(Question));
+        await session.User.SendAudioRealTimeAsync(TestSpeech.Silence(1500));
+
+        var frames = await session.User.WaitForAudioToEndAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(40));
+        Assert.True(frames.Count > 50, $"only {frames.Count} frames of agent audio");
+        var reply = string.Concat(session.User.RoomMessages.Where(m => Cmd(m) == 4).Select(m => m.GetProperty("Data").GetProperty("Text").GetString()));
+        Assert.StartsWith("Demo LLM (no language model configured): I heard: ", reply);
+        Assert.Contains("weather", reply);
+        Assert.Matches(@"It is \d\d:\d\d\.$", reply);
+        var context = await session.WaitForContextAsync(2);
+        Assert.Equal(reply, context[1].Content);
+    }
+
     private static int Cmd(JsonElement message) => message.GetProperty("Cmd").GetInt32();
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
@@ -129,7 +152,10 @@ public sealed class VoiceLoopTests
 
         public string InstanceId { get; private set; } = "";
 
-        public static async Task<VoiceSession> StartAsync(FakeLlmServer llm, CallbackReceiver receiver, CallbackConfig callbacks)
+        public static Task<VoiceSession> StartAsync(FakeLlmServer llm, CallbackReceiver receiver, CallbackConfig callbacks) =>
+            StartAsync(llm.Url, receiver, callbacks);
+
+        public static async Task<VoiceSession> StartAsync(string llmUrl, CallbackReceiver receiver, CallbackConfig callbacks)
         {
             var app = new TestApp(4000001, "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1", receiver.Url.ToString(), receiver.Secret);
             var session = new VoiceSession { _receiver = receiver };
@@ -138,7 +164,7 @@ public sealed class VoiceLoopTests
             Assert.Equal(0, (await session.Api.RegisterAgentAsync(new RegisterAgentRequest
             {
                 AgentId = "voice",
-                LLM = new LlmConfig { Url = llm.Url, Model = "fake", SystemPrompt = "You are a weather bot." },
+                LLM = new LlmConfig { Url = llmUrl, Model = "fake", SystemPrompt = "You are a weather bot." },
                 TTS = new TtsConfig { Vendor = "Local", Params = new JsonObject { ["engine"] = "flite", ["voice"] = "kal16" } },
                 ASR = new AsrConfig { VADSilenceSegmentation = 500 },
             })).Code);

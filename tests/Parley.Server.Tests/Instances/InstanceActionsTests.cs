@@ -450,7 +450,8 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "x" }));
         var exception = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Exception);
         Assert.Equal(2203, exception.Data["Code"]!.GetValue<int>());
-        Assert.Contains("missing or invalid", exception.Data["Message"]!.GetValue<string>());
+        // The status, not the LLM server's own text (foreign bytes never reach callbacks).
+        Assert.Equal("LLM request failed: HTTP 401 (Unauthorized)", exception.Data["Message"]!.GetValue<string>());
         await WaitForStatusAsync(id, "IDLE");
 
         fixture.Llm.Enqueue(FakeLlmResponse.Reply("Recovered."));

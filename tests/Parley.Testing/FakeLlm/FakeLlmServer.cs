@@ -41,6 +41,15 @@ public abstract record FakeLlmResponse
     /// <summary>Streams <paramref name="tokens"/> then sends nothing more until the client gives up.</summary>
     public static FakeLlmResponse StallAfter(params string[] tokens) => new StreamReply(tokens, TimeSpan.Zero, StreamEnd.Stall);
 
+    /// <summary>A redirect (<paramref name="status"/>, e.g. 302) to <paramref name="location"/>.</summary>
+    public static FakeLlmResponse Redirect(string location, int status = 302) => new RedirectReply(status, location);
+
+    /// <summary>
+    /// <paramref name="prefix"/> then <paramref name="bytes"/> bytes of 'x' without a newline, in 64 KiB writes (a huge
+    /// error body or SSE line); <see cref="FakeLlmServer.TransportBytesSent"/> tells what the client could have taken.
+    /// </summary>
+    public static FakeLlmResponse Flood(int status, string contentType, string prefix, long bytes) => new FloodReply(status, contentType, prefix, bytes);
+
     internal enum StreamEnd
     {
         Done,
@@ -55,6 +64,10 @@ public abstract record FakeLlmResponse
     }
 
     internal sealed record ErrorReply(int Status, string Message, string Type) : FakeLlmResponse;
+
+    internal sealed record RedirectReply(int Status, string Location) : FakeLlmResponse;
+
+    internal sealed record FloodReply(int Status, string ContentType, string Prefix, long Bytes) : FakeLlmResponse;
 }
 
 /// <summary>
@@ -69,8 +82,13 @@ public sealed class FakeLlmServer : IAsyncDisposable
     private readonly ConcurrentQueue<RecordedLlmRequest> _requests = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _started;
+    private readonly CountingTransport _transport;
 
-    private FakeLlmServer(WebApplication app) => _app = app;
+    private FakeLlmServer(WebApplication app, CountingTransport transport)
+    {
+        _app = app;
+        _transport = transport;
+    }
 
     /// <summary>Answer used when the script is empty.</summary>
     public FakeLlmResponse DefaultResponse { get; set; } = FakeLlmResponse.Reply("Hello", " there", ".");
@@ -82,6 +100,9 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     public IReadOnlyList<RecordedLlmRequest> Requests => [.. _requests];
 
+    /// <summary>Bytes handed to the sockets (all replies): what clients could have received.</summary>
+    public long TransportBytesSent => _transport.BytesSent;
+
     /// <summary>Number of streams currently open (started and not yet ended).</summary>
     public int OpenStreams => Volatile.Read(ref _started);
 
@@ -89,9 +110,10 @@ public sealed class FakeLlmServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var transport = new CountingTransport();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, transport.Apply));
         var app = builder.Build();
-        var server = new FakeLlmServer(app);
+        var server = new FakeLlmServer(app, transport);
         app.Run(server.HandleAsync);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -175,6 +197,13 @@ public sealed class FakeLlmServer : IAsyncDisposable
             case FakeLlmResponse.StreamReply stream:
                 await StreamAsync(context, body, stream);
                 return;
+            case FakeLlmResponse.RedirectReply redirect:
+                context.Response.StatusCode = redirect.Status;
+                context.Response.Headers.Location = redirect.Location;
+                return;
+            case FakeLlmResponse.FloodReply flood:
+                await FloodAsync(context, flood);
+                return;
         }
     }
 
@@ -231,6 +260,33 @@ public sealed class FakeLlmServer : IAsyncDisposable
         finally
         {
             Interlocked.Decrement(ref _started);
+        }
+    }
+
+    private async Task FloodAsync(HttpContext context, FakeLlmResponse.FloodReply flood)
+    {
+        context.Response.StatusCode = flood.Status;
+        context.Response.ContentType = flood.ContentType;
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, (byte)'x');
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
+            await context.Response.WriteAsync(flood.Prefix, linked.Token);
+            for (long left = flood.Bytes; left > 0; left -= chunk.Length)
+            {
+                var n = (int)Math.Min(chunk.Length, left);
+                await context.Response.Body.WriteAsync(chunk.AsMemory(0, n), linked.Token);
+                var flushed = await context.Response.BodyWriter.FlushAsync(linked.Token);
+                if (flushed.IsCanceled || flushed.IsCompleted || context.RequestAborted.IsCancellationRequested)
+                {
+                    break; // Kestrel discards writes once the client has gone
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The client stopped reading and closed the connection.
         }
     }
 

@@ -40,6 +40,9 @@ public sealed class FakeDashScopeOptions
     /// <summary>ASR: one partial result per this much received audio.</summary>
     public TimeSpan AsrPartialInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>When positive, run-task is answered with one text message of this many bytes (a hostile or broken endpoint).</summary>
+    public long OversizedEventBytes { get; set; }
+
     /// <summary>Clock for the latencies (tests may pass a FakeTimeProvider).</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }
@@ -71,6 +74,7 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     private long _tasksFailed;
     private long _audioBytesReceived;
     private long _audioBytesSent;
+    private CountingTransport _transport = null!;
     private JsonObject? _lastRunTask;
 
     private FakeDashScopeServer(WebApplication app, FakeDashScopeOptions options)
@@ -109,6 +113,9 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     /// <summary>TTS audio bytes sent in binary frames.</summary>
     public long AudioBytesSent => Interlocked.Read(ref _audioBytesSent);
 
+    /// <summary>Bytes handed to the sockets (all connections): what clients could have received.</summary>
+    public long TransportBytesSent => _transport.BytesSent;
+
     /// <summary>A copy of the last well-formed run-task received (for shape assertions).</summary>
     public JsonObject? LastRunTask => Volatile.Read(ref _lastRunTask)?.DeepClone().AsObject();
 
@@ -116,9 +123,10 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var transport = new CountingTransport();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0, transport.Apply));
         var app = builder.Build();
-        var server = new FakeDashScopeServer(app, options ?? new FakeDashScopeOptions());
+        var server = new FakeDashScopeServer(app, options ?? new FakeDashScopeOptions()) { _transport = transport };
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Run(server.HandleAsync);
         await app.StartAsync(cancellationToken);
@@ -375,6 +383,12 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
                 return;
             }
 
+            if (Options.OversizedEventBytes > 0)
+            {
+                await SendOversizedAsync(Options.OversizedEventBytes, token);
+                return;
+            }
+
             Volatile.Write(ref server._lastRunTask, command);
             var state = kind == "tts"
                 ? new TaskState(taskId, new Synthesis(parameters!["sample_rate"]!.GetValue<int>()))
@@ -568,6 +582,37 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
                 }
 
                 await socket.SendAsync(_json.WrittenMemory, WebSocketMessageType.Text, true, token);
+            }
+            finally
+            {
+                _sending.Release();
+            }
+        }
+
+        /// <summary>One text message of <paramref name="bytes"/> bytes ('{"x":"' then x's), in 64 KiB frames.</summary>
+        private async Task SendOversizedAsync(long bytes, CancellationToken token)
+        {
+            var frame = new byte[64 * 1024];
+            Array.Fill(frame, (byte)'x');
+            "{\"x\":\""u8.CopyTo(frame);
+            await _sending.WaitAsync(token);
+            try
+            {
+                for (long left = bytes; left > 0; left -= frame.Length)
+                {
+                    var n = (int)Math.Min(frame.Length, left);
+                    await socket.SendAsync(frame.AsMemory(0, n), WebSocketMessageType.Text, endOfMessage: left <= frame.Length, token);
+                    if (token.IsCancellationRequested || socket.State != WebSocketState.Open)
+                    {
+                        break; // Kestrel discards writes once the client has gone
+                    }
+
+                    frame.AsSpan(0, 6).Fill((byte)'x');
+                }
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+            {
+                // The client dropped the connection.
             }
             finally
             {
