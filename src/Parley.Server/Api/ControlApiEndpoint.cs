@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Parley.Core.Text;
 using Parley.Server.Apps;
 
 namespace Parley.Server.Api;
@@ -252,6 +253,17 @@ public static partial class ControlApiEndpoint
                 if (document.RootElement.ValueKind != JsonValueKind.Object)
                 {
                     throw new ApiException(ReturnCodes.JsonParseFailure, "request body must be a JSON object");
+                }
+
+                // What the parser lets through: bytes that are not UTF-8 (not JSON: 410000004), unpaired surrogate
+                // escapes and repeated field names (valid JSON, invalid parameters: 410000003). Checked once here, so no
+                // handler meets a string it cannot read or a field with two values.
+                var problem = JsonTextCheck.Find(document.RootElement);
+                if (!problem.IsNone)
+                {
+                    throw problem.Kind == JsonTextProblemKind.InvalidUtf8
+                        ? new ApiException(ReturnCodes.JsonParseFailure, $"request body is not valid JSON: {problem.Describe("the request body")}")
+                        : ApiException.InvalidParameter(problem.Describe("the request body"));
                 }
 
                 return new RequestBody(document.RootElement.Clone());

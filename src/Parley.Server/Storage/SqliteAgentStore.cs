@@ -5,7 +5,7 @@ using Parley.Server.Api;
 namespace Parley.Server.Storage;
 
 /// <summary>Agents in the shared SQLite file, one row per (app, agent), configuration objects as JSON text.</summary>
-public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
+public sealed partial class SqliteAgentStore(SqliteDatabase database, ILogger<SqliteAgentStore>? logger = null) : IAgentStore
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS agents (
@@ -132,19 +132,21 @@ public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
         command.Parameters.AddWithValue("$updated", agent.UpdatedAt.ToUnixTimeMilliseconds());
     }
 
-    private static async Task<List<AgentRecord>> ReadAsync(SqliteCommand command, CancellationToken cancellationToken)
+    private async Task<List<AgentRecord>> ReadAsync(SqliteCommand command, CancellationToken cancellationToken)
     {
         var result = new List<AgentRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
+            var appId = (uint)reader.GetInt64(0);
+            var agentId = reader.GetString(1);
             result.Add(new AgentRecord(
-                (uint)reader.GetInt64(0),
-                reader.GetString(1),
+                appId,
+                agentId,
                 reader.GetString(2),
-                ParseObject(reader.GetString(3)),
-                ParseObject(reader.GetString(4)),
-                ParseObject(reader.GetString(5)),
+                ParseObject(reader.GetString(3), appId, agentId, "LLM"),
+                ParseObject(reader.GetString(4), appId, agentId, "TTS"),
+                ParseObject(reader.GetString(5), appId, agentId, "ASR"),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
         }
@@ -152,5 +154,17 @@ public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
         return result;
     }
 
-    private static JsonObject ParseObject(string json) => JsonNode.Parse(json) as JsonObject ?? [];
+    private JsonObject ParseObject(string json, uint appId, string agentId, string part)
+    {
+        var parsed = StoredJson.ParseObject(json, out var normalized);
+        if (normalized && logger is not null)
+        {
+            LogNormalized(logger, appId, agentId, part);
+        }
+
+        return parsed;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} of app {AppId} was stored with a repeated field in {Part}; the last value is used (UpdateAgent stores it cleanly)")]
+    private static partial void LogNormalized(ILogger logger, uint appId, string agentId, string part);
 }
