@@ -1,4 +1,5 @@
 using Parley.Core.Audio;
+using Parley.Core.Text;
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
@@ -249,6 +250,16 @@ internal sealed partial class RtcConnection
         using (document)
         {
             var root = document.RootElement;
+
+            // Strings that cannot be read as text (unpaired surrogate escapes) and fields given twice: answered before
+            // any field is read (reading such a string or name throws, which used to end the connection).
+            var problem = JsonTextCheck.Find(root);
+            if (!problem.IsNone)
+            {
+                SendError(RtcCodes.BadMessage, problem.Describe());
+                return;
+            }
+
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("Type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
             {
                 SendError(RtcCodes.BadMessage, "a control message must be a JSON object with a string field Type");
