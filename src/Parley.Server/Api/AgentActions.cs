@@ -35,8 +35,10 @@ public static class AgentActions
             AgentConfigValidator.ValidateAsr(asr);
         }
 
+        var ttsObject = tts.ToJsonObject();
+        AgentConfigValidator.ValidateTtsParams(ttsObject, Tts(context));
         var now = context.Services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var record = new AgentRecord(context.App.AppId, agentId, name, llm.ToJsonObject(), tts.ToJsonObject(), asr?.ToJsonObject() ?? [], now, now);
+        var record = new AgentRecord(context.App.AppId, agentId, name, llm.ToJsonObject(), ttsObject, asr?.ToJsonObject() ?? [], now, now);
         if (!await Store(context).TryAddAsync(record, cancellationToken))
         {
             throw new ApiException(ReturnCodes.AgentAlreadyExists, $"agent '{agentId}' already exists");
@@ -78,6 +80,7 @@ public static class AgentActions
         var mergedTts = JsonMerge.Merge(existing.Tts, tts?.ToJsonObject());
         var mergedAsr = JsonMerge.Merge(existing.Asr, asr?.ToJsonObject());
         AgentConfigValidator.ValidateComplete(mergedLlm, mergedTts, mergedAsr);
+        AgentConfigValidator.ValidateTtsParams(mergedTts, Tts(context));
 
         var updated = existing with
         {
@@ -133,6 +136,8 @@ public static class AgentActions
     };
 
     private static IAgentStore Store(ActionContext context) => context.Services.GetRequiredService<IAgentStore>();
+
+    internal static Rooms.TtsProviders? Tts(ActionContext context) => context.Services.GetService<Rooms.TtsProviders>();
 
     private static void Let<T>(this T value, Action<T> action) => action(value);
 

@@ -78,6 +78,19 @@ public static class AgentConfigValidator
         }
     }
 
+    /// <summary>
+    /// Asks the TTS engine whether it can speak with a complete (registered or merged) TTS object's Params; throws
+    /// <see cref="ApiException"/> (410000003) with the engine's message naming the field. Without this check a bad
+    /// voice or speed was found only when speaking: the agent stayed mute with Exception 2301 on every sentence.
+    /// </summary>
+    internal static void ValidateTtsParams(JsonObject tts, Rooms.TtsProviders? providers)
+    {
+        if (providers?.ValidateConfiguration(tts) is { } error)
+        {
+            throw ApiException.InvalidParameter(error);
+        }
+    }
+
     /// <summary>Validates complete (registered or merged) LLM, TTS and ASR objects; throws <see cref="ApiException"/> naming the field.</summary>
     public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr)
     {

@@ -12,6 +12,7 @@ internal sealed partial class AgentInstanceGrain(
     IEnumerable<ICallbackPublisher> callbackPublishers,
     IAgentRoomBinding rooms,
     Parley.Server.Rooms.SpeechRecognizers listeners,
+    Parley.Server.Rooms.TtsProviders speakers,
     IChatModel chatModel,
     TimeProvider time,
     IOptions<InstanceHostOptions> options,
@@ -84,6 +85,10 @@ internal sealed partial class AgentInstanceGrain(
         try
         {
             InstanceConfig.ValidateMerged(llm, tts, asr);
+            if (ttsOverlay is not null)
+            {
+                AgentConfigValidator.ValidateTtsParams(tts, speakers);
+            }
         }
         catch (ApiException ex)
         {

@@ -40,4 +40,33 @@ public sealed class InstanceConfigurationTests(InstanceServerFixture fixture) : 
         AssertCode(0, created);
         AssertCode(0, await api.CallAsync("DeleteAgentInstance", new { AgentInstanceId = created.Data().GetProperty("AgentInstanceId").GetString() }));
     }
+
+    [Fact]
+    public async Task Create_WithTtsOverrideTheEngineCannotSpeak_IsInvalidParameter()
+    {
+        var api = fixture.Api();
+        var body = fixture.CreateBody(await fixture.RegisterAgentAsync());
+        body["TTS"] = new JsonObject { ["Params"] = new JsonObject { ["voice"] = "xyz" } };
+
+        var reply = await api.CallAsync("CreateAgentInstance", body);
+
+        AssertCode(ReturnCodes.InvalidParameter, reply);
+        Assert.StartsWith("TTS.Params.voice 'xyz' is not a flite voice", reply.Message(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Update_WithTtsParamsTheEngineCannotSpeak_IsInvalidParameter_AndTheInstanceKeepsItsVoice()
+    {
+        var api = fixture.Api();
+        var created = await api.CallAsync("CreateAgentInstance", fixture.CreateBody(await fixture.RegisterAgentAsync()));
+        AssertCode(0, created);
+        var id = created.Data().GetProperty("AgentInstanceId").GetString();
+
+        var reply = await api.CallAsync("UpdateAgentInstance", new { AgentInstanceId = id, TTS = new { Params = new { speed = 9 } } });
+
+        AssertCode(ReturnCodes.InvalidParameter, reply);
+        Assert.StartsWith("TTS.Params.speed 9 is outside", reply.Message(), StringComparison.Ordinal);
+        AssertCode(0, await api.CallAsync("UpdateAgentInstance", new { AgentInstanceId = id, TTS = new { Params = new { speed = 1.2 } } }));
+        AssertCode(0, await api.CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
 }
