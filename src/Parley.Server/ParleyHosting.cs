@@ -19,6 +19,7 @@ public static class ParleyHosting
             .Validate(o => o.RateLimitPerSecond >= 0, "Parley:RateLimitPerSecond must be 0 (off) or positive")
             .Validate(o => o.SignatureWindow > TimeSpan.Zero, "Parley:SignatureWindow must be positive")
             .Validate(o => o.MaxInstancesPerApp > 0, "Parley:MaxInstancesPerApp must be positive")
+            .Validate(o => o.MaxAgentsPerApp > 0, "Parley:MaxAgentsPerApp must be positive")
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IAppDirectory, AppDirectory>();

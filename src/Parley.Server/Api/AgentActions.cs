@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Parley.Server.Apps;
 using Parley.Server.Storage;
 
 namespace Parley.Server.Api;
@@ -39,12 +41,13 @@ public static class AgentActions
         AgentConfigValidator.ValidateTtsParams(ttsObject, Tts(context));
         var now = context.Services.GetRequiredService<TimeProvider>().GetUtcNow();
         var record = new AgentRecord(context.App.AppId, agentId, name, llm.ToJsonObject(), ttsObject, asr?.ToJsonObject() ?? [], now, now);
-        if (!await Store(context).TryAddAsync(record, cancellationToken))
+        var maxAgents = context.Services.GetRequiredService<IOptions<ParleyOptions>>().Value.MaxAgentsPerApp;
+        return await Store(context).TryAddAsync(record, maxAgents, cancellationToken) switch
         {
-            throw new ApiException(ReturnCodes.AgentAlreadyExists, $"agent '{agentId}' already exists");
-        }
-
-        return null;
+            AgentAddResult.Added => null,
+            AgentAddResult.AlreadyExists => throw new ApiException(ReturnCodes.AgentAlreadyExists, $"agent '{agentId}' already exists"),
+            _ => throw new ApiException(ReturnCodes.AgentLimitReached, $"app {context.App.AppId} already has {maxAgents} agents, the most this server allows (Parley:MaxAgentsPerApp); unregister one first"),
+        };
     }
 
     private static async ValueTask<object?> UnregisterAsync(ActionContext context, CancellationToken cancellationToken)

@@ -37,6 +37,9 @@ public static class ReturnCodes
     public const int InsufficientResources = 410000010;
 
     public const int RateLimited = InsufficientResources;
+
+    /// <summary>RegisterAgent beyond <c>Parley:MaxAgentsPerApp</c>: the contract names no code; Parley answers "insufficient service resources" (docs/compatibility.md).</summary>
+    public const int AgentLimitReached = InsufficientResources;
     public const int InstanceConcurrencyLimit = 410000011;
     public const int InstanceNotFound = 410001002;
     public const int InstanceCreateFailed = 410001003;

@@ -22,6 +22,9 @@ public sealed class ParleyOptions
 
     /// <summary>Concurrent agent instances per app (spec 1.8: 10).</summary>
     public int MaxInstancesPerApp { get; set; } = 10;
+
+    /// <summary>Registered agents per app; RegisterAgent beyond it is refused with 410000010 (the contract names no limit).</summary>
+    public int MaxAgentsPerApp { get; set; } = 1000;
 }
 
 public sealed class AppOptions

@@ -23,17 +23,32 @@ public sealed partial class SqliteAgentStore(SqliteDatabase database, ILogger<Sq
 
     private readonly Lazy<Task> _schema = new(() => database.EnsureSchemaAsync(Schema, CancellationToken.None));
 
-    public async Task<bool> TryAddAsync(AgentRecord agent, CancellationToken cancellationToken)
+    public async Task<AgentAddResult> TryAddAsync(AgentRecord agent, int maxAgentsPerApp, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+
+        // One statement: SQLite runs it under its write lock, so the count cannot change between the check and the insert.
         command.CommandText = """
             INSERT INTO agents (app_id, agent_id, name, llm, tts, asr, created_at, updated_at)
-            VALUES ($app, $id, $name, $llm, $tts, $asr, $created, $updated)
+            SELECT $app, $id, $name, $llm, $tts, $asr, $created, $updated
+            WHERE (SELECT COUNT(*) FROM agents WHERE app_id = $app) < $max
             ON CONFLICT (app_id, agent_id) DO NOTHING;
             """;
         Bind(command, agent);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        command.Parameters.AddWithValue("$max", maxAgentsPerApp);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
+        {
+            return AgentAddResult.Added;
+        }
+
+        await using var exists = connection.CreateCommand();
+        exists.CommandText = "SELECT EXISTS (SELECT 1 FROM agents WHERE app_id = $app AND agent_id = $id);";
+        exists.Parameters.AddWithValue("$app", (long)agent.AppId);
+        exists.Parameters.AddWithValue("$id", agent.AgentId);
+        return Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == 1
+            ? AgentAddResult.AlreadyExists
+            : AgentAddResult.LimitReached;
     }
 
     public async Task<AgentRecord?> GetAsync(uint appId, string agentId, CancellationToken cancellationToken)
