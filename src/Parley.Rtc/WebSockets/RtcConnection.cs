@@ -375,7 +375,7 @@ internal sealed partial class RtcConnection
         RoomParticipant participant;
         try
         {
-            participant = _rooms.Join(RoomIds.Scoped(scope, roomId!), userId!, isAgent: false);
+            participant = _rooms.Join(RoomIds.Scoped(scope, roomId!), userId!, isAgent: false, new RoomUserKey(scope, userId!));
         }
         catch (RoomException ex)
         {
