@@ -170,6 +170,18 @@ public static partial class ControlApiEndpoint
             throw new ApiException(ReturnCodes.SignatureWrong, "Signature does not match");
         }
 
+        // Only correctly signed requests reach the guard: nobody without the secret can fill it or spend a client's nonce.
+        if (options.ReplayGuard)
+        {
+            switch (services.GetRequiredService<ReplayGuard>().Admit(appId, nonce, timestamp, now))
+            {
+                case ReplayVerdict.Replayed:
+                    throw new ApiException(ReturnCodes.NonceReused, $"SignatureNonce was already used within the signature window of ±{(long)options.SignatureWindow.TotalSeconds} s; sign every request with a fresh nonce");
+                case ReplayVerdict.TooOld:
+                    throw new ApiException(ReturnCodes.NonceReused, $"Timestamp is older than the replay guard can check: the app signed more than {options.ReplayGuardNoncesPerApp} requests within the window (Parley:ReplayGuardNoncesPerApp); sign with the current time");
+            }
+        }
+
         if (!services.GetRequiredService<ActionRegistry>().TryGet(action, out _))
         {
             throw new ApiException(ReturnCodes.ActionNotSupported, $"Action '{Truncate(action)}' is not supported");

@@ -11,6 +11,9 @@ public static class ReturnCodes
     public const int TimestampMissing = 100000002;
     public const int TimestampMalformed = 100000003;
     public const int SignatureExpired = 100000004;
+
+    /// <summary>A SignatureNonce the app already used within the window (Parley's replay guard): "signature expired, regenerate it" (docs/compatibility.md).</summary>
+    public const int NonceReused = SignatureExpired;
     public const int SignatureWrong = 100000005;
     public const int ActionMissing = 100000006;
     public const int ActionNotSupported = 100000007;
