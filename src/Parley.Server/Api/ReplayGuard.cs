@@ -135,13 +135,13 @@ public sealed class ReplayGuard
                     return ReplayVerdict.TooOld;
                 }
 
-                if (_seen.Contains(hash))
-                {
-                    return ReplayVerdict.Replayed;
-                }
-
                 if (_seen.Count >= capacity)
                 {
+                    if (_seen.Contains(hash))
+                    {
+                        return ReplayVerdict.Replayed;
+                    }
+
                     DropOldest(now);
                     if (timestamp <= _floor)
                     {
@@ -149,7 +149,12 @@ public sealed class ReplayGuard
                     }
                 }
 
-                _seen.Add(hash);
+                // One lookup: a nonce already in the set is a replay.
+                if (!_seen.Add(hash))
+                {
+                    return ReplayVerdict.Replayed;
+                }
+
                 var slot = _slots[Index(timestamp)];
                 if (slot.Second != timestamp)
                 {
