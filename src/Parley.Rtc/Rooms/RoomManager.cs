@@ -120,6 +120,7 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
                 {
                     Uncount(participant);
                 }
+
                 if (room.Users.Count == 0 && _rooms.TryGetValue(room.Id, out var current) && ReferenceEquals(current, room))
                 {
                     _rooms.Remove(room.Id);
@@ -132,15 +133,6 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
         {
             LogLeft(Logger, participant.RoomId, participant.UserId, reason);
             participant.AfterRemoved();
-        }
-    }
-
-    /// <summary>Rooms <paramref name="key"/> is in now (for tests and diagnostics).</summary>
-    internal int RoomsOf(RoomUserKey key)
-    {
-        lock (_gate)
-        {
-            return _roomsPerUser.GetValueOrDefault(key);
         }
     }
 
