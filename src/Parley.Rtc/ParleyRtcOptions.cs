@@ -38,6 +38,12 @@ public sealed class ParleyRtcOptions
     /// <summary>Time a new connection has to send Login.</summary>
     public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Rooms one user (app and UserId) may be in at once over WebSocket logins. A Token04 without <c>room_id</c> opens any
+    /// room until it expires, and one login is one room, so this bounds the connections a token can hold open.
+    /// </summary>
+    public int MaxRoomsPerUser { get; set; } = 8;
+
     /// <summary>Error replies after which a connection is closed as a protocol violation.</summary>
     public int MaxErrorsPerConnection { get; set; } = 100;
 

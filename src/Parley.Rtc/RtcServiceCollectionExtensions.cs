@@ -28,7 +28,9 @@ public static class RtcServiceCollectionExtensions
     public static IServiceCollection AddParleyRtc(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<ParleyRtcOptions>().Bind(configuration.GetSection(ParleyRtcOptions.SectionName));
+        services.AddOptions<ParleyRtcOptions>().Bind(configuration.GetSection(ParleyRtcOptions.SectionName))
+            .Validate(o => o.MaxRoomsPerUser > 0, "Parley:Rtc:MaxRoomsPerUser must be positive")
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRoomAppDirectory>(sp => StaticRoomAppDirectory.FromOptions(sp.GetRequiredService<IOptions<ParleyRtcOptions>>().Value));
         services.TryAddSingleton<RoomManager>();

@@ -17,14 +17,17 @@ public static class ParleyHosting
         services.AddOptions<ParleyOptions>()
             .Bind(builder.Configuration.GetSection(ParleyOptions.SectionName))
             .Validate(o => o.RateLimitPerSecond >= 0, "Parley:RateLimitPerSecond must be 0 (off) or positive")
-            .Validate(o => o.SignatureWindow > TimeSpan.Zero, "Parley:SignatureWindow must be positive")
+            .Validate(o => o.SignatureWindow >= TimeSpan.FromSeconds(1), "Parley:SignatureWindow must be at least one second")
+            .Validate(o => o.ReplayGuardNoncesPerApp > 0, "Parley:ReplayGuardNoncesPerApp must be positive")
             .Validate(o => o.MaxInstancesPerApp > 0, "Parley:MaxInstancesPerApp must be positive")
+            .Validate(o => o.MaxAgentsPerApp > 0, "Parley:MaxAgentsPerApp must be positive")
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddSingleton<IAppDirectory, AppDirectory>();
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<ActionRateLimiter>();
+        services.AddSingleton<ReplayGuard>();
         services.AddSingleton<SqliteDatabase>();
         services.AddSingleton<IAgentStore, SqliteAgentStore>();
         services.AddSingleton(sp =>

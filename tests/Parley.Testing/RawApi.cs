@@ -35,26 +35,36 @@ public sealed class RawApi(HttpClient http, TestApp app, TimeProvider? time = nu
     public Task<JsonElement> CallAsync(string action, object? body = null, CancellationToken cancellationToken = default) =>
         SendAsync(Query(action), body is null ? "{}" : JsonSerializer.Serialize(body), cancellationToken);
 
-    public async Task<JsonElement> SendAsync(Dictionary<string, string?> query, string? body, CancellationToken cancellationToken = default, string path = "/")
+    public Task<JsonElement> SendAsync(Dictionary<string, string?> query, string? body, CancellationToken cancellationToken = default, string path = "/") =>
+        SendBytesAsync(query, body is null ? null : Encoding.UTF8.GetBytes(body), cancellationToken, path);
+
+    /// <summary>Posts <paramref name="body"/> byte for byte (it may be invalid UTF-8); expects HTTP 200 and an envelope.</summary>
+    public async Task<JsonElement> SendBytesAsync(Dictionary<string, string?> query, byte[]? body, CancellationToken cancellationToken = default, string path = "/")
+    {
+        var (status, text) = await PostAsync(query, body, cancellationToken, path);
+        if (status != 200)
+        {
+            throw new HttpRequestException($"expected HTTP 200, got {status}: {text}");
+        }
+
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>Posts <paramref name="body"/> byte for byte and returns the HTTP status and reply text, whatever they are.</summary>
+    public async Task<(int Status, string Text)> PostAsync(Dictionary<string, string?> query, byte[]? body, CancellationToken cancellationToken = default, string path = "/")
     {
         var queryString = string.Join("&", query.Where(p => p.Value is not null)
             .Select(p => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value!)}"));
         using var request = new HttpRequestMessage(HttpMethod.Post, $"{path}?{queryString}");
         if (body is not null)
         {
-            request.Content = new StringContent(body, Encoding.UTF8);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         }
 
         using var response = await http.SendAsync(request, cancellationToken);
-        if ((int)response.StatusCode != 200)
-        {
-            throw new HttpRequestException($"expected HTTP 200, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
-        }
-
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
-        using var document = JsonDocument.Parse(text);
-        return document.RootElement.Clone();
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
     }
 }
 

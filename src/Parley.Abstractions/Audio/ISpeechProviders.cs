@@ -28,8 +28,21 @@ public interface ITextToSpeechProvider
     /// <summary>The Vendor value that selects this provider, e.g. "Local".</summary>
     string Name { get; }
 
-    /// <summary>Checks the vendor-specific <c>Params</c>; returns an error naming the field, or null when valid.</summary>
+    /// <summary>
+    /// Checks the vendor-specific <c>Params</c> before speaking; returns an error naming the field, or null when this
+    /// provider can speak with them. The server speaks with its fallback engine instead when this fails for a vendor
+    /// other than the fallback (e.g. a cloud vendor given ZEGO's trial placeholder credentials).
+    /// </summary>
     string? Validate(JsonObject? parameters);
+
+    /// <summary>
+    /// Checks the vendor-specific <c>Params</c> when an agent or instance is configured (RegisterAgent, UpdateAgent,
+    /// CreateAgentInstance, UpdateAgentInstance), where an error refuses the configuration with the message as given:
+    /// a value this provider could never speak with (an unknown voice, a speed out of range, a field of the wrong type).
+    /// Missing or placeholder credentials are not an error here (the server falls back, see <see cref="Validate"/>),
+    /// nor is an engine that failed to start (the server's fault, reported when speaking).
+    /// </summary>
+    string? ValidateConfiguration(JsonObject? parameters);
 
     /// <summary>Streams the synthesised audio of <paramref name="text"/> as it is produced.</summary>
     IAsyncEnumerable<AudioChunk> SynthesizeAsync(string text, JsonObject? parameters, CancellationToken cancellationToken);

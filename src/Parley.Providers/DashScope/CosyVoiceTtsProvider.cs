@@ -30,13 +30,15 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
 
     public string Name => VendorName;
 
-    public string? Validate(JsonObject? parameters)
-    {
-        if (DashScopeParams.ApiKeyError(parameters, "TTS", pool.Options.ApiKey) is { } keyError)
-        {
-            return keyError;
-        }
+    public string? Validate(JsonObject? parameters) =>
+        DashScopeParams.ApiKeyError(parameters, "TTS", pool.Options.ApiKey) ?? PayloadError(parameters);
 
+    /// <summary>The payload rules of <see cref="Validate"/> and a key of the wrong type; a missing or placeholder key is accepted (the server falls back).</summary>
+    public string? ValidateConfiguration(JsonObject? parameters) =>
+        DashScopeParams.KeyTypeError(parameters, "TTS") ?? PayloadError(parameters);
+
+    private static string? PayloadError(JsonObject? parameters)
+    {
         if (parameters is null || !parameters.TryGetPropertyValue("payload", out var payloadNode) || payloadNode is null)
         {
             return null;

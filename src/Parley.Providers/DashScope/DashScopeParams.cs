@@ -22,6 +22,10 @@ internal static class DashScopeParams
     public static string ApiKey(JsonObject? parameters, string? defaultKey) =>
         OwnKeyError(parameters, "") is null ? parameters!["app"]!["api_key"]!.GetValue<string>().Trim() : defaultKey!.Trim();
 
+    /// <summary>An error for an <c>app</c> or <c>api_key</c> that is present but not an object/string, else null (absent or placeholder keys pass).</summary>
+    public static string? KeyTypeError(JsonObject? parameters, string prefix) =>
+        HasOwnKeyOfWrongType(parameters) ? OwnKeyError(parameters, prefix) : null;
+
     /// <summary>An <c>app</c> or <c>api_key</c> that is present but not an object/string is a mistake, not an absence.</summary>
     private static bool HasOwnKeyOfWrongType(JsonObject? parameters) =>
         parameters is not null

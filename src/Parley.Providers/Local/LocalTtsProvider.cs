@@ -27,6 +27,21 @@ public sealed class LocalTtsProvider : ITextToSpeechProvider
             : EspeakNgEngine.Shared.CheckVoice(options.Voice);
     }
 
+    /// <summary>
+    /// The rules of <see cref="Validate"/> (engine name, speed range, an installed voice), except that an engine that
+    /// could not start on this server does not make the agent's Params wrong.
+    /// </summary>
+    public string? ValidateConfiguration(JsonObject? parameters)
+    {
+        if (!LocalTtsOptions.TryParse(parameters, out var options, out var error))
+        {
+            return error;
+        }
+
+        LocalTtsWorker engine = options.Engine == LocalTtsOptions.FliteEngine ? FliteEngine.Shared : EspeakNgEngine.Shared;
+        return engine.StartupError is not null ? null : Validate(parameters);
+    }
+
     public async IAsyncEnumerable<AudioChunk> SynthesizeAsync(
         string text,
         JsonObject? parameters,

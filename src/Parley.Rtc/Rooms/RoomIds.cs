@@ -62,7 +62,11 @@ public enum RoomErrorCode
     AlreadyPublishing = 3,
     NotInRoom = 4,
     InvalidAudio = 5,
+    TooManyRooms = 6,
 }
+
+/// <summary>A client user across rooms: its app (null for a login without app, development only) and UserId.</summary>
+internal readonly record struct RoomUserKey(uint? AppId, string UserId);
 
 /// <summary>A refused room operation; <see cref="Exception.Message"/> says why, naming the field.</summary>
 public sealed class RoomException(RoomErrorCode code, string message, string? paramName = null) : Exception(message)

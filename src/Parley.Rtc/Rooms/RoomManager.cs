@@ -11,6 +11,9 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, Room> _rooms = new(StringComparer.Ordinal);
+
+    /// <summary>Rooms each limited user (a WebSocket login's app and UserId) is in now; guarded by the manager's gate.</summary>
+    private readonly Dictionary<RoomUserKey, int> _roomsPerUser = [];
     private bool _disposed;
 
     public RoomManager(IOptions<ParleyRtcOptions> options, TimeProvider timeProvider, ILogger<RoomManager> logger)
@@ -43,7 +46,11 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
         return new ValueTask<IRoomParticipant>(Join(roomId, userId, isAgent));
     }
 
-    internal RoomParticipant Join(string roomId, string userId, bool isAgent)
+    /// <param name="limitKey">
+    /// For a client's login: who it is (app and UserId), counted against <see cref="ParleyRtcOptions.MaxRoomsPerUser"/>
+    /// across rooms. A login that replaces the same user in the same room does not count twice. Null (in-process agents): not limited.
+    /// </param>
+    internal RoomParticipant Join(string roomId, string userId, bool isAgent, RoomUserKey? limitKey = null)
     {
         RoomIds.ThrowIfInvalid(RoomIds.ValidateRoomId(roomId), nameof(roomId));
         RoomIds.ThrowIfInvalid(RoomIds.ValidateUserId(userId), nameof(userId));
@@ -52,7 +59,20 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_rooms.TryGetValue(roomId, out var room))
+            _rooms.TryGetValue(roomId, out var room);
+            if (limitKey is { } key)
+            {
+                RoomParticipant? same = null;
+                var replaces = room is not null && TryGetUser(room, userId, out same) && same!.LimitKey == key;
+                if (!replaces && _roomsPerUser.GetValueOrDefault(key) >= Options.MaxRoomsPerUser)
+                {
+                    throw new RoomException(
+                        RoomErrorCode.TooManyRooms,
+                        $"UserId '{userId}' is already in {Options.MaxRoomsPerUser} rooms, the most one user may be in at once (Parley:Rtc:MaxRoomsPerUser); leave one first");
+                }
+            }
+
+            if (room is null)
             {
                 room = new Room(roomId, this);
                 _rooms.Add(roomId, room);
@@ -64,11 +84,16 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
                 if (room.Users.TryGetValue(userId, out var existing))
                 {
                     room.RemoveLocked(existing, RoomLeaveReason.Kicked);
+                    Uncount(existing);
                     kicked = existing;
                 }
 
-                participant = new RoomParticipant(room, userId, isAgent, room.SnapshotStreamsLocked(), room.SnapshotUsersLocked());
+                participant = new RoomParticipant(room, userId, isAgent, room.SnapshotStreamsLocked(), room.SnapshotUsersLocked(), limitKey);
                 room.AddLocked(participant);
+                if (limitKey is { } counted)
+                {
+                    _roomsPerUser[counted] = _roomsPerUser.GetValueOrDefault(counted) + 1;
+                }
             }
         }
 
@@ -91,6 +116,11 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
             lock (room.Gate)
             {
                 removed = room.RemoveLocked(participant, reason);
+                if (removed)
+                {
+                    Uncount(participant);
+                }
+
                 if (room.Users.Count == 0 && _rooms.TryGetValue(room.Id, out var current) && ReferenceEquals(current, room))
                 {
                     _rooms.Remove(room.Id);
@@ -103,6 +133,30 @@ internal sealed partial class RoomManager : IRoomManager, IDisposable
         {
             LogLeft(Logger, participant.RoomId, participant.UserId, reason);
             participant.AfterRemoved();
+        }
+    }
+
+    private static bool TryGetUser(Room room, string userId, out RoomParticipant? participant)
+    {
+        lock (room.Gate)
+        {
+            return room.Users.TryGetValue(userId, out participant);
+        }
+    }
+
+    /// <summary>Under the manager's gate: a removed participant no longer counts against its user's rooms.</summary>
+    private void Uncount(RoomParticipant participant)
+    {
+        if (participant.LimitKey is { } key && _roomsPerUser.TryGetValue(key, out var count))
+        {
+            if (count <= 1)
+            {
+                _roomsPerUser.Remove(key);
+            }
+            else
+            {
+                _roomsPerUser[key] = count - 1;
+            }
         }
     }
 

@@ -12,11 +12,12 @@ internal sealed class RoomParticipant : IRoomParticipant
     private long _seqId;
     private int _overflowed;
 
-    public RoomParticipant(Room room, string userId, bool isAgent, RoomStreamInfo[] streams, RoomUserInfo[] users)
+    public RoomParticipant(Room room, string userId, bool isAgent, RoomStreamInfo[] streams, RoomUserInfo[] users, RoomUserKey? limitKey = null)
     {
         Room = room;
         UserId = userId;
         IsAgent = isAgent;
+        LimitKey = limitKey;
         InitialStreams = streams;
         InitialUsers = users;
         _events = Channel.CreateBounded<RoomEvent>(new BoundedChannelOptions(room.Manager.Options.EventQueueCapacity)
@@ -35,6 +36,9 @@ internal sealed class RoomParticipant : IRoomParticipant
     public string UserId { get; }
 
     public bool IsAgent { get; }
+
+    /// <summary>The user this participant counts against for <see cref="ParleyRtcOptions.MaxRoomsPerUser"/>; null when not limited.</summary>
+    internal RoomUserKey? LimitKey { get; }
 
     public ChannelReader<RoomEvent> Events => _events.Reader;
 

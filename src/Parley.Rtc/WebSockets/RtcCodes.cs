@@ -46,6 +46,9 @@ public static class RtcCodes
     public const int StreamIdInUse = 40901;
     public const int Kicked = 40902;
 
+    // 429xx: a limit of the server.
+    public const int TooManyRooms = 42901;
+
     // 500xx: the server failed.
     public const int InternalError = 50001;
 
@@ -73,6 +76,7 @@ public static class RtcCodes
         RoomErrorCode.AlreadyPublishing => AlreadyPublishing,
         RoomErrorCode.NotInRoom => NotLoggedIn,
         RoomErrorCode.InvalidAudio => BadAudioFrame,
+        RoomErrorCode.TooManyRooms => TooManyRooms,
         _ => InternalError,
     };
 }

@@ -1,3 +1,4 @@
+using Parley.Abstractions.Text;
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
@@ -248,6 +249,16 @@ internal sealed partial class RtcConnection
         using (document)
         {
             var root = document.RootElement;
+
+            // Strings that cannot be read as text (unpaired surrogate escapes) and fields given twice: answered before
+            // any field is read (reading such a string or name throws, which used to end the connection).
+            var problem = JsonTextCheck.Find(root);
+            if (!problem.IsNone)
+            {
+                SendError(RtcCodes.BadMessage, problem.Describe());
+                return;
+            }
+
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("Type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
             {
                 SendError(RtcCodes.BadMessage, "a control message must be a JSON object with a string field Type");
@@ -363,7 +374,7 @@ internal sealed partial class RtcConnection
         RoomParticipant participant;
         try
         {
-            participant = _rooms.Join(RoomIds.Scoped(scope, roomId!), userId!, isAgent: false);
+            participant = _rooms.Join(RoomIds.Scoped(scope, roomId!), userId!, isAgent: false, new RoomUserKey(scope, userId!));
         }
         catch (RoomException ex)
         {

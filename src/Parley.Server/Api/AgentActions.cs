@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Parley.Server.Apps;
 using Parley.Server.Storage;
 
 namespace Parley.Server.Api;
@@ -35,14 +37,17 @@ public static class AgentActions
             AgentConfigValidator.ValidateAsr(asr);
         }
 
+        var ttsObject = tts.ToJsonObject();
+        AgentConfigValidator.ValidateTtsParams(ttsObject, Tts(context));
         var now = context.Services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var record = new AgentRecord(context.App.AppId, agentId, name, llm.ToJsonObject(), tts.ToJsonObject(), asr?.ToJsonObject() ?? [], now, now);
-        if (!await Store(context).TryAddAsync(record, cancellationToken))
+        var record = new AgentRecord(context.App.AppId, agentId, name, llm.ToJsonObject(), ttsObject, asr?.ToJsonObject() ?? [], now, now);
+        var maxAgents = context.Services.GetRequiredService<IOptions<ParleyOptions>>().Value.MaxAgentsPerApp;
+        return await Store(context).TryAddAsync(record, maxAgents, cancellationToken) switch
         {
-            throw new ApiException(ReturnCodes.AgentAlreadyExists, $"agent '{agentId}' already exists");
-        }
-
-        return null;
+            AgentAddResult.Added => null,
+            AgentAddResult.AlreadyExists => throw new ApiException(ReturnCodes.AgentAlreadyExists, $"agent '{agentId}' already exists"),
+            _ => throw new ApiException(ReturnCodes.AgentLimitReached, $"app {context.App.AppId} already has {maxAgents} agents, the most this server allows (Parley:MaxAgentsPerApp); unregister one first"),
+        };
     }
 
     private static async ValueTask<object?> UnregisterAsync(ActionContext context, CancellationToken cancellationToken)
@@ -78,6 +83,7 @@ public static class AgentActions
         var mergedTts = JsonMerge.Merge(existing.Tts, tts?.ToJsonObject());
         var mergedAsr = JsonMerge.Merge(existing.Asr, asr?.ToJsonObject());
         AgentConfigValidator.ValidateComplete(mergedLlm, mergedTts, mergedAsr, Policy(context));
+        AgentConfigValidator.ValidateTtsParams(mergedTts, Tts(context));
 
         var updated = existing with
         {
@@ -135,6 +141,7 @@ public static class AgentActions
     private static IAgentStore Store(ActionContext context) => context.Services.GetRequiredService<IAgentStore>();
 
     private static Parley.Providers.Net.OutboundPolicy Policy(ActionContext context) => context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>();
+    internal static Rooms.TtsProviders? Tts(ActionContext context) => context.Services.GetService<Rooms.TtsProviders>();
 
     private static void Let<T>(this T value, Action<T> action) => action(value);
 

@@ -93,6 +93,19 @@ public static class AgentConfigValidator
     }
 
     /// <summary>
+    /// Asks the TTS engine whether it can speak with a complete (registered or merged) TTS object's Params; throws
+    /// <see cref="ApiException"/> (410000003) with the engine's message naming the field. Without this check a bad
+    /// voice or speed was found only when speaking: the agent stayed mute with Exception 2301 on every sentence.
+    /// </summary>
+    internal static void ValidateTtsParams(JsonObject tts, Rooms.TtsProviders? providers)
+    {
+        if (providers?.ValidateConfiguration(tts) is { } error)
+        {
+            throw ApiException.InvalidParameter(error);
+        }
+    }
+
+    /// <summary>
     /// Refuses a URL an agent's configuration makes Parley call (<c>LLM.Url</c>; a vendor's <c>TTS.Url</c> the same
     /// way) when the outbound URL policy does: 410000003 naming the field and the reason, never resolving names (the
     /// connection is checked again on the resolved address).

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Parley.Abstractions.Text;
 using Parley.Server.Apps;
 
 namespace Parley.Server.Api;
@@ -169,6 +170,18 @@ public static partial class ControlApiEndpoint
             throw new ApiException(ReturnCodes.SignatureWrong, "Signature does not match");
         }
 
+        // Only correctly signed requests reach the guard: nobody without the secret can fill it or spend a client's nonce.
+        if (options.ReplayGuard)
+        {
+            switch (services.GetRequiredService<ReplayGuard>().Admit(appId, nonce, timestamp, now))
+            {
+                case ReplayVerdict.Replayed:
+                    throw new ApiException(ReturnCodes.NonceReused, $"SignatureNonce was already used within the signature window of ±{(long)options.SignatureWindow.TotalSeconds} s; sign every request with a fresh nonce");
+                case ReplayVerdict.TooOld:
+                    throw new ApiException(ReturnCodes.NonceReused, $"Timestamp is older than the replay guard can check: the app signed more than {options.ReplayGuardNoncesPerApp} requests within the window (Parley:ReplayGuardNoncesPerApp); sign with the current time");
+            }
+        }
+
         if (!services.GetRequiredService<ActionRegistry>().TryGet(action, out _))
         {
             throw new ApiException(ReturnCodes.ActionNotSupported, $"Action '{Truncate(action)}' is not supported");
@@ -252,6 +265,17 @@ public static partial class ControlApiEndpoint
                 if (document.RootElement.ValueKind != JsonValueKind.Object)
                 {
                     throw new ApiException(ReturnCodes.JsonParseFailure, "request body must be a JSON object");
+                }
+
+                // What the parser lets through: bytes that are not UTF-8 (not JSON: 410000004), unpaired surrogate
+                // escapes and repeated field names (valid JSON, invalid parameters: 410000003). Checked once here, so no
+                // handler meets a string it cannot read or a field with two values.
+                var problem = JsonTextCheck.Find(document.RootElement);
+                if (!problem.IsNone)
+                {
+                    throw problem.Kind == JsonTextProblemKind.InvalidUtf8
+                        ? new ApiException(ReturnCodes.JsonParseFailure, $"request body is not valid JSON: {problem.Describe("the request body")}")
+                        : ApiException.InvalidParameter(problem.Describe("the request body"));
                 }
 
                 return new RequestBody(document.RootElement.Clone());

@@ -11,6 +11,9 @@ public static class ReturnCodes
     public const int TimestampMissing = 100000002;
     public const int TimestampMalformed = 100000003;
     public const int SignatureExpired = 100000004;
+
+    /// <summary>A SignatureNonce the app already used within the window (Parley's replay guard): "signature expired, regenerate it" (docs/compatibility.md).</summary>
+    public const int NonceReused = SignatureExpired;
     public const int SignatureWrong = 100000005;
     public const int ActionMissing = 100000006;
     public const int ActionNotSupported = 100000007;
@@ -37,6 +40,9 @@ public static class ReturnCodes
     public const int InsufficientResources = 410000010;
 
     public const int RateLimited = InsufficientResources;
+
+    /// <summary>RegisterAgent beyond <c>Parley:MaxAgentsPerApp</c>: the contract names no code; Parley answers "insufficient service resources" (docs/compatibility.md).</summary>
+    public const int AgentLimitReached = InsufficientResources;
     public const int InstanceConcurrencyLimit = 410000011;
     public const int InstanceNotFound = 410001002;
     public const int InstanceCreateFailed = 410001003;

@@ -20,8 +20,17 @@ public sealed class ParleyOptions
     /// <summary>Allowed difference between a request's Timestamp and the server clock.</summary>
     public TimeSpan SignatureWindow { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Refuse a signed request whose SignatureNonce its app already used within <see cref="SignatureWindow"/> (100000004).</summary>
+    public bool ReplayGuard { get; set; } = true;
+
+    /// <summary>Nonces the replay guard remembers per app; beyond it the oldest timestamps are refused (about 30 bytes each).</summary>
+    public int ReplayGuardNoncesPerApp { get; set; } = 1_000_000;
+
     /// <summary>Concurrent agent instances per app (spec 1.8: 10).</summary>
     public int MaxInstancesPerApp { get; set; } = 10;
+
+    /// <summary>Registered agents per app; RegisterAgent beyond it is refused with 410000010 (the contract names no limit).</summary>
+    public int MaxAgentsPerApp { get; set; } = 1000;
 }
 
 public sealed class AppOptions

@@ -12,6 +12,7 @@ internal sealed partial class AgentInstanceGrain(
     IEnumerable<ICallbackPublisher> callbackPublishers,
     IAgentRoomBinding rooms,
     Parley.Server.Rooms.SpeechRecognizers listeners,
+    Parley.Server.Rooms.TtsProviders speakers,
     IChatModel chatModel,
     InstanceLifecycle lifecycle,
     Parley.Providers.Net.OutboundPolicy outboundPolicy,
@@ -89,6 +90,10 @@ internal sealed partial class AgentInstanceGrain(
         try
         {
             InstanceConfig.ValidateMerged(llm, tts, asr, outboundPolicy);
+            if (ttsOverlay is not null)
+            {
+                AgentConfigValidator.ValidateTtsParams(tts, speakers);
+            }
         }
         catch (ApiException ex)
         {

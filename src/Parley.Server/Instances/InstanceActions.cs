@@ -59,6 +59,7 @@ public static class InstanceActions
         var mergedTts = InstanceConfig.Merge(agent.Tts, tts?.ToJsonObject());
         var mergedAsr = InstanceConfig.Merge(agent.Asr, asr?.ToJsonObject());
         InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr, context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>());
+        AgentConfigValidator.ValidateTtsParams(mergedTts, AgentActions.Tts(context));
 
         var grains = context.Services.GetRequiredService<IGrainFactory>();
         var appId = context.App.AppId;

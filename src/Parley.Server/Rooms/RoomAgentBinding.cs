@@ -214,6 +214,17 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
     public ITextToSpeechProvider? Find(string vendor) => _byName.GetValueOrDefault(vendor);
 
     /// <summary>
+    /// The engine's verdict on a (merged, already validated) TTS object's Params at configuration time, or null: the
+    /// provider's own rules (<see cref="ITextToSpeechProvider.ValidateConfiguration"/>). Vendors this server has no
+    /// engine for speak with the fallback on its defaults, so their Params are not checked here.
+    /// </summary>
+    public string? ValidateConfiguration(JsonObject tts)
+    {
+        var vendor = tts["Vendor"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : options.Value.FallbackTtsVendor;
+        return _byName.TryGetValue(vendor, out var provider) ? provider.ValidateConfiguration(tts["Params"] as JsonObject) : null;
+    }
+
+    /// <summary>
     /// The engine, Params and text rules for an instance's merged TTS object. Params go to the engine whole, including
     /// the <c>app</c> credential block (cloud vendors such as CosyVoice need it; the Local engine ignores it).
     /// </summary>

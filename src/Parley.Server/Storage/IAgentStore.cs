@@ -13,13 +13,23 @@ public sealed record AgentRecord(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
+public enum AgentAddResult
+{
+    Added,
+    AlreadyExists,
+    LimitReached,
+}
+
 public sealed record AgentPage(int Total, IReadOnlyList<AgentRecord> Agents, string Cursor);
 
 /// <summary>Agent persistence, scoped by app. SQLite by default; a PostgreSQL implementation fills the same seam.</summary>
 public interface IAgentStore
 {
-    /// <summary>Adds the agent; false when the app already has an agent with that id.</summary>
-    Task<bool> TryAddAsync(AgentRecord agent, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds the agent unless the app already has one with that id or already has <paramref name="maxAgentsPerApp"/>
+    /// agents; the count and the insert are one atomic step, so concurrent registrations cannot pass the limit.
+    /// </summary>
+    Task<AgentAddResult> TryAddAsync(AgentRecord agent, int maxAgentsPerApp, CancellationToken cancellationToken);
 
     Task<AgentRecord?> GetAsync(uint appId, string agentId, CancellationToken cancellationToken);
 

@@ -5,7 +5,7 @@ using Parley.Server.Api;
 namespace Parley.Server.Storage;
 
 /// <summary>Agents in the shared SQLite file, one row per (app, agent), configuration objects as JSON text.</summary>
-public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
+public sealed partial class SqliteAgentStore(SqliteDatabase database, ILogger<SqliteAgentStore>? logger = null) : IAgentStore
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS agents (
@@ -23,17 +23,32 @@ public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
 
     private readonly Lazy<Task> _schema = new(() => database.EnsureSchemaAsync(Schema, CancellationToken.None));
 
-    public async Task<bool> TryAddAsync(AgentRecord agent, CancellationToken cancellationToken)
+    public async Task<AgentAddResult> TryAddAsync(AgentRecord agent, int maxAgentsPerApp, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+
+        // One statement: SQLite runs it under its write lock, so the count cannot change between the check and the insert.
         command.CommandText = """
             INSERT INTO agents (app_id, agent_id, name, llm, tts, asr, created_at, updated_at)
-            VALUES ($app, $id, $name, $llm, $tts, $asr, $created, $updated)
+            SELECT $app, $id, $name, $llm, $tts, $asr, $created, $updated
+            WHERE (SELECT COUNT(*) FROM agents WHERE app_id = $app) < $max
             ON CONFLICT (app_id, agent_id) DO NOTHING;
             """;
         Bind(command, agent);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        command.Parameters.AddWithValue("$max", maxAgentsPerApp);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
+        {
+            return AgentAddResult.Added;
+        }
+
+        await using var exists = connection.CreateCommand();
+        exists.CommandText = "SELECT EXISTS (SELECT 1 FROM agents WHERE app_id = $app AND agent_id = $id);";
+        exists.Parameters.AddWithValue("$app", (long)agent.AppId);
+        exists.Parameters.AddWithValue("$id", agent.AgentId);
+        return Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == 1
+            ? AgentAddResult.AlreadyExists
+            : AgentAddResult.LimitReached;
     }
 
     public async Task<AgentRecord?> GetAsync(uint appId, string agentId, CancellationToken cancellationToken)
@@ -132,19 +147,21 @@ public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
         command.Parameters.AddWithValue("$updated", agent.UpdatedAt.ToUnixTimeMilliseconds());
     }
 
-    private static async Task<List<AgentRecord>> ReadAsync(SqliteCommand command, CancellationToken cancellationToken)
+    private async Task<List<AgentRecord>> ReadAsync(SqliteCommand command, CancellationToken cancellationToken)
     {
         var result = new List<AgentRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
+            var appId = (uint)reader.GetInt64(0);
+            var agentId = reader.GetString(1);
             result.Add(new AgentRecord(
-                (uint)reader.GetInt64(0),
-                reader.GetString(1),
+                appId,
+                agentId,
                 reader.GetString(2),
-                ParseObject(reader.GetString(3)),
-                ParseObject(reader.GetString(4)),
-                ParseObject(reader.GetString(5)),
+                ParseObject(reader.GetString(3), appId, agentId, "LLM"),
+                ParseObject(reader.GetString(4), appId, agentId, "TTS"),
+                ParseObject(reader.GetString(5), appId, agentId, "ASR"),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
         }
@@ -152,5 +169,17 @@ public sealed class SqliteAgentStore(SqliteDatabase database) : IAgentStore
         return result;
     }
 
-    private static JsonObject ParseObject(string json) => JsonNode.Parse(json) as JsonObject ?? [];
+    private JsonObject ParseObject(string json, uint appId, string agentId, string part)
+    {
+        var parsed = StoredJson.ParseObject(json, out var normalized);
+        if (normalized && logger is not null)
+        {
+            LogNormalized(logger, appId, agentId, part);
+        }
+
+        return parsed;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} of app {AppId} was stored with a repeated field in {Part}; the last value is used (UpdateAgent stores it cleanly)")]
+    private static partial void LogNormalized(ILogger logger, uint appId, string agentId, string part);
 }

@@ -207,6 +207,30 @@ public sealed class CosyVoiceTtsProviderTests
         Assert.Contains("TTS.Params.app.api_key", provider.Validate(JsonNode.Parse("""{"app":{"api_key":5}}""") as JsonObject));
     }
 
+    [Theory]
+    [InlineData("""{"payload":{}}""")]
+    [InlineData("""{"app":{"api_key":""}}""")]
+    [InlineData("""{"app":{"api_key":"zego_test"},"payload":{"parameters":{"voice":"longxiaochun_v2","sample_rate":16000}}}""")]
+    public void ValidateConfiguration_AcceptsMissingOrPlaceholderKeys_WhichTheServerAnswersByFallingBack(string json)
+    {
+        using var pool = new DashScopeConnectionPool();
+        var provider = new CosyVoiceTtsProvider(pool);
+        var parameters = JsonNode.Parse(json) as JsonObject;
+        Assert.NotNull(provider.Validate(parameters));
+        Assert.Null(provider.ValidateConfiguration(parameters));
+    }
+
+    [Theory]
+    [InlineData("""{"app":{"api_key":"zego_test"},"payload":{"parameters":{"format":"mp3"}}}""", "TTS.Params.payload.parameters.format")]
+    [InlineData("""{"payload":{"parameters":{"sample_rate":12345}}}""", "TTS.Params.payload.parameters.sample_rate")]
+    [InlineData("""{"payload":{"model":7}}""", "TTS.Params.payload.model")]
+    [InlineData("""{"app":{"api_key":5}}""", "TTS.Params.app.api_key")]
+    public void ValidateConfiguration_RefusesWhatCosyVoiceCouldNeverSpeakWith(string json, string expected)
+    {
+        using var pool = new DashScopeConnectionPool();
+        Assert.StartsWith(expected, new CosyVoiceTtsProvider(pool).ValidateConfiguration(JsonNode.Parse(json) as JsonObject), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Validate_AcceptsTheContractExample()
     {

@@ -30,7 +30,9 @@ public sealed class GatewayTests(ServerFixture fixture) : IClassFixture<ServerFi
     public async Task Base36Nonce_LikeZegosSampleServer_IsAccepted()
     {
         var api = fixture.Api();
-        var reply = await api.SendAsync(api.Query("ListAgents", nonce: "k3j5x9q2m1ab"), "{}");
+        // Like "k3j5x9q2m1ab", but fresh: the replay guard refuses a nonce the app already used.
+        var nonce = string.Concat(Enumerable.Range(0, 12).Select(_ => "0123456789abcdefghijklmnopqrstuvwxyz"[Random.Shared.Next(36)]));
+        var reply = await api.SendAsync(api.Query("ListAgents", nonce: nonce), "{}");
         Assert.Equal(0, reply.Code());
     }
 

@@ -138,7 +138,7 @@ public sealed class CallbackRetryTests : IDisposable
         await using var receiver = await CallbackReceiver.StartAsync();
         receiver.FailNext(1);
         var time = FakeTime.Create();
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturedLogs { MinimumLevel = Microsoft.Extensions.Logging.LogLevel.Information };
         await using var host = await CallbackTestHost.StartAsync(_data.Path, time, new FakeAppDirectory().Add(AppA, receiver.Url, receiver.Secret), logs: logs);
 
         await host.Publisher.PublishAsync(CallbackTestHost.Event(AppA), CancellationToken.None);
@@ -151,7 +151,7 @@ public sealed class CallbackRetryTests : IDisposable
         await receiver.WaitForRequestsAsync(3);
         await host.IdleAsync();
 
-        var lines = logs.Logs;
+        var lines = logs.Entries.ToList();
         Assert.DoesNotContain(lines, l => l.Category.StartsWith("System.Net.Http", StringComparison.Ordinal));
         var delivery = lines.Where(l => l.Category == typeof(CallbackDispatcher).FullName && l.EventId.Id != 4000).ToList();
         var retry = Assert.Single(delivery);
