@@ -137,6 +137,15 @@ public interface ISpeechOutput
     /// synthesis overlap it) waits for that end here; cancellation stops the audio like a cancelled segment.
     /// </summary>
     ValueTask FinishAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// The interruption lane: drops all audio not yet played, now, on the calling thread (the session calls it under
+    /// its lock, so it must not block), and brings the current segment's <see cref="SpeechProgress"/> to the position
+    /// actually played. Audio of a cancelled segment still in flight must not reach the listener afterwards.
+    /// </summary>
+    void Clear()
+    {
+    }
 }
 
 /// <summary>
@@ -203,6 +212,9 @@ public sealed class SpeechProgress
 
     internal long LastActivityTimestamp => Interlocked.Read(ref _lastActivity);
 
+    /// <summary>Raised once, when <see cref="ReportFirstAudio"/> is first called.</summary>
+    internal event Action? FirstAudio;
+
     /// <summary>The TTS produced the segment's first (non-silent) audio.</summary>
     public void ReportFirstAudio()
     {
@@ -211,12 +223,18 @@ public sealed class SpeechProgress
             return;
         }
 
+        bool first;
         lock (_gate)
         {
+            first = _firstAudio is null;
             _firstAudio ??= _time.GetUtcNow();
         }
 
         Touch();
+        if (first)
+        {
+            FirstAudio?.Invoke();
+        }
     }
 
     /// <summary>The first audio frame of the segment was sent out.</summary>

@@ -60,7 +60,7 @@ internal sealed partial class AgentInstanceGrain(
                 WindowSize = spec.WindowSize,
                 InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
                 LlmStallTimeout = options.Value.LlmStallTimeout,
-                InterruptMode = spec.InterruptMode,
+                Interruption = spec.InterruptMode == 1 ? Parley.Core.Turns.InterruptionPolicy.NoBargeIn : Parley.Core.Turns.InterruptionPolicy.Default,
             },
             chatModel,
             time);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
+using Parley.Core.Output;
 using Parley.Core.Sessions;
 using Parley.Core.Text;
 using Parley.Media;
@@ -82,7 +83,8 @@ internal sealed partial class RoomAgentBinding(
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
             }
 
-            var speech = new RoomSpeechOutput(output, selection, time, _logger) { Lookahead = options.Value.SpeechLookahead };
+            var speech = new TtsSpeechOutput(new RoomAudioSink(output), selection, time) { Lookahead = options.Value.SpeechLookahead };
+            speech.SynthesisFailed += (vendor, ex) => LogTtsFailed(_logger, ex, vendor);
             return new RoomAgentConnection(participant, output, input, speech, tts, options.Value.IdleTimeout, time, _logger);
         }
         catch
@@ -91,6 +93,9 @@ internal sealed partial class RoomAgentBinding(
             throw;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} failed")]
+    private static partial void LogTtsFailed(ILogger logger, Exception exception, string vendor);
 }
 
 /// <summary>The agent's presence in its room: speech out, the user's audio in, room messages, and the watch for losing the room.</summary>
@@ -99,7 +104,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly IRoomParticipant _participant;
     private readonly IRoomAudioOutput _output;
     private readonly IRoomAudioInput _input;
-    private readonly RoomSpeechOutput _speech;
+    private readonly TtsSpeechOutput _speech;
     private readonly TtsProviders _tts;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeProvider _time;
@@ -109,7 +114,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly Task _watch;
     private ITimer? _idle;
 
-    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, RoomSpeechOutput speech, TtsProviders tts, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
+    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, TtsSpeechOutput speech, TtsProviders tts, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
     {
         _tts = tts;
         _participant = participant;
@@ -151,7 +156,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         }
     }
 
-    public void UpdateTts(string ttsJson) => _speech.UpdateTts(_tts.Select(InstanceConfig.Parse(ttsJson)));
+    public void UpdateTts(string ttsJson) => _speech.UpdateVoice(_tts.Select(InstanceConfig.Parse(ttsJson)));
 
     public async ValueTask DisposeAsync()
     {
@@ -228,7 +233,7 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
     /// The engine, Params and text rules for an instance's merged TTS object. Params go to the engine whole, including
     /// the <c>app</c> credential block (cloud vendors such as CosyVoice need it; the Local engine ignores it).
     /// </summary>
-    public TtsSelection Select(JsonObject tts)
+    public TtsVoice Select(JsonObject tts)
     {
         var vendor = tts["Vendor"]?.GetValue<string>() ?? options.Value.FallbackTtsVendor;
         var parameters = tts["Params"] as JsonObject;
@@ -261,7 +266,7 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
             }
         }
 
-        return new TtsSelection(provider, parameters, filters, tts["TerminatorText"]?.GetValue<string>());
+        return new TtsVoice(provider, parameters, filters, tts["TerminatorText"]?.GetValue<string>());
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} cannot be used ({Reason}); speaking with {Fallback}")]

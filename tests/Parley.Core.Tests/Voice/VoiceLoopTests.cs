@@ -17,7 +17,7 @@ public sealed class VoiceLoopTests
         {
             Identity = new SessionIdentity("1", "room_1", "agent_1", "user_1"),
             Llm = new LlmSettings("http://unused", "k", "m", "Be terse.", 0.7, 0.9, null, false),
-            InterruptMode = interruptMode,
+            Interruption = interruptMode == 1 ? InterruptionPolicy.NoBargeIn : InterruptionPolicy.Default,
             SpeechStallTimeout = speechStall ?? TimeSpan.FromSeconds(20),
             LlmStallTimeout = llmStall ?? TimeSpan.FromSeconds(15),
         },
@@ -144,7 +144,7 @@ public sealed class VoiceLoopTests
     [InlineData("Hello there world", 1.0, "Hello there world")]
     [InlineData("你好世界", 0.5, "你好")]
     public void PlayedPart_CutsAtWordBoundaries(string text, double fraction, string expected) =>
-        Assert.Equal(expected, AgentSession.PlayedPart(text, fraction));
+        Assert.Equal(expected, Parley.Core.Replies.ConversationContext.PlayedPart(text, fraction));
 
     [Fact]
     public async Task InterruptMode1_UserSpeechDuringReplyIsIgnored_ThenListensAgain()
