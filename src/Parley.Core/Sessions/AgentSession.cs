@@ -579,8 +579,8 @@ public sealed class AgentSession : IAsyncDisposable, IReplyHost
                 _latency.RecordLlm(stats.RequestStart, stats.FirstToken, stats.LastToken, stats.Tokens);
                 if (handle.TryEnd(SpeechState.Failed))
                 {
-                    // Keep what was generated, and stop any audio already queued for it.
-                    handle.Output?.Clear();
+                    // Keep what was generated in the context; the audio of a failed reply stops now.
+                    handle.CancelAndClear();
                     if (request.AddAnswerToHistory && handle.Text.Length > 0)
                     {
                         _context.Add(new ContextMessage(MessageRole.Assistant, handle.Text.ToString()));

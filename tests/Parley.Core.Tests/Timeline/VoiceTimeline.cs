@@ -1,0 +1,186 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Time.Testing;
+using Parley.Abstractions.Audio;
+using Parley.Core.Agents;
+using Parley.Core.Output;
+using Parley.Core.Sessions;
+using Parley.Core.Turns;
+
+namespace Parley.Core.Tests.Timeline;
+
+/// <summary>
+/// A whole instance's voice loop (<see cref="VoiceAgent"/>: input pipeline, session, LLM stage, TTS output, sink) on a
+/// fake clock, livekit-style: script user speech (<see cref="UserSays"/>), LLM replies (<see cref="Llm"/>) and the TTS
+/// (<see cref="Tts"/>), run to a time, then read what was heard, said and played when. No sockets, no sleeps: the clock
+/// moves in 5 ms steps, and between steps the harness waits until the thread pool has nothing queued.
+/// </summary>
+internal sealed class VoiceTimeline : IAsyncDisposable
+{
+    public static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(5);
+
+    private readonly Channel<AudioChunk> _mic = Channel.CreateUnbounded<AudioChunk>();
+    private readonly List<(TimeSpan At, TimeSpan For, string Text)> _speech = [];
+    private readonly Task _pump;
+    private TimeSpan _now;
+    private TimeSpan _micSent;
+
+    public VoiceTimeline(
+        InterruptionPolicy? interruption = null,
+        UserTurnDetectorOptions? turns = null,
+        TimeSpan? llmStall = null,
+        TimeSpan? lookahead = null,
+        bool attachMedia = true)
+    {
+        Time = new FakeTimeProvider(T0);
+        Llm = new TimelineLlm(Time);
+        Tts = new ScriptedTts(Time);
+        Sink = new FakeAudioSink(Time, T0);
+        Turns = turns ?? new UserTurnDetectorOptions { Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(500) } };
+        Agent = new VoiceAgent(
+            new VoiceAgentOptions
+            {
+                Session = new AgentSessionOptions
+                {
+                    Identity = new SessionIdentity("i1", "room", "agent", "user"),
+                    Llm = new LlmSettings("http://llm.invalid", "k", "m", null, 0.7, 0.9, null, false),
+                    Interruption = interruption ?? InterruptionPolicy.Default,
+                    LlmStallTimeout = llmStall ?? TimeSpan.FromSeconds(15),
+                },
+                SpeechLookahead = lookahead ?? TimeSpan.FromMilliseconds(300),
+            },
+            Llm,
+            Time);
+        Agent.UpdateVoice(new TtsVoice(Tts, null, [], null));
+        Recognizer = new TimelineRecognizer();
+        _ = Agent.UpdateListeningAsync(() => new ListeningSetup(Turns, new TimelineVad(), Recognizer), CancellationToken.None);
+        Agent.RecognitionFailed += f => RecognitionFailures.Add(f);
+        _pump = Task.Run(PumpAsync);
+        if (attachMedia)
+        {
+            AttachMedia();
+        }
+    }
+
+    public FakeTimeProvider Time { get; }
+
+    public TimelineLlm Llm { get; }
+
+    public ScriptedTts Tts { get; }
+
+    public FakeAudioSink Sink { get; }
+
+    public UserTurnDetectorOptions Turns { get; }
+
+    public VoiceAgent Agent { get; }
+
+    public AgentSession Session => Agent.Session;
+
+    public TimelineRecognizer Recognizer { get; }
+
+    public List<RecognitionFailed> RecognitionFailures { get; } = [];
+
+    /// <summary>Session events with the (fake) time they were read at.</summary>
+    public List<(TimeSpan At, SessionEvent Event)> Events { get; } = [];
+
+    public TimeSpan Now => _now;
+
+    public void AttachMedia() => Agent.AttachMedia(new VoiceMedia(_mic.Reader, Sink));
+
+    /// <summary>The user speaks at <paramref name="at"/> for <paramref name="duration"/>; the recogniser hears <paramref name="text"/>.</summary>
+    public VoiceTimeline UserSays(TimeSpan at, TimeSpan duration, string text)
+    {
+        _speech.Add((at, duration, text));
+        Recognizer.Expect(text);
+        return this;
+    }
+
+    /// <summary>Moves the clock to <paramref name="until"/>, feeding the microphone (speech or silence) every 20 ms.</summary>
+    public async Task RunUntilAsync(TimeSpan until)
+    {
+        while (_now < until)
+        {
+            while (_micSent <= _now)
+            {
+                _mic.Writer.TryWrite(MicFrame(_micSent));
+                _micSent += TimeSpan.FromMilliseconds(20);
+            }
+
+            await SettleAsync();
+            Time.Advance(Step);
+            _now += Step;
+            await SettleAsync();
+        }
+    }
+
+    /// <summary>Moves the clock until <paramref name="condition"/> holds (fails after <paramref name="max"/> more).</summary>
+    public async Task RunUntilAsync(Func<bool> condition, TimeSpan max)
+    {
+        var end = _now + max;
+        while (!condition())
+        {
+            Assert.True(_now < end, $"still not there at {_now.TotalMilliseconds} ms");
+            await RunUntilAsync(_now + Step);
+        }
+    }
+
+    public Task RunForAsync(TimeSpan duration) => RunUntilAsync(_now + duration);
+
+    public T First<T>(Func<T, bool>? match = null) where T : SessionEvent =>
+        Events.Select(e => e.Event).OfType<T>().First(e => match?.Invoke(e) ?? true);
+
+    public TimeSpan TimeOf<T>(Func<T, bool>? match = null) where T : SessionEvent =>
+        Events.First(e => e.Event is T t && (match?.Invoke(t) ?? true)).At;
+
+    public IEnumerable<T> All<T>() where T : SessionEvent => Events.Select(e => e.Event).OfType<T>();
+
+    /// <summary>Frames of agent audio that left the sink after <paramref name="at"/>.</summary>
+    public int FramesPlayedAfter(TimeSpan at) => Sink.Played.Count(f => f.At > at && f.Marker != 0);
+
+    public async ValueTask DisposeAsync()
+    {
+        _mic.Writer.TryComplete();
+        await Agent.DisposeAsync();
+        await _pump;
+        Sink.Dispose();
+    }
+
+    private AudioChunk MicFrame(TimeSpan at)
+    {
+        var speaking = _speech.Any(s => at >= s.At && at < s.At + s.For);
+        var chunk = AudioChunk.Rent(320, 16000);
+        var span = chunk.WritableSpan[..320];
+        for (var i = 0; i < span.Length; i++)
+        {
+            span[i] = speaking ? (short)(i % 2 == 0 ? 1000 : -1000) : (short)0;
+        }
+
+        return chunk.WithLength(320);
+    }
+
+    private async Task PumpAsync()
+    {
+        await foreach (var e in Session.Events.ReadAllAsync())
+        {
+            lock (Events)
+            {
+                Events.Add((_now, e));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lets the work started by the last step finish: every task of the loop waits on the fake clock, on the
+    /// microphone channel or on another task, so once the pool has stayed empty for a few yields, the step is done.
+    /// </summary>
+    private static async Task SettleAsync()
+    {
+        var quiet = 0;
+        for (var i = 0; i < 2000 && quiet < 4; i++)
+        {
+            await Task.Yield();
+            Thread.Yield();
+            quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
+        }
+    }
+}
