@@ -4,43 +4,38 @@ using Parley.Core.Sessions;
 using Parley.Server.Api;
 using Parley.Server.Apps;
 using Parley.Server.Callbacks;
+using Parley.Server.Rooms;
+using Parley.Server.Zego;
 
 namespace Parley.Server.Instances;
 
 [KeepAlive]
 internal sealed partial class AgentInstanceGrain(
-    IEnumerable<ICallbackPublisher> callbackPublishers,
-    IAgentRoomBinding rooms,
-    Parley.Server.Rooms.SpeechRecognizers listeners,
-    Parley.Server.Rooms.TtsProviders speakers,
-    IChatModel chatModel,
+    AgentInstanceHostFactory hosts,
+    TtsProviders speakers,
     InstanceLifecycle lifecycle,
     Parley.Providers.Net.OutboundPolicy outboundPolicy,
-    TimeProvider time,
-    IOptions<InstanceHostOptions> options,
     ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
 {
     private static readonly InstanceReply NotFound = InstanceReply.Error(ReturnCodes.InstanceNotFound, "agent instance not found; it may already be deleted");
+    private static readonly TimeSpan JoinWait = TimeSpan.FromSeconds(10);
 
-    private readonly CancellationTokenSource _lifetime = new();
-
-    // Optional until the callback outbox is registered: without a publisher, events are only logged.
-    private readonly ICallbackPublisher? _callbacks = callbackPublishers.LastOrDefault();
+    // Lifecycle and control only: the running side (voice agent, room, event lanes) is the host's, built here and
+    // stopped here, never touched from other threads.
     private InstanceSpec? _spec;
     private JsonObject _llm = [];
     private JsonObject _tts = [];
     private JsonObject _asr = [];
-    private AgentSession? _session;
-    private Task? _pump;
-    private Task<IAgentRoomConnection?>? _join;
-    private Parley.Core.Turns.UserTurnDetector? _detector;
+    private AgentInstanceHost? _host;
     private bool _deleted;
 
-    private bool Live => _session is not null && !_deleted;
+    private bool Live => _host is not null && !_deleted;
+
+    private AgentSession Session => _host!.Session;
 
     public async Task<InstanceReply> CreateAsync(InstanceSpec spec)
     {
-        if (_session is not null || _deleted)
+        if (_host is not null || _deleted)
         {
             return InstanceReply.Error(ReturnCodes.InstanceCreateFailed, $"agent instance {spec.InstanceId} already exists");
         }
@@ -52,41 +47,29 @@ internal sealed partial class AgentInstanceGrain(
         _llm = InstanceConfig.Parse(spec.LlmJson);
         _tts = InstanceConfig.Parse(spec.TtsJson);
         _asr = InstanceConfig.Parse(spec.AsrJson);
-        _session = new AgentSession(
-            new AgentSessionOptions
-            {
-                Identity = new SessionIdentity(spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.UserId),
-                Llm = InstanceConfig.ToLlmSettings(_llm),
-                WindowSize = spec.WindowSize,
-                InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
-                LlmStallTimeout = options.Value.LlmStallTimeout,
-                Interruption = spec.InterruptMode == 1 ? Parley.Core.Turns.InterruptionPolicy.NoBargeIn : Parley.Core.Turns.InterruptionPolicy.Default,
-            },
-            chatModel,
-            time);
-        var session = _session;
-        _pump = Task.Run(() => PumpEventsAsync(spec, session, _lifetime.Token));
-        // Grain references are taken here, on the activation: the join runs on the thread pool, which may not touch activation services.
+
+        // The host reports a lost room or a failed join through this grain's own Delete call (serialised with the rest).
         var self = GrainFactory.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(spec.AppId, spec.InstanceId));
-        _join = Task.Run(() => JoinAsync(spec, session, self, _lifetime.Token));
+        _host = hosts.Create(spec, _llm, _tts, _asr, code => self.DeleteAsync(code));
         LogCreated(logger, spec.AppId, spec.InstanceId, spec.AgentId);
         return InstanceReply.Ok;
     }
 
-    public Task<InstanceReply> UpdateAsync(InstanceUpdate update)
+    public async Task<InstanceReply> UpdateAsync(InstanceUpdate update)
     {
         if (!Live)
         {
-            return Task.FromResult(NotLive());
+            return NotLive();
         }
 
         var ttsOverlay = update.TtsJson is null ? null : InstanceConfig.Parse(update.TtsJson);
 
         // TTS.FilterText cannot change on update (spec 4.2): ignored.
         ttsOverlay?.Remove("FilterText");
+        var asrOverlay = update.AsrJson is null ? null : InstanceConfig.Parse(update.AsrJson);
         var llm = InstanceConfig.Merge(_llm, update.LlmJson is null ? null : InstanceConfig.Parse(update.LlmJson));
         var tts = InstanceConfig.Merge(_tts, ttsOverlay);
-        var asr = InstanceConfig.Merge(_asr, update.AsrJson is null ? null : InstanceConfig.Parse(update.AsrJson));
+        var asr = InstanceConfig.Merge(_asr, asrOverlay);
         try
         {
             InstanceConfig.ValidateMerged(llm, tts, asr, outboundPolicy);
@@ -97,16 +80,12 @@ internal sealed partial class AgentInstanceGrain(
         }
         catch (ApiException ex)
         {
-            return Task.FromResult(InstanceReply.Error(ex.Code, ex.Message));
+            return InstanceReply.Error(ex.Code, ex.Message);
         }
 
         (_llm, _tts, _asr) = (llm, tts, asr);
-        _session!.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
-        if (ttsOverlay is not null && _join is { IsCompletedSuccessfully: true, Result: { } connection })
-        {
-            connection.UpdateTts(tts.ToJsonString());
-        }
-        return Task.FromResult(InstanceReply.Ok);
+        await _host!.UpdateAsync(llm, ttsOverlay is null ? null : tts, asrOverlay is null ? null : asr);
+        return InstanceReply.Ok;
     }
 
     public async Task<InstanceReply> DeleteAsync(int reasonCode)
@@ -117,24 +96,12 @@ internal sealed partial class AgentInstanceGrain(
         }
 
         var spec = _spec!;
-        var session = _session!;
+        var host = _host!;
         _deleted = true;
         await GrainFactory.GetGrain<IAppInstanceRegistryGrain>(InstanceKeys.Registry(spec.AppId)).ReleaseAsync(spec.InstanceId);
-
-        // The join is short (and completes at once without a room server); waiting keeps Created before Deleted.
-        IAgentRoomConnection? connection = null;
-        try
-        {
-            connection = await _join!.WaitAsync(TimeSpan.FromSeconds(10));
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            await _lifetime.CancelAsync();
-        }
-
         if (reasonCode != 0)
         {
-            await PublishAsync(spec, CallbackEvents.Exception, new JsonObject
+            await host.PublishAsync(CallbackEvents.Exception, new JsonObject
             {
                 ["Code"] = reasonCode,
                 ["Message"] = reasonCode == InstanceCodes.Kicked
@@ -143,19 +110,7 @@ internal sealed partial class AgentInstanceGrain(
             });
         }
 
-        var latency = session.GetLatency();
-        await session.DisposeAsync();
-        if (_detector is not null)
-        {
-            await _detector.DisposeAsync();
-        }
-        await _pump!.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        if (connection is not null)
-        {
-            await connection.DisposeAsync();
-        }
-
-        await _lifetime.CancelAsync();
+        var latency = await host.StopAsync(JoinWait);
         await lifecycle.EndedAsync(spec, reasonCode, latency);
         LogDeleted(logger, spec.AppId, spec.InstanceId, reasonCode);
         DeactivateOnIdle();
@@ -169,12 +124,12 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        if (_session!.Status == AgentStatus.Listening)
+        if (Session.Status == AgentStatus.Listening)
         {
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive LLM calls are not allowed now"));
         }
 
-        _session.SubmitLlmReply(new LlmReplyRequest(
+        Session.SubmitLlmReply(new LlmReplyRequest(
             command.Text,
             command.SystemPrompt,
             command.AddQuestionToHistory,
@@ -191,12 +146,12 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        if (_session!.Status == AgentStatus.Listening)
+        if (Session.Status == AgentStatus.Listening)
         {
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive TTS calls are not allowed now"));
         }
 
-        _session.SubmitSpeech(new SpeechRequest(
+        Session.SubmitSpeech(new SpeechRequest(
             command.Text,
             command.AddHistory,
             command.InterruptMode == 0,
@@ -212,7 +167,7 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        _session!.Interrupt(InterruptReason.Manual);
+        Session.Interrupt(InterruptReason.Manual);
         return Task.FromResult(InstanceReply.Ok);
     }
 
@@ -223,7 +178,7 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        _session!.ResetMessages();
+        Session.ResetMessages();
         return Task.FromResult(InstanceReply.Ok);
     }
 
@@ -239,7 +194,7 @@ internal sealed partial class AgentInstanceGrain(
         {
             Code = 0,
             Message = "success",
-            Messages = [.. _session!.GetMessages().Select(m => new HistoryMessage { Role = m.Role == MessageRole.User ? "user" : "assistant", Content = m.Content })],
+            Messages = [.. Session.GetMessages().Select(m => new HistoryMessage { Role = m.Role == MessageRole.User ? "user" : "assistant", Content = m.Content })],
         });
     }
 
@@ -250,7 +205,7 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        return Task.FromResult(new InstanceReply { Code = 0, Message = "success", Status = StatusName(_session!.Status) });
+        return Task.FromResult(new InstanceReply { Code = 0, Message = "success", Status = CallbackMapper.StatusName(Session.Status) });
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -261,18 +216,7 @@ internal sealed partial class AgentInstanceGrain(
             // stop before the host disposes the shared engine factories, or their worker threads would use freed memory.
             LogStoppedWithHost(logger, _spec!.AppId, _spec.InstanceId);
             _deleted = true;
-            var latency = _session!.GetLatency();
-            await _lifetime.CancelAsync();
-            await _session.DisposeAsync();
-            if (_detector is not null)
-            {
-                await _detector.DisposeAsync();
-            }
-
-            if (_join is { IsCompletedSuccessfully: true, Result: { } connection })
-            {
-                await connection.DisposeAsync();
-            }
+            var latency = await _host!.StopAsync(TimeSpan.Zero);
 
             // Durable before the host exits; the dispatcher delivers it now or after the next start.
             var shuttingDown = reason.ReasonCode == DeactivationReasonCode.ShuttingDown;
@@ -293,9 +237,6 @@ internal sealed partial class AgentInstanceGrain(
                 }
             }
         }
-
-        await _lifetime.CancelAsync();
-        _lifetime.Dispose();
     }
 
     /// <summary>
@@ -312,163 +253,6 @@ internal sealed partial class AgentInstanceGrain(
         return NotFound;
     }
 
-    internal static string StatusName(AgentStatus status) => status switch
-    {
-        AgentStatus.Listening => "LISTENING",
-        AgentStatus.Thinking => "THINKING",
-        AgentStatus.Speaking => "SPEAKING",
-        _ => "IDLE",
-    };
-
-    private static ContextMessage ToContext(HistoryMessage m) =>
-        new(string.Equals(m.Role, "user", StringComparison.OrdinalIgnoreCase) ? MessageRole.User : MessageRole.Assistant, m.Content);
-
-    private async Task<IAgentRoomConnection?> JoinAsync(InstanceSpec spec, AgentSession session, IAgentInstanceGrain self, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var connection = await rooms.JoinAsync(
-                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.TtsJson),
-                cancellationToken);
-            session.SetSpeechOutput(connection.SpeechOutput);
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                // Deleted or shut down while joining: leave at once, start no engines.
-                await connection.DisposeAsync();
-                return null;
-            }
-
-            // The listening half: the user's stream → VAD → ASR → turns → the session (barge-in, user turns).
-            var detector = listeners.CreateDetector(_asr);
-            _detector = detector;
-            _ = detector.RunAsync(connection.UserAudio, cancellationToken);
-            _ = session.ListenAsync(
-                detector.Events,
-                failed => _ = PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message }),
-                cancellationToken);
-            _ = connection.Lost.ContinueWith(
-                lost => self.DeleteAsync(lost.Result),
-                CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion,
-                TaskScheduler.Default);
-            await PublishAsync(spec, CallbackEvents.AgentInstanceCreated, new JsonObject
-            {
-                ["CreatedTimestamp"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
-            });
-            return connection;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-        catch (Exception ex)
-        {
-            var code = ex is AgentRoomException room ? room.Code : InstanceCodes.RoomLoginFailed;
-            LogJoinFailed(logger, ex, spec.AppId, spec.InstanceId, code);
-
-            // Delete through the grain (serialised with other calls); it reports Exception and Deleted with the code.
-            _ = self.DeleteAsync(code);
-            return null;
-        }
-    }
-
-    private async Task PumpEventsAsync(InstanceSpec spec, AgentSession session, CancellationToken cancellationToken)
-    {
-        var flags = spec.CallbackFlags;
-        bool On(string flag) => flags.TryGetValue(flag, out var v) && v == 1;
-        var messages = new RoomMessageMapper(spec.UserId);
-        try
-        {
-            await foreach (var e in session.Events.ReadAllAsync(cancellationToken))
-            {
-                var room = _join is { IsCompletedSuccessfully: true, Result: { } joined } ? joined : null;
-                if (room is not null)
-                {
-                    foreach (var (cmd, round, data) in messages.Map(e))
-                    {
-                        await room.SendRoomMessageAsync(cmd, round, data, cancellationToken);
-                    }
-                }
-
-                switch (e)
-                {
-                    case AgentSpeakingChangedEvent agent when On("AgentSpeakAction"):
-                        await PublishAsync(spec, CallbackEvents.AgentSpeakAction, new JsonObject { ["Action"] = agent.Speaking ? "SPEAK_BEGIN" : "SPEAK_END" });
-                        break;
-                    case UserSpeakingChangedEvent user when On("UserSpeakAction"):
-                        await PublishAsync(spec, CallbackEvents.UserSpeakAction, new JsonObject { ["UserId"] = spec.UserId, ["Action"] = user.Speaking ? "SPEAK_BEGIN" : "SPEAK_END" });
-                        break;
-                    case UserTranscriptEvent { IsFinal: true } transcript when On("ASRResult"):
-                        await PublishAsync(spec, CallbackEvents.AsrResult, new JsonObject { ["UserId"] = spec.UserId, ["Round"] = transcript.RoundId, ["Text"] = transcript.Text });
-                        break;
-                    case UserUtteranceEmptyEvent empty:
-                        await PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = 1004, ["Message"] = "speech was heard but recognition produced no text", ["Round"] = empty.RoundId });
-                        break;
-                    case TurnLatencyEvent turn:
-                        TurnMetrics.Record(turn);
-                        LogTurn(logger, spec.InstanceId, turn.RoundId, turn.Outcome, turn.IsUserTurn,
-                            Ms(turn.FinalTranscriptAt - turn.UserSpeechEndedAt), Ms(turn.LlmFirstTokenAt - turn.ReplyStartedAt),
-                            Ms(turn.TtsFirstAudioAt - (turn.LlmFirstTokenAt ?? turn.ReplyStartedAt)), Ms(turn.TotalCost));
-                        break;
-                }
-
-                switch (e)
-                {
-                    case InterruptedEvent interrupted when On("Interrupted"):
-                        await PublishAsync(spec, CallbackEvents.Interrupted, new JsonObject { ["Round"] = interrupted.RoundId, ["Reason"] = (int)interrupted.Reason });
-                        break;
-                    case ReplySentenceEvent sentence when On("LLMResult"):
-                        await PublishAsync(spec, CallbackEvents.LlmResult, new JsonObject { ["Round"] = sentence.RoundId, ["Text"] = sentence.Text });
-                        break;
-                    case SessionErrorEvent error:
-                        await PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = ExceptionCode(error), ["Message"] = error.Message, ["Round"] = error.RoundId });
-                        break;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    internal static int ExceptionCode(SessionErrorEvent error) => error.Source switch
-    {
-        SessionErrorSource.Speech => 2301,
-        _ => error.Kind switch
-        {
-            LlmErrorKind.InvalidParameter => 2202,
-            LlmErrorKind.Authentication => 2203,
-            LlmErrorKind.RateLimited => 2204,
-            LlmErrorKind.Arrears => 2205,
-            LlmErrorKind.ContentRejected => 2206,
-            _ => 2201,
-        },
-    };
-
-    private async Task PublishAsync(InstanceSpec spec, string eventName, JsonObject data)
-    {
-        if (_callbacks is null)
-        {
-            LogNoPublisher(logger, eventName, spec.InstanceId);
-            return;
-        }
-
-        try
-        {
-            await _callbacks.PublishAsync(new CallbackEvent(spec.AppId, eventName, spec.InstanceId, spec.AgentUserId, spec.RoomId, data), CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            LogPublishFailed(logger, ex, eventName, spec.InstanceId);
-        }
-    }
-
-    private static long Ms(TimeSpan? span) => span is { } value ? (long)value.TotalMilliseconds : -1;
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Turn {Round} of instance {InstanceId}: {Outcome} (user turn {IsUserTurn}); final transcript {AsrMs} ms after end of speech, LLM first token {LlmMs} ms, TTS first audio {TtsMs} ms, voice-to-voice {TotalMs} ms")]
-    private static partial void LogTurn(ILogger logger, string instanceId, long round, ReplyOutcome outcome, bool isUserTurn, long asrMs, long llmMs, long ttsMs, long totalMs);
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} created from agent {AgentId}")]
     private static partial void LogCreated(ILogger logger, uint appId, string instanceId, string agentId);
 
@@ -478,14 +262,6 @@ internal sealed partial class AgentInstanceGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} stopped with its host")]
     private static partial void LogStoppedWithHost(ILogger logger, uint appId, string instanceId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} could not join its room (code {Code})")]
-    private static partial void LogJoinFailed(ILogger logger, Exception exception, uint appId, string instanceId, int code);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "No callback publisher registered; callback {Event} of agent instance {InstanceId} dropped")]
-    private static partial void LogNoPublisher(ILogger logger, string @event, string instanceId);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not publish callback {Event} of agent instance {InstanceId}")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception, string @event, string instanceId);
 }
 
 internal static class InstanceKeys

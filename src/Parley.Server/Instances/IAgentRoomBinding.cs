@@ -1,18 +1,18 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
-using Parley.Core.Sessions;
+using Parley.Abstractions.Media;
 
 namespace Parley.Server.Instances;
 
 /// <summary>What an instance joins: the room, the ids it appears under, and the stream it listens to.</summary>
-public sealed record AgentRoomJoin(uint AppId, string InstanceId, string RoomId, string AgentUserId, string AgentStreamId, string UserStreamId, string UserId, string TtsJson);
+public sealed record AgentRoomJoin(uint AppId, string InstanceId, string RoomId, string AgentUserId, string AgentStreamId, string UserStreamId, string UserId);
 
 /// <summary>The instance's presence in a room; disposing it leaves the room.</summary>
 public interface IAgentRoomConnection : IAsyncDisposable
 {
-    /// <summary>Where the session's spoken text goes (TTS and publishing of <c>AgentStreamId</c>).</summary>
-    ISpeechOutput SpeechOutput { get; }
+    /// <summary>The agent's published stream (<c>AgentStreamId</c>): where its speech is played.</summary>
+    IAudioSink AgentAudio { get; }
 
     /// <summary>The user's stream (<c>UserStreamId</c>) as 20 ms frames of 16 kHz PCM16; each chunk is the reader's to dispose.</summary>
     ChannelReader<AudioChunk> UserAudio { get; }
@@ -22,9 +22,6 @@ public interface IAgentRoomConnection : IAsyncDisposable
 
     /// <summary>Sends an in-room message (ZEGO <c>msg_content</c>: Timestamp, SeqId, Round, Cmd, Data) to the room's users.</summary>
     ValueTask SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken);
-
-    /// <summary>Switches the voice after UpdateAgentInstance (the merged TTS object as JSON).</summary>
-    void UpdateTts(string ttsJson);
 }
 
 /// <summary>

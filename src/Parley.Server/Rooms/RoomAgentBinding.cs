@@ -2,8 +2,8 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Media;
 using Parley.Core.Output;
-using Parley.Core.Sessions;
 using Parley.Core.Text;
 using Parley.Media;
 using Parley.Rtc.Rooms;
@@ -40,7 +40,6 @@ public sealed class AgentRoomOptions
 /// </summary>
 internal sealed partial class RoomAgentBinding(
     IRoomManager rooms,
-    TtsProviders tts,
     IOptions<AgentRoomOptions> options,
     TimeProvider time,
     ILoggerFactory loggers) : IAgentRoomBinding
@@ -49,7 +48,6 @@ internal sealed partial class RoomAgentBinding(
 
     public async ValueTask<IAgentRoomConnection> JoinAsync(AgentRoomJoin join, CancellationToken cancellationToken)
     {
-        var selection = tts.Select(InstanceConfig.Parse(join.TtsJson));
         IRoomParticipant participant;
         try
         {
@@ -83,9 +81,7 @@ internal sealed partial class RoomAgentBinding(
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
             }
 
-            var speech = new TtsSpeechOutput(new RoomAudioSink(output), selection, time) { Lookahead = options.Value.SpeechLookahead };
-            speech.SynthesisFailed += (vendor, ex) => LogTtsFailed(_logger, ex, vendor);
-            return new RoomAgentConnection(participant, output, input, speech, tts, options.Value.IdleTimeout, time, _logger);
+            return new RoomAgentConnection(participant, output, input, options.Value.IdleTimeout, time, _logger);
         }
         catch
         {
@@ -93,9 +89,6 @@ internal sealed partial class RoomAgentBinding(
             throw;
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} failed")]
-    private static partial void LogTtsFailed(ILogger logger, Exception exception, string vendor);
 }
 
 /// <summary>The agent's presence in its room: speech out, the user's audio in, room messages, and the watch for losing the room.</summary>
@@ -104,8 +97,6 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly IRoomParticipant _participant;
     private readonly IRoomAudioOutput _output;
     private readonly IRoomAudioInput _input;
-    private readonly TtsSpeechOutput _speech;
-    private readonly TtsProviders _tts;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -114,13 +105,12 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly Task _watch;
     private ITimer? _idle;
 
-    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, TtsSpeechOutput speech, TtsProviders tts, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
+    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
     {
-        _tts = tts;
         _participant = participant;
         _output = output;
         _input = input;
-        _speech = speech;
+        AgentAudio = new RoomAudioSink(output);
         _idleTimeout = idleTimeout;
         _time = time;
         _logger = logger;
@@ -133,7 +123,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         _watch = Task.Run(WatchAsync);
     }
 
-    public ISpeechOutput SpeechOutput => _speech;
+    public IAudioSink AgentAudio { get; }
 
     public ChannelReader<AudioChunk> UserAudio { get; }
 
@@ -155,8 +145,6 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             LogMessageFailed(_logger, ex, cmd);
         }
     }
-
-    public void UpdateTts(string ttsJson) => _speech.UpdateVoice(_tts.Select(InstanceConfig.Parse(ttsJson)));
 
     public async ValueTask DisposeAsync()
     {

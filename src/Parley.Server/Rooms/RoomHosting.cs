@@ -46,6 +46,7 @@ public static class RoomHosting
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizerProvider, ParaformerRecognizerProvider>(
             sp => new ParaformerRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddSingleton<SpeechRecognizers>();
+        services.TryAddSingleton<Instances.AgentInstanceHostFactory>();
         services.Replace(ServiceDescriptor.Singleton<IAgentRoomBinding, RoomAgentBinding>());
         return builder;
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
+using Parley.Core.Agents;
 using Parley.Core.Turns;
 
 namespace Parley.Server.Rooms;
@@ -14,12 +15,12 @@ internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
     IEnumerable<ISpeechRecognizerProvider> providers,
     IOptions<AgentRoomOptions> options,
-    TimeProvider time,
     ILogger<SpeechRecognizers> logger)
 {
     private readonly Dictionary<string, ISpeechRecognizerProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
-    public UserTurnDetector CreateDetector(JsonObject asr)
+    /// <summary>What an instance with this (merged) ASR object listens with: a fresh VAD and recognition stream each call.</summary>
+    public ListeningSetup CreateListening(JsonObject asr)
     {
         var vendor = asr["Vendor"]?.GetValue<string>() is { Length: > 0 } v ? v : options.Value.DefaultAsrVendor;
         var parameters = asr["Params"] as JsonObject;
@@ -39,7 +40,7 @@ internal sealed partial class SpeechRecognizers(
 
         var turn = UserTurnDetectorOptions.FromAsr(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
         var recognition = provider.Open(new SpeechRecognitionOptions(parameters, asr["HotWord"]?.GetValue<string>()));
-        return new UserTurnDetector(turn, vad.Create(), recognition, time);
+        return new ListeningSetup(turn, vad.Create(), recognition);
     }
 
     private static int? Int(JsonObject o, string name) => o[name] is JsonValue value && value.TryGetValue<int>(out var i) ? i : null;

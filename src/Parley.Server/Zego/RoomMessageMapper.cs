@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Parley.Core.Sessions;
 
-namespace Parley.Server.Instances;
+namespace Parley.Server.Zego;
 
 /// <summary>
 /// Turns session events into the in-room messages ZEGO's clients parse (spec 8.3): Cmd 4 agent text (deltas per
@@ -13,11 +13,12 @@ namespace Parley.Server.Instances;
 internal sealed class RoomMessageMapper(string userId)
 {
     public const int UserSpeakStatus = 1;
-    public const int UserAsrText = 3;
-    private readonly string _userId = userId;
     public const int AgentSpeakStatus = 2;
+    public const int UserAsrText = 3;
     public const int AgentText = 4;
     public const int AgentStatusCmd = 6;
+
+    private readonly string _userId = userId;
 
     private readonly HashSet<long> _openReplies = [];
     private AgentStatus _status = AgentStatus.Idle;

@@ -1,0 +1,224 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Parley.Core.Agents;
+using Parley.Core.Sessions;
+using Parley.Core.Turns;
+using Parley.Server.Callbacks;
+using Parley.Server.Rooms;
+using Parley.Server.Zego;
+
+namespace Parley.Server.Instances;
+
+/// <summary>
+/// Builds the running side of one agent instance and owns it: the <see cref="VoiceAgent"/> (from the instance's
+/// contract JSON), its room presence (joined in the background), and the <see cref="ZegoEventBridge"/> that carries
+/// its events to the room and to callbacks. <see cref="StopAsync"/> is the one teardown, used by both delete and
+/// deactivation. It never touches the grain's state: the grain calls it, and it reports back only through the
+/// delegates it was given (which go through the grain's own calls).
+/// </summary>
+internal sealed partial class AgentInstanceHost
+{
+    private readonly InstanceSpec _spec;
+    private readonly AgentInstanceHostFactory _deps;
+    private readonly Func<int, Task> _delete;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly ZegoEventBridge _bridge;
+    private readonly Task<IAgentRoomConnection?> _join;
+    private JsonObject _asr;
+
+    internal AgentInstanceHost(AgentInstanceHostFactory deps, InstanceSpec spec, JsonObject llm, JsonObject tts, JsonObject asr, Func<int, Task> delete)
+    {
+        _deps = deps;
+        _spec = spec;
+        _delete = delete;
+        _asr = asr;
+        Agent = new VoiceAgent(
+            new VoiceAgentOptions
+            {
+                Session = new AgentSessionOptions
+                {
+                    Identity = new SessionIdentity(spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.UserId),
+                    Llm = InstanceConfig.ToLlmSettings(llm),
+                    WindowSize = spec.WindowSize,
+                    InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
+                    LlmStallTimeout = deps.Options.LlmStallTimeout,
+                    Interruption = spec.InterruptMode == 1 ? InterruptionPolicy.NoBargeIn : InterruptionPolicy.Default,
+                },
+                SpeechLookahead = deps.RoomOptions.SpeechLookahead,
+            },
+            deps.ChatModel,
+            deps.Time);
+        Agent.UpdateVoice(deps.Speakers.Select(tts));
+        _ = Agent.UpdateListeningAsync(() => deps.Listeners.CreateListening(_asr), CancellationToken.None);
+        Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message });
+        Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
+        _bridge = new ZegoEventBridge(Agent.Session.Events, spec, PublishAsync, Observe);
+        _join = Task.Run(() => JoinAsync(_lifetime.Token));
+    }
+
+    public VoiceAgent Agent { get; }
+
+    public AgentSession Session => Agent.Session;
+
+    /// <summary>Applies UpdateAgentInstance to the running agent: the LLM at once, the voice from the next sentence, listening at once.</summary>
+    public async Task UpdateAsync(JsonObject llm, JsonObject? tts, JsonObject? asr)
+    {
+        Session.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
+        if (tts is not null)
+        {
+            Agent.UpdateVoice(_deps.Speakers.Select(tts));
+        }
+
+        if (asr is not null)
+        {
+            Volatile.Write(ref _asr, asr);
+            await Agent.UpdateListeningAsync(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr)), CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The one teardown: leaves the room, stops the agent and its engines, flushes its events; returns its latency figures.</summary>
+    public async Task<SessionLatency> StopAsync(TimeSpan joinWait)
+    {
+        // The join is short (and completes at once without a room server); waiting keeps Created before Deleted.
+        IAgentRoomConnection? connection = null;
+        try
+        {
+            connection = await _join.WaitAsync(joinWait).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+        }
+
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        var latency = Session.GetLatency();
+        await Agent.DisposeAsync().ConfigureAwait(false);
+        await _bridge.DisposeAsync().ConfigureAwait(false);
+        connection ??= _join.IsCompletedSuccessfully ? _join.Result : null;
+        if (connection is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _lifetime.Dispose();
+        return latency;
+    }
+
+    public async Task PublishAsync(string eventName, JsonObject data)
+    {
+        if (_deps.Callbacks is not { } callbacks)
+        {
+            return;
+        }
+
+        try
+        {
+            await callbacks.PublishAsync(new CallbackEvent(_spec.AppId, eventName, _spec.InstanceId, _spec.AgentUserId, _spec.RoomId, data), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogPublishFailed(_deps.Logger, ex, eventName, _spec.InstanceId);
+        }
+    }
+
+    private static ContextMessage ToContext(HistoryMessage m) =>
+        new(string.Equals(m.Role, "user", StringComparison.OrdinalIgnoreCase) ? MessageRole.User : MessageRole.Assistant, m.Content);
+
+    private async Task<IAgentRoomConnection?> JoinAsync(CancellationToken cancellationToken)
+    {
+        var spec = _spec;
+        try
+        {
+            var connection = await _deps.Rooms.JoinAsync(
+                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId),
+                cancellationToken).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Deleted or shut down while joining: leave at once, start no engines.
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return null;
+            }
+
+            Agent.AttachMedia(new VoiceMedia(connection.UserAudio, connection.AgentAudio));
+            _bridge.AttachRoom(connection);
+            _ = connection.Lost.ContinueWith(lost => _delete(lost.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            await PublishAsync(CallbackEvents.AgentInstanceCreated, new JsonObject
+            {
+                ["CreatedTimestamp"] = _deps.Time.GetUtcNow().ToUnixTimeMilliseconds(),
+            }).ConfigureAwait(false);
+            return connection;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception ex)
+        {
+            var code = ex is AgentRoomException room ? room.Code : InstanceCodes.RoomLoginFailed;
+            LogJoinFailed(_deps.Logger, ex, spec.AppId, spec.InstanceId, code);
+            Agent.AbandonMedia();
+
+            // Delete through the grain (serialised with other calls); it reports Exception and Deleted with the code.
+            _ = _delete(code);
+            return null;
+        }
+    }
+
+    private void Observe(SessionEvent e)
+    {
+        if (e is TurnLatencyEvent turn)
+        {
+            TurnMetrics.Record(turn);
+            LogTurn(_deps.Logger, _spec.InstanceId, turn.RoundId, turn.Outcome, turn.IsUserTurn,
+                Ms(turn.FinalTranscriptAt - turn.UserSpeechEndedAt), Ms(turn.LlmFirstTokenAt - turn.ReplyStartedAt),
+                Ms(turn.TtsFirstAudioAt - (turn.LlmFirstTokenAt ?? turn.ReplyStartedAt)), Ms(turn.TotalCost));
+        }
+    }
+
+    private static long Ms(TimeSpan? span) => span is { } value ? (long)value.TotalMilliseconds : -1;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Turn {Round} of instance {InstanceId}: {Outcome} (user turn {IsUserTurn}); final transcript {AsrMs} ms after end of speech, LLM first token {LlmMs} ms, TTS first audio {TtsMs} ms, voice-to-voice {TotalMs} ms")]
+    private static partial void LogTurn(ILogger logger, string instanceId, long round, ReplyOutcome outcome, bool isUserTurn, long asrMs, long llmMs, long ttsMs, long totalMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} could not join its room (code {Code})")]
+    private static partial void LogJoinFailed(ILogger logger, Exception exception, uint appId, string instanceId, int code);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not publish callback {Event} of agent instance {InstanceId}")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, string @event, string instanceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} failed")]
+    private static partial void LogTtsFailed(ILogger logger, Exception exception, string vendor);
+}
+
+/// <summary>What every <see cref="AgentInstanceHost"/> is built from (one per silo).</summary>
+internal sealed class AgentInstanceHostFactory(
+    IEnumerable<ICallbackPublisher> callbackPublishers,
+    IAgentRoomBinding rooms,
+    SpeechRecognizers listeners,
+    TtsProviders speakers,
+    IChatModel chatModel,
+    TimeProvider time,
+    IOptions<InstanceHostOptions> options,
+    IOptions<AgentRoomOptions> roomOptions,
+    ILogger<AgentInstanceHost> logger)
+{
+    public ICallbackPublisher? Callbacks { get; } = callbackPublishers.LastOrDefault();
+
+    public IAgentRoomBinding Rooms => rooms;
+
+    public SpeechRecognizers Listeners => listeners;
+
+    public TtsProviders Speakers => speakers;
+
+    public IChatModel ChatModel => chatModel;
+
+    public TimeProvider Time => time;
+
+    public InstanceHostOptions Options => options.Value;
+
+    public AgentRoomOptions RoomOptions => roomOptions.Value;
+
+    public ILogger Logger => logger;
+
+    public AgentInstanceHost Create(InstanceSpec spec, JsonObject llm, JsonObject tts, JsonObject asr, Func<int, Task> delete) =>
+        new(this, spec, llm, tts, asr, delete);
+}
