@@ -229,7 +229,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var latency = deleted.Data["LatencyData"]!.AsObject();
         Assert.True(latency["LLMTTFT"]!.GetValue<long>() > 0);
         Assert.True(latency["LLMTPS"]!.GetValue<double>() > 0);
-        Assert.Equal(0, latency["TTSAudioFirstFrameTime"]!.GetValue<long>());
+        Assert.True(latency["TTSAudioFirstFrameTime"]!.GetValue<long>() > 0, "TTSAudioFirstFrameTime is measured (the local TTS speaks in this fixture)");
         Assert.True(latency["TotalCost"]!.GetValue<long>() > 0);
         var events = fixture.Callbacks.For(id).Select(e => e.Event).ToList();
         Assert.True(events.IndexOf(CallbackEvents.AgentInstanceCreated) < events.IndexOf(CallbackEvents.AgentInstanceDeleted));
