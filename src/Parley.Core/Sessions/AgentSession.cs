@@ -3,8 +3,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
 
-[assembly: InternalsVisibleTo("Parley.Core.Tests")]
-
 namespace Parley.Core.Sessions;
 
 /// <summary>Immutable configuration of one <see cref="AgentSession"/>.</summary>
