@@ -1,8 +1,5 @@
-using System.Runtime.CompilerServices;
 using Microsoft.ML.OnnxRuntime;
 using Parley.Abstractions.Audio;
-
-[assembly: InternalsVisibleTo("Parley.Providers.Tests")]
 
 namespace Parley.Providers.Local;
 

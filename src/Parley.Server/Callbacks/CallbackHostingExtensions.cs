@@ -1,12 +1,9 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Parley.Server.Storage;
-
-[assembly: InternalsVisibleTo("Parley.Server.Tests")]
 
 namespace Parley.Server.Callbacks;
 

@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 
 namespace Parley.Providers.Tests.Local;
 
+[Trait("Category", "RealEngine")]
 public sealed class LocalTtsProviderTests
 {
     private const string Sentence = "Hello, this is a test of the speech system.";

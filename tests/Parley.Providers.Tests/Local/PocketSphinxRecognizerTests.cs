@@ -19,6 +19,7 @@ public sealed class PocketSphinxFixture : IDisposable
     public void Dispose() => Provider.Dispose();
 }
 
+[Trait("Category", "RealEngine")]
 public sealed class PocketSphinxRecognizerTests(PocketSphinxFixture fixture, ITestOutputHelper output)
     : IClassFixture<PocketSphinxFixture>
 {

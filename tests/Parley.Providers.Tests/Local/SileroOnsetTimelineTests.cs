@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 
 namespace Parley.Providers.Tests.Local;
 
+[Trait("Category", "RealEngine")]
 public sealed class SileroOnsetTimelineTests(SileroVadFixture fixture, ITestOutputHelper output) : IClassFixture<SileroVadFixture>
 {
     private const int Window = 512;

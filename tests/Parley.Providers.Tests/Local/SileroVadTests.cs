@@ -13,6 +13,7 @@ public sealed class SileroVadFixture : IDisposable
     public void Dispose() => Factory.Dispose();
 }
 
+[Trait("Category", "RealEngine")]
 public sealed class SileroVadTests(SileroVadFixture fixture, ITestOutputHelper output) : IClassFixture<SileroVadFixture>
 {
     private const int Window = 512;

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace Parley.Providers.Tests.Local;
 
+[Trait("Category", "RealEngine")]
 public sealed class UserTurnDetectorRealEngineTests(ITestOutputHelper output)
 {
     [Fact]

@@ -21,6 +21,7 @@ namespace Parley.Rtc.Tests.WebRtc;
 /// to a <see cref="WebRtcPeer"/> behind a WHIP-style POST /offer endpoint; the server echoes what it hears back and the page
 /// measures the level of what it receives.
 /// </summary>
+[Trait("Category", "Browser")]
 public sealed class BrowserWebRtcTests(ITestOutputHelper output)
 {
     private const string ChromiumPath = "/usr/bin/chromium";

@@ -178,6 +178,7 @@ public sealed class WebRtcSignallingTests(ITestOutputHelper output)
     /// plays an in-process participant's stream, which echoes what it hears; room messages keep arriving on the WebSocket.
     /// </summary>
     [Fact]
+    [Trait("Category", "Browser")]
     public async Task Chromium_NegotiatesOverRoomWebSocket_PublishesMicrophoneAndPlaysStream()
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium");

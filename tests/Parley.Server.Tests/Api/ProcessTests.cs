@@ -4,6 +4,7 @@ using Parley.Testing;
 namespace Parley.Server.Tests.Api;
 
 /// <summary>The server as a real process, started the way the README starts it.</summary>
+[Trait("Category", "RealEngine")]
 public sealed partial class ProcessTests
 {
     [Fact]

@@ -17,6 +17,7 @@ namespace Parley.Server.Tests.Browser;
 /// <summary>The playground page and its loopback-only API, and a real conversation through the page in headless Chromium.</summary>
 /// <remarks>Not in parallel with other tests: Chromium must not run beside the real-time voice loop tests on two cores.</remarks>
 [Collection(BrowserCollection.Name)]
+[Trait("Category", "Browser")]
 public sealed class PlaygroundTests(ITestOutputHelper output)
 {
     private const string ChromiumPath = "/usr/bin/chromium";

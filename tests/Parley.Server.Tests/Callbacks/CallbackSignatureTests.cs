@@ -31,4 +31,12 @@ public sealed class CallbackSignatureTests
         Assert.False(CallbackSignature.Verify("123412", "1470820198", "secret", "5bd59fd6"));
         Assert.False(CallbackSignature.Verify("123412", "1470820198", "secret", null));
     }
+
+    [Fact]
+    public void Compute_IsWhatTheClientLibraryVerifies()
+    {
+        // Parley.Client's CallbackVerifier is how backends check these signatures (its own tests are in Parley.Client.Tests).
+        Assert.Equal(Parley.Client.CallbackVerifier.ComputeSignature("7450395512627324902", "1745502313000", "cb"),
+            CallbackSignature.Compute("7450395512627324902", 1745502313000, "cb"));
+    }
 }

@@ -7,6 +7,7 @@ using Parley.Testing.Callbacks;
 namespace Parley.Server.Tests.Callbacks;
 
 /// <summary>The server as a real process ended by SIGTERM or kill -9 while agent instances are live.</summary>
+[Trait("Category", "RealEngine")]
 public sealed class ShutdownCallbackTests : IDisposable
 {
     private static readonly TestApp App = new(3000001, "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2");

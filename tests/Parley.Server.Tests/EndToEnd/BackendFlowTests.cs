@@ -7,6 +7,7 @@ using Parley.Testing.FakeLlm;
 namespace Parley.Server.Tests.EndToEnd;
 
 /// <summary>The flow of ZEGO's quick-start backend, through the typed client, with signed callbacks to a real receiver.</summary>
+[Trait("Category", "RealEngine")]
 public sealed class BackendFlowTests
 {
     [Fact]

@@ -15,6 +15,7 @@ namespace Parley.Server.Tests.EndToEnd;
 /// The voice loop with the DashScope cloud vendors (TTS CosyVoice, ASR AliyunParaformer) served by the fake DashScope
 /// endpoint over its real WebSocket protocol; Silero VAD stays real and decides when the user spoke.
 /// </summary>
+[Trait("Category", "RealEngine")]
 public sealed class DashScopeVoiceTests
 {
     private const string Key = "sk-e2e-dashscope";

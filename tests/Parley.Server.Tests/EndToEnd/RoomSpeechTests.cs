@@ -12,6 +12,7 @@ using Parley.Testing.Rooms;
 namespace Parley.Server.Tests.EndToEnd;
 
 /// <summary>An agent in a real room: a WebSocket client (written from docs/protocol.md) hears what SendAgentInstanceTTS asked.</summary>
+[Trait("Category", "RealEngine")]
 public sealed class RoomSpeechTests
 {
     private const string Sentence = "Hello, this is a test of the speech system.";

@@ -15,6 +15,7 @@ namespace Parley.Server.Tests.EndToEnd;
 /// The voice loop end to end over the WebSocket transport with the real local engines (Silero VAD, pocketsphinx,
 /// flite) and a fake OpenAI-compatible LLM: the user speaks, the agent answers in audio, and can be cut off.
 /// </summary>
+[Trait("Category", "RealEngine")]
 public sealed class VoiceLoopTests
 {
     private const string Question = "What is the weather like today?";

@@ -29,6 +29,7 @@ namespace Parley.Server.Tests.Latency;
 /// the server's DI), the segmenter's decision and the Cmd 1 arrival at the client. Prints the timeline and checks that
 /// the path adds little to the audio-time decision.
 /// </summary>
+[Trait("Category", "RealEngine")]
 public sealed class SpeechStartTimelineTests(ITestOutputHelper output)
 {
     private const int Frame = 320;

@@ -7,6 +7,7 @@ namespace Parley.Server.Tests.LoadTest;
 /// question by voice, once with the fake DashScope vendors (the capacity runs' setup) and once with the real local
 /// engines.
 /// </summary>
+[Trait("Category", "RealEngine")]
 public sealed class LoadSmokeTests
 {
     [Fact]

@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
 
-namespace Parley.Media.Tests;
+namespace Parley.Tests;
 
 /// <summary>
 /// As the server does (Parley:MinThreads): streaming and real-time tests must not stall while the thread pool grows on a
-/// busy 2-core machine where test assemblies run in parallel.
+/// busy 2-core machine. Linked into every test project by tests/Directory.Build.props (a module initializer runs per assembly).
 /// </summary>
 internal static class TestProcessSetup
 {

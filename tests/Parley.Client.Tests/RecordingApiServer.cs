@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Parley.Server.Tests.Client;
+namespace Parley.Client.Tests;
 
 internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Query, string RawQuery, string? ContentType, string Body)
 {
