@@ -320,7 +320,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                Close($"UDP receive failed: {ex.SocketErrorCode}");
+                Close($"UDP receive failed: {ex.SocketErrorCode}", failure: true);
                 return;
             }
 
@@ -468,12 +468,11 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
         catch (TlsFatalAlertReceived received)
         {
-            Close($"DTLS alert from the browser: {AlertDescription.GetText(received.AlertDescription)}");
+            Close($"DTLS alert from the browser: {AlertDescription.GetText(received.AlertDescription)}", failure: true);
         }
         catch (Exception ex) when (ex is TlsException or IOException or InvalidOperationException)
         {
-            Log.DtlsFailed(_logger, ex.Message);
-            Close($"DTLS failed: {ex.Message}");
+            Close($"DTLS failed: {ex.Message}", failure: true);
         }
     }
 
@@ -569,13 +568,13 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false);
                 if (!_connected.Task.IsCompleted && _time.GetElapsedTime(started) > _options.ConnectTimeout)
                 {
-                    Close($"not connected within {_options.ConnectTimeout.TotalSeconds:0} s (ICE/DTLS)");
+                    Close($"not connected within {_options.ConnectTimeout.TotalSeconds:0} s (ICE/DTLS)", failure: true);
                     return;
                 }
 
                 if (_time.GetElapsedTime(Interlocked.Read(ref _lastConsentTicks)) > _options.ConsentTimeout)
                 {
-                    Close($"no STUN consent for {_options.ConsentTimeout.TotalSeconds:0} s");
+                    Close($"no STUN consent for {_options.ConsentTimeout.TotalSeconds:0} s", failure: true);
                     return;
                 }
             }
@@ -585,11 +584,20 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
     }
 
-    private void Close(string reason)
+    /// <param name="failure">ICE, DTLS or consent failed (logged as a warning); otherwise an orderly end.</param>
+    private void Close(string reason, bool failure = false)
     {
         if (_closed.TrySetResult(reason))
         {
-            Log.Closed(_logger, reason);
+            if (failure)
+            {
+                Log.Failed(_logger, reason);
+            }
+            else
+            {
+                Log.Closed(_logger, reason);
+            }
+
             _connected.TrySetException(new InvalidOperationException($"The WebRTC peer closed before connecting: {reason}"));
             _ = _connected.Task.Exception; // observed
             _stop.Cancel();
@@ -647,8 +655,8 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         [LoggerMessage(4, LogLevel.Information, "WebRTC peer closed: {Reason}")]
         public static partial void Closed(ILogger logger, string reason);
 
-        [LoggerMessage(5, LogLevel.Warning, "DTLS handshake failed: {Error}")]
-        public static partial void DtlsFailed(ILogger logger, string error);
+        [LoggerMessage(10, LogLevel.Warning, "WebRTC peer failed: {Reason}")]
+        public static partial void Failed(ILogger logger, string reason);
 
         [LoggerMessage(6, LogLevel.Debug, "STUN request rejected (username, integrity or fingerprint mismatch)")]
         public static partial void StunRejected(ILogger logger);

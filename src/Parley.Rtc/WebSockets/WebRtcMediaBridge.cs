@@ -45,9 +45,10 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
         const string Result = "WebRtcAnswer";
         WebRtcPeer peer;
         string answer;
+        var peerLogger = loggers.CreateLogger<WebRtcPeer>();
         try
         {
-            peer = new WebRtcPeer(settings.ToPeerOptions(), logger: null, time);
+            peer = new WebRtcPeer(settings.ToPeerOptions(), peerLogger, time);
         }
         catch (Exception ex) when (ex is FormatException or ArgumentException)
         {
@@ -58,7 +59,11 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
 
         try
         {
-            answer = await peer.CreateAnswerAsync(offerSdp, connection.Token).ConfigureAwait(false);
+            // The peer's receive, DTLS and consent tasks start here and keep this scope: its log lines name the connection.
+            using (peerLogger.BeginScope(new KeyValuePair<string, object>[] { new("ConnectionId", connection.ConnectionId) }))
+            {
+                answer = await peer.CreateAnswerAsync(offerSdp, connection.Token).ConfigureAwait(false);
+            }
         }
         catch (SdpException ex)
         {
