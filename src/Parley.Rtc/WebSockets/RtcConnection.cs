@@ -1,19 +1,22 @@
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Parley.Media;
 using Parley.Rtc.Rooms;
 using Parley.Rtc.Tokens;
+using Parley.Rtc.Transports;
 
 namespace Parley.Rtc.WebSockets;
 
 /// <summary>
 /// One WebSocket client: a receive loop (JSON control messages and binary audio), a control sender draining a bounded
-/// queue, and, while playing, an audio sender (<see cref="RtcRoomSession"/>). The senders share a lock because a
+/// queue, and, while playing, an audio sender (a <see cref="TransportBridge"/> sending through this connection, or the
+/// WebRTC peer). The senders share a lock because a
 /// WebSocket allows one send at a time. Nothing this connection does can block the room's pacers. The protocol is in
 /// <see cref="RtcSignaling"/>, the room side (login, publish, play) in <see cref="RtcRoomSession"/>.
 /// </summary>
-internal sealed partial class RtcConnection
+internal sealed partial class RtcConnection : ITransportAudioSender
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
 
@@ -239,13 +242,27 @@ internal sealed partial class RtcConnection
 
     // ---- sending ----------------------------------------------------------------------------------------------
 
-    /// <summary>Sends one binary frame (encoded audio) under the send lock. Cancelling it aborts the socket.</summary>
-    public async ValueTask SendBinaryAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one binary frame (encoded audio of the played stream) under the send lock; false once the connection is
+    /// closing. Cancelling it aborts the socket (only at teardown).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    async ValueTask<bool> ITransportAudioSender.SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
+        if (IsClosing)
+        {
+            return false;
+        }
+
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await _socket.SendAsync(payload, WebSocketMessageType.Binary, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (WebSocketException)
+        {
+            return false;
         }
         finally
         {

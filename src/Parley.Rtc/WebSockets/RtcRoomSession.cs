@@ -1,10 +1,8 @@
-using System.Buffers;
-using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
-using Parley.Abstractions.Audio;
 using Parley.Media;
 using Parley.Rtc.Rooms;
 using Parley.Rtc.Tokens;
+using Parley.Rtc.Transports;
 using Parley.Rtc.WebRtc;
 
 namespace Parley.Rtc.WebSockets;
@@ -24,19 +22,12 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
 
-    private RoomParticipant? _participant;
+    private IRoomParticipant? _participant;
     private StreamRequestRules _rules = new(Token04Grants.All);
     private Task _eventPump = Task.CompletedTask;
 
-    private StreamPublication? _publication;
-    private IAudioDecoder? _decoder;
-    private StreamResampler? _inResampler;
-    private short[] _decodeBuffer = [];
-    private int _maxFrameSamples;
-
-    private StreamPlayer? _player;
-    private CancellationTokenSource? _playCts;
-    private Task _audioSender = Task.CompletedTask;
+    /// <summary>Binary WebSocket audio: decode → resample → publish, and play → encode → send (after login).</summary>
+    private TransportBridge? _media;
 
     private WebRtcMediaBridge? _webRtc;
 
@@ -116,73 +107,61 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
         }
 
         _rules = new StreamRequestRules(grants);
+        _media = new TransportBridge(participant, _connection, _options.MaxMessageBytes);
         Volatile.Write(ref _participant, participant);
         _connection.Send(RtcSignaling.LoginResult(roomId!, participant));
         var cancellation = _connection.Token;
         _eventPump = Task.Run(() => RoomEventForwarder.RunAsync(participant, _connection, cancellation));
     }
 
-    public ValueTask PublishAsync(StreamRequest request)
+    public async ValueTask PublishAsync(StreamRequest request)
     {
         const string Result = "PublishResult";
         var format = CheckFormat(request, out var factory);
         if (_rules.CheckPublish(PublishedStreamId, request.StreamId, format) is { } refusal)
         {
             _connection.SendResult(Result, refusal);
-            return ValueTask.CompletedTask;
+            return;
         }
 
         try
         {
-            _publication = _participant!.Publish(request.StreamId!, live: true);
+            await _media!.PublishAsync(request.StreamId!, factory!.CreateDecoder(request.SampleRate), _connection.Token).ConfigureAwait(false);
         }
         catch (RoomException ex)
         {
             _connection.SendResult(Result, RtcCodes.Of(ex.Code), ex.Message);
-            return ValueTask.CompletedTask;
+            return;
         }
 
-        var rate = request.SampleRate;
-        _decoder = factory!.CreateDecoder(rate);
-        _inResampler = new StreamResampler(rate, StreamPublication.SampleRate);
-        _maxFrameSamples = rate * 60 / 1000;
-        _decodeBuffer = new short[Math.Max(_maxFrameSamples, _decoder.MaxSamplesFor(_options.MaxMessageBytes))];
         _connection.SendResult(Result, RtcCodes.Ok, "ok", request.StreamId);
-        return ValueTask.CompletedTask;
     }
 
-    public ValueTask PlayAsync(StreamRequest request)
+    public async ValueTask PlayAsync(StreamRequest request)
     {
         const string Result = "PlayResult";
         var format = CheckFormat(request, out var factory);
         if (_rules.CheckPlay(PlayedStreamId, request.StreamId, format) is { } refusal)
         {
             _connection.SendResult(Result, refusal);
-            return ValueTask.CompletedTask;
+            return;
         }
 
+        // Audio starts once PlayResult is on the wire.
         var streamId = request.StreamId!;
-        StreamPlayer player;
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            player = _participant!.Play(streamId);
+            await _media!.PlayAsync(streamId, factory!.CreateEncoder(request.SampleRate), _connection.Token, startAfter: sent.Task).ConfigureAwait(false);
         }
         catch (RoomException ex)
         {
             _connection.SendResult(Result, RtcCodes.Of(ex.Code), ex.Message);
-            return ValueTask.CompletedTask;
+            return;
         }
 
-        _player = player;
-        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var published = _rooms.GetStreams(_participant!.RoomId).Any(s => s.StreamId == streamId);
         _connection.Send(RtcSignaling.PlayResult(streamId, published), sent);
-        _playCts = CancellationTokenSource.CreateLinkedTokenSource(_connection.Token);
-        var encoder = factory!.CreateEncoder(request.SampleRate);
-        var resampler = new StreamResampler(StreamPublication.SampleRate, request.SampleRate);
-        var token = _playCts.Token;
-        _audioSender = Task.Run(() => SendAudioLoopAsync(player, encoder, resampler, sent.Task, token), CancellationToken.None);
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>
@@ -234,69 +213,55 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
         }
 
         _webRtc = media;
-        _publication = media.Publication;
-        if (media.Player is { } player)
-        {
-            _player = player;
-            _playCts = CancellationTokenSource.CreateLinkedTokenSource(_connection.Token);
-            var token = _playCts.Token;
-            _audioSender = Task.Run(() => media.SendAudioLoopAsync(player, token), CancellationToken.None);
-        }
-
         _connection.Send(RtcSignaling.WebRtcAnswer(media.Answer, publishId, playId));
     }
 
     public async ValueTask StopPublishAsync()
     {
-        if (_publication is not { } publication)
+        var streamId = PublishedStreamId;
+        if (streamId is null || !(await _media!.StopPublishingAsync().ConfigureAwait(false) || await _webRtc!.StopPublishingAsync().ConfigureAwait(false)))
         {
             _connection.SendError(RtcCodes.NotPublishing, "StopPublish while not publishing");
             return;
         }
 
-        _publication = null;
-        _webRtc?.StopPublishing();
-        _decoder?.Dispose();
-        _decoder = null;
-        await publication.DisposeAsync().ConfigureAwait(false);
-        _connection.SendResult("StopPublishResult", RtcCodes.Ok, "ok", publication.StreamId);
+        _connection.SendResult("StopPublishResult", RtcCodes.Ok, "ok", streamId);
     }
 
     public async ValueTask StopPlayAsync()
     {
-        if (_player is not { } player)
+        // Completing the player's queue ends the sender after its current frame (its send is not cancelled: that would abort the socket).
+        var streamId = PlayedStreamId;
+        if (streamId is null || !(await _media!.StopPlayingAsync().ConfigureAwait(false) || await _webRtc!.StopPlayingAsync().ConfigureAwait(false)))
         {
             _connection.SendError(RtcCodes.NotPlaying, "StopPlay while not playing");
             return;
         }
 
-        await StopPlayingAsync().ConfigureAwait(false);
-        _connection.SendResult("StopPlayResult", RtcCodes.Ok, "ok", player.StreamId);
+        _connection.SendResult("StopPlayResult", RtcCodes.Ok, "ok", streamId);
     }
 
-    public ValueTask SendRoomMessageAsync(RoomMessageRequest request)
+    public async ValueTask SendRoomMessageAsync(RoomMessageRequest request)
     {
         if (request.Json.Length > _options.MaxRoomMessageBytes)
         {
             _connection.SendError(RtcCodes.RoomMessageTooLarge, $"Message is larger than {_options.MaxRoomMessageBytes} bytes");
-            return ValueTask.CompletedTask;
+            return;
         }
 
         try
         {
-            _participant!.SendRaw(request.Json, request.ToUserIds);
+            await _participant!.SendRawMessageAsync(request.Json, request.ToUserIds, _connection.Token).ConfigureAwait(false);
         }
         catch (RoomException ex)
         {
             _connection.SendError(RtcCodes.Of(ex.Code), ex.Message);
         }
-
-        return ValueTask.CompletedTask;
     }
 
-    private string? PublishedStreamId => _publication?.StreamId;
+    private string? PublishedStreamId => _media?.PublishedStreamId ?? _webRtc?.PublishedStreamId;
 
-    private string? PlayedStreamId => _player?.StreamId;
+    private string? PlayedStreamId => _media?.PlayedStreamId ?? _webRtc?.PlayedStreamId;
 
     /// <summary>Codec and SampleRate of a Publish or Play: null when the registry has the codec at that rate.</summary>
     private RtcRefusal? CheckFormat(StreamRequest request, out IAudioCodecFactory? factory)
@@ -322,174 +287,45 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
         return null;
     }
 
-    // ---- audio in ---------------------------------------------------------------------------------------------
-
+    /// <summary>A binary frame: audio of the stream published over the WebSocket.</summary>
     public void HandleAudio(ReadOnlySpan<byte> payload)
     {
-        if (_publication is not { } publication || _decoder is null || _inResampler is null)
+        string? error = null;
+        switch (_media?.WriteAudio(payload, out error))
         {
-            _connection.SendError(
-                RtcCodes.AudioBeforePublish,
-                _publication is not null ? $"'{_publication.StreamId}' is published over WebRTC; binary audio frames are not accepted for it" : "binary audio frame before a successful Publish");
-            return;
+            case TransportAudioResult.Accepted:
+                break;
+            case TransportAudioResult.BadFrame:
+                _connection.SendError(RtcCodes.BadAudioFrame, error!);
+                break;
+            default:
+                _connection.SendError(
+                    RtcCodes.AudioBeforePublish,
+                    _webRtc?.PublishedStreamId is { } overWebRtc
+                        ? $"'{overWebRtc}' is published over WebRTC; binary audio frames are not accepted for it"
+                        : "binary audio frame before a successful Publish");
+                break;
         }
-
-        if (payload.IsEmpty || _decoder.MaxSamplesFor(payload.Length) > _decodeBuffer.Length)
-        {
-            _connection.SendError(RtcCodes.BadAudioFrame, payload.IsEmpty ? "empty audio frame" : "audio frame longer than 60 ms");
-            return;
-        }
-
-        if (!_decoder.TryDecode(payload, _decodeBuffer, out var samples, out var error))
-        {
-            _connection.SendError(RtcCodes.BadAudioFrame, error ?? "audio frame does not decode");
-            return;
-        }
-
-        if (samples > _maxFrameSamples)
-        {
-            _connection.SendError(RtcCodes.BadAudioFrame, $"audio frame of {samples} samples is longer than 60 ms");
-            return;
-        }
-
-        if (samples == 0)
-        {
-            return;
-        }
-
-        var buffer = ArrayPool<short>.Shared.Rent(_inResampler.MaxOutputFor(samples));
-        var written = _inResampler.Process(_decodeBuffer.AsSpan(0, samples), buffer);
-        if (written == 0)
-        {
-            ArrayPool<short>.Shared.Return(buffer);
-            return;
-        }
-
-        publication.TryWriteLive(new AudioChunk(buffer, written, StreamPublication.SampleRate));
-    }
-
-    // ---- audio out --------------------------------------------------------------------------------------------
-
-    private async Task SendAudioLoopAsync(StreamPlayer player, IAudioEncoder encoder, StreamResampler resampler, Task playResultSent, CancellationToken cancellationToken)
-    {
-        using var _ = encoder;
-        var pcm = new short[resampler.MaxOutputFor(StreamPublication.FrameSamples)];
-        var bytes = new byte[encoder.MaxBytesFor(pcm.Length)];
-        using var frames = encoder.FixedFrameSamples > 0 ? new FrameAssembler(encoder.FixedFrameSamples) : null;
-        var frame = new short[Math.Max(encoder.FixedFrameSamples, 1)];
-        try
-        {
-            await playResultSent.WaitAsync(cancellationToken).ConfigureAwait(false);
-            var reader = player.Audio;
-
-            // No token on the wait: a cancellable wait allocates per frame; the player's queue completes when playing stops.
-            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
-            {
-                while (reader.TryRead(out var chunk))
-                {
-                    if (_connection.IsClosing)
-                    {
-                        chunk.Dispose();
-                        return;
-                    }
-
-                    int samples;
-                    using (chunk)
-                    {
-                        if (resampler.MaxOutputFor(chunk.Length) > pcm.Length)
-                        {
-                            // Frames are 20 ms; a longer chunk (rare) grows the buffers once.
-                            pcm = new short[resampler.MaxOutputFor(chunk.Length)];
-                            bytes = new byte[Math.Max(bytes.Length, encoder.MaxBytesFor(pcm.Length))];
-                        }
-
-                        samples = resampler.Process(chunk.Samples, pcm);
-                    }
-
-                    if (samples == 0)
-                    {
-                        continue;
-                    }
-
-                    if (frames is null)
-                    {
-                        await SendEncodedAsync(encoder, pcm.AsMemory(0, samples), bytes, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    // Codecs that need whole frames (Opus): the resampler's output varies by a few samples per frame.
-                    frames.Write(pcm.AsSpan(0, samples));
-                    while (frames.TryReadFrame(frame))
-                    {
-                        await SendEncodedAsync(encoder, frame, bytes, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (WebSocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
-    private ValueTask SendEncodedAsync(IAudioEncoder encoder, ReadOnlyMemory<short> pcm, byte[] bytes, CancellationToken cancellationToken)
-    {
-        var length = encoder.Encode(pcm.Span, bytes);
-        return _connection.SendBinaryAsync(bytes.AsMemory(0, length), cancellationToken);
-    }
-
-    /// <summary>
-    /// Stops playing: completing the player's queue ends the audio sender after its current frame. Only at teardown is
-    /// the sender's token cancelled (cancelling a WebSocket send aborts the socket).
-    /// </summary>
-    private async ValueTask StopPlayingAsync(bool teardown = false)
-    {
-        if (_player is not { } player)
-        {
-            return;
-        }
-
-        _player = null;
-        await player.DisposeAsync().ConfigureAwait(false);
-        if (teardown)
-        {
-            _playCts?.Cancel();
-        }
-
-        try
-        {
-            await _audioSender.ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-        }
-
-        _playCts?.Dispose();
-        _playCts = null;
     }
 
     /// <summary>Leaves the room: stops playing, ends the WebRTC peer, unpublishes, and waits for the event forwarder.</summary>
     public async ValueTask DisposeAsync()
     {
-        await StopPlayingAsync(teardown: true).ConfigureAwait(false);
+        if (_media is { } media)
+        {
+            await media.StopPlayingAsync(abort: true).ConfigureAwait(false);
+        }
+
         if (_webRtc is { } webRtc)
         {
             await webRtc.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_publication is { } publication)
+        if (_media is { } published)
         {
-            _publication = null;
-            await publication.DisposeAsync().ConfigureAwait(false);
+            await published.DisposeAsync().ConfigureAwait(false);
         }
 
-        _decoder?.Dispose();
-        _decoder = null;
         if (_participant is { } participant)
         {
             await participant.DisposeAsync().ConfigureAwait(false);

@@ -14,33 +14,36 @@ namespace Parley.Rtc.WebSockets;
 internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
 {
     private readonly WebRtcPeer _peer;
-    private StreamPublication? _publication;
+    private readonly CancellationTokenSource _playCts;
+    private IRoomLiveAudioOutput? _publication;
+    private IRoomAudioInput? _player;
     private Task _microphonePump = Task.CompletedTask;
+    private Task _sendLoop = Task.CompletedTask;
 
-    private WebRtcMediaBridge(WebRtcPeer peer, string answer, StreamPublication? publication, StreamPlayer? player)
+    private WebRtcMediaBridge(WebRtcPeer peer, string answer, IRoomLiveAudioOutput? publication, IRoomAudioInput? player, CancellationToken connectionToken)
     {
         _peer = peer;
         Answer = answer;
         _publication = publication;
-        Publication = publication;
-        Player = player;
+        _player = player;
+        _playCts = CancellationTokenSource.CreateLinkedTokenSource(connectionToken);
     }
 
     /// <summary>The answer SDP for the browser.</summary>
     public string Answer { get; }
 
-    /// <summary>The stream the browser's microphone is published to, if any.</summary>
-    public StreamPublication? Publication { get; }
+    /// <summary>The stream the browser's microphone is published to, or null.</summary>
+    public string? PublishedStreamId => Volatile.Read(ref _publication)?.StreamId;
 
-    /// <summary>The stream played to the browser, if any.</summary>
-    public StreamPlayer? Player { get; }
+    /// <summary>The stream played to the browser, or null.</summary>
+    public string? PlayedStreamId => _player?.StreamId;
 
     /// <summary>
     /// Creates the peer, answers <paramref name="offerSdp"/>, publishes and plays. On a refusal the WebRtcAnswer error has
     /// been sent and null is returned; the caller sends the successful answer (after taking over the streams).
     /// </summary>
     public static async ValueTask<WebRtcMediaBridge?> StartAsync(
-        RtcConnection connection, RoomParticipant participant, WebRtcSettings settings, TimeProvider time, ILoggerFactory loggers, string offerSdp, string? publishId, string? playId)
+        RtcConnection connection, IRoomParticipant participant, WebRtcSettings settings, TimeProvider time, ILoggerFactory loggers, string offerSdp, string? publishId, string? playId)
     {
         const string Result = "WebRtcAnswer";
         WebRtcPeer peer;
@@ -80,12 +83,12 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
             return null;
         }
 
-        StreamPublication? publication = null;
+        IRoomLiveAudioOutput? publication = null;
         if (!string.IsNullOrEmpty(publishId))
         {
             try
             {
-                publication = participant.Publish(publishId, live: true);
+                publication = await participant.PublishLiveAsync(publishId, connection.Token).ConfigureAwait(false);
             }
             catch (RoomException ex)
             {
@@ -95,12 +98,12 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
             }
         }
 
-        StreamPlayer? player = null;
+        IRoomAudioInput? player = null;
         if (!string.IsNullOrEmpty(playId))
         {
             try
             {
-                player = participant.Play(playId);
+                player = await participant.PlayAsync(playId, connection.Token).ConfigureAwait(false);
             }
             catch (RoomException ex)
             {
@@ -115,8 +118,14 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
             }
         }
 
-        var bridge = new WebRtcMediaBridge(peer, answer, publication, player);
+        var bridge = new WebRtcMediaBridge(peer, answer, publication, player, connection.Token);
         bridge._microphonePump = Task.Run(bridge.PumpMicrophoneAsync, CancellationToken.None);
+        if (player is not null)
+        {
+            var token = bridge._playCts.Token;
+            bridge._sendLoop = Task.Run(() => bridge.SendAudioLoopAsync(player, token), CancellationToken.None);
+        }
+
         _ = peer.Closed.ContinueWith(
             static (t, s) =>
             {
@@ -131,8 +140,46 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
         return bridge;
     }
 
-    /// <summary>StopPublish: the browser's audio is dropped from now on (the caller unpublishes).</summary>
-    public void StopPublishing() => Volatile.Write(ref _publication, null);
+    /// <summary>StopPublish: unpublishes; the browser's audio is dropped from now on. False when nothing is published.</summary>
+    public async ValueTask<bool> StopPublishingAsync()
+    {
+        if (Interlocked.Exchange(ref _publication, null) is not { } publication)
+        {
+            return false;
+        }
+
+        await publication.DisposeAsync().ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// StopPlay: completing the player's queue ends the send loop after its current frame; <paramref name="abort"/>
+    /// (teardown) also cancels that send. False when nothing is played.
+    /// </summary>
+    public async ValueTask<bool> StopPlayingAsync(bool abort = false)
+    {
+        if (_player is not { } player)
+        {
+            return false;
+        }
+
+        _player = null;
+        await player.DisposeAsync().ConfigureAwait(false);
+        if (abort)
+        {
+            _playCts.Cancel();
+        }
+
+        try
+        {
+            await _sendLoop.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+        }
+
+        return true;
+    }
 
     /// <summary>Moves the browser's microphone (16 kHz chunks from the peer) into the publication, like binary WebSocket audio.</summary>
     private async Task PumpMicrophoneAsync()
@@ -162,7 +209,7 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
     }
 
     /// <summary>Sends the played stream's paced 20 ms frames into the peer (Opus over SRTP).</summary>
-    public async Task SendAudioLoopAsync(StreamPlayer player, CancellationToken cancellationToken)
+    private async Task SendAudioLoopAsync(IRoomAudioInput player, CancellationToken cancellationToken)
     {
         var reader = player.Audio;
         try
@@ -187,9 +234,10 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
         }
     }
 
-    /// <summary>Ends the peer; disposing it completes ReceivedAudio, which ends the microphone pump.</summary>
+    /// <summary>Stops playing, ends the peer (which completes ReceivedAudio and so the microphone pump) and unpublishes.</summary>
     public async ValueTask DisposeAsync()
     {
+        await StopPlayingAsync(abort: true).ConfigureAwait(false);
         await _peer.DisposeAsync().ConfigureAwait(false);
         try
         {
@@ -198,6 +246,9 @@ internal sealed partial class WebRtcMediaBridge : IAsyncDisposable
         catch (Exception)
         {
         }
+
+        await StopPublishingAsync().ConfigureAwait(false);
+        _playCts.Dispose();
     }
 
     [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "RTC connection {ConnectionId}: WebRTC setup failed")]
