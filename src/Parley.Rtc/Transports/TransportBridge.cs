@@ -133,6 +133,12 @@ public sealed class TransportBridge : IAsyncDisposable
         return true;
     }
 
+    /// <summary>Plays <paramref name="streamId"/> to the sender in the encoder's own frames, starting now.</summary>
+    /// <exception cref="InvalidOperationException">A stream is already played through this bridge.</exception>
+    /// <exception cref="RoomException">The room refuses (invalid id).</exception>
+    public ValueTask PlayAsync(string streamId, IAudioEncoder encoder, CancellationToken cancellationToken) =>
+        PlayAsync(streamId, encoder, frameSamples: 0, startAfter: null, cancellationToken);
+
     /// <summary>
     /// Plays <paramref name="streamId"/> to the sender: its 20 ms frames are resampled to the encoder's
     /// <see cref="IAudioEncoder.SampleRate"/>, cut into frames of <paramref name="frameSamples"/> samples (0: the
@@ -143,7 +149,7 @@ public sealed class TransportBridge : IAsyncDisposable
     /// <param name="cancellationToken">Aborts a send in progress when cancelled; <see cref="StopPlayingAsync"/> stops gently.</param>
     /// <exception cref="InvalidOperationException">A stream is already played through this bridge.</exception>
     /// <exception cref="RoomException">The room refuses (invalid id).</exception>
-    public async ValueTask PlayAsync(string streamId, IAudioEncoder encoder, CancellationToken cancellationToken, int frameSamples = 0, Task? startAfter = null)
+    public async ValueTask PlayAsync(string streamId, IAudioEncoder encoder, int frameSamples, Task? startAfter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentOutOfRangeException.ThrowIfNegative(frameSamples);

@@ -152,7 +152,7 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
         var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            await _media!.PlayAsync(streamId, factory!.CreateEncoder(request.SampleRate), _connection.Token, startAfter: sent.Task).ConfigureAwait(false);
+            await _media!.PlayAsync(streamId, factory!.CreateEncoder(request.SampleRate), frameSamples: 0, startAfter: sent.Task, _connection.Token).ConfigureAwait(false);
         }
         catch (RoomException ex)
         {

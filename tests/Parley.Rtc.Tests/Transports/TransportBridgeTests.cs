@@ -38,7 +38,7 @@ public sealed class TransportBridgeTests
 
         // The caller's line: 1 s of a 440 Hz tone as fifty 20 ms μ-law packets, and the agent's voice played back as μ-law.
         await bridge.PublishAsync("caller_mic", new MuLaw(PhoneRate), CancellationToken.None);
-        await bridge.PlayAsync("agent_voice", new MuLaw(PhoneRate), CancellationToken.None, frameSamples: PhoneFrame);
+        await bridge.PlayAsync("agent_voice", new MuLaw(PhoneRate), frameSamples: PhoneFrame, startAfter: null, CancellationToken.None);
         await voice.WriteAsync(AudioChunk.CopyOf(Tone(16000, 1000, 32000), 16000), CancellationToken.None);
         Assert.Equal("caller_mic", bridge.PublishedStreamId);
         Assert.Equal("agent_voice", bridge.PlayedStreamId);
