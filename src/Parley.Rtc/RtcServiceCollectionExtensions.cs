@@ -71,7 +71,7 @@ public static class RtcServiceCollectionExtensions
             services.GetRequiredService<AudioCodecRegistry>(),
             services.GetRequiredService<IOptions<ParleyRtcOptions>>().Value,
             services.GetRequiredService<TimeProvider>(),
-            services.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Rtc.WebSockets"));
+            services.GetRequiredService<ILoggerFactory>());
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime?.ApplicationStopping ?? CancellationToken.None);
         await connection.RunAsync(stopping.Token).ConfigureAwait(false);
     }

@@ -73,6 +73,14 @@ public interface IRoomParticipant : IAsyncDisposable
     ValueTask<IRoomAudioOutput> PublishAsync(string streamId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Publishes <paramref name="streamId"/> as a live stream: a transport's microphone. Unlike <see cref="PublishAsync"/>,
+    /// a live writer never waits: when the pacer's queue is full its oldest audio is dropped (and counted), so a client
+    /// sending a little faster than real time cannot build up delay. Dispose the output to unpublish.
+    /// </summary>
+    /// <exception cref="RoomException">As <see cref="PublishAsync"/>.</exception>
+    ValueTask<IRoomLiveAudioOutput> PublishLiveAsync(string streamId, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Plays <paramref name="streamId"/>: its audio arrives on <see cref="IRoomAudioInput.Audio"/> as 20 ms frames of
     /// 16 kHz PCM16 in real time. Works before the stream is published (audio starts when it is) and survives the
     /// publisher unpublishing and publishing again. Dispose the input to stop playing.
@@ -85,6 +93,14 @@ public interface IRoomParticipant : IAsyncDisposable
     /// SeqId increases by one per message of this participant, starting at 1. Returns the SeqId used.
     /// </summary>
     ValueTask<long> SendRoomMessageAsync(int cmd, long round, JsonNode? data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends a message whose JSON a transport's client wrote itself, as is (no envelope, no SeqId), to the other users or
+    /// only to <paramref name="toUserIds"/>. The bytes are copied.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="json"/> is not one UTF-8 JSON object (or has a field twice, or an unreadable string).</exception>
+    /// <exception cref="RoomException">The participant is no longer in the room.</exception>
+    ValueTask SendRawMessageAsync(ReadOnlyMemory<byte> json, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken);
 }
 
 /// <summary>The audio output of a published stream (16 kHz PCM16 mono in, paced out in real time).</summary>
@@ -106,6 +122,19 @@ public interface IRoomAudioOutput : IAsyncDisposable
 
     /// <summary>Completes when everything written so far has been sent to the players.</summary>
     Task WaitUntilPlayedAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A live published stream (<see cref="IRoomParticipant.PublishLiveAsync"/>): writes never wait.</summary>
+public interface IRoomLiveAudioOutput : IRoomAudioOutput
+{
+    /// <summary>
+    /// Queues <paramref name="chunk"/> (16 kHz) without waiting; ownership moves to the output. When the queue is full
+    /// its oldest chunk is dropped and counted. False (and the chunk returned to the pool) once the stream is unpublished.
+    /// </summary>
+    bool TryWriteLive(AudioChunk chunk);
+
+    /// <summary>Chunks dropped because the queue was full.</summary>
+    long DroppedChunks { get; }
 }
 
 /// <summary>A played stream: 20 ms frames of 16 kHz PCM16, each chunk owned by the reader (Dispose it).</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Parley.Abstractions.Text;
 
 namespace Parley.Rtc.Rooms;
 
@@ -85,6 +86,12 @@ internal sealed class RoomParticipant : IRoomParticipant
         return new ValueTask<IRoomAudioOutput>(Publish(streamId, live: false));
     }
 
+    public ValueTask<IRoomLiveAudioOutput> PublishLiveAsync(string streamId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<IRoomLiveAudioOutput>(Publish(streamId, live: true));
+    }
+
     /// <summary>Publishes a stream. Live streams (transport microphones) drop their oldest queued audio instead of making the writer wait.</summary>
     internal StreamPublication Publish(string streamId, bool live)
     {
@@ -161,6 +168,36 @@ internal sealed class RoomParticipant : IRoomParticipant
 
         Send(new RoomMessage(UserId, buffer.WrittenSpan.ToArray(), toUserIds, seqId));
         return new ValueTask<long>(seqId);
+    }
+
+    public ValueTask SendRawMessageAsync(ReadOnlyMemory<byte> json, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json);
+        }
+        catch (JsonException ex)
+        {
+            throw new ArgumentException($"A room message must be one UTF-8 JSON object: {ex.Message}", nameof(json), ex);
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ArgumentException("A room message must be one JSON object.", nameof(json));
+            }
+
+            if (JsonTextCheck.Find(document.RootElement) is { IsNone: false } problem)
+            {
+                throw new ArgumentException(problem.Describe(), nameof(json));
+            }
+        }
+
+        SendRaw(json.ToArray(), toUserIds);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Sends a message whose JSON the caller built (a transport client's own message), as is.</summary>

@@ -14,7 +14,7 @@ namespace Parley.Rtc.Rooms;
 /// frame (restarting the clock there cost 35–150 ms on the rest of the stream). A publisher sending faster than real
 /// time is still played in real time.
 /// </summary>
-internal sealed class StreamPublication : IRoomAudioOutput
+internal sealed class StreamPublication : IRoomLiveAudioOutput
 {
     public const int SampleRate = 16000;
     public const int FrameSamples = SampleRate / 50;

@@ -2,11 +2,9 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Org.BouncyCastle.Tls;
 using Parley.Abstractions.Audio;
 using Parley.Media;
 using Parley.Media.Codecs;
@@ -37,7 +35,6 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
 
     // Receive path state (receive loop only).
     private readonly byte[] _receiveBuffer = new byte[MaxDatagram + 64];
-    private readonly byte[] _stunResponse = new byte[256];
     private readonly JitterBuffer _jitter;
     private readonly OpusDecoder _decoder = new(SampleRate48, 1);
     private readonly Resampler _downsampler = new(SampleRate48, 16000);
@@ -62,21 +59,11 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
     private readonly byte[] _rtcpBuffer = new byte[128];
 
     private Socket? _socket;
-    private SdpMediaSection? _remote;
-    private string _localUfrag = string.Empty;
-    private byte[] _localPwd = [];
-    private byte[] _expectedUsername = [];
     private int _payloadType;
-    private DtlsCertificate? _certificate;
-    private volatile SocketAddress? _selected;
-    private DtlsDatagramTransport? _dtlsTransport;
-    private DtlsTransport? _dtls;
-    private volatile SrtpContext? _srtpIn;
-    private volatile SrtpContext? _srtpOut;
-    private long _lastConsentTicks;
+    private IceLiteAgent? _ice;
+    private DtlsSrtpSession? _dtls;
     private Task _receiveLoop = Task.CompletedTask;
     private Task _monitor = Task.CompletedTask;
-    private Task _dtlsTask = Task.CompletedTask;
     private int _answered;
     private int _disposed;
 
@@ -107,13 +94,13 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
     /// <summary>Completes with the reason when the peer is closed (disposed, consent lost, RTCP BYE, handshake failure).</summary>
     public Task<string> Closed => _closed.Task;
 
-    public bool IsConnected => _srtpOut is not null && !_closed.Task.IsCompleted;
+    public bool IsConnected => _dtls?.Outbound is not null && !_closed.Task.IsCompleted;
 
     /// <summary>The bound UDP endpoint (after <see cref="CreateAnswerAsync"/>).</summary>
     public IPEndPoint? LocalEndPoint => _socket?.LocalEndPoint as IPEndPoint;
 
     /// <summary>The browser's address of the selected candidate pair (null until ICE picks one).</summary>
-    public IPEndPoint? RemoteEndPoint => _selected is { } selected ? (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(selected) : null;
+    public IPEndPoint? RemoteEndPoint => _ice?.Selected is { } selected ? (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(selected) : null;
 
     /// <summary>SSRC of the audio this peer sends.</summary>
     public uint LocalSsrc { get; }
@@ -162,14 +149,10 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
             throw new InvalidOperationException("CreateAnswerAsync was already called; renegotiation is not supported (create a new WebRtcPeer).");
         }
 
-        _remote = audio;
         _payloadType = audio.OpusPayloadType!.Value;
         _remoteSsrc = audio.Ssrc;
-        _localUfrag = RandomToken(8);
-        var pwd = RandomToken(24);
-        _localPwd = Encoding.ASCII.GetBytes(pwd);
-        _expectedUsername = Encoding.ASCII.GetBytes($"{_localUfrag}:{audio.IceUfrag}");
-        _certificate = _options.Certificate ?? DtlsCertificate.Generate(_time);
+        var ice = new IceLiteAgent(audio.IceUfrag!, _time, _logger);
+        var certificate = _options.Certificate ?? DtlsCertificate.Generate(_time);
 
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -184,14 +167,14 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
 
         _socket = socket;
         var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
-        _lastConsentTicks = _time.GetTimestamp();
-        _dtlsTransport = new DtlsDatagramTransport(SendDtls);
+        _ice = ice;
+        _dtls = new DtlsSrtpSession(certificate, audio.Fingerprint!, SendDtls, _logger, () => _connected.TrySetResult(), Close, _stop.Token);
         _receiveLoop = Task.Run(() => ReceiveLoopAsync(_stop.Token), CancellationToken.None);
         _monitor = Task.Run(() => MonitorAsync(_stop.Token), CancellationToken.None);
         var answer = SdpAnswer.Build(
-            offer, audio, _localUfrag, pwd, _certificate.Sha256Fingerprint, LocalSsrc, _options.CandidateAddresses.ToArray(), port,
+            offer, audio, ice.LocalUfrag, ice.LocalPwd, certificate.Sha256Fingerprint, LocalSsrc, _options.CandidateAddresses.ToArray(), port,
             RandomNumberGenerator.GetInt32(1, int.MaxValue));
-        Log.Answered(_logger, port, audio.Mid ?? "-", _payloadType);
+        WebRtcLog.Answered(_logger, port, audio.Mid ?? "-", _payloadType);
         return Task.FromResult(answer);
     }
 
@@ -206,8 +189,8 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
             throw new ArgumentException($"At most 120 ms ({16000 * 120 / 1000} samples at 16 kHz) per call; got {pcm16k.Length}.", nameof(pcm16k));
         }
 
-        var srtp = _srtpOut;
-        var target = _selected;
+        var srtp = _dtls?.Outbound;
+        var target = _ice?.Selected;
         if (srtp is null || target is null || _closed.Task.IsCompleted || pcm16k.IsEmpty)
         {
             return;
@@ -254,7 +237,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
         catch (SocketException ex)
         {
-            Log.SendFailed(_logger, ex.SocketErrorCode.ToString());
+            WebRtcLog.SendFailed(_logger, ex.SocketErrorCode.ToString());
         }
         finally
         {
@@ -320,7 +303,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                Close($"UDP receive failed: {ex.SocketErrorCode}");
+                Close($"UDP receive failed: {ex.SocketErrorCode}", failure: true);
                 return;
             }
 
@@ -335,7 +318,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
             }
             catch (Exception ex) when (ex is OpusException or ArgumentException)
             {
-                Log.PacketDropped(_logger, ex.Message);
+                WebRtcLog.PacketDropped(_logger, ex.Message);
             }
         }
     }
@@ -344,88 +327,42 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
     private void Dispatch(Span<byte> packet, SocketAddress from)
     {
         var first = packet[0];
+        var ice = _ice!;
         if (first <= 3)
         {
-            HandleStun(packet, from);
+            if (ice.HandleStun(packet, from, _socket!))
+            {
+                _dtls!.Start();
+            }
         }
         else if (first is >= 20 and <= 63)
         {
-            if (_selected is { } selected && selected.Equals(from))
+            if (ice.IsSelected(from))
             {
-                _dtlsTransport?.Deliver(packet);
+                _dtls!.Deliver(packet);
             }
         }
         else if (first is >= 128 and <= 191)
         {
-            if (_srtpIn is null || _selected is not { } selected || !selected.Equals(from))
+            if (_dtls!.Inbound is not { } srtp || !ice.IsSelected(from))
             {
                 return;
             }
 
             if (RtpPacket.IsRtcp(packet))
             {
-                HandleRtcp(packet);
+                HandleRtcp(packet, srtp);
             }
             else
             {
-                HandleRtp(packet);
-            }
-        }
-    }
-
-    private void HandleStun(Span<byte> packet, SocketAddress from)
-    {
-        if (!Stun.TryParse(packet, out var message) || message.Type != Stun.BindingRequest)
-        {
-            return;
-        }
-
-        if (!message.Username(packet).SequenceEqual(_expectedUsername)
-            || !Stun.VerifyIntegrity(packet, message, _localPwd)
-            || !Stun.VerifyFingerprint(packet, message))
-        {
-            Log.StunRejected(_logger);
-            return;
-        }
-
-        var endpoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(from);
-
-        // A peer bound to loopback serves this machine only: checks from the host's other addresses are not answered,
-        // so the browser settles on its loopback candidate and media never leaves 127.0.0.0/8.
-        if (_socket?.LocalEndPoint is IPEndPoint { } local && IPAddress.IsLoopback(local.Address) && !IPAddress.IsLoopback(endpoint.Address))
-        {
-            return;
-        }
-
-        var length = Stun.WriteBindingSuccess(packet, endpoint, _localPwd, _stunResponse);
-        try
-        {
-            _socket!.SendTo(_stunResponse.AsSpan(0, length), SocketFlags.None, from);
-        }
-        catch (SocketException ex)
-        {
-            Log.SendFailed(_logger, ex.SocketErrorCode.ToString());
-            return;
-        }
-
-        _lastConsentTicks = _time.GetTimestamp();
-        var current = _selected;
-        if (current is null || (message.UseCandidate && !current.Equals(from)))
-        {
-            var copy = new SocketAddress(from.Family, from.Size);
-            from.Buffer.Span[..from.Size].CopyTo(copy.Buffer.Span);
-            _selected = copy;
-            Log.PairSelected(_logger, endpoint.ToString(), message.UseCandidate);
-            if (current is null)
-            {
-                _dtlsTask = Task.Factory.StartNew(RunDtls, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                HandleRtp(packet, srtp);
             }
         }
     }
 
     private void SendDtls(ReadOnlySpan<byte> datagram)
     {
-        if (_selected is { } target && _socket is { } socket)
+        if (_ice?.Selected is { } target && _socket is { } socket)
         {
             try
             {
@@ -433,7 +370,7 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                Log.SendFailed(_logger, ex.SocketErrorCode.ToString());
+                WebRtcLog.SendFailed(_logger, ex.SocketErrorCode.ToString());
             }
             catch (ObjectDisposedException)
             {
@@ -441,45 +378,9 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
     }
 
-    private void RunDtls()
+    private void HandleRtcp(Span<byte> packet, SrtpContext srtp)
     {
-        var transport = _dtlsTransport!;
-        try
-        {
-            var server = new DtlsSrtpServer(_certificate!, _remote!.Fingerprint!, message => Log.DtlsTrace(_logger, message));
-            var dtls = new DtlsServerProtocol().Accept(server, transport);
-            var keys = server.Keys ?? throw new InvalidOperationException("DTLS finished without SRTP keys.");
-            _dtls = dtls;
-            _srtpIn = new SrtpContext(keys.ClientKey, keys.ClientSalt);
-            _srtpOut = new SrtpContext(keys.ServerKey, keys.ServerSalt);
-            Log.Connected(_logger);
-            _connected.TrySetResult();
-
-            // Keep reading so that alerts (close_notify) are processed; DTLS application data is not used.
-            var buffer = new byte[2048];
-            while (!_stop.IsCancellationRequested)
-            {
-                dtls.Receive(buffer, 0, buffer.Length, 1000);
-            }
-        }
-        catch (TlsFatalAlert alert) when (_stop.IsCancellationRequested || alert.AlertDescription == AlertDescription.close_notify)
-        {
-            Close("DTLS closed");
-        }
-        catch (TlsFatalAlertReceived received)
-        {
-            Close($"DTLS alert from the browser: {AlertDescription.GetText(received.AlertDescription)}");
-        }
-        catch (Exception ex) when (ex is TlsException or IOException or InvalidOperationException)
-        {
-            Log.DtlsFailed(_logger, ex.Message);
-            Close($"DTLS failed: {ex.Message}");
-        }
-    }
-
-    private void HandleRtcp(Span<byte> packet)
-    {
-        var length = _srtpIn!.UnprotectRtcp(packet, packet.Length);
+        var length = srtp.UnprotectRtcp(packet, packet.Length);
         if (length < 0)
         {
             return;
@@ -499,9 +400,9 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
     }
 
-    private void HandleRtp(Span<byte> packet)
+    private void HandleRtp(Span<byte> packet, SrtpContext srtp)
     {
-        var length = _srtpIn!.UnprotectRtp(packet, packet.Length);
+        var length = srtp.UnprotectRtp(packet, packet.Length);
         if (length < 0)
         {
             return;
@@ -569,13 +470,13 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false);
                 if (!_connected.Task.IsCompleted && _time.GetElapsedTime(started) > _options.ConnectTimeout)
                 {
-                    Close($"not connected within {_options.ConnectTimeout.TotalSeconds:0} s (ICE/DTLS)");
+                    Close($"not connected within {_options.ConnectTimeout.TotalSeconds:0} s (ICE/DTLS)", failure: true);
                     return;
                 }
 
-                if (_time.GetElapsedTime(Interlocked.Read(ref _lastConsentTicks)) > _options.ConsentTimeout)
+                if (_ice!.SinceConsent > _options.ConsentTimeout)
                 {
-                    Close($"no STUN consent for {_options.ConsentTimeout.TotalSeconds:0} s");
+                    Close($"no STUN consent for {_options.ConsentTimeout.TotalSeconds:0} s", failure: true);
                     return;
                 }
             }
@@ -585,15 +486,24 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
     }
 
-    private void Close(string reason)
+    /// <param name="failure">ICE, DTLS or consent failed (logged as a warning); otherwise an orderly end.</param>
+    private void Close(string reason, bool failure = false)
     {
         if (_closed.TrySetResult(reason))
         {
-            Log.Closed(_logger, reason);
+            if (failure)
+            {
+                WebRtcLog.Failed(_logger, reason);
+            }
+            else
+            {
+                WebRtcLog.Closed(_logger, reason);
+            }
+
             _connected.TrySetException(new InvalidOperationException($"The WebRTC peer closed before connecting: {reason}"));
             _ = _connected.Task.Exception; // observed
             _stop.Cancel();
-            _dtlsTransport?.Close();
+            _dtls?.Abort();
             _received.Writer.TryComplete();
         }
     }
@@ -606,60 +516,21 @@ public sealed partial class WebRtcPeer : IAsyncDisposable
         }
 
         Close("disposed");
-        try
+        _dtls?.CloseNotify();
+        _socket?.Dispose();
+        await Task.WhenAll(_receiveLoop, _monitor).ConfigureAwait(false);
+        if (_dtls is { } dtls)
         {
-            _dtls?.Close();
-        }
-        catch (Exception ex) when (ex is TlsException or IOException)
-        {
+            await dtls.Completion.ConfigureAwait(false);
         }
 
-        _socket?.Dispose();
-        await Task.WhenAll(_receiveLoop, _monitor, _dtlsTask).ConfigureAwait(false);
         await _sendLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         _encoder.Dispose();
         _decoder.Dispose();
-        _srtpIn?.Dispose();
-        _srtpOut?.Dispose();
+        _dtls?.DisposeKeys();
         while (_received.Reader.TryRead(out var chunk))
         {
             chunk.Dispose();
         }
-    }
-
-    private static string RandomToken(int length)
-    {
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        return RandomNumberGenerator.GetString(alphabet, length);
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Debug, "WebRTC answer ready on UDP port {Port} (mid {Mid}, Opus payload type {PayloadType})")]
-        public static partial void Answered(ILogger logger, int port, string mid, int payloadType);
-
-        [LoggerMessage(2, LogLevel.Debug, "ICE candidate pair selected: remote {Remote} (USE-CANDIDATE {Nominated})")]
-        public static partial void PairSelected(ILogger logger, string remote, bool nominated);
-
-        [LoggerMessage(3, LogLevel.Information, "WebRTC peer connected (DTLS-SRTP established)")]
-        public static partial void Connected(ILogger logger);
-
-        [LoggerMessage(4, LogLevel.Information, "WebRTC peer closed: {Reason}")]
-        public static partial void Closed(ILogger logger, string reason);
-
-        [LoggerMessage(5, LogLevel.Warning, "DTLS handshake failed: {Error}")]
-        public static partial void DtlsFailed(ILogger logger, string error);
-
-        [LoggerMessage(6, LogLevel.Debug, "STUN request rejected (username, integrity or fingerprint mismatch)")]
-        public static partial void StunRejected(ILogger logger);
-
-        [LoggerMessage(7, LogLevel.Debug, "UDP send failed: {Error}")]
-        public static partial void SendFailed(ILogger logger, string error);
-
-        [LoggerMessage(9, LogLevel.Debug, "DTLS: {Message}")]
-        public static partial void DtlsTrace(ILogger logger, string message);
-
-        [LoggerMessage(8, LogLevel.Debug, "Media packet dropped: {Error}")]
-        public static partial void PacketDropped(ILogger logger, string error);
     }
 }

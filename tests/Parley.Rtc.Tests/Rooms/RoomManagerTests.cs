@@ -252,4 +252,28 @@ public sealed class RoomManagerTests
         Assert.Equal(RoomErrorCode.InvalidId, error.Code);
         Assert.Matches("RoomId|UserId", error.Message);
     }
+
+    [Fact]
+    public async Task SendRawMessage_DeliversTheClientsJsonAsIs_AndRefusesWhatIsNotOneJsonObject()
+    {
+        using var rooms = Create(new FakeTimeProvider());
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        while (agent.Events.TryRead(out _))
+        {
+        }
+
+        await user.SendRawMessageAsync("{\"Hello\":[1,2]}"u8.ToArray(), null, CancellationToken.None);
+        var message = await agent.Events.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(RoomEventKind.RoomMessage, message.Kind);
+        Assert.Equal("user", message.Message!.FromUserId);
+        Assert.Equal("{\"Hello\":[1,2]}", System.Text.Encoding.UTF8.GetString(message.Message.Json.Span));
+
+        foreach (var bad in new[] { "[1]", "{\"a\":1", "{\"a\":1,\"a\":2}", "{} {}" })
+        {
+            await Assert.ThrowsAsync<ArgumentException>(async () => await user.SendRawMessageAsync(System.Text.Encoding.UTF8.GetBytes(bad), null, CancellationToken.None));
+        }
+
+        Assert.False(agent.Events.TryRead(out _));
+    }
 }

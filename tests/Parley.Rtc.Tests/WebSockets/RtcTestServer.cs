@@ -35,7 +35,7 @@ internal sealed class RtcTestServer : IAsyncDisposable
 
     public IRoomManager Rooms => _app.Services.GetRequiredService<IRoomManager>();
 
-    public static async Task<RtcTestServer> StartAsync(Action<ParleyRtcOptions>? configure = null, Action<WebApplication>? map = null)
+    public static async Task<RtcTestServer> StartAsync(Action<ParleyRtcOptions>? configure = null, Action<WebApplication>? map = null, ILoggerProvider? logs = null)
     {
         // As the Parley server does: real-time pacing must not wait for the thread pool to grow on a busy 2-core machine.
         ThreadPool.GetMinThreads(out var workers, out var io);
@@ -43,6 +43,12 @@ internal sealed class RtcTestServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+            builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        }
+
         builder.Services.AddSingleton<IRoomAppDirectory>(new StaticRoomAppDirectory(new Dictionary<uint, string> { [AppId] = Secret }));
         builder.Services.AddParleyRtc(builder.Configuration);
         if (configure is not null)

@@ -93,6 +93,25 @@ public sealed class WebRtcSignallingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task WebRtcPeer_ThatNeverConnects_IsLoggedAsAWarning_NamingTheConnection_AndEndsTheWebSocket()
+    {
+        var logs = new RecordingLogs();
+        await using var server = await RtcTestServer.StartAsync(o => o.WebRtc.ConnectTimeout = TimeSpan.FromMilliseconds(300), logs: logs);
+        await using var client = await server.LoginAsync("room1", "user_1");
+        await client.SendJsonAsync(new { Type = "WebRtcOffer", Sdp = OfferSdp, PublishStreamId = "mic" });
+        var answer = await client.ExpectAsync("WebRtcAnswer");
+        Assert.Equal(0, answer.GetProperty("Code").GetInt32());
+
+        // No browser answers ICE: the peer gives up after the connect timeout, which ends the room connection.
+        await client.Closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var failed = Assert.Single(logs.Entries, e => e.Category == typeof(Parley.Rtc.WebRtc.WebRtcPeer).FullName && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Contains("not connected within", failed.Message, StringComparison.Ordinal);
+        Assert.Contains("ConnectionId", failed.Scope, StringComparison.Ordinal);
+        var icePwd = answer.GetProperty("Sdp").GetString()!.Split("\r\n").Single(l => l.StartsWith("a=ice-pwd:", StringComparison.Ordinal))["a=ice-pwd:".Length..];
+        Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(icePwd, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void WebRtcSettings_CandidateAddresses_AreParsedAndValidated()
     {
         var settings = new Parley.Rtc.WebRtc.WebRtcSettings();
@@ -287,4 +306,35 @@ public sealed class WebRtcSignallingTests(ITestOutputHelper output)
 public sealed class WebRtcSignallingCollection
 {
     public const string Name = "WebRTC signalling (Chromium, not parallel)";
+}
+
+/// <summary>Keeps every log entry with the scopes it was written in.</summary>
+internal sealed class RecordingLogs : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ISupportExternalScope
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, string Scope)> _entries = new();
+    private Microsoft.Extensions.Logging.IExternalScopeProvider _scopes = new Microsoft.Extensions.Logging.LoggerExternalScopeProvider();
+
+    public IReadOnlyCollection<(string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, string Scope)> Entries => _entries;
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void SetScopeProvider(Microsoft.Extensions.Logging.IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(RecordingLogs owner, string category) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var scope = new System.Text.StringBuilder();
+            owner._scopes.ForEachScope(static (s, b) => b.Append(s is IEnumerable<KeyValuePair<string, object>> pairs ? string.Join(",", pairs.Select(p => $"{p.Key}={p.Value}")) : s).Append(';'), scope);
+            owner._entries.Enqueue((category, logLevel, formatter(state, exception), scope.ToString()));
+        }
+    }
 }
