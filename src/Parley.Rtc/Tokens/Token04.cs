@@ -7,8 +7,10 @@ using System.Text.Json;
 namespace Parley.Rtc.Tokens;
 
 /// <summary>
-/// ZEGO Token04 (the room login token of ZEGO's server assistants): "04" + Base64(expire int64 BE ‖ ivLen uint16 BE ‖
-/// iv ‖ cipherLen uint16 BE ‖ AES-CBC-PKCS7(key = ServerSecret bytes, iv)( {"app_id","user_id","ctime","expire","nonce","payload"} )).
+/// ZEGO Token04, the room login token of ZEGO's server assistants, in both of its forms (see <see cref="Token04Envelope"/>
+/// for the layout): AES-GCM (<see cref="Token04Mode.Gcm"/>, what ZEGO's Node.js and C++ helpers mint today and Parley
+/// mints by default) and AES-CBC (<see cref="Token04Mode.Cbc"/>, the older form of the Go, .NET and Java helpers). The
+/// key is the ServerSecret's bytes; the encrypted body is the JSON <c>{"app_id","user_id","nonce","ctime","expire","payload"}</c>.
 /// </summary>
 public static class Token04
 {
@@ -18,12 +20,16 @@ public static class Token04
     /// <summary>Privilege key "publish a stream".</summary>
     public const int PrivilegePublish = 2;
 
+    /// <summary>The form <see cref="Mint(uint, string, string, TimeSpan, string?, TimeProvider, Token04Mode)"/> uses when none is given: GCM, as ZEGO's current helpers.</summary>
+    public const Token04Mode DefaultMode = Token04Mode.Gcm;
+
     private const string IvAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Mints a token valid for <paramref name="validity"/> from now (<paramref name="timeProvider"/>).</summary>
     /// <param name="payload">Empty for a basic token, or privilege JSON from <see cref="BuildPayload"/>.</param>
-    public static string Mint(uint appId, string userId, string serverSecret, TimeSpan validity, string? payload, TimeProvider timeProvider)
+    /// <param name="mode">The form: <see cref="Token04Mode.Gcm"/> (default) or the older <see cref="Token04Mode.Cbc"/>. Parley verifies both.</param>
+    public static string Mint(uint appId, string userId, string serverSecret, TimeSpan validity, string? payload, TimeProvider timeProvider, Token04Mode mode = DefaultMode)
     {
         if (appId == 0)
         {
@@ -38,52 +44,105 @@ public static class Token04
         }
 
         var ctime = timeProvider.GetUtcNow().ToUnixTimeSeconds();
-        Span<char> iv = stackalloc char[16];
-        for (var i = 0; i < iv.Length; i++)
+        var expire = ctime + (long)validity.TotalSeconds;
+        var nonce = RandomNumberGenerator.GetInt32(int.MaxValue);
+        switch (mode)
         {
-            iv[i] = IvAlphabet[RandomNumberGenerator.GetInt32(IvAlphabet.Length)];
-        }
+            case Token04Mode.Gcm:
+                return MintGcm(appId, userId, serverSecret, ctime, expire, nonce, payload ?? "", RandomNumberGenerator.GetBytes(Token04Envelope.GcmNonceLength));
+            case Token04Mode.Cbc:
+                Span<char> iv = stackalloc char[Token04Envelope.CbcIvLength];
+                for (var i = 0; i < iv.Length; i++)
+                {
+                    iv[i] = IvAlphabet[RandomNumberGenerator.GetInt32(IvAlphabet.Length)];
+                }
 
-        return Mint(appId, userId, serverSecret, ctime, ctime + (long)validity.TotalSeconds, RandomNumberGenerator.GetInt32(int.MaxValue), payload ?? "", new string(iv));
+                return MintCbc(appId, userId, serverSecret, ctime, expire, nonce, payload ?? "", new string(iv));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Gcm or Cbc");
+        }
     }
 
-    /// <summary>Deterministic minting (fixed times, nonce and IV) for test vectors.</summary>
-    internal static string Mint(uint appId, string userId, string serverSecret, long ctime, long expire, int nonce, string payload, string iv)
+    /// <summary>Deterministic CBC minting (fixed times, nonce and IV) for test vectors; the body in the Go helper's key order.</summary>
+    internal static string MintCbc(uint appId, string userId, string serverSecret, long ctime, long expire, int nonce, string payload, string iv)
     {
         var key = KeyOf(serverSecret);
         var ivBytes = Encoding.ASCII.GetBytes(iv);
-        if (ivBytes.Length != 16)
+        if (ivBytes.Length != Token04Envelope.CbcIvLength)
         {
             throw new ArgumentException("iv must be 16 characters", nameof(iv));
         }
 
+        var body = Body(appId, userId, ctime, expire, nonce, payload, nonceFirst: false);
+        using var aes = Aes.Create();
+        aes.Key = key;
+        return Pack(expire, ivBytes, aes.EncryptCbc(body, ivBytes, PaddingMode.PKCS7), modeByte: null);
+    }
+
+    /// <summary>Deterministic GCM minting (fixed times, nonce and GCM nonce) for test vectors; the body in the Node.js helper's key order.</summary>
+    internal static string MintGcm(uint appId, string userId, string serverSecret, long ctime, long expire, int nonce, string payload, ReadOnlySpan<byte> gcmNonce)
+    {
+        var key = KeyOf(serverSecret);
+        if (gcmNonce.Length != Token04Envelope.GcmNonceLength)
+        {
+            throw new ArgumentException("the GCM nonce must be 12 bytes", nameof(gcmNonce));
+        }
+
+        var body = Body(appId, userId, ctime, expire, nonce, payload, nonceFirst: true);
+        var sealedBody = new byte[body.Length + Token04Envelope.GcmTagLength];
+        using (var gcm = new AesGcm(key, Token04Envelope.GcmTagLength))
+        {
+            gcm.Encrypt(gcmNonce, body, sealedBody.AsSpan(0, body.Length), sealedBody.AsSpan(body.Length));
+        }
+
+        return Pack(expire, gcmNonce, sealedBody, (byte)Token04Mode.Gcm);
+    }
+
+    private static byte[] Body(uint appId, string userId, long ctime, long expire, int nonce, string payload, bool nonceFirst)
+    {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream, WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteNumber("app_id", appId);
             writer.WriteString("user_id", userId);
+            if (nonceFirst)
+            {
+                writer.WriteNumber("nonce", nonce);
+            }
+
             writer.WriteNumber("ctime", ctime);
             writer.WriteNumber("expire", expire);
-            writer.WriteNumber("nonce", nonce);
+            if (!nonceFirst)
+            {
+                writer.WriteNumber("nonce", nonce);
+            }
+
             writer.WriteString("payload", payload);
             writer.WriteEndObject();
         }
 
-        using var aes = Aes.Create();
-        aes.Key = key;
-        var cipher = aes.EncryptCbc(stream.ToArray(), ivBytes, PaddingMode.PKCS7);
+        return stream.ToArray();
+    }
+
+    private static string Pack(long expire, ReadOnlySpan<byte> iv, byte[] cipher, byte? modeByte)
+    {
         if (cipher.Length > ushort.MaxValue)
         {
-            throw new ArgumentException("payload is too large for a Token04", nameof(payload));
+            throw new ArgumentException("the payload is too large for a Token04");
         }
 
-        var packed = new byte[8 + 2 + ivBytes.Length + 2 + cipher.Length];
+        var packed = new byte[8 + 2 + iv.Length + 2 + cipher.Length + (modeByte is null ? 0 : 1)];
         BinaryPrimitives.WriteInt64BigEndian(packed, expire);
-        BinaryPrimitives.WriteUInt16BigEndian(packed.AsSpan(8), (ushort)ivBytes.Length);
-        ivBytes.CopyTo(packed, 10);
-        BinaryPrimitives.WriteUInt16BigEndian(packed.AsSpan(10 + ivBytes.Length), (ushort)cipher.Length);
-        cipher.CopyTo(packed, 12 + ivBytes.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(packed.AsSpan(8), (ushort)iv.Length);
+        iv.CopyTo(packed.AsSpan(10));
+        BinaryPrimitives.WriteUInt16BigEndian(packed.AsSpan(10 + iv.Length), (ushort)cipher.Length);
+        cipher.CopyTo(packed, 12 + iv.Length);
+        if (modeByte is { } mode)
+        {
+            packed[^1] = mode;
+        }
+
         return "04" + Convert.ToBase64String(packed);
     }
 
@@ -122,109 +181,16 @@ public static class Token04
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    /// <summary>Splits a token into its clear parts; false with a reason when it is not a well-formed Token04.</summary>
-    internal static bool TryUnpack(string token, out long expire, out byte[] iv, out byte[] cipher, out string? error)
+    internal static bool TryKeyOf(string? serverSecret, out byte[] key)
     {
-        expire = 0;
-        iv = [];
-        cipher = [];
-        if (token.Length < 3 || !token.StartsWith("04", StringComparison.Ordinal))
-        {
-            error = "Token is not a Token04 (it must start with \"04\")";
-            return false;
-        }
-
-        byte[] packed;
-        try
-        {
-            packed = Convert.FromBase64String(token[2..]);
-        }
-        catch (FormatException)
-        {
-            error = "Token is not valid Base64 after the \"04\" prefix";
-            return false;
-        }
-
-        if (packed.Length < 12)
-        {
-            error = "Token is too short";
-            return false;
-        }
-
-        expire = BinaryPrimitives.ReadInt64BigEndian(packed);
-        int ivLength = BinaryPrimitives.ReadUInt16BigEndian(packed.AsSpan(8));
-        if (ivLength != 16 || packed.Length < 12 + ivLength)
-        {
-            error = "Token has a bad IV length";
-            return false;
-        }
-
-        iv = packed.AsSpan(10, ivLength).ToArray();
-        int cipherLength = BinaryPrimitives.ReadUInt16BigEndian(packed.AsSpan(10 + ivLength));
-        if (cipherLength == 0 || cipherLength % 16 != 0 || packed.Length != 12 + ivLength + cipherLength)
-        {
-            error = "Token has a bad ciphertext length";
-            return false;
-        }
-
-        cipher = packed.AsSpan(12 + ivLength, cipherLength).ToArray();
-        error = null;
-        return true;
-    }
-
-    /// <summary>Decrypts and parses the token body with <paramref name="serverSecret"/>; null when it does not decrypt to a Token04 body.</summary>
-    internal static Token04Claims? TryDecrypt(byte[] iv, byte[] cipher, string serverSecret)
-    {
-        byte[] key;
-        try
-        {
-            key = KeyOf(serverSecret);
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-
-        byte[] plain;
-        try
-        {
-            using var aes = Aes.Create();
-            aes.Key = key;
-            plain = aes.DecryptCbc(cipher, iv, PaddingMode.PKCS7);
-        }
-        catch (CryptographicException)
-        {
-            return null;
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(plain);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("app_id", out var appId) || !appId.TryGetUInt32(out var app)
-                || !root.TryGetProperty("user_id", out var userId) || userId.ValueKind != JsonValueKind.String
-                || !root.TryGetProperty("expire", out var expire) || !expire.TryGetInt64(out var expireValue))
-            {
-                return null;
-            }
-
-            var ctime = root.TryGetProperty("ctime", out var c) && c.TryGetInt64(out var cv) ? cv : 0;
-            var nonce = root.TryGetProperty("nonce", out var n) && n.TryGetInt32(out var nv) ? nv : 0;
-            var payload = root.TryGetProperty("payload", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
-            return new Token04Claims(app, userId.GetString()!, ctime, expireValue, nonce, payload);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        key = serverSecret is null ? [] : Encoding.UTF8.GetBytes(serverSecret);
+        return key.Length is 16 or 24 or 32;
     }
 
     private static byte[] KeyOf(string serverSecret)
     {
         ArgumentNullException.ThrowIfNull(serverSecret);
-        var key = Encoding.UTF8.GetBytes(serverSecret);
-        if (key.Length is not (16 or 24 or 32))
+        if (!TryKeyOf(serverSecret, out var key))
         {
             throw new ArgumentException("serverSecret must be 16, 24 or 32 bytes (ZEGO secrets are 32 characters)", nameof(serverSecret));
         }
@@ -234,4 +200,8 @@ public static class Token04
 }
 
 /// <summary>The decrypted body of a Token04.</summary>
-public sealed record Token04Claims(uint AppId, string UserId, long CreatedAt, long ExpiresAt, int Nonce, string Payload);
+public sealed record Token04Claims(uint AppId, string UserId, long CreatedAt, long ExpiresAt, int Nonce, string Payload)
+{
+    /// <summary>The form the token came in.</summary>
+    public Token04Mode Mode { get; init; }
+}

@@ -52,7 +52,10 @@ public sealed record Token04Grants(string? RoomId, bool CanLogin, bool CanPublis
     }
 }
 
-/// <summary>Verifies Token04 logins against the <see cref="IRoomAppDirectory"/>, with time from a <see cref="TimeProvider"/>.</summary>
+/// <summary>
+/// Verifies Token04 logins (both forms, GCM and CBC, told apart by their layout: see <see cref="Token04Envelope"/>) against
+/// the <see cref="IRoomAppDirectory"/>, with time from a <see cref="TimeProvider"/>.
+/// </summary>
 public sealed class Token04Verifier(IRoomAppDirectory apps, TimeProvider timeProvider)
 {
     /// <summary>
@@ -67,7 +70,7 @@ public sealed class Token04Verifier(IRoomAppDirectory apps, TimeProvider timePro
             return Token04Check.Fail(Token04Error.Missing, "Token is required");
         }
 
-        if (!Token04.TryUnpack(token, out var outerExpire, out var iv, out var cipher, out var error))
+        if (!Token04Envelope.TryUnpack(token, out var envelope, out var error))
         {
             return Token04Check.Fail(Token04Error.Malformed, error!);
         }
@@ -80,7 +83,7 @@ public sealed class Token04Verifier(IRoomAppDirectory apps, TimeProvider timePro
                 return Token04Check.Fail(Token04Error.UnknownApp, $"AppId {id} is not known to this server");
             }
 
-            claims = Token04.TryDecrypt(iv, cipher, secret);
+            claims = envelope.TryDecrypt(secret);
             if (claims is null)
             {
                 return Token04Check.Fail(Token04Error.Forged, $"Token does not decrypt with the secret of AppId {id} (forged, or minted for another app)");
@@ -98,7 +101,7 @@ public sealed class Token04Verifier(IRoomAppDirectory apps, TimeProvider timePro
             {
                 tried++;
                 if (apps.TryGetServerSecret(candidate, out var secret)
-                    && Token04.TryDecrypt(iv, cipher, secret) is { } found
+                    && envelope.TryDecrypt(secret) is { } found
                     && found.AppId == candidate)
                 {
                     claims = found;
@@ -114,7 +117,7 @@ public sealed class Token04Verifier(IRoomAppDirectory apps, TimeProvider timePro
             }
         }
 
-        if (claims.ExpiresAt != outerExpire)
+        if (claims.ExpiresAt != envelope.Expire)
         {
             return Token04Check.Fail(Token04Error.Forged, "Token's clear expiry does not match its encrypted expiry (tampered)");
         }

@@ -7,7 +7,7 @@ public sealed class Token04Tests
 {
     private const string Secret = "fa94dd0f974cf2e293728a526b028271";
 
-    // Produced by an independent Node.js implementation of ZEGO's token04 helper (zego_server_assistant, token/go/src/token04):
+    // CBC form. Produced by an independent Node.js implementation of ZEGO's token04 helper (zego_server_assistant, token/go/src/token04):
     // app 1, user "demo", ctime 1700000000, expire 1700003600, nonce 12345, payload "", iv "0123456789abcdef".
     private const string VectorBasic =
         "04AAAAAGVT/xAAEDAxMjM0NTY3ODlhYmNkZWYAYPDOWcZeMCPxbh1dpHzCTRH0tbs1JDwaSloPPpfrCE29tUW/QA7cBUDbJW7EPsVPsGpO/KyXwgxISYw5q52prPMSDPSd273V+GccmQjr86yJoXltDCWhCc+RSKS2RxPL0w==";
@@ -25,10 +25,10 @@ public sealed class Token04Tests
     [Fact]
     public void Mint_WithFixedInputs_MatchesReferenceVectorsByteForByte()
     {
-        Assert.Equal(VectorBasic, Token04.Mint(1, "demo", Secret, 1700000000, 1700003600, 12345, "", "0123456789abcdef"));
+        Assert.Equal(VectorBasic, Token04.MintCbc(1, "demo", Secret, 1700000000, 1700003600, 12345, "", "0123456789abcdef"));
         var payload = Token04.BuildPayload("room1", canLogin: true, canPublish: false);
         Assert.Equal("{\"room_id\":\"room1\",\"privilege\":{\"1\":1,\"2\":0},\"stream_id_list\":null}", payload);
-        Assert.Equal(VectorPrivilege, Token04.Mint(1234567, "user_1", Secret, 1700000000, 1700003600, -5, payload, "abcdefghijklmnop"));
+        Assert.Equal(VectorPrivilege, Token04.MintCbc(1234567, "user_1", Secret, 1700000000, 1700003600, -5, payload, "abcdefghijklmnop"));
     }
 
     [Fact]
@@ -44,15 +44,18 @@ public sealed class Token04Tests
         Assert.Equal(Token04Error.NoPublishPrivilege, check.Grants.CheckPublish("s1").Error);
     }
 
-    [Fact]
-    public void MintThenVerify_RoundTrips_WithAndWithoutAppId()
+    [Theory]
+    [InlineData(Token04Mode.Gcm)]
+    [InlineData(Token04Mode.Cbc)]
+    public void MintThenVerify_RoundTrips_WithAndWithoutAppId(Token04Mode mode)
     {
         var clock = ClockAt(1750000000);
-        var token = Token04.Mint(42, "alice", Secret, TimeSpan.FromHours(1), Token04.BuildPayload("r1", true, true, ["s1"]), clock);
+        var token = Token04.Mint(42, "alice", Secret, TimeSpan.FromHours(1), Token04.BuildPayload("r1", true, true, ["s1"]), clock, mode);
         var verifier = Verifier(clock, (7, "0123456789abcdef0123456789abcdef"), (42, Secret));
 
         var withAppId = verifier.VerifyLogin(token, 42, "alice", "r1");
         Assert.True(withAppId.IsValid, withAppId.Message);
+        Assert.Equal(mode, withAppId.Claims!.Mode);
         var byTrial = verifier.VerifyLogin(token, null, "alice", "r1");
         Assert.True(byTrial.IsValid, byTrial.Message);
         Assert.Equal(42u, byTrial.Claims!.AppId);
@@ -115,11 +118,13 @@ public sealed class Token04Tests
         Assert.Contains(check.Error, new[] { Token04Error.Missing, Token04Error.Malformed });
     }
 
-    [Fact]
-    public void Verify_TamperedClearExpiry_IsRefusedAsForged()
+    [Theory]
+    [InlineData(Token04Mode.Gcm)]
+    [InlineData(Token04Mode.Cbc)]
+    public void Verify_TamperedClearExpiry_IsRefusedAsForged(Token04Mode mode)
     {
         var clock = ClockAt(1750000000);
-        var token = Token04.Mint(42, "alice", Secret, TimeSpan.FromHours(1), "", clock);
+        var token = Token04.Mint(42, "alice", Secret, TimeSpan.FromHours(1), "", clock, mode);
         var packed = Convert.FromBase64String(token[2..]);
         packed[7] ^= 1;
         var tampered = "04" + Convert.ToBase64String(packed);
