@@ -92,11 +92,13 @@ public sealed class TurnLatencyObserver : ISessionEventObserver
             }
         }
 
-        Trace(turn, note);
         foreach (var sink in _sinks)
         {
             sink.OnTurn(latency);
         }
+
+        // Spans last: whoever sees the turn span end can rely on the metrics and sinks having the turn.
+        Trace(turn, note);
     }
 
     private static void Record(System.Diagnostics.Metrics.Histogram<double> histogram, TimeSpan? value, KeyValuePair<string, object?>[] tags)

@@ -378,10 +378,14 @@ internal sealed partial class AgentInstanceGrain(
         var flags = spec.CallbackFlags;
         bool On(string flag) => flags.TryGetValue(flag, out var v) && v == 1;
         var messages = new RoomMessageMapper(spec.UserId);
+
+        // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
+        var observer = ServiceProvider.GetRequiredService<Parley.Server.Observability.SessionObservers>().Create(spec.InstanceId);
         try
         {
             await foreach (var e in session.Events.ReadAllAsync(cancellationToken))
             {
+                observer.OnEvent(e);
                 var room = _join is { IsCompletedSuccessfully: true, Result: { } joined } ? joined : null;
                 if (room is not null)
                 {
@@ -404,12 +408,6 @@ internal sealed partial class AgentInstanceGrain(
                         break;
                     case UserUtteranceEmptyEvent empty:
                         await PublishAsync(spec, CallbackEvents.Exception, new JsonObject { ["Code"] = 1004, ["Message"] = "speech was heard but recognition produced no text", ["Round"] = empty.RoundId });
-                        break;
-                    case TurnLatencyEvent turn:
-                        TurnMetrics.Record(turn);
-                        LogTurn(logger, spec.InstanceId, turn.RoundId, turn.Outcome, turn.IsUserTurn,
-                            Ms(turn.FinalTranscriptAt - turn.UserSpeechEndedAt), Ms(turn.LlmFirstTokenAt - turn.ReplyStartedAt),
-                            Ms(turn.TtsFirstAudioAt - (turn.LlmFirstTokenAt ?? turn.ReplyStartedAt)), Ms(turn.TotalCost));
                         break;
                 }
 
@@ -463,11 +461,6 @@ internal sealed partial class AgentInstanceGrain(
             LogPublishFailed(logger, ex, eventName, spec.InstanceId);
         }
     }
-
-    private static long Ms(TimeSpan? span) => span is { } value ? (long)value.TotalMilliseconds : -1;
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Turn {Round} of instance {InstanceId}: {Outcome} (user turn {IsUserTurn}); final transcript {AsrMs} ms after end of speech, LLM first token {LlmMs} ms, TTS first audio {TtsMs} ms, voice-to-voice {TotalMs} ms")]
-    private static partial void LogTurn(ILogger logger, string instanceId, long round, ReplyOutcome outcome, bool isUserTurn, long asrMs, long llmMs, long ttsMs, long totalMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} created from agent {AgentId}")]
     private static partial void LogCreated(ILogger logger, uint appId, string instanceId, string agentId);

@@ -109,6 +109,22 @@ public sealed class TurnLatencyObserverTests : IDisposable
     }
 
     [Fact]
+    public void TheTurnSpanEndsAfterTheMetricsAndSinksHaveTheTurn()
+    {
+        var spansWhenSunk = -1;
+        var measurementsWhenSunk = -1;
+        var observer = new TurnLatencyObserver("inst_1", _telemetry, new CallbackSink(_ =>
+        {
+            spansWhenSunk = _recorder.Spans.Count;
+            measurementsWhenSunk = _recorder.Measurements.Count;
+        }));
+        Feed(observer, UserTurn(4, ReplyOutcome.Finished));
+
+        Assert.Equal((0, 7), (spansWhenSunk, measurementsWhenSunk));
+        Assert.Equal(5, _recorder.Spans.Count);
+    }
+
+    [Fact]
     public void OutOfOrderMarks_AreNotRecorded()
     {
         var observer = new TurnLatencyObserver("inst_1", _telemetry);
@@ -185,6 +201,11 @@ public sealed class TurnLatencyObserverTests : IDisposable
 
     private void AssertSeconds(double expected, string instrument) =>
         Assert.Equal(expected, Assert.Single(_recorder.Values(instrument)), 6);
+
+    private sealed class CallbackSink(Action<TurnLatency> onTurn) : ITurnLatencySink
+    {
+        public void OnTurn(TurnLatency turn) => onTurn(turn);
+    }
 
     private sealed class Sink : ITurnLatencySink
     {
