@@ -62,6 +62,8 @@ public static class TelemetryHosting
     /// <summary>The <c>Parley.Rtc</c> room meter (<c>RtcMetrics</c>), exported beside <see cref="ParleyTelemetry.Name"/>.</summary>
     internal const string RtcMeterName = "Parley.Rtc";
 
+    private static int _meterAdapterConfigured;
+
     public static IHostApplicationBuilder AddParleyTelemetry(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -75,7 +77,11 @@ public static class TelemetryHosting
 
         // /metrics keeps its own turn series (TurnLog: parley_turn_stage_seconds, parley_turns_total). prometheus-net's
         // default adapter would also publish this meter there under doubled names (parley_agents_parley_agents_...).
-        Prometheus.Metrics.ConfigureMeterAdapter(adapter => adapter.InstrumentFilterPredicate = instrument => instrument.Meter.Name != ParleyTelemetry.Name);
+        // The adapter is process-wide: configured once, not again by every host a test process builds.
+        if (Interlocked.Exchange(ref _meterAdapterConfigured, 1) == 0)
+        {
+            Prometheus.Metrics.ConfigureMeterAdapter(adapter => adapter.InstrumentFilterPredicate = instrument => instrument.Meter.Name != ParleyTelemetry.Name);
+        }
         if (options.OtlpEndpoint is not { } endpoint)
         {
             return builder;
