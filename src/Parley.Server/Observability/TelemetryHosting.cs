@@ -82,6 +82,7 @@ public static class TelemetryHosting
         {
             Prometheus.Metrics.ConfigureMeterAdapter(adapter => adapter.InstrumentFilterPredicate = instrument => instrument.Meter.Name != ParleyTelemetry.Name);
         }
+
         if (options.OtlpEndpoint is not { } endpoint)
         {
             return builder;
