@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Parley.Server.Api;
 using Parley.Server.Apps;
+using Parley.Server.Observability;
 using Parley.Server.Playground;
 using Parley.Server.Storage;
 using Parley.Rtc;
@@ -24,6 +25,7 @@ public static class ParleyHosting
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddParleyOutboundPolicy(builder.Configuration);
+        builder.AddParleyTelemetry();
         services.AddSingleton<IAppDirectory, AppDirectory>();
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<ActionRateLimiter>();

@@ -4,6 +4,7 @@ using Parley.Core.Agents;
 using Parley.Core.Sessions;
 using Parley.Core.Turns;
 using Parley.Server.Callbacks;
+using Parley.Server.Observability;
 using Parley.Server.Rooms;
 using Parley.Server.Zego;
 
@@ -52,7 +53,9 @@ internal sealed partial class AgentInstanceHost
         _ = Agent.UpdateListeningAsync(() => deps.Listeners.CreateListening(_asr), CancellationToken.None);
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
-        _bridge = new ZegoEventBridge(Agent.Session.Events, spec, PublishAsync, Observe);
+        // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
+        var observer = deps.Observers.Create(spec.InstanceId);
+        _bridge = new ZegoEventBridge(Agent.Session.Events, spec, PublishAsync, observer.OnEvent);
         _join = Task.Run(() => JoinAsync(_lifetime.Token));
     }
 
@@ -163,22 +166,6 @@ internal sealed partial class AgentInstanceHost
         }
     }
 
-    private void Observe(SessionEvent e)
-    {
-        if (e is TurnLatencyEvent turn)
-        {
-            TurnMetrics.Record(turn);
-            LogTurn(_deps.Logger, _spec.InstanceId, turn.RoundId, turn.Outcome, turn.IsUserTurn,
-                Ms(turn.FinalTranscriptAt - turn.UserSpeechEndedAt), Ms(turn.LlmFirstTokenAt - turn.ReplyStartedAt),
-                Ms(turn.TtsFirstAudioAt - (turn.LlmFirstTokenAt ?? turn.ReplyStartedAt)), Ms(turn.TotalCost));
-        }
-    }
-
-    private static long Ms(TimeSpan? span) => span is { } value ? (long)value.TotalMilliseconds : -1;
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Turn {Round} of instance {InstanceId}: {Outcome} (user turn {IsUserTurn}); final transcript {AsrMs} ms after end of speech, LLM first token {LlmMs} ms, TTS first audio {TtsMs} ms, voice-to-voice {TotalMs} ms")]
-    private static partial void LogTurn(ILogger logger, string instanceId, long round, ReplyOutcome outcome, bool isUserTurn, long asrMs, long llmMs, long ttsMs, long totalMs);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} could not join its room (code {Code})")]
     private static partial void LogJoinFailed(ILogger logger, Exception exception, uint appId, string instanceId, int code);
 
@@ -199,8 +186,11 @@ internal sealed class AgentInstanceHostFactory(
     TimeProvider time,
     IOptions<InstanceHostOptions> options,
     IOptions<AgentRoomOptions> roomOptions,
+    SessionObservers observers,
     ILogger<AgentInstanceHost> logger)
 {
+    public SessionObservers Observers => observers;
+
     public ICallbackPublisher? Callbacks { get; } = callbackPublishers.LastOrDefault();
 
     public IAgentRoomBinding Rooms => rooms;
