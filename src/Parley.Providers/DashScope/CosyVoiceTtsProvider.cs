@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.DashScope;
 

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.DashScope;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.Local;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.Local;
 

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.ML.OnnxRuntime;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 [assembly: InternalsVisibleTo("Parley.Providers.Tests")]
 

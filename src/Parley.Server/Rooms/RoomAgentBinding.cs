@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Sessions;
 using Parley.Core.Text;
 using Parley.Media;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
 using Parley.Providers.Net;
@@ -41,9 +41,9 @@ public static class RoomHosting
             sp => new CosyVoiceTtsProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<IVoiceActivityDetectorFactory>(_ => new SileroVadFactory());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizerProvider, PocketSphinxRecognizerProvider>(
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, PocketSphinxRecognizerProvider>(
             sp => new PocketSphinxRecognizerProvider(null, sp.GetRequiredService<ILoggerFactory>())));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizerProvider, ParaformerRecognizerProvider>(
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, ParaformerRecognizerProvider>(
             sp => new ParaformerRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddSingleton<SpeechRecognizers>();
         services.Replace(ServiceDescriptor.Singleton<IAgentRoomBinding, RoomAgentBinding>());

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Sessions;
 using Parley.Core.Text;
 using Parley.Media;

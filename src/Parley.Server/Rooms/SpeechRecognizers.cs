@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Turns;
 
 namespace Parley.Server.Rooms;
@@ -12,12 +12,12 @@ namespace Parley.Server.Rooms;
 /// </summary>
 internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
-    IEnumerable<ISpeechRecognizerProvider> providers,
+    IEnumerable<ISpeechRecognizer> providers,
     IOptions<AgentRoomOptions> options,
     TimeProvider time,
     ILogger<SpeechRecognizers> logger)
 {
-    private readonly Dictionary<string, ISpeechRecognizerProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, ISpeechRecognizer> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     public UserTurnDetector CreateDetector(JsonObject asr)
     {
