@@ -73,9 +73,13 @@ internal sealed partial class RoomSpeechOutput(
         Resampler? resampler = null;
         try
         {
-            await foreach (var chunk in selection.Provider.SynthesizeAsync(text, selection.Parameters, cancellationToken).ConfigureAwait(false))
+            // One synthesis stream per segment: the text is pushed whole and flushed, so its audio ends with the segment.
+            await using var stream = selection.Provider.Open(new TtsRequest(selection.Parameters));
+            await stream.PushTextAsync(text, cancellationToken).ConfigureAwait(false);
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await foreach (var piece in stream.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                using (chunk)
+                using (var chunk = piece.Audio)
                 {
                     if (chunk.IsEmpty)
                     {
@@ -182,4 +186,4 @@ internal sealed partial class RoomSpeechOutput(
 }
 
 /// <summary>The TTS of an instance: the provider for its Vendor, its Params and its text rules.</summary>
-internal sealed record TtsSelection(ITextToSpeechProvider Provider, JsonObject? Parameters, IReadOnlyList<FilterSpan> Filters, string? Terminator);
+internal sealed record TtsSelection(ITextToSpeech Provider, JsonObject? Parameters, IReadOnlyList<FilterSpan> Filters, string? Terminator);
