@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Parley.Abstractions.Speech;
+using Parley.Core.Providers;
 using Parley.Providers.Llm;
 using Parley.Providers.Net;
 
@@ -46,10 +48,18 @@ public static class AgentConfigValidator
         }
     }
 
-    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true)
+    /// <summary>
+    /// Validates a TTS object's fields; with <paramref name="engines"/> the Vendor must also be one of the TTS
+    /// registry's names (the same list the selection and its fallback read).
+    /// </summary>
+    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true, VendorRegistry<ITextToSpeech>? engines = null)
     {
-        // Which vendors this server accepts is the TTS registry's list, checked with the engines (ValidateTtsParams).
         var vendor = complete ? tts.RequiredString("Vendor", 64) : tts.OptionalString("Vendor", 64);
+        if (vendor is not null)
+        {
+            CheckTtsVendor(vendor, tts.FieldPath("Vendor"), engines);
+        }
+
         var parameters = tts.OptionalObject("Params");
         if (complete && vendor is not null && Rooms.TtsProviders.ZegoCloudVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
         {
@@ -97,14 +107,22 @@ public static class AgentConfigValidator
             return;
         }
 
-        if (tts["Vendor"] is JsonValue value && value.TryGetValue<string>(out var vendor) && !providers.Vendors.Accepts(vendor))
+        if (tts["Vendor"] is JsonValue value && value.TryGetValue<string>(out var vendor))
         {
-            throw ApiException.InvalidParameter($"TTS.Vendor '{vendor}' is not supported; supported: {string.Join(", ", providers.Vendors.Names)}");
+            CheckTtsVendor(vendor, "TTS.Vendor", providers.Vendors);
         }
 
         if (providers.ValidateConfiguration(tts) is { } error)
         {
             throw ApiException.InvalidParameter(error);
+        }
+    }
+
+    private static void CheckTtsVendor(string vendor, string field, VendorRegistry<ITextToSpeech>? engines)
+    {
+        if (engines is not null && !engines.Accepts(vendor))
+        {
+            throw ApiException.InvalidParameter($"{field} '{vendor}' is not supported; supported: {string.Join(", ", engines.Names)}");
         }
     }
 
