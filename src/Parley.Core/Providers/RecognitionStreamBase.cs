@@ -45,7 +45,7 @@ public abstract class RecognitionStreamBase : ISpeechRecognitionStream
         });
     }
 
-    /// <summary>The worker: completes when the stream ended (disposed, or the vendor returned or failed); never faults.</summary>
+    /// <summary>The worker: completes when the stream ended (disposed, or the vendor returned or failed; a failure is in <see cref="Results"/>).</summary>
     public Task Completion
     {
         get
@@ -97,7 +97,7 @@ public abstract class RecognitionStreamBase : ISpeechRecognitionStream
 
         if (worker is not null)
         {
-            await worker.ConfigureAwait(false);
+            await worker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // the worker reports failures in Results
         }
         else
         {

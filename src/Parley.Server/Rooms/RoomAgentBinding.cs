@@ -229,8 +229,6 @@ internal sealed partial class TtsProviders
 
     public VendorRegistry<ITextToSpeech> Vendors { get; }
 
-    public ITextToSpeech? Find(string vendor) => Vendors.Find(vendor);
-
     /// <summary>
     /// The engine's verdict on a (merged, already validated) TTS object's Params at configuration time, or null: the
     /// engine's own rules (<see cref="ITextToSpeech.ValidateConfiguration"/>). Vendors this server has no

@@ -32,7 +32,8 @@ public sealed class RecognitionStreamBaseTests
     [Fact]
     public async Task Pushes_DoNotWaitForRecognition_UntilTheQueueIsFull_ThenWaitRatherThanDrop()
     {
-        await using var stream = new EchoStream(capacity: 4) { Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var stream = new EchoStream(capacity: 4, hold);
         await stream.Reading.Task.WaitAsync(Guard); // the vendor read one piece and holds on
 
         for (var i = 0; i < 4; i++)
@@ -43,7 +44,7 @@ public sealed class RecognitionStreamBaseTests
         var waiting = stream.PushAsync(new short[] { 20 }, CancellationToken.None).AsTask();
         Assert.False(waiting.IsCompleted);
 
-        stream.Hold.SetResult();
+        hold.SetResult();
         await waiting.WaitAsync(Guard);
         await stream.EndUtteranceAsync(CancellationToken.None);
         Assert.Equal(["0x1 10x1 11x1 12x1 13x1 20x1"], await ReadFinalsAsync(stream, 1));
@@ -53,7 +54,7 @@ public sealed class RecognitionStreamBaseTests
     public async Task VendorFailure_EndsResultsWithTheException_AndLaterPushesFailWithIt()
     {
         var failure = new IOException("vendor connection broke");
-        var stream = new EchoStream(capacity: 16) { FailOn = 7, Failure = failure };
+        var stream = new EchoStream(capacity: 16, failOn: 7, failure: failure);
         await stream.PushAsync(new short[] { 1 }, CancellationToken.None);
         await stream.EndUtteranceAsync(CancellationToken.None);
         await stream.PushAsync(new short[] { 7 }, CancellationToken.None);
@@ -147,22 +148,26 @@ public sealed class RecognitionStreamBaseTests
     /// </summary>
     private sealed class EchoStream : RecognitionStreamBase
     {
-        public EchoStream(int capacity)
+        // Settings come through the constructor: the worker starts at its end (Start), before any object initializer.
+        public EchoStream(int capacity, TaskCompletionSource? hold = null, short failOn = short.MinValue, Exception? failure = null)
             : base("Echo", capacity)
         {
+            Hold = hold;
+            FailOn = failOn;
+            Failure = failure;
             Start();
         }
 
-        public TaskCompletionSource? Hold { get; init; }
+        public TaskCompletionSource? Hold { get; }
 
         public TaskCompletionSource Reading { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Completes when the vendor is blocked writing a final (the results queue is full).</summary>
         public TaskCompletionSource Finals { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public short FailOn { get; init; } = short.MinValue;
+        public short FailOn { get; }
 
-        public Exception? Failure { get; init; }
+        public Exception? Failure { get; }
 
         public List<Exception> Failures { get; } = [];
 
