@@ -1,4 +1,4 @@
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Turns;
 using Parley.Media;
 using Parley.Media.Codecs;

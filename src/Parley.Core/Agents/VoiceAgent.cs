@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Abstractions.Media;
 using Parley.Core.Output;
 using Parley.Core.Sessions;

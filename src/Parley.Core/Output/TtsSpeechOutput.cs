@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Media;
+using Parley.Abstractions.Speech;
 using Parley.Core.Sessions;
 using Parley.Core.Text;
 using Parley.Media;
@@ -8,7 +9,7 @@ using Parley.Media;
 namespace Parley.Core.Output;
 
 /// <summary>The TTS of an agent: the engine for its vendor, its Params and its text rules (FilterText, TerminatorText).</summary>
-public sealed record TtsVoice(ITextToSpeechProvider Provider, JsonObject? Parameters, IReadOnlyList<FilterSpan> Filters, string? Terminator);
+public sealed record TtsVoice(ITextToSpeech Provider, JsonObject? Parameters, IReadOnlyList<FilterSpan> Filters, string? Terminator);
 
 /// <summary>
 /// Speaks a session's sentences into an <see cref="IAudioSink"/>: FilterText/TerminatorText are applied across the
@@ -100,9 +101,13 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         Resampler? resampler = null;
         try
         {
-            await foreach (var chunk in voice.Provider.SynthesizeAsync(text, voice.Parameters, cancellationToken).ConfigureAwait(false))
+            // One synthesis stream per segment: the text is pushed whole and flushed, so its audio ends with the segment.
+            await using var stream = voice.Provider.Open(new TtsRequest(voice.Parameters));
+            await stream.PushTextAsync(text, cancellationToken).ConfigureAwait(false);
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await foreach (var piece in stream.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                using (chunk)
+                using (var chunk = piece.Audio)
                 {
                     if (chunk.IsEmpty)
                     {

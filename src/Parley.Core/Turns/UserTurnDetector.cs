@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Core.Turns;
 

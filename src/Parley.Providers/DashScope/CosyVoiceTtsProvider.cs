@@ -5,6 +5,8 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
+using Parley.Core.Providers;
 
 namespace Parley.Providers.DashScope;
 
@@ -17,7 +19,7 @@ namespace Parley.Providers.DashScope;
 /// <c>voice</c> longxiaochun_v2, <c>text_type</c> PlainText. One task per call (run-task → continue-task → finish-task)
 /// on a pooled connection; audio is streamed out as it arrives.
 /// </summary>
-public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, ILoggerFactory? loggerFactory = null) : ITextToSpeechProvider
+public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, ILoggerFactory? loggerFactory = null) : SentenceTtsBase
 {
     public const string VendorName = "CosyVoice";
     public const string DefaultModel = "cosyvoice-v2";
@@ -28,13 +30,18 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
 
     private readonly ILogger _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CosyVoiceTtsProvider>();
 
-    public string Name => VendorName;
+    private static readonly TtsCapabilities SentenceCapabilities = new(StreamingText: false, WordTimings: false, NativeSampleRate: DefaultSampleRate);
 
-    public string? Validate(JsonObject? parameters) =>
+    public override string Name => VendorName;
+
+    /// <summary>One task per pushed text for now; the protocol could take a whole reply through continue-task.</summary>
+    public override TtsCapabilities Capabilities => SentenceCapabilities;
+
+    public override string? Validate(JsonObject? parameters) =>
         DashScopeParams.ApiKeyError(parameters, "TTS", pool.Options.ApiKey) ?? PayloadError(parameters);
 
     /// <summary>The payload rules of <see cref="Validate"/> and a key of the wrong type; a missing or placeholder key is accepted (the server falls back).</summary>
-    public string? ValidateConfiguration(JsonObject? parameters) =>
+    public override string? ValidateConfiguration(JsonObject? parameters) =>
         DashScopeParams.KeyTypeError(parameters, "TTS") ?? PayloadError(parameters);
 
     private static string? PayloadError(JsonObject? parameters)
@@ -83,23 +90,11 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
         return null;
     }
 
-    public async IAsyncEnumerable<AudioChunk> SynthesizeAsync(
+    protected override async IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(
         string text,
         JsonObject? parameters,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        if (Validate(parameters) is { } error)
-        {
-            throw new ArgumentException(error, nameof(parameters));
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            yield break;
-        }
-
         var request = new Request(parameters ?? [], pool.Options.ApiKey);
         var taskId = Guid.NewGuid().ToString("N");
         var connection = await pool.StartTaskAsync(VendorName, request.ApiKey, taskId, request, static (w, r) => r.WritePayload(w), cancellationToken)

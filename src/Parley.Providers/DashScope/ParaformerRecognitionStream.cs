@@ -4,149 +4,49 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
+using Parley.Core.Providers;
 
 namespace Parley.Providers.DashScope;
 
 /// <summary>
-/// A Paraformer recognition stream: one DashScope task per utterance. <see cref="PushAsync"/> copies the samples as
-/// PCM16 bytes into a pooled buffer and queues them, so it never waits on the network. A worker opens a task at the
+/// A Paraformer recognition stream: one DashScope task per utterance. Pushes queue pooled copies of the samples (see
+/// <see cref="RecognitionStreamBase"/>), so they never wait on the network. The worker opens a task at the
 /// first audio after a final (run-task on a pooled connection; audio stays queued until task-started), sends each
-/// queued buffer as a binary frame, and on <see cref="EndUtteranceAsync"/> sends finish-task and emits ONE final
+/// queued piece as a binary frame of PCM16 little-endian, and at the end of an utterance sends finish-task and emits ONE final
 /// result when task-finished arrives: the utterance's sentences joined. Partials (the sentences so far plus the
 /// current partial sentence) come from result-generated while audio flows. An utterance without audio gets an empty
 /// final without a task. A vendor failure (task-failed, refused connection, rejected key, broken connection) ends
-/// <see cref="Results"/> with a <see cref="DashScopeException"/>.
+/// the results with a <see cref="DashScopeException"/>.
 /// </summary>
-internal sealed partial class ParaformerRecognitionStream : ISpeechRecognitionStream
+internal sealed partial class ParaformerRecognitionStream : RecognitionStreamBase
 {
     private const int InputCapacity = 2048; // queued pieces; ~40 s of 20 ms frames
-    private const int ResultCapacity = 64;
 
-    private readonly Channel<Piece> _input;
-    private readonly Channel<SpeechRecognitionResult> _results;
-    private readonly CancellationTokenSource _stop = new();
     private readonly DashScopeConnectionPool _pool;
     private readonly ParaformerRequest _request;
     private readonly ILogger _logger;
-    private readonly Task _worker;
-    private int _disposed;
 
     internal ParaformerRecognitionStream(DashScopeConnectionPool pool, ParaformerRequest request, ILogger logger)
+        : base(ParaformerRecognizerProvider.VendorName, InputCapacity)
     {
         _pool = pool;
         _request = request;
         _logger = logger;
-        _input = Channel.CreateBounded<Piece>(new BoundedChannelOptions(InputCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
-        _results = Channel.CreateBounded<SpeechRecognitionResult>(new BoundedChannelOptions(ResultCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
-        _worker = Task.Run(() => RunAsync(_stop.Token));
+        Start();
     }
 
-    public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (samples.IsEmpty)
-        {
-            return ValueTask.CompletedTask;
-        }
+    protected override void OnFailed(Exception exception) => LogFailed(_logger, exception.Message);
 
-        var bytes = samples.Length * 2;
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
-        var source = MemoryMarshal.AsBytes(samples.Span);
-        if (BitConverter.IsLittleEndian)
-        {
-            source.CopyTo(buffer);
-        }
-        else
-        {
-            for (var i = 0; i < samples.Length; i++)
-            {
-                BinaryPrimitives.WriteInt16LittleEndian(buffer.AsSpan(i * 2), samples.Span[i]);
-            }
-        }
-
-        return Enqueue(new Piece(buffer, bytes), cancellationToken);
-    }
-
-    public ValueTask EndUtteranceAsync(CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return Enqueue(default, cancellationToken);
-    }
-
-    public IAsyncEnumerable<SpeechRecognitionResult> Results(CancellationToken cancellationToken) =>
-        _results.Reader.ReadAllAsync(cancellationToken);
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        _input.Writer.TryComplete();
-        await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _worker.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        while (_input.Reader.TryRead(out var piece))
-        {
-            piece.Return();
-        }
-
-        _stop.Dispose();
-    }
-
-    private ValueTask Enqueue(Piece piece, CancellationToken cancellationToken) =>
-        _input.Writer.TryWrite(piece) ? ValueTask.CompletedTask : EnqueueSlowAsync(piece, cancellationToken);
-
-    private async ValueTask EnqueueSlowAsync(Piece piece, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _input.Writer.WriteAsync(piece, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException closed)
-        {
-            piece.Return();
-            if (Volatile.Read(ref _disposed) != 0)
-            {
-                throw new ObjectDisposedException(nameof(ParaformerRecognitionStream));
-            }
-
-            throw new InvalidOperationException("The Paraformer recognition stream failed; see Results for the cause.", closed.InnerException ?? closed);
-        }
-        catch
-        {
-            piece.Return();
-            throw;
-        }
-    }
-
-    private async Task RunAsync(CancellationToken cancellationToken)
+    protected override async Task RunAsync(ChannelReader<AudioPiece> input, ChannelWriter<SpeechRecognitionResult> results, CancellationToken cancellationToken)
     {
         Utterance? current = null;
+        var bytes = Array.Empty<byte>(); // PCM16 little-endian of the piece being sent; grows to the largest piece
         try
         {
-            var reader = _input.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var piece))
+                while (input.TryRead(out var piece))
                 {
                     if (piece.IsEndOfUtterance)
                     {
@@ -158,33 +58,35 @@ internal sealed partial class ParaformerRecognitionStream : ISpeechRecognitionSt
                             text = await utterance.FinishAsync(cancellationToken).ConfigureAwait(false);
                         }
 
-                        await _results.Writer.WriteAsync(new SpeechRecognitionResult(text, IsFinal: true), cancellationToken).ConfigureAwait(false);
+                        await results.WriteAsync(new SpeechRecognitionResult(text, IsFinal: true), cancellationToken).ConfigureAwait(false);
                         continue;
                     }
 
+                    int length;
                     try
                     {
-                        current ??= await Utterance.StartAsync(_pool, _request, _results.Writer, cancellationToken).ConfigureAwait(false);
-                        await current.SendAsync(piece.Memory, cancellationToken).ConfigureAwait(false);
+                        length = piece.Length * 2;
+                        if (bytes.Length < length)
+                        {
+                            if (bytes.Length > 0)
+                            {
+                                ArrayPool<byte>.Shared.Return(bytes);
+                            }
+
+                            bytes = ArrayPool<byte>.Shared.Rent(length);
+                        }
+
+                        ToLittleEndian(piece.Samples, bytes);
                     }
                     finally
                     {
                         piece.Return();
                     }
+
+                    current ??= await Utterance.StartAsync(_pool, _request, results, cancellationToken).ConfigureAwait(false);
+                    await current.SendAsync(bytes.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
                 }
             }
-
-            _results.Writer.TryComplete();
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            _results.Writer.TryComplete();
-        }
-        catch (Exception ex)
-        {
-            LogFailed(_logger, ex.Message);
-            _input.Writer.TryComplete(ex);
-            _results.Writer.TryComplete(ex);
         }
         finally
         {
@@ -192,6 +94,25 @@ internal sealed partial class ParaformerRecognitionStream : ISpeechRecognitionSt
             {
                 await current.AbandonAsync().ConfigureAwait(false);
             }
+
+            if (bytes.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(bytes);
+            }
+        }
+    }
+
+    private static void ToLittleEndian(ReadOnlySpan<short> samples, Span<byte> target)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            MemoryMarshal.AsBytes(samples).CopyTo(target);
+            return;
+        }
+
+        for (var i = 0; i < samples.Length; i++)
+        {
+            BinaryPrimitives.WriteInt16LittleEndian(target[(i * 2)..], samples[i]);
         }
     }
 
@@ -365,21 +286,5 @@ internal sealed partial class ParaformerRecognitionStream : ISpeechRecognitionSt
         }
 
         private static bool IsCjk(char c) => c >= '\u2E80' && c <= '\uFFEF';
-    }
-
-    /// <summary>A queued piece of PCM16 bytes in a pooled buffer, or (no buffer) the end of the current utterance.</summary>
-    private readonly struct Piece(byte[]? buffer, int length)
-    {
-        public bool IsEndOfUtterance => buffer is null;
-
-        public ReadOnlyMemory<byte> Memory => buffer.AsMemory(0, length);
-
-        public void Return()
-        {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
     }
 }

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.DashScope;
 
@@ -15,7 +15,7 @@ namespace Parley.Providers.DashScope;
 /// <c>format: "pcm"</c>, <c>sample_rate: 16000</c>. ASR <c>HotWord</c> is ignored (Paraformer takes hot words as a
 /// pre-created <c>vocabulary_id</c>). One DashScope task per utterance, on a pooled connection.
 /// </summary>
-public sealed class ParaformerRecognizerProvider(DashScopeConnectionPool pool, ILoggerFactory? loggerFactory = null) : ISpeechRecognizerProvider
+public sealed class ParaformerRecognizerProvider(DashScopeConnectionPool pool, ILoggerFactory? loggerFactory = null) : ISpeechRecognizer
 {
     public const string VendorName = "AliyunParaformer";
     public const string DefaultModel = "paraformer-realtime-v2";

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Parley.Abstractions.Audio;
+using Parley.Core.Providers;
 
 namespace Parley.Providers.Local;
 
@@ -11,11 +12,11 @@ namespace Parley.Providers.Local;
 /// other flite voices 16 kHz, espeak-ng 22050 Hz). Each engine runs on one dedicated thread per process,
 /// so concurrent requests share it sentence by sentence.
 /// </summary>
-public sealed class LocalTtsProvider : ITextToSpeechProvider
+public sealed class LocalTtsProvider : SentenceTtsBase
 {
-    public string Name => "Local";
+    public override string Name => "Local";
 
-    public string? Validate(JsonObject? parameters)
+    public override string? Validate(JsonObject? parameters)
     {
         if (!LocalTtsOptions.TryParse(parameters, out var options, out var error))
         {
@@ -31,7 +32,7 @@ public sealed class LocalTtsProvider : ITextToSpeechProvider
     /// The rules of <see cref="Validate"/> (engine name, speed range, an installed voice), except that an engine that
     /// could not start on this server does not make the agent's Params wrong.
     /// </summary>
-    public string? ValidateConfiguration(JsonObject? parameters)
+    public override string? ValidateConfiguration(JsonObject? parameters)
     {
         if (!LocalTtsOptions.TryParse(parameters, out var options, out var error))
         {
@@ -42,19 +43,12 @@ public sealed class LocalTtsProvider : ITextToSpeechProvider
         return engine.StartupError is not null ? null : Validate(parameters);
     }
 
-    public async IAsyncEnumerable<AudioChunk> SynthesizeAsync(
+    protected override async IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(
         string text,
         JsonObject? parameters,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        if (Validate(parameters) is { } error)
-        {
-            throw new ArgumentException(error, nameof(parameters));
-        }
-
         LocalTtsOptions.TryParse(parameters, out var options, out _);
-        cancellationToken.ThrowIfCancellationRequested();
         var sentences = LocalTtsText.SplitSentences(text);
         if (sentences.Count == 0)
         {

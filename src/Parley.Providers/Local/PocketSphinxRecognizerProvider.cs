@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.Local;
 
@@ -12,7 +12,7 @@ namespace Parley.Providers.Local;
 /// Supported <c>Params</c>: optional <c>"language": "en-us"</c> (the only language this engine has); other keys are
 /// ignored. ASR <c>HotWords</c> are ignored by this engine (its n-gram language model has no keyword boosting).
 /// </summary>
-public sealed class PocketSphinxRecognizerProvider : ISpeechRecognizerProvider, IDisposable
+public sealed class PocketSphinxRecognizerProvider : ISpeechRecognizer, IDisposable
 {
     internal const string LanguageKey = "language";
     internal const string SupportedLanguage = "en-us";

@@ -1,5 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 
 namespace Parley.Providers.Local;
 

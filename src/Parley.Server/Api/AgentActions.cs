@@ -30,7 +30,7 @@ public static class AgentActions
         var llm = config.RequiredObject("LLM");
         AgentConfigValidator.ValidateLlm(llm, complete: true, Policy(context));
         var tts = config.RequiredObject("TTS");
-        AgentConfigValidator.ValidateTts(tts, complete: true);
+        AgentConfigValidator.ValidateTts(tts, complete: true, engines: Tts(context)?.Vendors);
         var asr = config.OptionalObject("ASR");
         if (asr is not null)
         {
@@ -71,7 +71,7 @@ public static class AgentActions
         var tts = config.OptionalObject("TTS");
         var asr = config.OptionalObject("ASR");
         llm?.Let(o => AgentConfigValidator.ValidateLlm(o, complete: false));
-        tts?.Let(o => AgentConfigValidator.ValidateTts(o, complete: false));
+        tts?.Let(o => AgentConfigValidator.ValidateTts(o, complete: false, engines: Tts(context)?.Vendors));
         asr?.Let(AgentConfigValidator.ValidateAsr);
 
         var store = Store(context);

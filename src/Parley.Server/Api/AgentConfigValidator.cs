@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Parley.Abstractions.Speech;
+using Parley.Core.Providers;
 using Parley.Providers.Llm;
 using Parley.Providers.Net;
 
@@ -10,12 +12,7 @@ namespace Parley.Server.Api;
 /// </summary>
 public static class AgentConfigValidator
 {
-    /// <summary>TTS vendors of the contract plus Parley's local engine. Matched case-insensitively.</summary>
-    public static readonly IReadOnlyList<string> TtsVendors = ["Local", "Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
-
     public static readonly IReadOnlyList<string> LlmVendors = ["OpenAIChat"];
-
-    private static readonly HashSet<string> ZegoCloudTtsVendors = new(["Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Validates an LLM object. <c>Url</c> is an absolute http(s) URL or <c>parley:demo</c> (the built-in demo LLM);
@@ -51,16 +48,20 @@ public static class AgentConfigValidator
         }
     }
 
-    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true)
+    /// <summary>
+    /// Validates a TTS object's fields; with <paramref name="engines"/> the Vendor must also be one of the TTS
+    /// registry's names (the same list the selection and its fallback read).
+    /// </summary>
+    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true, VendorRegistry<ITextToSpeech>? engines = null)
     {
         var vendor = complete ? tts.RequiredString("Vendor", 64) : tts.OptionalString("Vendor", 64);
-        if (vendor is not null && !TtsVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        if (vendor is not null)
         {
-            throw ApiException.InvalidParameter($"{tts.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", TtsVendors)}");
+            CheckTtsVendor(vendor, tts.FieldPath("Vendor"), engines);
         }
 
         var parameters = tts.OptionalObject("Params");
-        if (complete && vendor is not null && ZegoCloudTtsVendors.Contains(vendor))
+        if (complete && vendor is not null && Rooms.TtsProviders.ZegoCloudVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
         {
             // The contract requires Params.app (the vendor's credentials) for its cloud vendors.
             (parameters ?? throw ApiException.InvalidParameter($"{tts.FieldPath("Params")} is required for vendor {vendor}"))
@@ -93,15 +94,35 @@ public static class AgentConfigValidator
     }
 
     /// <summary>
-    /// Asks the TTS engine whether it can speak with a complete (registered or merged) TTS object's Params; throws
-    /// <see cref="ApiException"/> (410000003) with the engine's message naming the field. Without this check a bad
-    /// voice or speed was found only when speaking: the agent stayed mute with Exception 2301 on every sentence.
+    /// Checks a complete (registered or merged) TTS object against this server's TTS vendors: the Vendor must be one
+    /// of the registry's names (its engines and the contract's cloud vendors, which speak with the fallback), and the
+    /// engine must be able to speak with the Params. Throws <see cref="ApiException"/> (410000003) naming the field.
+    /// Without the engine's check a bad voice or speed was found only when speaking: the agent stayed mute with
+    /// Exception 2301 on every sentence.
     /// </summary>
     internal static void ValidateTtsParams(JsonObject tts, Rooms.TtsProviders? providers)
     {
-        if (providers?.ValidateConfiguration(tts) is { } error)
+        if (providers is null)
+        {
+            return;
+        }
+
+        if (tts["Vendor"] is JsonValue value && value.TryGetValue<string>(out var vendor))
+        {
+            CheckTtsVendor(vendor, "TTS.Vendor", providers.Vendors);
+        }
+
+        if (providers.ValidateConfiguration(tts) is { } error)
         {
             throw ApiException.InvalidParameter(error);
+        }
+    }
+
+    private static void CheckTtsVendor(string vendor, string field, VendorRegistry<ITextToSpeech>? engines)
+    {
+        if (engines is not null && !engines.Accepts(vendor))
+        {
+            throw ApiException.InvalidParameter($"{field} '{vendor}' is not supported; supported: {string.Join(", ", engines.Names)}");
         }
     }
 

@@ -41,7 +41,7 @@ public static class InstanceActions
 
         if (tts is not null)
         {
-            AgentConfigValidator.ValidateTts(tts, complete: false);
+            AgentConfigValidator.ValidateTts(tts, complete: false, engines: AgentActions.Tts(context)?.Vendors);
         }
 
         if (asr is not null)
@@ -135,7 +135,7 @@ public static class InstanceActions
 
         if (tts is not null)
         {
-            AgentConfigValidator.ValidateTts(tts, complete: false, allowFilterText: false);
+            AgentConfigValidator.ValidateTts(tts, complete: false, allowFilterText: false, engines: AgentActions.Tts(context)?.Vendors);
         }
 
         if (asr is not null)

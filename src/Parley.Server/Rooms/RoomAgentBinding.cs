@@ -3,7 +3,9 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Media;
+using Parley.Abstractions.Speech;
 using Parley.Core.Output;
+using Parley.Core.Providers;
 using Parley.Core.Text;
 using Parley.Media;
 using Parley.Rtc.Rooms;
@@ -199,22 +201,36 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private static partial void LogMessageFailed(ILogger logger, Exception exception, int cmd);
 }
 
-/// <summary>The TTS engines of this server, by Vendor (case-insensitive), with the fallback for vendors it lacks.</summary>
-internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> providers, IOptions<AgentRoomOptions> options, ILogger<TtsProviders> logger)
+/// <summary>
+/// The TTS engines of this server, by Vendor (case-insensitive), with the fallback for vendors it lacks. Its
+/// <see cref="Vendors"/> registry is also the list the configuration validator accepts.
+/// </summary>
+internal sealed partial class TtsProviders
 {
-    private readonly Dictionary<string, ITextToSpeechProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+    /// <summary>The contract's cloud TTS vendors (spec 2.2): accepted everywhere, spoken with the fallback when this server has no engine.</summary>
+    public static readonly IReadOnlyList<string> ZegoCloudVendors = ["Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
 
-    public ITextToSpeechProvider? Find(string vendor) => _byName.GetValueOrDefault(vendor);
+    private readonly IOptions<AgentRoomOptions> _options;
+    private readonly ILogger _logger;
+
+    public TtsProviders(IEnumerable<ITextToSpeech> engines, IOptions<AgentRoomOptions> options, ILogger<TtsProviders> logger)
+    {
+        _options = options;
+        _logger = logger;
+        Vendors = new VendorRegistry<ITextToSpeech>(engines, e => e.Name, (e, p) => e.Validate(p), ZegoCloudVendors);
+    }
+
+    public VendorRegistry<ITextToSpeech> Vendors { get; }
 
     /// <summary>
     /// The engine's verdict on a (merged, already validated) TTS object's Params at configuration time, or null: the
-    /// provider's own rules (<see cref="ITextToSpeechProvider.ValidateConfiguration"/>). Vendors this server has no
+    /// engine's own rules (<see cref="ITextToSpeech.ValidateConfiguration"/>). Vendors this server has no
     /// engine for speak with the fallback on its defaults, so their Params are not checked here.
     /// </summary>
     public string? ValidateConfiguration(JsonObject tts)
     {
-        var vendor = tts["Vendor"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : options.Value.FallbackTtsVendor;
-        return _byName.TryGetValue(vendor, out var provider) ? provider.ValidateConfiguration(tts["Params"] as JsonObject) : null;
+        var vendor = tts["Vendor"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : _options.Value.FallbackTtsVendor;
+        return Vendors.Find(vendor)?.ValidateConfiguration(tts["Params"] as JsonObject);
     }
 
     /// <summary>
@@ -223,23 +239,17 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
     /// </summary>
     public TtsVoice Select(JsonObject tts)
     {
-        var vendor = tts["Vendor"]?.GetValue<string>() ?? options.Value.FallbackTtsVendor;
-        var parameters = tts["Params"] as JsonObject;
-        if (!_byName.TryGetValue(vendor, out var provider))
+        var fallback = _options.Value.FallbackTtsVendor;
+        var selection = Vendors.Select(tts["Vendor"]?.GetValue<string>(), tts["Params"] as JsonObject, fallback);
+        if (selection.Fallback == VendorFallback.NoEngine)
         {
             // A ZEGO cloud vendor this server has no engine for: speak with the fallback engine on its defaults.
-            LogFallback(logger, vendor, options.Value.FallbackTtsVendor);
-            provider = _byName.GetValueOrDefault(options.Value.FallbackTtsVendor)
-                ?? throw new InvalidOperationException($"the fallback TTS vendor '{options.Value.FallbackTtsVendor}' is not available");
-            parameters = null;
+            LogFallback(_logger, selection.Requested, fallback);
         }
-        else if (!string.Equals(provider.Name, options.Value.FallbackTtsVendor, StringComparison.OrdinalIgnoreCase) && provider.Validate(parameters) is { } invalid)
+        else if (selection.Fallback == VendorFallback.Refused)
         {
             // A cloud vendor without usable credentials (e.g. ZEGO's trial placeholder): speak with the fallback engine.
-            LogInvalid(logger, vendor, invalid, options.Value.FallbackTtsVendor);
-            provider = _byName.GetValueOrDefault(options.Value.FallbackTtsVendor)
-                ?? throw new InvalidOperationException($"the fallback TTS vendor '{options.Value.FallbackTtsVendor}' is not available");
-            parameters = null;
+            LogInvalid(_logger, selection.Requested, selection.Reason!, fallback);
         }
 
         var filters = new List<FilterSpan>();
@@ -254,7 +264,7 @@ internal sealed partial class TtsProviders(IEnumerable<ITextToSpeechProvider> pr
             }
         }
 
-        return new TtsVoice(provider, parameters, filters, tts["TerminatorText"]?.GetValue<string>());
+        return new TtsVoice(selection.Engine, selection.Parameters, filters, tts["TerminatorText"]?.GetValue<string>());
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} cannot be used ({Reason}); speaking with {Fallback}")]

@@ -1,7 +1,8 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Agents;
+using Parley.Core.Providers;
 using Parley.Core.Turns;
 
 namespace Parley.Server.Rooms;
@@ -13,33 +14,30 @@ namespace Parley.Server.Rooms;
 /// </summary>
 internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
-    IEnumerable<ISpeechRecognizerProvider> providers,
+    IEnumerable<ISpeechRecognizer> engines,
     IOptions<AgentRoomOptions> options,
     ILogger<SpeechRecognizers> logger)
 {
-    private readonly Dictionary<string, ISpeechRecognizerProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+    /// <summary>The ASR engines by Vendor. Configuration accepts any ASR vendor: those without an engine listen with the default.</summary>
+    public VendorRegistry<ISpeechRecognizer> Vendors { get; } = new(engines, e => e.Name, (e, p) => e.Validate(p));
 
     /// <summary>What an instance with this (merged) ASR object listens with: a fresh VAD and recognition stream each call.</summary>
     public ListeningSetup CreateListening(JsonObject asr)
     {
-        var vendor = asr["Vendor"]?.GetValue<string>() is { Length: > 0 } v ? v : options.Value.DefaultAsrVendor;
-        var parameters = asr["Params"] as JsonObject;
-        if (!_byName.TryGetValue(vendor, out var provider))
+        var fallback = options.Value.DefaultAsrVendor;
+        var selection = Vendors.Select(asr["Vendor"]?.GetValue<string>(), asr["Params"] as JsonObject, fallback);
+        if (selection.Fallback == VendorFallback.NoEngine)
         {
-            LogFallback(logger, vendor, options.Value.DefaultAsrVendor);
-            provider = _byName[options.Value.DefaultAsrVendor];
-            parameters = null;
+            LogFallback(logger, selection.Requested, fallback);
         }
-        else if (!string.Equals(provider.Name, options.Value.DefaultAsrVendor, StringComparison.OrdinalIgnoreCase) && provider.Validate(parameters) is { } invalid)
+        else if (selection.Fallback == VendorFallback.Refused)
         {
             // e.g. ZEGO clients send ASR.Vendor "AliyunParaformer" without credentials (ZEGO supplies its own).
-            LogInvalid(logger, vendor, invalid, options.Value.DefaultAsrVendor);
-            provider = _byName[options.Value.DefaultAsrVendor];
-            parameters = null;
+            LogInvalid(logger, selection.Requested, selection.Reason!, fallback);
         }
 
         var turn = UserTurnDetectorOptions.FromAsr(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
-        var recognition = provider.Open(new SpeechRecognitionOptions(parameters, asr["HotWord"]?.GetValue<string>()));
+        var recognition = selection.Engine.Open(new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>()));
         return new ListeningSetup(turn, vad.Create(), recognition);
     }
 

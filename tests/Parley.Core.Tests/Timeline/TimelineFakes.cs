@@ -5,6 +5,8 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Media;
+using Parley.Abstractions.Speech;
+using Parley.Core.Providers;
 using Parley.Core.Sessions;
 
 namespace Parley.Core.Tests.Timeline;
@@ -145,11 +147,11 @@ internal sealed class FakeAudioSink : IAudioSink, IDisposable
 /// number, from 1) so the sink shows which sentence played when. <see cref="FailOnSentence"/> makes that sentence throw
 /// after its first chunk.
 /// </summary>
-internal sealed class ScriptedTts(FakeTimeProvider time, string name = "Scripted") : ITextToSpeechProvider
+internal sealed class ScriptedTts(FakeTimeProvider time, string name = "Scripted") : SentenceTtsBase
 {
     private int _sentences;
 
-    public string Name => name;
+    public override string Name => name;
 
     public TimeSpan FirstAudioDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -162,11 +164,9 @@ internal sealed class ScriptedTts(FakeTimeProvider time, string name = "Scripted
     /// <summary>The marker of each sentence synthesised, by its text.</summary>
     public ConcurrentDictionary<short, string> Markers { get; } = new();
 
-    public string? Validate(JsonObject? parameters) => null;
+    public override string? Validate(JsonObject? parameters) => null;
 
-    public string? ValidateConfiguration(JsonObject? parameters) => null;
-
-    public async IAsyncEnumerable<AudioChunk> SynthesizeAsync(string text, JsonObject? parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
+    protected override async IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(string text, JsonObject? parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var number = (short)Interlocked.Increment(ref _sentences);
         Texts.Enqueue(text);

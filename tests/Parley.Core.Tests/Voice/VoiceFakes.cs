@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Sessions;
 using Parley.Core.Turns;
 

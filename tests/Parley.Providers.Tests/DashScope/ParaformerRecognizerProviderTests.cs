@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Providers.DashScope;
 using Parley.Testing.Fakes;
 

@@ -17,7 +17,7 @@ public sealed class UserTurnDetectorRealEngineTests(ITestOutputHelper output)
         await using var detector = new UserTurnDetector(
             UserTurnDetectorOptions.FromAsr(500, null),
             vadFactory.Create(),
-            recognizer.Open(new Abstractions.Audio.SpeechRecognitionOptions(null, null)),
+            recognizer.Open(new Abstractions.Speech.SpeechRecognitionOptions(null, null)),
             time);
         var audio = SpeechTestAudio.Concat(
             SpeechTestAudio.Silence(TimeSpan.FromSeconds(1)),

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Client;
 using Parley.Core.Turns;
 using Parley.Media;
