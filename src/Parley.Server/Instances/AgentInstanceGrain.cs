@@ -33,7 +33,7 @@ internal sealed partial class AgentInstanceGrain(
     private AgentSession? _session;
     private Task? _pump;
     private Task<IAgentRoomConnection?>? _join;
-    private Parley.Core.Turns.UserTurnDetector? _detector;
+    private Parley.Core.Input.UserInputPipeline? _detector;
     private bool _deleted;
 
     private bool Live => _session is not null && !_deleted;

@@ -1,14 +1,15 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Parley.Abstractions.Audio;
-using Parley.Core.Turns;
+using Parley.Core.Input;
+using Parley.Server.Zego;
 
 namespace Parley.Server.Rooms;
 
 /// <summary>
 /// The listening half of an instance: Silero VAD and the ASR engine picked by <c>ASR.Vendor</c> (case-insensitive;
 /// absent = the server's default; a vendor this server has no engine for, such as a ZEGO cloud one, falls back to the
-/// default with a warning), wired into a <see cref="UserTurnDetector"/> with the instance's turn settings.
+/// default with a warning), wired into a <see cref="UserInputPipeline"/> with the instance's turn settings.
 /// </summary>
 internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
@@ -19,7 +20,7 @@ internal sealed partial class SpeechRecognizers(
 {
     private readonly Dictionary<string, ISpeechRecognizerProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
-    public UserTurnDetector CreateDetector(JsonObject asr)
+    public UserInputPipeline CreateDetector(JsonObject asr)
     {
         var vendor = asr["Vendor"]?.GetValue<string>() is { Length: > 0 } v ? v : options.Value.DefaultAsrVendor;
         var parameters = asr["Params"] as JsonObject;
@@ -37,9 +38,9 @@ internal sealed partial class SpeechRecognizers(
             parameters = null;
         }
 
-        var turn = UserTurnDetectorOptions.FromAsr(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
-        var recognition = provider.Open(new SpeechRecognitionOptions(parameters, asr["HotWord"]?.GetValue<string>()));
-        return new UserTurnDetector(turn, vad.Create(), recognition, time);
+        var turn = ZegoConfig.ToUserInputOptions(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
+        var recognition = new SpeechRecognitionOptions(parameters, asr["HotWord"]?.GetValue<string>());
+        return new UserInputPipeline(turn, vad.Create(), () => provider.Open(recognition), time);
     }
 
     private static int? Int(JsonObject o, string name) => o[name] is JsonValue value && value.TryGetValue<int>(out var i) ? i : null;

@@ -32,7 +32,7 @@ public sealed class VoiceLoopTests
         _model.Reply("Sunny", " all day.");
         await using var session = NewSession();
         var log = new EventLog(session.Events);
-        await using var detector = new UserTurnDetector(UserTurnDetectorOptions.FromAsr(500, null), new LevelVad(), new ScriptedRecognizer("what is the weather"), _time);
+        await using var detector = Pipeline(TurnOptions(500), new LevelVad(), new ScriptedRecognizer("what is the weather"), _time);
         var listening = session.ListenAsync(detector.Events, null, CancellationToken.None);
 
         await FeedAsync(detector, _time, Concat(Silence(300), Speech(1000), Silence(700)));
@@ -76,7 +76,7 @@ public sealed class VoiceLoopTests
         _model.Reply("A long answer.");
         await using var session = NewSession();
         var log = new EventLog(session.Events);
-        await using var detector = new UserTurnDetector(new UserTurnDetectorOptions(), new LevelVad(), new ScriptedRecognizer("cough"), _time);
+        await using var detector = Pipeline(new(), new LevelVad(), new ScriptedRecognizer("cough"), _time);
         var listening = session.ListenAsync(detector.Events, null, CancellationToken.None);
         session.SubmitUserTurn("Tell me");
         await EventLog.UntilAsync(() => _output.Segments.Count == 1);
@@ -224,7 +224,7 @@ public sealed class VoiceLoopTests
         _output.AutoFinish = true;
         await using var session = NewSession();
         var log = new EventLog(session.Events);
-        await using var detector = new UserTurnDetector(UserTurnDetectorOptions.FromAsr(200, null), new LevelVad(), new ScriptedRecognizer("the weather is great", "and you"), _time);
+        await using var detector = Pipeline(TurnOptions(200), new LevelVad(), new ScriptedRecognizer("the weather is great", "and you"), _time);
         var listening = session.ListenAsync(detector.Events, null, CancellationToken.None);
 
         await FeedAsync(detector, _time, Concat(Speech(800), Silence(300)));
@@ -246,7 +246,7 @@ public sealed class VoiceLoopTests
         _output.AutoFinish = true;
         await using var session = NewSession();
         var log = new EventLog(session.Events);
-        await using var detector = new UserTurnDetector(UserTurnDetectorOptions.FromAsr(200, 1000), new LevelVad(), new ScriptedRecognizer("the weather is great", "and you"), _time);
+        await using var detector = Pipeline(TurnOptions(200, 1000), new LevelVad(), new ScriptedRecognizer("the weather is great", "and you"), _time);
         var listening = session.ListenAsync(detector.Events, null, CancellationToken.None);
 
         await FeedAsync(detector, _time, Concat(Speech(800), Silence(300), Speech(600), Silence(1200)));
