@@ -40,10 +40,12 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
     private readonly FarEndReference _farEnd;
     private readonly UtteranceRecognizer _recognizer;
     private readonly TranscriptAssembler _transcripts;
-    private readonly IEndOfTurnPolicy _endOfTurn;
+    private readonly bool _customEndOfTurn;
     private readonly IConversationView _conversation;
     private readonly long _preRollSamples;
-    private readonly long _minSpeechSamples;
+    private IEndOfTurnPolicy _endOfTurn;
+    private long _minSpeechSamples;
+    private UserInputOptions? _nextOptions;
     private readonly int _pieceLength;
     private readonly short[] _near = new short[MaxPiece];
     private readonly short[] _far = new short[MaxPiece];
@@ -97,6 +99,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
         var ring = _preRollSamples + (options.Vad.MinSpeechDuration.Ticks / TicksPerSample) + (2 * _vad.WindowSamples) + MaxPiece;
         _preRoll = new PreRollBuffer(checked((int)ring));
         _farEnd = new FarEndReference((int)(options.FarEndBuffer.Ticks / TicksPerSample));
+        _customEndOfTurn = endOfTurn is not null;
         _endOfTurn = endOfTurn ?? options.CreateEndOfTurnPolicy();
         _conversation = conversation ?? EmptyConversation.Instance;
         _transcripts = new TranscriptAssembler(timeProvider, Emit);
@@ -104,7 +107,8 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
         _recognizer.Start();
     }
 
-    public UserInputOptions Options { get; }
+    /// <summary>The settings in use (an update applies between turns).</summary>
+    public UserInputOptions Options { get; private set; }
 
     /// <summary>What was heard, in order. Completes when the pipeline is disposed.</summary>
     public ChannelReader<UserTurnEvent> Events => _events.Reader;
@@ -184,11 +188,24 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
 
     /// <summary>
     /// Swaps the recogniser of the running pipeline (e.g. an instance's ASR settings were updated): the new stream opens
-    /// now and hears from the next utterance on; an utterance in progress finishes on the old one.
+    /// now and hears from the next utterance on; an utterance in progress finishes on the old one. With
+    /// <paramref name="options"/>, the VAD settings, the PauseInterval (unless the pipeline was given its own end-of-turn
+    /// policy) and the interruption policy change too, from the first moment no turn is open and the VAD is quiet;
+    /// the pre-roll, far-end buffer and retry settings stay as built.
     /// </summary>
-    public void UpdateRecognizer(Func<ISpeechRecognitionStream> openRecognition)
+    public void UpdateRecognizer(Func<ISpeechRecognitionStream> openRecognition, UserInputOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentNullException.ThrowIfNull(openRecognition);
+        if (options is not null)
+        {
+            options.Validate();
+            lock (_gate)
+            {
+                _nextOptions = options;
+            }
+        }
+
         _recognizer.Update(openRecognition);
     }
 
@@ -325,6 +342,17 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
         }
 
         _preRoll.Write(near);
+        if (Volatile.Read(ref _nextOptions) is not null)
+        {
+            lock (_gate)
+            {
+                if (_nextOptions is { } next && _turn is null && !_inUtterance && _vad.Phase == VadPhase.Quiet)
+                {
+                    ApplyLocked(next);
+                }
+            }
+        }
+
         var (kind, boundary) = _vad.Push(near);
         lock (_gate)
         {
@@ -368,6 +396,20 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
             _pushedUntil = total;
             return (session, from, end);
         }
+    }
+
+    /// <summary>Takes updated settings between turns (the VAD is quiet: its state machine restarts from quiet).</summary>
+    private void ApplyLocked(UserInputOptions next)
+    {
+        _nextOptions = null;
+        _vad.Reconfigure(next.Vad);
+        if (!_customEndOfTurn)
+        {
+            _endOfTurn = next.CreateEndOfTurnPolicy();
+        }
+
+        _minSpeechSamples = next.Interruption.MinSpeech.Ticks / TicksPerSample;
+        Options = Options with { Vad = next.Vad, PauseInterval = next.PauseInterval, Interruption = next.Interruption };
     }
 
     private RecognitionSession? OnSpeechStartedLocked(long boundary)

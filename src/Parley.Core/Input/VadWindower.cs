@@ -14,7 +14,7 @@ internal sealed class VadWindower : IDisposable
 {
     private readonly Lock _scoring = new();
     private readonly IVoiceActivityDetector _vad;
-    private readonly VadSegmenter _segmenter;
+    private VadSegmenter _segmenter;
     private readonly long _ticksPerSample;
     private readonly short[] _window;
     private int _fill;
@@ -40,6 +40,17 @@ internal sealed class VadWindower : IDisposable
     public int WindowSamples => _window.Length;
 
     public VadPhase Phase => _segmenter.Phase;
+
+    /// <summary>New segmenter settings, while <see cref="Phase"/> is quiet (between utterances); same thread as <see cref="Push"/>.</summary>
+    public void Reconfigure(VadSegmenterOptions options)
+    {
+        if (_segmenter.Phase != VadPhase.Quiet)
+        {
+            throw new InvalidOperationException("The VAD can be reconfigured only between utterances.");
+        }
+
+        _segmenter = new VadSegmenter(options with { WindowDuration = TimeSpan.FromTicks(_window.Length * _ticksPerSample) });
+    }
 
     /// <summary>
     /// Adds a piece (at most <see cref="WindowSamples"/> long). Returns the event of the window it completed, with the

@@ -265,6 +265,26 @@ public sealed class UserInputPipelineTests
     }
 
     [Fact]
+    public async Task UpdateRecognizer_WithTurnOptions_PauseIntervalAppliesFromTheNextTurn()
+    {
+        var time = new FakeTimeProvider(T0);
+        var before = new ScriptedRecognizer("one", "two");
+        var after = new ScriptedRecognizer("three", "four");
+        await using var pipeline = Pipeline(TurnOptions(200), new LevelVad(), before, time);
+
+        await FeedAsync(pipeline, time, Concat(Speech(800), Silence(300), Speech(600), Silence(300)));
+        var unstitched = await ReadUntilAsync<UserTurnCompleted>(pipeline, count: 2);
+        Assert.Equal(["one", "two"], unstitched.OfType<UserTurnCompleted>().Select(c => c.Text));
+
+        pipeline.UpdateRecognizer(() => after, TurnOptions(200, 1000));
+        await FeedAsync(pipeline, time, Concat(Speech(800), Silence(300), Speech(600), Silence(1200)));
+        var stitched = await ReadUntilAsync<UserTurnCompleted>(pipeline);
+        Assert.Equal("three four", ((UserTurnCompleted)stitched[^1]).Text);
+        Assert.Single(stitched.OfType<UserTurnCompleted>());
+        Assert.True(pipeline.Options.Stitching);
+    }
+
+    [Fact]
     public async Task InputProcessors_SeeNearAndFarEnd_InOrder_AndTheirOutputIsWhatTheVadAndAsrGet()
     {
         var time = new FakeTimeProvider(T0);
