@@ -364,7 +364,9 @@ public sealed class UserInputPipelineTests
             TurnOptions(200), new LevelVad(), () => new ScriptedRecognizer("I want to", "book a table."), time, endOfTurn: policy, conversation: conversation);
 
         // "I want to" is not complete: the turn waits; "book a table." ends it on its final, without a PauseInterval.
-        await FeedAsync(pipeline, time, Concat(Speech(600), Silence(300), Speech(600), Silence(300)));
+        await FeedAsync(pipeline, time, Concat(Speech(600), Silence(300)));
+        await ReadUntilAsync<TranscriptUpdated>(pipeline, match: t => t.Text == "I want to"); // its final is in: the policy was asked
+        await FeedAsync(pipeline, time, Concat(Speech(600), Silence(300)));
         var events = await ReadUntilAsync<UserTurnCompleted>(pipeline);
 
         Assert.Equal("I want to book a table.", ((UserTurnCompleted)events[^1]).Text);

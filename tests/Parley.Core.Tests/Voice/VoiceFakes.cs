@@ -379,6 +379,15 @@ internal sealed class EventLog(ChannelReader<SessionEvent> reader)
         }
     }
 
+    /// <summary>Takes the events already written (for "nothing happened" checks after synchronous steps).</summary>
+    public void TakeWritten()
+    {
+        while (reader.TryRead(out var e))
+        {
+            Seen.Add(e);
+        }
+    }
+
     /// <summary>Events that arrive within a short real-time window (for "nothing happens" checks).</summary>
     public async Task DrainAsync(int ms = 150)
     {
