@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
 using Parley.Abstractions.Media;
+using Parley.Core.Input;
 using Parley.Core.Output;
 using Parley.Core.Sessions;
 using Parley.Core.Turns;
@@ -17,8 +18,11 @@ public sealed record VoiceAgentOptions
     public TimeSpan SpeechLookahead { get; init; } = TimeSpan.FromMilliseconds(300);
 }
 
-/// <summary>What a voice agent listens with: a VAD and a recognition stream, and how it finds turns.</summary>
-public sealed record ListeningSetup(UserTurnDetectorOptions Turns, IVoiceActivityDetector Vad, ISpeechRecognitionStream Recognition);
+/// <summary>
+/// What a voice agent listens with: how it finds turns, how to make its VAD, and how to open a recognition stream
+/// (at once, again after a vendor failure, and after an update).
+/// </summary>
+public sealed record ListeningSetup(UserInputOptions Input, Func<IVoiceActivityDetector> CreateVad, Func<ISpeechRecognitionStream> OpenRecognition);
 
 /// <summary>The media of a voice agent: the user's audio in (20 ms frames of 16 kHz PCM16, owned by the reader) and the sink for its speech.</summary>
 public sealed record VoiceMedia(ChannelReader<AudioChunk> UserAudio, IAudioSink Output);
@@ -42,7 +46,7 @@ public sealed class VoiceAgent : IAsyncDisposable
     private Func<ListeningSetup>? _listening;
     private TtsSpeechOutput? _output;
     private VoiceMedia? _media;
-    private UserTurnDetector? _detector;
+    private UserInputPipeline? _pipeline;
     private bool _disposed;
 
     public VoiceAgent(VoiceAgentOptions options, IChatModel model, TimeProvider timeProvider)
@@ -86,37 +90,21 @@ public sealed class VoiceAgent : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sets how the agent listens (VAD, recogniser, turn options): before the media is attached it is used at the
-    /// attach; while running the input pipeline is rebuilt at once (a turn in progress is dropped).
+    /// Sets how the agent listens (recogniser and turn options): before the media is attached it is used at the
+    /// attach; while running the new recogniser takes over from the next utterance and the turn options apply at the
+    /// next moment no turn is open (the turn in progress is kept).
     /// </summary>
-    public async ValueTask UpdateListeningAsync(Func<ListeningSetup> listening, CancellationToken cancellationToken)
+    public void UpdateListening(Func<ListeningSetup> listening)
     {
         ArgumentNullException.ThrowIfNull(listening);
-        UserTurnDetector? old;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             _listening = listening;
-            if (_media is null)
+            if (_pipeline is { } pipeline)
             {
-                return;
-            }
-
-            old = _detector;
-            _detector = null;
-        }
-
-        if (old is not null)
-        {
-            await old.DisposeAsync().ConfigureAwait(false);
-        }
-
-        Session.AbandonUserTurn();
-        lock (_gate)
-        {
-            if (!_disposed && _media is { } media)
-            {
-                StartListeningLocked(media);
+                var setup = listening();
+                pipeline.UpdateRecognizer(setup.OpenRecognition, setup.Input);
             }
         }
     }
@@ -147,7 +135,7 @@ public sealed class VoiceAgent : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        UserTurnDetector? detector;
+        UserInputPipeline? pipeline;
         Task[] tasks;
         lock (_gate)
         {
@@ -157,17 +145,17 @@ public sealed class VoiceAgent : IAsyncDisposable
             }
 
             _disposed = true;
-            detector = _detector;
-            _detector = null;
+            pipeline = _pipeline;
+            _pipeline = null;
             tasks = [.. _tasks];
         }
 
         _speech.Abandon();
         await _stop.CancelAsync().ConfigureAwait(false);
         await Session.DisposeAsync().ConfigureAwait(false);
-        if (detector is not null)
+        if (pipeline is not null)
         {
-            await detector.DisposeAsync().ConfigureAwait(false);
+            await pipeline.DisposeAsync().ConfigureAwait(false);
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -182,43 +170,10 @@ public sealed class VoiceAgent : IAsyncDisposable
         }
 
         var setup = _listening();
-        var detector = new UserTurnDetector(setup.Turns, setup.Vad, setup.Recognition, _time);
-        _detector = detector;
+        var pipeline = new UserInputPipeline(setup.Input, setup.CreateVad(), setup.OpenRecognition, _time);
+        _pipeline = pipeline;
         var token = _stop.Token;
-        _tasks.RemoveAll(t => t.IsCompleted);
-        _tasks.Add(Task.Run(() => Session.ListenAsync(detector.Events, f => RecognitionFailed?.Invoke(f), token), CancellationToken.None));
-        _tasks.Add(Task.Run(() => FeedAsync(detector, media.UserAudio, token), CancellationToken.None));
-    }
-
-    /// <summary>Feeds the user's audio to the current detector; after a listening update the new one takes over.</summary>
-    private async Task FeedAsync(UserTurnDetector detector, ChannelReader<AudioChunk> audio, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (await audio.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                lock (_gate)
-                {
-                    if (_detector != detector)
-                    {
-                        return;
-                    }
-                }
-
-                if (!audio.TryRead(out var frame))
-                {
-                    continue;
-                }
-
-                using (frame)
-                {
-                    await detector.PushAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-        {
-            // Stopped, or the detector was replaced by a listening update.
-        }
+        _tasks.Add(Task.Run(() => Session.ListenAsync(pipeline.Events, f => RecognitionFailed?.Invoke(f), token), CancellationToken.None));
+        _tasks.Add(Task.Run(() => pipeline.RunAsync(media.UserAudio, token), CancellationToken.None));
     }
 }

@@ -3,7 +3,7 @@ using Parley.Core.Turns;
 
 namespace Parley.Core.Sessions;
 
-/// <summary>Connects a <see cref="UserTurnDetector"/>'s events to an <see cref="AgentSession"/>.</summary>
+/// <summary>Connects a <see cref="Input.UserInputPipeline"/>'s events to an <see cref="AgentSession"/>.</summary>
 public static class UserTurnListening
 {
     /// <summary>
@@ -11,7 +11,7 @@ public static class UserTurnListening
     /// <see cref="AgentSession.UserSpeechStarted"/>/<see cref="AgentSession.UserSpeechEnded"/>, transcripts →
     /// <see cref="AgentSession.UpdateUserTranscript"/>, completion → <see cref="AgentSession.SubmitUserTurn"/>, empty →
     /// <see cref="AgentSession.UserUtteranceEmpty"/>. Recognition failures are returned to <paramref name="onRecognitionFailed"/>
-    /// (exception 2101) and the turn in progress is dropped.
+    /// (exception 2101) and the turn in progress is dropped, as it is on <see cref="UserTurnDropped"/>.
     /// </summary>
     public static async Task ListenAsync(
         this AgentSession session,
@@ -46,6 +46,9 @@ public static class UserTurnListening
                 break;
             case EmptyUtterance:
                 session.UserUtteranceEmpty();
+                break;
+            case UserTurnDropped:
+                session.AbandonUserTurn();
                 break;
             case RecognitionFailed f:
                 session.AbandonUserTurn();

@@ -38,11 +38,6 @@ public readonly record struct VadEvent(VadEventKind Kind, TimeSpan At, TimeSpan 
 /// <summary>Immutable settings of the <see cref="VadSegmenter"/>.</summary>
 public sealed record VadSegmenterOptions
 {
-    /// <summary>Default of the ASR <c>VADSilenceSegmentation</c> setting, in milliseconds.</summary>
-    public const int DefaultSilenceSegmentationMs = 500;
-    public const int MinSilenceSegmentationMs = 200;
-    public const int MaxSilenceSegmentationMs = 2000;
-
     /// <summary>Probability at or above which a window counts as speech when not speaking (or resumes speech while stopping).</summary>
     public float ActivationThreshold { get; init; } = 0.5f;
 
@@ -52,26 +47,11 @@ public sealed record VadSegmenterOptions
     /// <summary>Speech must last this long before <see cref="VadEventKind.SpeechStarted"/>; shorter bursts are noise.</summary>
     public TimeSpan MinSpeechDuration { get; init; } = TimeSpan.FromMilliseconds(150);
 
-    /// <summary>Silence that ends speech: the ASR <c>VADSilenceSegmentation</c> setting.</summary>
-    public TimeSpan SilenceDuration { get; init; } = TimeSpan.FromMilliseconds(DefaultSilenceSegmentationMs);
+    /// <summary>Silence that ends speech (an utterance).</summary>
+    public TimeSpan SilenceDuration { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Duration of one scored window (Silero: 512 samples at 16 kHz = 32 ms).</summary>
     public TimeSpan WindowDuration { get; init; } = TimeSpan.FromSeconds(512 / 16000.0);
-
-    /// <summary>Options for an ASR <c>VADSilenceSegmentation</c> value in milliseconds (null → 500, valid 200–2000).</summary>
-    public static VadSegmenterOptions FromVadSilenceSegmentation(int? milliseconds)
-    {
-        var value = milliseconds ?? DefaultSilenceSegmentationMs;
-        if (value is < MinSilenceSegmentationMs or > MaxSilenceSegmentationMs)
-        {
-            throw new ArgumentOutOfRangeException(
-                "VADSilenceSegmentation",
-                value,
-                $"VADSilenceSegmentation must be between {MinSilenceSegmentationMs} and {MaxSilenceSegmentationMs} ms.");
-        }
-
-        return new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(value) };
-    }
 
     internal void Validate()
     {

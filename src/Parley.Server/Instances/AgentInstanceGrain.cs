@@ -55,11 +55,11 @@ internal sealed partial class AgentInstanceGrain(
         return InstanceReply.Ok;
     }
 
-    public async Task<InstanceReply> UpdateAsync(InstanceUpdate update)
+    public Task<InstanceReply> UpdateAsync(InstanceUpdate update)
     {
         if (!Live)
         {
-            return NotLive();
+            return Task.FromResult(NotLive());
         }
 
         var ttsOverlay = update.TtsJson is null ? null : InstanceConfig.Parse(update.TtsJson);
@@ -80,12 +80,12 @@ internal sealed partial class AgentInstanceGrain(
         }
         catch (ApiException ex)
         {
-            return InstanceReply.Error(ex.Code, ex.Message);
+            return Task.FromResult(InstanceReply.Error(ex.Code, ex.Message));
         }
 
         (_llm, _tts, _asr) = (llm, tts, asr);
-        await _host!.UpdateAsync(llm, ttsOverlay is null ? null : tts, asrOverlay is null ? null : asr);
-        return InstanceReply.Ok;
+        _host!.Update(llm, ttsOverlay is null ? null : tts, asrOverlay is null ? null : asr);
+        return Task.FromResult(InstanceReply.Ok);
     }
 
     public async Task<InstanceReply> DeleteAsync(int reasonCode)

@@ -50,7 +50,7 @@ internal sealed partial class AgentInstanceHost
             deps.ChatModel,
             deps.Time);
         Agent.UpdateVoice(deps.Speakers.Select(tts));
-        _ = Agent.UpdateListeningAsync(() => deps.Listeners.CreateListening(_asr), CancellationToken.None);
+        Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr)));
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
         // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
@@ -64,7 +64,7 @@ internal sealed partial class AgentInstanceHost
     public AgentSession Session => Agent.Session;
 
     /// <summary>Applies UpdateAgentInstance to the running agent: the LLM at once, the voice from the next sentence, listening at once.</summary>
-    public async Task UpdateAsync(JsonObject llm, JsonObject? tts, JsonObject? asr)
+    public void Update(JsonObject llm, JsonObject? tts, JsonObject? asr)
     {
         Session.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
         if (tts is not null)
@@ -75,7 +75,7 @@ internal sealed partial class AgentInstanceHost
         if (asr is not null)
         {
             Volatile.Write(ref _asr, asr);
-            await Agent.UpdateListeningAsync(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr)), CancellationToken.None).ConfigureAwait(false);
+            Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr)));
         }
     }
 

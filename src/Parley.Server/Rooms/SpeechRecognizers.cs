@@ -3,14 +3,14 @@ using Microsoft.Extensions.Options;
 using Parley.Abstractions.Speech;
 using Parley.Core.Agents;
 using Parley.Core.Providers;
-using Parley.Core.Turns;
+using Parley.Server.Zego;
 
 namespace Parley.Server.Rooms;
 
 /// <summary>
 /// The listening half of an instance: Silero VAD and the ASR engine picked by <c>ASR.Vendor</c> (case-insensitive;
 /// absent = the server's default; a vendor this server has no engine for, such as a ZEGO cloud one, falls back to the
-/// default with a warning), wired into a <see cref="UserTurnDetector"/> with the instance's turn settings.
+/// default with a warning), with the instance's turn settings, as the <see cref="ListeningSetup"/> a voice agent builds its input pipeline from.
 /// </summary>
 internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
@@ -36,9 +36,10 @@ internal sealed partial class SpeechRecognizers(
             LogInvalid(logger, selection.Requested, selection.Reason!, fallback);
         }
 
-        var turn = UserTurnDetectorOptions.FromAsr(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
-        var recognition = selection.Engine.Open(new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>()));
-        return new ListeningSetup(turn, vad.Create(), recognition);
+        var turn = ZegoConfig.ToUserInputOptions(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
+        var recognition = new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>());
+        var engine = selection.Engine;
+        return new ListeningSetup(turn, vad.Create, () => engine.Open(recognition));
     }
 
     private static int? Int(JsonObject o, string name) => o[name] is JsonValue value && value.TryGetValue<int>(out var i) ? i : null;

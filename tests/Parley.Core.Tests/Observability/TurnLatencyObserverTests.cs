@@ -162,7 +162,7 @@ public sealed class TurnLatencyObserverTests : IDisposable
             time,
             output);
         var log = new EventLog(session.Events);
-        await using var detector = new UserTurnDetector(UserTurnDetectorOptions.FromAsr(500, null), new LevelVad(), new ScriptedRecognizer("what is the weather"), time);
+        await using var detector = Pipeline(TurnOptions(500), new LevelVad(), new ScriptedRecognizer("what is the weather"), time);
         _ = session.ListenAsync(detector.Events, null, CancellationToken.None);
         await FeedAsync(detector, time, Concat(Silence(300), Speech(1000), Silence(700)));
         var latency = await log.NextAsync<TurnLatencyEvent>();

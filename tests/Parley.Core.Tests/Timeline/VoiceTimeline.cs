@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Audio;
 using Parley.Core.Agents;
+using Parley.Core.Input;
 using Parley.Core.Output;
 using Parley.Core.Sessions;
 using Parley.Core.Turns;
@@ -27,7 +28,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
 
     public VoiceTimeline(
         InterruptionPolicy? interruption = null,
-        UserTurnDetectorOptions? turns = null,
+        UserInputOptions? turns = null,
         TimeSpan? llmStall = null,
         TimeSpan? lookahead = null,
         bool attachMedia = true)
@@ -36,7 +37,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
         Llm = new TimelineLlm(Time);
         Tts = new ScriptedTts(Time);
         Sink = new FakeAudioSink(Time, T0);
-        Turns = turns ?? new UserTurnDetectorOptions { Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(500) } };
+        Turns = turns ?? new UserInputOptions { Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(500) } };
         Agent = new VoiceAgent(
             new VoiceAgentOptions
             {
@@ -53,7 +54,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
             Time);
         Agent.UpdateVoice(new TtsVoice(Tts, null, [], null));
         Recognizer = new TimelineRecognizer();
-        _ = Agent.UpdateListeningAsync(() => new ListeningSetup(Turns, new TimelineVad(), Recognizer), CancellationToken.None);
+        Agent.UpdateListening(() => new ListeningSetup(Turns, () => new TimelineVad(), () => Recognizer));
         Agent.RecognitionFailed += f => RecognitionFailures.Add(f);
         _pump = Task.Run(PumpAsync);
         if (attachMedia)
@@ -70,7 +71,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
 
     public FakeAudioSink Sink { get; }
 
-    public UserTurnDetectorOptions Turns { get; }
+    public UserInputOptions Turns { get; }
 
     public VoiceAgent Agent { get; }
 

@@ -1,4 +1,5 @@
 using Parley.Core.Agents;
+using Parley.Core.Input;
 using Parley.Core.Output;
 using Parley.Core.Sessions;
 using Parley.Core.Turns;
@@ -105,7 +106,7 @@ public sealed class VoiceTimelineTests
     [Fact]
     public async Task PauseInterval_StitchesTwoUtterancesIntoOneTurn()
     {
-        var turns = new UserTurnDetectorOptions
+        var turns = new UserInputOptions
         {
             Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(300) },
             PauseInterval = TimeSpan.FromMilliseconds(1200),
@@ -238,7 +239,7 @@ public sealed class VoiceTimelineTests
         await t.RunUntilAsync(Ms(3000));
         var replacement = new TimelineRecognizer();
         replacement.Expect("heard by the new one");
-        await t.Agent.UpdateListeningAsync(() => new ListeningSetup(t.Turns, new TimelineVad(), replacement), CancellationToken.None);
+        t.Agent.UpdateListening(() => new ListeningSetup(t.Turns, () => new TimelineVad(), () => replacement));
         t.UserSays(Ms(3500), Ms(600), "ignored by the old one");
         await t.RunUntilAsync(Ms(6000));
 

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Speech;
+using Parley.Core.Input;
 using Parley.Core.Sessions;
 using Parley.Core.Turns;
 
@@ -19,8 +20,19 @@ internal static class ScriptAudio
 
     public static short[] Concat(params short[][] parts) => parts.SelectMany(p => p).ToArray();
 
+    /// <summary>Turn options as the contract's ASR settings would give them (VAD silence, PauseInterval).</summary>
+    public static UserInputOptions TurnOptions(int silenceMs = 500, int? pauseMs = null) => new()
+    {
+        Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(silenceMs) },
+        PauseInterval = pauseMs is { } p ? TimeSpan.FromMilliseconds(p) : null,
+    };
+
+    /// <summary>A pipeline over one recogniser (the factory hands out the same stream).</summary>
+    public static UserInputPipeline Pipeline(UserInputOptions options, IVoiceActivityDetector vad, ISpeechRecognitionStream asr, TimeProvider time) =>
+        new(options, vad, () => asr, time);
+
     /// <summary>Feeds 20 ms frames, advancing the fake clock by 20 ms per frame.</summary>
-    public static async Task FeedAsync(UserTurnDetector detector, FakeTimeProvider time, short[] audio)
+    public static async Task FeedAsync(UserInputPipeline detector, FakeTimeProvider time, short[] audio)
     {
         for (var i = 0; i < audio.Length; i += 320)
         {
@@ -56,34 +68,55 @@ internal sealed class LevelVad : IVoiceActivityDetector
     public void Dispose() => Disposed = true;
 }
 
-/// <summary>A VAD that stands in for a native one: scoring after Dispose (use after free) is recorded, and each score takes a moment.</summary>
-internal sealed class FreeingVad : IVoiceActivityDetector
+/// <summary>
+/// A VAD that stands in for a native one: <see cref="Score"/> blocks until <see cref="Release"/> is set, a score after
+/// Dispose (use after free) is counted, and so is a Dispose while a window is being scored.
+/// </summary>
+internal sealed class GatedVad : IVoiceActivityDetector
 {
     private int _disposed;
+    private int _scoring;
 
     public int WindowSamples => 512;
 
+    public ManualResetEventSlim Release { get; } = new(initialState: true);
+
+    public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int ScoredAfterDispose;
+
+    public int DisposedWhileScoring;
 
     public int Scores;
 
     public float Score(ReadOnlySpan<short> window)
     {
+        Volatile.Write(ref _scoring, 1);
+        Interlocked.Increment(ref Scores);
+        Entered.TrySetResult();
+        Release.Wait();
         if (Volatile.Read(ref _disposed) != 0)
         {
             Interlocked.Increment(ref ScoredAfterDispose);
         }
 
-        Interlocked.Increment(ref Scores);
-        Thread.SpinWait(2000);
-        return Volatile.Read(ref _disposed) != 0 ? Interlocked.Increment(ref ScoredAfterDispose) * 0f : 0.02f;
+        Volatile.Write(ref _scoring, 0);
+        return 0.02f;
     }
 
     public void Reset()
     {
     }
 
-    public void Dispose() => Volatile.Write(ref _disposed, 1);
+    public void Dispose()
+    {
+        if (Volatile.Read(ref _scoring) != 0)
+        {
+            Interlocked.Increment(ref DisposedWhileScoring);
+        }
+
+        Volatile.Write(ref _disposed, 1);
+    }
 }
 
 /// <summary>
@@ -101,7 +134,12 @@ internal sealed class ScriptedRecognizer : ISpeechRecognitionStream
 
     public List<short[]> Utterances { get; } = [];
 
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public bool Disposed { get; private set; }
+
+    /// <summary>Completes when the stream is disposed (its owner closes it on its own task).</summary>
+    public Task Closed => _closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
     public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
     {
@@ -130,7 +168,67 @@ internal sealed class ScriptedRecognizer : ISpeechRecognitionStream
     {
         Disposed = true;
         _results.Writer.TryComplete();
+        _closed.TrySetResult();
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A recogniser whose vendor session breaks: it fails at the end of an utterance, or on its results stream.</summary>
+internal sealed class BrokenRecognizer(bool failResults = false) : ISpeechRecognitionStream
+{
+    private readonly Channel<SpeechRecognitionResult> _results = Channel.CreateUnbounded<SpeechRecognitionResult>();
+
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Pushed;
+
+    public bool Disposed { get; private set; }
+
+    /// <summary>Completes when the stream is disposed (its owner closes it on its own task).</summary>
+    public Task Closed => _closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+    public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
+    {
+        Interlocked.Add(ref Pushed, samples.Length);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask EndUtteranceAsync(CancellationToken cancellationToken)
+    {
+        if (failResults)
+        {
+            _results.Writer.TryComplete(new InvalidOperationException("vendor session closed"));
+            return ValueTask.CompletedTask;
+        }
+
+        throw new InvalidOperationException("vendor session closed");
+    }
+
+    public IAsyncEnumerable<SpeechRecognitionResult> Results(CancellationToken cancellationToken) => _results.Reader.ReadAllAsync(cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        _results.Writer.TryComplete();
+        _closed.TrySetResult();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Hands out scripted streams in order and records how many were opened.</summary>
+internal sealed class RecognizerFactory(params ISpeechRecognitionStream[] streams)
+{
+    private int _opened;
+
+    public int Opened => Volatile.Read(ref _opened);
+
+    /// <summary>Once the script runs out, every further stream is this one's product (default: a broken one).</summary>
+    public Func<ISpeechRecognitionStream> Then { get; init; } = () => new BrokenRecognizer();
+
+    public ISpeechRecognitionStream Open()
+    {
+        var i = Interlocked.Increment(ref _opened) - 1;
+        return i < streams.Length ? streams[i] : Then();
     }
 }
 
@@ -278,6 +376,15 @@ internal sealed class EventLog(ChannelReader<SessionEvent> reader)
             {
                 return t;
             }
+        }
+    }
+
+    /// <summary>Takes the events already written (for "nothing happened" checks after synchronous steps).</summary>
+    public void TakeWritten()
+    {
+        while (reader.TryRead(out var e))
+        {
+            Seen.Add(e);
         }
     }
 

@@ -129,7 +129,7 @@ public sealed class SileroVadTests(SileroVadFixture fixture, ITestOutputHelper o
         var lead = SpeechTestAudio.Silence(TimeSpan.FromSeconds(1));
         var audio = SpeechTestAudio.Concat(lead, speech, SpeechTestAudio.Silence(TimeSpan.FromSeconds(1.5)));
         using var vad = fixture.Factory.Create();
-        var segmenter = new VadSegmenter(VadSegmenterOptions.FromVadSilenceSegmentation(500));
+        var segmenter = new VadSegmenter(new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(500) });
         var windowDuration = TimeSpan.FromSeconds(Window / 16000.0);
 
         var events = new List<VadEvent>();

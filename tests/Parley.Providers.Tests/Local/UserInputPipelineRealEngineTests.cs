@@ -1,3 +1,4 @@
+using Parley.Core.Input;
 using Parley.Core.Turns;
 using Parley.Providers.Local;
 using Xunit;
@@ -6,7 +7,7 @@ using Xunit.Abstractions;
 namespace Parley.Providers.Tests.Local;
 
 [Trait("Category", "RealEngine")]
-public sealed class UserTurnDetectorRealEngineTests(ITestOutputHelper output)
+public sealed class UserInputPipelineRealEngineTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task FliteWeatherQuestion_In20msFrames_SileroAndPocketSphinx_OneTurnWithWeather()
@@ -14,10 +15,10 @@ public sealed class UserTurnDetectorRealEngineTests(ITestOutputHelper output)
         using var vadFactory = new SileroVadFactory();
         using var recognizer = new PocketSphinxRecognizerProvider();
         var time = TimeProvider.System;
-        await using var detector = new UserTurnDetector(
-            UserTurnDetectorOptions.FromAsr(500, null),
+        await using var detector = new UserInputPipeline(
+            new UserInputOptions(),
             vadFactory.Create(),
-            recognizer.Open(new Abstractions.Speech.SpeechRecognitionOptions(null, null)),
+            () => recognizer.Open(new Abstractions.Speech.SpeechRecognitionOptions(null, null)),
             time);
         var audio = SpeechTestAudio.Concat(
             SpeechTestAudio.Silence(TimeSpan.FromSeconds(1)),

@@ -1,0 +1,60 @@
+using Parley.Core.Turns;
+
+namespace Parley.Core.Input;
+
+/// <summary>Immutable settings of a <see cref="UserInputPipeline"/> (typed; the server maps the contract's fields here).</summary>
+public sealed record UserInputOptions
+{
+    /// <summary>VAD state machine settings; <see cref="VadSegmenterOptions.SilenceDuration"/> ends an utterance.</summary>
+    public VadSegmenterOptions Vad { get; init; } = new();
+
+    /// <summary>
+    /// When longer than the VAD's silence, utterances separated by a pause shorter than this are stitched into one
+    /// turn (<see cref="PauseIntervalStitching"/>). Null (the default) turns stitching off (<see cref="SilenceEndOfTurn"/>).
+    /// </summary>
+    public TimeSpan? PauseInterval { get; init; }
+
+    /// <summary>Audio before the detected speech start that is sent to the recogniser too (the first syllable).</summary>
+    public TimeSpan PreRoll { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>When speech may interrupt the agent; the pipeline reports <see cref="UserSpeechSustained"/> at its minimum speech.</summary>
+    public InterruptionPolicy Interruption { get; init; } = InterruptionPolicy.Default;
+
+    /// <summary>Wait before opening a fresh recognition stream after one failed; doubles per failure in a row.</summary>
+    public TimeSpan RecognitionRetryDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest wait between two attempts to open a recognition stream.</summary>
+    public TimeSpan MaxRecognitionRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How much of the agent's played audio (the far-end reference) is kept for the input processors.</summary>
+    public TimeSpan FarEndBuffer { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Stitching is on: <see cref="PauseInterval"/> is set and longer than the VAD silence.</summary>
+    public bool Stitching => PauseInterval is { } pause && pause > Vad.SilenceDuration;
+
+    /// <summary>The end-of-turn policy these options describe: stitching or silence.</summary>
+    public IEndOfTurnPolicy CreateEndOfTurnPolicy() =>
+        Stitching ? new PauseIntervalStitching(PauseInterval!.Value) : SilenceEndOfTurn.Instance;
+
+    internal void Validate()
+    {
+        Vad.Validate();
+        if (PreRoll < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PreRoll), PreRoll, "PreRoll must not be negative.");
+        }
+
+        if (RecognitionRetryDelay <= TimeSpan.Zero || MaxRecognitionRetryDelay < RecognitionRetryDelay)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(RecognitionRetryDelay), RecognitionRetryDelay, "RecognitionRetryDelay must be positive and at most MaxRecognitionRetryDelay.");
+        }
+
+        if (FarEndBuffer < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FarEndBuffer), FarEndBuffer, "FarEndBuffer must not be negative.");
+        }
+
+        ArgumentNullException.ThrowIfNull(Interruption);
+    }
+}

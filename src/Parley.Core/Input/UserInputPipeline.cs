@@ -1,0 +1,495 @@
+using System.Threading.Channels;
+using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
+using Parley.Abstractions.Media;
+using Parley.Core.Turns;
+
+namespace Parley.Core.Input;
+
+/// <summary>
+/// Hears the user's turns in a stream of 16 kHz mono PCM16, in stages: the input processors (<see cref="IAudioInputProcessor"/>,
+/// with the agent's played audio from <see cref="PushFarEnd"/> as their far-end reference) clean the audio in place;
+/// the VAD windower scores it and finds speech; the pre-roll buffer keeps the audio before a speech start so each
+/// utterance reaches the recogniser with <see cref="UserInputOptions.PreRoll"/> before it; the utterance recogniser
+/// streams utterances into recognition streams (reopened after a failure, swapped by <see cref="UpdateRecognizer"/>);
+/// the transcript assembler joins the results per turn; and the end-of-turn policy (<see cref="IEndOfTurnPolicy"/>:
+/// silence or PauseInterval stitching by default) decides when a turn ends.
+/// What was heard leaves as <see cref="UserTurnEvent"/>s on <see cref="Events"/>, one way.
+/// Audio time drives every decision (so feed silence too: a paused stream pauses turn detection); event timestamps
+/// come from the TimeProvider. Audio moves through fixed buffers: nothing is allocated per frame.
+/// <see cref="PushAsync"/> must not be called concurrently; <see cref="PushFarEnd"/> may be called from any thread.
+/// Owns the VAD, the recognition streams and the disposable input processors.
+/// </summary>
+public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
+{
+    /// <summary>
+    /// Events waiting for the reader. A turn makes a handful (partials are deduplicated and come at the recogniser's
+    /// pace, never per frame), so the bound is reached only when nobody reads: then events are dropped and counted in
+    /// <see cref="DroppedEvents"/> rather than growing without limit or blocking the audio path.
+    /// </summary>
+    public const int EventCapacity = 1024;
+
+    private const int SampleRate = 16000;
+    private const long TicksPerSample = TimeSpan.TicksPerSecond / SampleRate;
+    private const int MaxPiece = 512;
+
+    private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
+    private readonly VadWindower _vad;
+    private readonly PreRollBuffer _preRoll;
+    private readonly AudioInputChain _processors;
+    private readonly FarEndReference _farEnd;
+    private readonly UtteranceRecognizer _recognizer;
+    private readonly TranscriptAssembler _transcripts;
+    private readonly bool _customEndOfTurn;
+    private readonly IConversationView _conversation;
+    private readonly long _preRollSamples;
+    private IEndOfTurnPolicy _endOfTurn;
+    private long _minSpeechSamples;
+    private UserInputOptions? _nextOptions;
+    private readonly int _pieceLength;
+    private readonly short[] _near = new short[MaxPiece];
+    private readonly short[] _far = new short[MaxPiece];
+    private readonly Channel<UserTurnEvent> _events = Channel.CreateBounded<UserTurnEvent>(
+        new BoundedChannelOptions(EventCapacity) { SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
+
+    // Guarded by _gate.
+    private UserTurn? _turn;
+
+    // The current utterance: whether the VAD is in it, its recognition stream, where its speech began (samples), and
+    // whether it has lasted the interruption policy's minimum speech (its silent tail does not count).
+    private bool _inUtterance;
+    private RecognitionSession? _utteranceSession;
+    private long _utteranceStart;
+    private bool _sustained;
+    private long _pushedUntil;
+
+    private long _dropped;
+    private int _disposed;
+
+    /// <param name="options">Turn settings.</param>
+    /// <param name="vad">The VAD (owned: disposed with the pipeline).</param>
+    /// <param name="openRecognition">Opens a recognition stream: at once, and again after a failure.</param>
+    /// <param name="timeProvider">Event timestamps and the reopen backoff.</param>
+    /// <param name="processors">Input processors, in order (disposable ones are owned).</param>
+    /// <param name="endOfTurn">The end-of-turn policy; default from <paramref name="options"/> (<see cref="UserInputOptions.CreateEndOfTurnPolicy"/>).</param>
+    /// <param name="conversation">What a model-based policy may read; default empty.</param>
+    public UserInputPipeline(
+        UserInputOptions options,
+        IVoiceActivityDetector vad,
+        Func<ISpeechRecognitionStream> openRecognition,
+        TimeProvider timeProvider,
+        IEnumerable<IAudioInputProcessor>? processors = null,
+        IEndOfTurnPolicy? endOfTurn = null,
+        IConversationView? conversation = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(vad);
+        ArgumentNullException.ThrowIfNull(openRecognition);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        options.Validate();
+        Options = options;
+        _time = timeProvider;
+        _processors = new AudioInputChain(processors);
+        _vad = new VadWindower(vad, options.Vad, SampleRate);
+        _pieceLength = Math.Min(MaxPiece, _vad.WindowSamples);
+        _preRollSamples = options.PreRoll.Ticks / TicksPerSample;
+        _minSpeechSamples = options.Interruption.MinSpeech.Ticks / TicksPerSample;
+
+        // Holds the pre-roll, the speech before the start decision (MinSpeechDuration and a window), and one piece.
+        var ring = _preRollSamples + (options.Vad.MinSpeechDuration.Ticks / TicksPerSample) + (2 * _vad.WindowSamples) + MaxPiece;
+        _preRoll = new PreRollBuffer(checked((int)ring));
+        _farEnd = new FarEndReference((int)(options.FarEndBuffer.Ticks / TicksPerSample));
+        _customEndOfTurn = endOfTurn is not null;
+        _endOfTurn = endOfTurn ?? options.CreateEndOfTurnPolicy();
+        _conversation = conversation ?? EmptyConversation.Instance;
+        _transcripts = new TranscriptAssembler(timeProvider, Emit);
+        _recognizer = new UtteranceRecognizer(_gate, openRecognition, timeProvider, options.RecognitionRetryDelay, options.MaxRecognitionRetryDelay, this);
+        _recognizer.Start();
+    }
+
+    /// <summary>The settings in use (an update applies between turns).</summary>
+    public UserInputOptions Options { get; private set; }
+
+    /// <summary>What was heard, in order. Completes when the pipeline is disposed.</summary>
+    public ChannelReader<UserTurnEvent> Events => _events.Reader;
+
+    /// <summary>Events dropped because <see cref="Events"/> was not read (see <see cref="EventCapacity"/>).</summary>
+    public long DroppedEvents => Interlocked.Read(ref _dropped);
+
+    /// <summary>
+    /// Feeds 16 kHz mono PCM16 audio (any length; the room gives 20 ms frames). The samples are read before the
+    /// returned task completes and not kept or modified (the processors work on a copy).
+    /// </summary>
+    public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+        // Synchronous while the recogniser takes audio synchronously (the usual case): no state machine per frame.
+        while (!samples.IsEmpty)
+        {
+            var n = Math.Min(samples.Length, _pieceLength);
+            var (session, from, end) = Process(samples.Span[..n]);
+            samples = samples[n..];
+            if (session is null)
+            {
+                continue;
+            }
+
+            var (first, second) = _preRoll.Range(from, _preRoll.Total);
+            for (var stage = 0; stage < 3; stage++)
+            {
+                var pending = Stream(session, stage, first, second, end, cancellationToken);
+                if (!pending.IsCompletedSuccessfully)
+                {
+                    return ContinueAsync(pending, session, stage, first, second, end, samples, cancellationToken);
+                }
+
+                pending.GetAwaiter().GetResult();
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Reads frames until <paramref name="frames"/> completes or <paramref name="cancellationToken"/> fires, feeding
+    /// and disposing each (ownership moves here). Frames must be 16 kHz.
+    /// </summary>
+    public async Task RunAsync(ChannelReader<AudioChunk> frames, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        while (await frames.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (frames.TryRead(out var frame))
+            {
+                try
+                {
+                    if (frame.SampleRate != SampleRate)
+                    {
+                        throw new ArgumentException($"User audio frames must be {SampleRate} Hz, got {frame.SampleRate} Hz.", nameof(frames));
+                    }
+
+                    await PushAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    frame.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The agent's own audio as it is played (16 kHz mono PCM16), the far-end reference of the input processors. It
+    /// lines up with the user's audio by sample count: it is placed at the user-audio position reached when pushed.
+    /// Copied; any thread.
+    /// </summary>
+    public void PushFarEnd(ReadOnlySpan<short> played) => _farEnd.Push(played);
+
+    /// <summary>
+    /// Swaps the recogniser of the running pipeline (e.g. an instance's ASR settings were updated): the new stream opens
+    /// now and hears from the next utterance on; an utterance in progress finishes on the old one. With
+    /// <paramref name="options"/>, the VAD settings, the PauseInterval (unless the pipeline was given its own end-of-turn
+    /// policy) and the interruption policy change too, from the first moment no turn is open and the VAD is quiet;
+    /// the pre-roll, far-end buffer and retry settings stay as built.
+    /// </summary>
+    public void UpdateRecognizer(Func<ISpeechRecognitionStream> openRecognition, UserInputOptions? options = null)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentNullException.ThrowIfNull(openRecognition);
+        if (options is not null)
+        {
+            options.Validate();
+            lock (_gate)
+            {
+                _nextOptions = options;
+            }
+        }
+
+        _recognizer.Update(openRecognition);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _recognizer.DisposeAsync().ConfigureAwait(false);
+
+        // A PushAsync racing this dispose processes and scores under the stages' own locks: native state is freed
+        // only between pieces and never used after.
+        _processors.Dispose();
+        _vad.Dispose();
+        _events.Writer.TryComplete();
+    }
+
+    async ValueTask IRecognitionListener.OnResultAsync(RecognitionSession session, SpeechRecognitionResult result, CancellationToken cancellationToken)
+    {
+        UserTurn turn;
+        TurnSnapshot snapshot;
+        lock (_gate)
+        {
+            if (session.Failed || !session.Pending.TryPeek(out var utterance))
+            {
+                return; // a result with no utterance in flight (recogniser quirk): nothing to attach it to
+            }
+
+            var text = result.Text.Trim();
+            if (!result.IsFinal)
+            {
+                _transcripts.OnPartial(utterance, text);
+                return;
+            }
+
+            session.Pending.Dequeue();
+            _transcripts.OnFinal(utterance, text);
+            turn = utterance.Turn;
+            if (turn != _turn || turn.Closed || turn.Dropped || _inUtterance)
+            {
+                return;
+            }
+
+            snapshot = SnapshotLocked(turn);
+        }
+
+        EndOfTurn decision;
+        try
+        {
+            decision = await _endOfTurn.OnFinalTranscriptAsync(snapshot, _conversation, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            decision = EndOfTurn.Wait; // a failing policy leaves the turn to the audio-time decisions
+        }
+
+        lock (_gate)
+        {
+            if (decision == EndOfTurn.End && turn == _turn && !turn.Closed && !turn.Dropped && !_inUtterance
+                && turn.Utterances.Count == snapshot.Utterances)
+            {
+                CloseLocked(turn);
+            }
+        }
+    }
+
+    void IRecognitionListener.OnLostLocked(RecognitionSession? session, Utterance[] lost, Exception error, bool firstOfOutage)
+    {
+        if (session is not null && _utteranceSession == session)
+        {
+            _utteranceSession = null;
+        }
+
+        var now = _time.GetUtcNow();
+        if (firstOfOutage)
+        {
+            Emit(new RecognitionFailed(now, $"Speech recognition failed: {error.Message}"));
+        }
+
+        foreach (var utterance in lost)
+        {
+            var turn = utterance.Turn;
+            if (turn.Dropped)
+            {
+                continue;
+            }
+
+            DropLocked(turn, report: !firstOfOutage);
+        }
+    }
+
+    /// <summary>One step of streaming a piece: 0 and 1 push the (at most two) ring segments, 2 ends the utterance.</summary>
+    private ValueTask Stream(
+        RecognitionSession session, int stage, ReadOnlyMemory<short> first, ReadOnlyMemory<short> second, bool end, CancellationToken cancellationToken) => stage switch
+    {
+        0 when !first.IsEmpty => _recognizer.PushAsync(session, first, cancellationToken),
+        1 when !second.IsEmpty => _recognizer.PushAsync(session, second, cancellationToken),
+        2 when end => _recognizer.EndUtteranceAsync(session, cancellationToken),
+        _ => ValueTask.CompletedTask,
+    };
+
+    /// <summary>The rest of <see cref="PushAsync"/> once the recogniser made it wait (the ring is not written meanwhile).</summary>
+    private async ValueTask ContinueAsync(
+        ValueTask pending,
+        RecognitionSession session,
+        int stage,
+        ReadOnlyMemory<short> first,
+        ReadOnlyMemory<short> second,
+        bool end,
+        ReadOnlyMemory<short> rest,
+        CancellationToken cancellationToken)
+    {
+        await pending.ConfigureAwait(false);
+        for (stage++; stage < 3; stage++)
+        {
+            await Stream(session, stage, first, second, end, cancellationToken).ConfigureAwait(false);
+        }
+
+        await PushAsync(rest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs one piece through the stages before the recogniser; returns what to stream (null: nothing).</summary>
+    private (RecognitionSession? Session, long From, bool End) Process(ReadOnlySpan<short> piece)
+    {
+        var near = _near.AsSpan(0, piece.Length);
+        piece.CopyTo(near);
+        if (!_processors.IsEmpty)
+        {
+            var far = _far.AsSpan(0, piece.Length);
+            _farEnd.Read(_preRoll.Total, far);
+            _processors.Process(near, far);
+        }
+
+        _preRoll.Write(near);
+        if (Volatile.Read(ref _nextOptions) is not null)
+        {
+            lock (_gate)
+            {
+                if (_nextOptions is { } next && _turn is null && !_inUtterance && _vad.Phase == VadPhase.Quiet)
+                {
+                    ApplyLocked(next);
+                }
+            }
+        }
+
+        var (kind, boundary) = _vad.Push(near);
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return (null, 0, false);
+            }
+
+            var total = _preRoll.Total;
+            var session = _inUtterance ? _utteranceSession : null;
+            var from = Math.Max(total - piece.Length, _pushedUntil);
+            var end = false;
+            if (kind == VadEventKind.SpeechStarted)
+            {
+                session = OnSpeechStartedLocked(boundary);
+                from = Math.Max(Math.Max(boundary - _preRollSamples, _preRoll.Oldest), _pushedUntil);
+            }
+            else if (kind == VadEventKind.SpeechEnded)
+            {
+                session = _utteranceSession;
+                end = true;
+                OnSpeechEndedLocked(boundary);
+            }
+
+            if (_inUtterance && !_sustained && _vad.Phase == VadPhase.Speaking && total - _utteranceStart >= _minSpeechSamples)
+            {
+                _sustained = true;
+                Emit(new UserSpeechSustained(_time.GetUtcNow(), TimeSpan.FromTicks((total - _utteranceStart) * TicksPerSample)));
+            }
+
+            if (!_inUtterance && _turn is { } open && _endOfTurn.OnAudioAdvanced(SnapshotLocked(open)) == EndOfTurn.End)
+            {
+                CloseLocked(open);
+            }
+
+            if (session is null)
+            {
+                return (null, 0, false);
+            }
+
+            _pushedUntil = total;
+            return (session, from, end);
+        }
+    }
+
+    /// <summary>Takes updated settings between turns (the VAD is quiet: its state machine restarts from quiet).</summary>
+    private void ApplyLocked(UserInputOptions next)
+    {
+        _nextOptions = null;
+        _vad.Reconfigure(next.Vad);
+        if (!_customEndOfTurn)
+        {
+            _endOfTurn = next.CreateEndOfTurnPolicy();
+        }
+
+        _minSpeechSamples = next.Interruption.MinSpeech.Ticks / TicksPerSample;
+        Options = Options with { Vad = next.Vad, PauseInterval = next.PauseInterval, Interruption = next.Interruption };
+    }
+
+    private RecognitionSession? OnSpeechStartedLocked(long boundary)
+    {
+        var now = _time.GetUtcNow();
+        _turn ??= _transcripts.Begin(now);
+        _inUtterance = true;
+        _utteranceStart = boundary;
+        _sustained = false;
+        Emit(new UserSpeechStarted(now));
+        var turn = _turn;
+        var session = _recognizer.BeginLocked(_transcripts.Add(turn));
+        if (session is null)
+        {
+            // No recogniser (reopening after a failure): the speech is heard (barge-in) but the turn cannot be recognised.
+            DropLocked(turn, report: true);
+        }
+
+        _utteranceSession = session;
+        return session;
+    }
+
+    private void OnSpeechEndedLocked(long boundary)
+    {
+        _inUtterance = false;
+        _utteranceSession = null;
+        var now = _time.GetUtcNow();
+        Emit(new UserSpeechEnded(now));
+        if (_turn is not { } turn)
+        {
+            return; // dropped while the user spoke
+        }
+
+        turn.SpeechEndedAt = now;
+        turn.LastSpeechEnd = boundary;
+        if (_endOfTurn.OnSpeechEnded(SnapshotLocked(turn)) == EndOfTurn.End)
+        {
+            CloseLocked(turn);
+        }
+    }
+
+    private void CloseLocked(UserTurn turn)
+    {
+        if (_turn == turn)
+        {
+            _turn = null;
+        }
+
+        _transcripts.Close(turn);
+    }
+
+    private void DropLocked(UserTurn turn, bool report)
+    {
+        turn.Dropped = true;
+        if (_turn == turn)
+        {
+            _turn = null;
+        }
+
+        if (report)
+        {
+            Emit(new UserTurnDropped(_time.GetUtcNow(), turn.MessageId));
+        }
+    }
+
+    private TurnSnapshot SnapshotLocked(UserTurn turn) => new(
+        turn.MessageId,
+        TimeSpan.FromTicks(_preRoll.Total * TicksPerSample),
+        TimeSpan.FromTicks(turn.LastSpeechEnd * TicksPerSample),
+        _vad.Phase,
+        turn.Utterances.Count,
+        turn.Pending,
+        turn.FinalText);
+
+    private void Emit(UserTurnEvent e)
+    {
+        if (!_events.Writer.TryWrite(e) && Volatile.Read(ref _disposed) == 0)
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+    }
+}
