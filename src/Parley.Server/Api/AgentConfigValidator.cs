@@ -11,11 +11,17 @@ namespace Parley.Server.Api;
 public static class AgentConfigValidator
 {
     /// <summary>TTS vendors of the contract plus Parley's local engine. Matched case-insensitively.</summary>
-    public static readonly IReadOnlyList<string> TtsVendors = ["Local", "Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
+    public static readonly IReadOnlyList<string> TtsVendors = ["Local", "Aliyun", "ByteDanceV3", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
 
     public static readonly IReadOnlyList<string> LlmVendors = ["OpenAIChat"];
 
-    private static readonly HashSet<string> ZegoCloudTtsVendors = new(["Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"], StringComparer.OrdinalIgnoreCase);
+    /// <summary><c>LLM.Vendor</c> values of the contract this server does not serve yet (refused with a named error).</summary>
+    public static readonly IReadOnlyList<string> LlmVendorsNotYet = ["OpenAIResponses"];
+
+    /// <summary>ASR vendors of the contract (shared-components.yaml <c>ASR.Vendor</c>) plus Parley's local engine. Matched case-insensitively.</summary>
+    public static readonly IReadOnlyList<string> AsrVendors = ["Local", "Tencent", "AliyunParaformer", "Microsoft", "AliyunFunASR", "AliyunQwenASR", "VolcSeedASR"];
+
+    private static readonly HashSet<string> ZegoCloudTtsVendors = new(["Aliyun", "ByteDanceV3", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Validates an LLM object. <c>Url</c> is an absolute http(s) URL or <c>parley:demo</c> (the built-in demo LLM);
@@ -44,14 +50,20 @@ public static class AgentConfigValidator
         llm.OptionalNumber("TopP", 0, 1);
         llm.OptionalObject("Params");
         llm.OptionalBool("AddAgentInfo");
+        llm.OptionalObject("AgentExtraInfo");
         var vendor = llm.OptionalString("Vendor", 64);
+        if (vendor is not null && LlmVendorsNotYet.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' (the OpenAI Responses API) is not yet supported by this server; use OpenAIChat with a Chat Completions URL");
+        }
+
         if (vendor is not null && !LlmVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
         {
             throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", LlmVendors)}");
         }
     }
 
-    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true)
+    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true, OutboundPolicy? policy = null)
     {
         var vendor = complete ? tts.RequiredString("Vendor", 64) : tts.OptionalString("Vendor", 64);
         if (vendor is not null && !TtsVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
@@ -90,6 +102,51 @@ public static class AgentConfigValidator
         {
             throw ApiException.InvalidParameter($"{tts.FieldPath("TerminatorText")} must be at most 4 characters");
         }
+
+        ValidateCharacterFilter(tts);
+        ValidateTtsUrl(tts, policy);
+    }
+
+    /// <summary><c>TTS.CharacterFilter</c>: an array of strings of 1–2 characters (text elements), each removed from the text before synthesis.</summary>
+    private static void ValidateCharacterFilter(RequestBody tts)
+    {
+        var filters = tts.OptionalArray("CharacterFilter", 64);
+        if (filters is null)
+        {
+            return;
+        }
+
+        foreach (var filter in filters)
+        {
+            var text = filter.AsString(32);
+            if (new System.Globalization.StringInfo(text).LengthInTextElements > 2)
+            {
+                throw ApiException.InvalidParameter($"{filter.FieldPath("")[..^1]} '{text}' must be at most 2 characters");
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>TTS.Url</c>, the vendor endpoint: an absolute http, https, ws or wss URL; with <paramref name="policy"/>
+    /// (complete objects) it must also pass the outbound URL policy, as <c>LLM.Url</c> does.
+    /// </summary>
+    private static void ValidateTtsUrl(RequestBody tts, OutboundPolicy? policy)
+    {
+        var url = tts.OptionalString("Url", 2048);
+        if (url is null)
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "ws" or "wss"))
+        {
+            throw ApiException.InvalidParameter($"{tts.FieldPath("Url")} must be an absolute http, https, ws or wss URL");
+        }
+
+        if (policy is not null)
+        {
+            CheckOutboundUrl(tts, "Url", url, uri.Scheme is "ws" or "wss" ? OutboundProtocol.WebSocket : OutboundProtocol.Http, policy);
+        }
     }
 
     /// <summary>
@@ -124,7 +181,7 @@ public static class AgentConfigValidator
     public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr, OutboundPolicy policy)
     {
         ValidateLlm(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(llm), "LLM"), complete: true, policy);
-        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true);
+        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true, policy: policy);
         ValidateAsr(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(asr), "ASR"));
     }
 
@@ -137,7 +194,12 @@ public static class AgentConfigValidator
         }
 
         asr.OptionalObject("Params");
-        asr.OptionalString("Vendor", 64);
+        var vendor = asr.OptionalString("Vendor", 64);
+        if (vendor is not null && !AsrVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiException.InvalidParameter($"{asr.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", AsrVendors)}");
+        }
+
         var silence = asr.OptionalInteger("VADSilenceSegmentation", 200, 2000);
         var pause = asr.OptionalInteger("PauseInterval", 200, 2000);
         _ = (silence, pause);
