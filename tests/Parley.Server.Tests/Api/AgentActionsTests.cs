@@ -148,7 +148,7 @@ public sealed class AgentActionsTests(ServerFixture fixture) : IClassFixture<Ser
         Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
         Assert.Contains("LLM.Url", reply.Message());
 
-        reply = await api.SendAsync(api.Query("UpdateAgent"), $$$"""{"AgentId":"{{{id}}}","TTS":{"Params":{}}}""");
+        reply = await api.SendAsync(api.Query("UpdateAgent"), $$$$"""{"AgentId":"{{{{id}}}}","TTS":{"Params":{}}}""");
         Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
         Assert.Contains("TTS.Vendor", reply.Message());
 

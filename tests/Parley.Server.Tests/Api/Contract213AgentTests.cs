@@ -27,7 +27,7 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
     public async Task TtsVendors_OfTheContract_AreAcceptedAtRegistration(string vendor, string parameters)
     {
         var api = fixture.Api();
-        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{NewId()}}","LLM":{{LlmJson}},"TTS":{"Vendor":"{{vendor}}","Params":{{parameters}}}}""");
+        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{{{{LlmJson}}}},"TTS":{"Vendor":"{{{{vendor}}}}","Params":{{{{parameters}}}}}}""");
         Assert.True(reply.Code() == 0, reply.ToString());
     }
 
@@ -41,36 +41,36 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
     public async Task AsrVendors_OfTheContract_AreAccepted(string vendor)
     {
         var api = fixture.Api();
-        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{NewId()}}","LLM":{{LlmJson}},"TTS":{"Vendor":"Local"},"ASR":{"Vendor":"{{vendor}}","Params":{}}}""");
+        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{{{{LlmJson}}}},"TTS":{"Vendor":"Local"},"ASR":{"Vendor":"{{{{vendor}}}}","Params":{}}}""");
         Assert.True(reply.Code() == 0, reply.ToString());
     }
 
-    public static TheoryData<string, string> BadFields => new()
+    public static TheoryData<string, string, string> BadFields => new()
     {
-        { """"ASR":{"Vendor":"Whisperer"}""", "ASR.Vendor" },
-        { """"ASR":{"Vendor":7}""", "ASR.Vendor" },
-        { """"TTS":{"Vendor":"ByteDanceV4","Params":{"app":{}}}""", "TTS.Vendor" },
-        { """"TTS":{"Vendor":"ByteDanceV3","Params":{}}""", "TTS.Params.app" },
-        { """"TTS":{"Vendor":"Local","Url":"ftp://tts.example/ws"}""", "TTS.Url" },
-        { """"TTS":{"Vendor":"Local","Url":"/relative/path"}""", "TTS.Url" },
-        { """"TTS":{"Vendor":"Local","Url":42}""", "TTS.Url" },
-        { """"TTS":{"Vendor":"Local","Url":"wss://169.254.169.254/ws"}""", "TTS.Url" },
-        { """"TTS":{"Vendor":"Local","CharacterFilter":"#"}""", "TTS.CharacterFilter" },
-        { """"TTS":{"Vendor":"Local","CharacterFilter":["###"]}""", "TTS.CharacterFilter[0]" },
-        { """"TTS":{"Vendor":"Local","CharacterFilter":["#",""]}""", "TTS.CharacterFilter[1]" },
-        { """"TTS":{"Vendor":"Local","CharacterFilter":[1]}""", "TTS.CharacterFilter[0]" },
-        { """"LLM":{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","AgentExtraInfo":"x"}""", "LLM.AgentExtraInfo" },
-        { """"LLM":{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","AgentExtraInfo":[1]}""", "LLM.AgentExtraInfo" },
-        { """"LLM":{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","Vendor":"OpenAIResponses"}""", "LLM.Vendor" },
-        { """"LLM":{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","Vendor":"Anthropic"}""", "LLM.Vendor" },
+        { "ASR", """{"Vendor":"Whisperer"}""", "ASR.Vendor" },
+        { "ASR", """{"Vendor":7}""", "ASR.Vendor" },
+        { "TTS", """{"Vendor":"ByteDanceV4","Params":{"app":{}}}""", "TTS.Vendor" },
+        { "TTS", """{"Vendor":"ByteDanceV3","Params":{}}""", "TTS.Params.app" },
+        { "TTS", """{"Vendor":"Local","Url":"ftp://tts.example/ws"}""", "TTS.Url" },
+        { "TTS", """{"Vendor":"Local","Url":"/relative/path"}""", "TTS.Url" },
+        { "TTS", """{"Vendor":"Local","Url":42}""", "TTS.Url" },
+        { "TTS", """{"Vendor":"Local","Url":"wss://169.254.169.254/ws"}""", "TTS.Url" },
+        { "TTS", """{"Vendor":"Local","CharacterFilter":"#"}""", "TTS.CharacterFilter" },
+        { "TTS", """{"Vendor":"Local","CharacterFilter":["###"]}""", "TTS.CharacterFilter[0]" },
+        { "TTS", """{"Vendor":"Local","CharacterFilter":["#",""]}""", "TTS.CharacterFilter[1]" },
+        { "TTS", """{"Vendor":"Local","CharacterFilter":[1]}""", "TTS.CharacterFilter[0]" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","AgentExtraInfo":"x"}""", "LLM.AgentExtraInfo" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","AgentExtraInfo":[1]}""", "LLM.AgentExtraInfo" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","Vendor":"OpenAIResponses"}""", "LLM.Vendor" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","Vendor":"Anthropic"}""", "LLM.Vendor" },
     };
 
     [Theory]
     [MemberData(nameof(BadFields))]
-    public async Task BadNewFields_Are410000003NamingTheField(string fields, string field)
+    public async Task BadNewFields_Are410000003NamingTheField(string key, string json, string field)
     {
         var api = fixture.Api();
-        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{NewId()}}",{{fields}}}""");
+        var reply = await api.CallAsync("RegisterAgent", new JsonObject { ["AgentId"] = NewId(), [key] = JsonNode.Parse(json) });
         Assert.True(reply.Code() == ReturnCodes.InvalidParameter, reply.ToString());
         Assert.Contains(field, reply.Message());
     }
@@ -79,10 +79,10 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
     public async Task OpenAIResponses_IsRefusedAsNotYet_AndOpenAIChatIsAccepted()
     {
         var api = fixture.Api();
-        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{NewId()}}","LLM":{"Vendor":"OpenAIResponses","Url":"https://ark.cn-beijing.volces.com/api/v3/responses","Model":"m"}}""");
+        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{"Vendor":"OpenAIResponses","Url":"https://ark.cn-beijing.volces.com/api/v3/responses","Model":"m"}}""");
         Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
         Assert.Contains("not yet supported", reply.Message());
-        reply = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{NewId()}}","LLM":{"Vendor":"OpenAIChat","Url":"https://llm.example/v1/chat/completions","Model":"m"}}""");
+        reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{"Vendor":"OpenAIChat","Url":"https://llm.example/v1/chat/completions","Model":"m"}}""");
         Assert.True(reply.Code() == 0, reply.ToString());
     }
 
@@ -93,7 +93,7 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
         var id = NewId();
         var tts = """{"Vendor":"MiniMax","Url":"wss://api.minimaxi.com/ws/v1/t2a_v2","Params":{"app":{"api_key":"k"}},"CharacterFilter":["#","##","-","😀"]}""";
         var llm = """{"Url":"https://llm.example/v1/chat/completions","Model":"m","AgentExtraInfo":{"user_custom_key1":"value1","n":2,"nested":{"a":[1,2]}}}""";
-        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{id}}","LLM":{{llm}},"TTS":{{tts}}}""");
+        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{id}}}}","LLM":{{{{llm}}}},"TTS":{{{{tts}}}}}""");
         Assert.True(reply.Code() == 0, reply.ToString());
         var agent = (await api.CallAsync("QueryAgents", new { AgentIds = new[] { id } })).Data().GetProperty("Agents")[0];
         Assert.True(ZegoSampleObject.IsEqual(JsonNode.Parse(tts), JsonNode.Parse(agent.GetProperty("TTS").GetRawText())));
@@ -113,7 +113,7 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
 
         // UpdateAgent may then give the objects (each complete) one at a time.
         Assert.Equal(0, (await api.CallAsync("UpdateAgent", new { AgentId = id, Name = "renamed" })).Code());
-        var update = await api.SendAsync(api.Query("UpdateAgent"), $$"""{"AgentId":"{{id}}","TTS":{"Vendor":"Local"}}""");
+        var update = await api.SendAsync(api.Query("UpdateAgent"), $$$$"""{"AgentId":"{{{{id}}}}","TTS":{"Vendor":"Local"}}""");
         Assert.True(update.Code() == 0, update.ToString());
     }
 
@@ -139,11 +139,11 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
         var api = fixture.Api();
         var id = NewId();
         var llm = """{"Url":"https://ark.cn-beijing.volces.com/api/v3/chat/completions","ApiKey":"zego_test","Model":"doubao-1-5-lite-32k-250115","SystemPrompt":"\n请根据用户提供的知识库内容用友好的语气回答用户问题。\n"}""";
-        var defaults = JsonNode.Parse($$"""{"LLM":{{llm}},"TTS":{{tts}},"ASR":{"Params":{}}}""")!.AsObject();
+        var defaults = JsonNode.Parse($$$$"""{"LLM":{{{{llm}}}},"TTS":{{{{tts}}}},"ASR":{"Params":{}}}""")!.AsObject();
 
         var missing = (await api.CallAsync("QueryAgents", new { AgentIds = new[] { id } })).Data().GetProperty("Agents");
         Assert.Equal(0, missing.GetArrayLength());
-        var register = await api.SendAsync(api.Query("RegisterAgent"), $$"""{"AgentId":"{{id}}","Name":"李浩然","LLM":{{llm}},"TTS":{{tts}},"ASR":{"Params":{}}}""");
+        var register = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{id}}}}","Name":"李浩然","LLM":{{{{llm}}}},"TTS":{{{{tts}}}},"ASR":{"Params":{}}}""");
         Assert.True(register.Code() == 0, register.ToString());
 
         for (var pass = 0; pass < 2; pass++)
@@ -155,7 +155,7 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
             Assert.Equal("""{"Params":{}}""", found["ASR"]!.ToJsonString());
 
             // The sample's UpdateAgent sends the same body: the echo stays equal.
-            var update = await api.SendAsync(api.Query("UpdateAgent"), $$"""{"AgentId":"{{id}}","Name":"李浩然","LLM":{{llm}},"TTS":{{tts}},"ASR":{"Params":{}}}""");
+            var update = await api.SendAsync(api.Query("UpdateAgent"), $$$$"""{"AgentId":"{{{{id}}}}","Name":"李浩然","LLM":{{{{llm}}}},"TTS":{{{{tts}}}},"ASR":{"Params":{}}}""");
             Assert.True(update.Code() == 0, update.ToString());
         }
     }

@@ -186,7 +186,7 @@ public sealed class InstanceConfigMergeTests
         Assert.Equal("""{"speed":1.2}""", merged["Params"]!.ToJsonString());
         Assert.Equal("#", merged["TerminatorText"]!.GetValue<string>());
         Assert.Equal("""["-"]""", merged["CharacterFilter"]!.ToJsonString());
-        Assert.Equal(1, merged["FilterText"]!.AsArray().Count);
+        Assert.Single(merged["FilterText"]!.AsArray());
 
         // Not set at creation: still cannot be added later.
         Assert.False(InstanceConfig.Merge(O("""{"Vendor":"Local"}"""), O("""{"CharacterFilter":["*"]}""")).ContainsKey("CharacterFilter"));
