@@ -60,6 +60,9 @@ public sealed record LlmSettings(
 {
     public const double DefaultTemperature = 0.7;
     public const double DefaultTopP = 0.9;
+
+    /// <summary><c>LLM.AgentExtraInfo</c>: sent as <c>agent_extra_info</c> in the chat request body (OpenAIChat).</summary>
+    public JsonObject? AgentExtraInfo { get; init; }
 }
 
 /// <summary>Everything needed to stream one reply from a chat model.</summary>

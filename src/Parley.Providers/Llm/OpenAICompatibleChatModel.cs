@@ -14,7 +14,7 @@ namespace Parley.Providers.Llm;
 /// <summary>
 /// Streams replies from any OpenAI-compatible Chat Completions endpoint through <see cref="IChatClient"/> over the
 /// OpenAI SDK. <c>Url</c> is the full completions URL and is used verbatim; the body is the contract's
-/// (model, messages, temperature, top_p, stream, every key of Params at top level, agent_info when asked).
+/// (model, messages, temperature, top_p, stream, every key of Params at top level, agent_info when asked, agent_extra_info when given).
 /// Failures become <see cref="LlmException"/>: 401/403 authentication, 400/422 parameter, 429 rate limit,
 /// 402 arrears, anything else (unreachable, 5xx, 3xx — redirects are not followed —, broken stream) general; their
 /// messages name the failure class and never echo the far end's bytes. Connections obey the <see cref="OutboundPolicy"/>
@@ -99,6 +99,11 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
                 ["round_id"] = request.RoundId,
                 ["time_stamp"] = request.TimestampMs,
             };
+        }
+
+        if (settings.AgentExtraInfo is { } extraInfo)
+        {
+            extras["agent_extra_info"] = extraInfo.DeepClone();
         }
 
         using var client = CreateChatClient(settings, extras);

@@ -27,20 +27,12 @@ public static class AgentActions
         var config = body.OptionalObject("AgentConfig") ?? body;
         var agentId = body.RequiredString("AgentId", AgentIdMaxBytes, IdCharset.AgentId);
         var name = config.OptionalString("Name", NameMaxBytes) ?? "";
-        var llm = config.RequiredObject("LLM");
-        AgentConfigValidator.ValidateLlm(llm, complete: true, Policy(context));
-        var tts = config.RequiredObject("TTS");
-        AgentConfigValidator.ValidateTts(tts, complete: true, engines: Tts(context)?.Vendors);
-        var asr = config.OptionalObject("ASR");
-        if (asr is not null)
-        {
-            AgentConfigValidator.ValidateAsr(asr);
-        }
 
-        var ttsObject = tts.ToJsonObject();
-        AgentConfigValidator.ValidateTtsParams(ttsObject, Tts(context));
+        // Only AgentId is required (register-agent.yaml, 2.13.5): LLM, TTS and ASR may come per instance instead, and
+        // CreateAgentInstance then requires the merged configuration to be complete. A given object must be complete.
+        var (llm, tts, asr) = ReadConfig(config, context);
         var now = context.Services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var record = new AgentRecord(context.App.AppId, agentId, name, llm.ToJsonObject(), ttsObject, asr?.ToJsonObject() ?? [], now, now);
+        var record = new AgentRecord(context.App.AppId, agentId, name, llm ?? [], tts ?? [], asr ?? [], now, now);
         var maxAgents = context.Services.GetRequiredService<IOptions<ParleyOptions>>().Value.MaxAgentsPerApp;
         return await Store(context).TryAddAsync(record, maxAgents, cancellationToken) switch
         {
@@ -67,30 +59,20 @@ public static class AgentActions
         var config = body.OptionalObject("AgentConfig") ?? body;
         var agentId = body.RequiredString("AgentId", AgentIdMaxBytes, IdCharset.AgentId);
         var name = config.OptionalString("Name", NameMaxBytes);
-        var llm = config.OptionalObject("LLM");
-        var tts = config.OptionalObject("TTS");
-        var asr = config.OptionalObject("ASR");
-        llm?.Let(o => AgentConfigValidator.ValidateLlm(o, complete: false));
-        tts?.Let(o => AgentConfigValidator.ValidateTts(o, complete: false, engines: Tts(context)?.Vendors));
-        asr?.Let(AgentConfigValidator.ValidateAsr);
+        var (llm, tts, asr) = ReadConfig(config, context);
 
         var store = Store(context);
         var existing = await store.GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
 
-        // Only the given fields change: given objects are merged field by field over the stored ones (null removes a field).
-        var mergedLlm = JsonMerge.Merge(existing.Llm, llm?.ToJsonObject());
-        var mergedTts = JsonMerge.Merge(existing.Tts, tts?.ToJsonObject());
-        var mergedAsr = JsonMerge.Merge(existing.Asr, asr?.ToJsonObject());
-        AgentConfigValidator.ValidateComplete(mergedLlm, mergedTts, mergedAsr, Policy(context));
-        AgentConfigValidator.ValidateTtsParams(mergedTts, Tts(context));
-
+        // Each given object REPLACES the stored one whole (update-agent.yaml, 2.13: "updated in a cover-up manner"),
+        // so it must be complete; objects not given stay as stored.
         var updated = existing with
         {
             Name = name ?? existing.Name,
-            Llm = mergedLlm,
-            Tts = mergedTts,
-            Asr = mergedAsr,
+            Llm = llm ?? existing.Llm,
+            Tts = tts ?? existing.Tts,
+            Asr = asr ?? existing.Asr,
             UpdatedAt = context.Services.GetRequiredService<TimeProvider>().GetUtcNow(),
         };
         if (!await store.UpdateAsync(updated, cancellationToken))
@@ -128,7 +110,43 @@ public static class AgentActions
         return new { Agents = agents.Select(ToView).ToList() };
     }
 
-    /// <summary>The agent object of ListAgents/QueryAgents (spec 2.8): the stored configuration echoed back.</summary>
+    /// <summary>
+    /// The optional LLM, TTS and ASR objects of RegisterAgent / UpdateAgent, each validated as complete (URLs against the
+    /// outbound policy, TTS Params against its engine) and kept verbatim: same keys, same values, as given.
+    /// </summary>
+    private static (JsonObject? Llm, JsonObject? Tts, JsonObject? Asr) ReadConfig(RequestBody config, ActionContext context)
+    {
+        var llm = config.OptionalObject("LLM");
+        var tts = config.OptionalObject("TTS");
+        var asr = config.OptionalObject("ASR");
+        if (llm is not null)
+        {
+            AgentConfigValidator.ValidateLlm(llm, complete: true, Policy(context));
+        }
+
+        if (tts is not null)
+        {
+            AgentConfigValidator.ValidateTts(tts, complete: true, engines: Tts(context)?.Vendors, policy: Policy(context));
+        }
+
+        if (asr is not null)
+        {
+            AgentConfigValidator.ValidateAsr(asr);
+        }
+
+        var ttsObject = tts?.ToJsonObject();
+        if (ttsObject is not null)
+        {
+            AgentConfigValidator.ValidateTtsParams(ttsObject, Tts(context));
+        }
+
+        return (llm?.ToJsonObject(), ttsObject, asr?.ToJsonObject());
+    }
+
+    /// <summary>
+    /// The agent object of ListAgents/QueryAgents (spec 2.8): the stored configuration echoed back exactly as given
+    /// (ZEGO's server sample deep-compares it with what it would register); an object never given echoes as <c>{}</c>.
+    /// </summary>
     public static JsonObject ToView(AgentRecord agent) => new()
     {
         ["AgentId"] = agent.AgentId,
@@ -142,8 +160,6 @@ public static class AgentActions
 
     private static Parley.Providers.Net.OutboundPolicy Policy(ActionContext context) => context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>();
     internal static Rooms.TtsProviders? Tts(ActionContext context) => context.Services.GetService<Rooms.TtsProviders>();
-
-    private static void Let<T>(this T value, Action<T> action) => action(value);
 
     internal static string EncodeCursor(string agentId) => Convert.ToBase64String(Encoding.UTF8.GetBytes(agentId));
 

@@ -14,6 +14,12 @@ public static class AgentConfigValidator
 {
     public static readonly IReadOnlyList<string> LlmVendors = ["OpenAIChat"];
 
+    /// <summary><c>LLM.Vendor</c> values of the contract this server does not serve yet (refused with a named error).</summary>
+    public static readonly IReadOnlyList<string> LlmVendorsNotYet = ["OpenAIResponses"];
+
+    /// <summary>ASR vendors of the contract (shared-components.yaml <c>ASR.Vendor</c>) plus Parley's local engine. Matched case-insensitively.</summary>
+    public static readonly IReadOnlyList<string> AsrVendors = ["Local", "Tencent", "AliyunParaformer", "Microsoft", "AliyunFunASR", "AliyunQwenASR", "VolcSeedASR"];
+
     /// <summary>
     /// Validates an LLM object. <c>Url</c> is an absolute http(s) URL or <c>parley:demo</c> (the built-in demo LLM);
     /// with <paramref name="policy"/> it must also pass the outbound URL policy (complete objects: register, merges).
@@ -41,7 +47,13 @@ public static class AgentConfigValidator
         llm.OptionalNumber("TopP", 0, 1);
         llm.OptionalObject("Params");
         llm.OptionalBool("AddAgentInfo");
+        llm.OptionalObject("AgentExtraInfo");
         var vendor = llm.OptionalString("Vendor", 64);
+        if (vendor is not null && LlmVendorsNotYet.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' (the OpenAI Responses API) is not yet supported by this server; use OpenAIChat with a Chat Completions URL");
+        }
+
         if (vendor is not null && !LlmVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
         {
             throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", LlmVendors)}");
@@ -52,7 +64,7 @@ public static class AgentConfigValidator
     /// Validates a TTS object's fields; with <paramref name="engines"/> the Vendor must also be one of the TTS
     /// registry's names (the same list the selection and its fallback read).
     /// </summary>
-    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true, VendorRegistry<ITextToSpeech>? engines = null)
+    public static void ValidateTts(RequestBody tts, bool complete, bool allowFilterText = true, VendorRegistry<ITextToSpeech>? engines = null, OutboundPolicy? policy = null)
     {
         var vendor = complete ? tts.RequiredString("Vendor", 64) : tts.OptionalString("Vendor", 64);
         if (vendor is not null)
@@ -90,6 +102,51 @@ public static class AgentConfigValidator
         if (terminator is not null && terminator.Length > 4)
         {
             throw ApiException.InvalidParameter($"{tts.FieldPath("TerminatorText")} must be at most 4 characters");
+        }
+
+        ValidateCharacterFilter(tts);
+        ValidateTtsUrl(tts, policy);
+    }
+
+    /// <summary><c>TTS.CharacterFilter</c>: an array of strings of 1–2 characters (text elements), each removed from the text before synthesis.</summary>
+    private static void ValidateCharacterFilter(RequestBody tts)
+    {
+        var filters = tts.OptionalArray("CharacterFilter", 64);
+        if (filters is null)
+        {
+            return;
+        }
+
+        foreach (var filter in filters)
+        {
+            var text = filter.AsString(32);
+            if (new System.Globalization.StringInfo(text).LengthInTextElements > 2)
+            {
+                throw ApiException.InvalidParameter($"{filter.FieldPath("")[..^1]} '{text}' must be at most 2 characters");
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>TTS.Url</c>, the vendor endpoint: an absolute http, https, ws or wss URL; with <paramref name="policy"/>
+    /// (complete objects) it must also pass the outbound URL policy, as <c>LLM.Url</c> does.
+    /// </summary>
+    private static void ValidateTtsUrl(RequestBody tts, OutboundPolicy? policy)
+    {
+        var url = tts.OptionalString("Url", 2048);
+        if (url is null)
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "ws" or "wss"))
+        {
+            throw ApiException.InvalidParameter($"{tts.FieldPath("Url")} must be an absolute http, https, ws or wss URL");
+        }
+
+        if (policy is not null)
+        {
+            CheckOutboundUrl(tts, "Url", url, uri.Scheme is "ws" or "wss" ? OutboundProtocol.WebSocket : OutboundProtocol.Http, policy);
         }
     }
 
@@ -145,7 +202,7 @@ public static class AgentConfigValidator
     public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr, OutboundPolicy policy)
     {
         ValidateLlm(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(llm), "LLM"), complete: true, policy);
-        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true);
+        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true, policy: policy);
         ValidateAsr(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(asr), "ASR"));
     }
 
@@ -158,7 +215,12 @@ public static class AgentConfigValidator
         }
 
         asr.OptionalObject("Params");
-        asr.OptionalString("Vendor", 64);
+        var vendor = asr.OptionalString("Vendor", 64);
+        if (vendor is not null && !AsrVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            throw ApiException.InvalidParameter($"{asr.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", AsrVendors)}");
+        }
+
         var silence = asr.OptionalInteger("VADSilenceSegmentation", 200, 2000);
         var pause = asr.OptionalInteger("PauseInterval", 200, 2000);
         _ = (silence, pause);

@@ -44,6 +44,9 @@ public static class ReturnCodes
     /// <summary>RegisterAgent beyond <c>Parley:MaxAgentsPerApp</c>: the contract names no code; Parley answers "insufficient service resources" (docs/compatibility.md).</summary>
     public const int AgentLimitReached = InsufficientResources;
     public const int InstanceConcurrencyLimit = 410000011;
+
+    /// <summary>Invalid digital-human parameters (e.g. <c>DigitalHuman.DigitalHumanId</c> missing).</summary>
+    public const int DigitalHumanInvalidParameter = 410000014;
     public const int InstanceNotFound = 410001002;
     public const int InstanceCreateFailed = 410001003;
     public const int InstanceModifyFailed = 410001004;
@@ -58,4 +61,22 @@ public static class ReturnCodes
     public const int GetContextFailed = 410001022;
     public const int ResetContextFailed = 410001023;
     public const int InterruptFailed = 410001024;
+
+    /// <summary>
+    /// Digital-human resources insufficient. Parley serves no digital humans: every digital-human action answers this
+    /// code, on which ZEGO's server sample falls back to a voice-only instance (docs/compatibility.md).
+    /// </summary>
+    public const int DigitalHumanResourcesInsufficient = 410001025;
+
+    public const int UserNotInRoom = 410001016;
+    public const int TestAccountExpired = 410001035;
+    public const int InstanceShuttingDown = 410001041;
+    public const int NotWalkieTalkieMode = 410001042;
+    public const int StaleSequence = 410001043;
+    public const int StartListeningFailed = 410001044;
+    public const int StopListeningFailed = 410001045;
+    public const int UserNotPublishing = 410001046;
+    public const int ZegoTestKeyUrlNotAllowed = 410001047;
+    public const int DigitalHumanNotOfApp = 410001048;
+    public const int LiveDigitalHumanForbidden = 410001049;
 }

@@ -13,16 +13,29 @@ public static class InstanceActions
     public const int RtcIdMaxBytes = 128;
     public const int MaxHistoryMessages = 100;
 
+    /// <summary>Most <c>MessageHistory.WindowSize</c> and <c>ZIM.LoadMessageCount</c> (shared-components.yaml MessageHistory, 2.7.0).</summary>
+    public const int MaxWindowSize = 500;
+
+    /// <summary>TTS fields a running instance keeps (update-agent-instance.yaml, configuring-tts.mdx): given on UpdateAgentInstance they are ignored.</summary>
+    public static readonly IReadOnlyList<string> TtsNotUpdatable = ["Vendor", "FilterText", "TerminatorText", "CharacterFilter"];
+
     private static readonly string[] KnownCallbackFlags = ["ASRResult", "LLMResult", "Interrupted", "UserSpeakAction", "AgentSpeakAction", "UserAudioData"];
 
     public static void Map(ActionRegistry registry) => registry
         .Add("CreateAgentInstance", CreateAsync)
         .Add("UpdateAgentInstance", UpdateAsync)
-        .Add("DeleteAgentInstance", DeleteAsync);
+        .Add("DeleteAgentInstance", DeleteAsync)
+        .Add("CreateDigitalHumanAgentInstance", DigitalHumanActions.CreateAsync)
+        .Add("CreateLiveDigitalHumanAgentInstance", DigitalHumanActions.CreateLiveAsync);
 
-    private static async ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
+    /// <summary>The fields CreateAgentInstance and CreateDigitalHumanAgentInstance share, validated.</summary>
+    internal sealed record CreateRequest(
+        string AgentId, string UserId, string RoomId, string AgentStreamId, string AgentUserId, string UserStreamId,
+        RequestBody? Llm, RequestBody? Tts, RequestBody? Asr, int WindowSize, List<HistoryMessage> Messages,
+        Dictionary<string, int> Flags, int InterruptMode);
+
+    internal static CreateRequest ReadCreate(RequestBody body, Parley.Core.Providers.VendorRegistry<Parley.Abstractions.Speech.ITextToSpeech>? ttsEngines)
     {
-        var body = context.Body;
         var agentId = body.RequiredString("AgentId", 128, IdCharset.AgentId);
         var userId = body.RequiredString("UserId", UserIdMaxBytes, IdCharset.UserId);
         var rtc = body.RequiredObject("RTC");
@@ -41,7 +54,7 @@ public static class InstanceActions
 
         if (tts is not null)
         {
-            AgentConfigValidator.ValidateTts(tts, complete: false, engines: AgentActions.Tts(context)?.Vendors);
+            AgentConfigValidator.ValidateTts(tts, complete: false, engines: ttsEngines);
         }
 
         if (asr is not null)
@@ -52,13 +65,30 @@ public static class InstanceActions
         var (windowSize, messages) = ReadHistory(body.OptionalObject("MessageHistory"));
         var flags = ReadCallbackConfig(body.OptionalObject("CallbackConfig"));
         var interruptMode = (int)(body.OptionalObject("AdvancedConfig")?.OptionalInteger("InterruptMode", 0, 1) ?? 0);
+        return new CreateRequest(agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode);
+    }
+
+    private static async ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
 
         var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
-        var mergedLlm = InstanceConfig.Merge(agent.Llm, llm?.ToJsonObject());
-        var mergedTts = InstanceConfig.Merge(agent.Tts, tts?.ToJsonObject());
-        var mergedAsr = InstanceConfig.Merge(agent.Asr, asr?.ToJsonObject());
-        InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr, context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>());
+
+        // This request's objects over the registered agent's, field by field; the result must be complete (the agent
+        // may have been registered with only its AgentId).
+        var mergedLlm = InstanceConfig.Overlay(agent.Llm, llm?.ToJsonObject());
+        var mergedTts = InstanceConfig.Overlay(agent.Tts, tts?.ToJsonObject());
+        var mergedAsr = InstanceConfig.Overlay(agent.Asr, asr?.ToJsonObject());
+        try
+        {
+            InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr, context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>());
+        }
+        catch (ApiException ex) when (ex.Code == ReturnCodes.InvalidParameter)
+        {
+            throw ApiException.InvalidParameter($"{ex.Message} (in the instance's configuration: agent '{agentId}' as registered, with this request's LLM/TTS/ASR over it)");
+        }
+
         AgentConfigValidator.ValidateTtsParams(mergedTts, AgentActions.Tts(context));
 
         var grains = context.Services.GetRequiredService<IGrainFactory>();
@@ -135,7 +165,7 @@ public static class InstanceActions
 
         if (tts is not null)
         {
-            AgentConfigValidator.ValidateTts(tts, complete: false, allowFilterText: false, engines: AgentActions.Tts(context)?.Vendors);
+            AgentConfigValidator.ValidateTts(tts, complete: false, engines: AgentActions.Tts(context)?.Vendors);
         }
 
         if (asr is not null)
@@ -143,11 +173,20 @@ public static class InstanceActions
             AgentConfigValidator.ValidateAsr(asr);
         }
 
-        // MessageHistory, CallbackConfig, AdvancedConfig and RTC are not updatable (spec 4.2): ignored.
+        // Each given object replaces the instance's (update-agent-instance.yaml, 2.13); TTS.Vendor, FilterText,
+        // TerminatorText and CharacterFilter cannot change on a running instance: given, they are ignored (the
+        // instance keeps its own, InstanceConfig.Merge). MessageHistory, CallbackConfig and AdvancedConfig are not
+        // updatable: ignored.
+        var ttsOverlay = tts?.ToJsonObject();
+        foreach (var field in TtsNotUpdatable)
+        {
+            ttsOverlay?.Remove(field);
+        }
+
         Check(await instance.UpdateAsync(new InstanceUpdate
         {
             LlmJson = llm?.ToJsonObject().ToJsonString(),
-            TtsJson = tts?.ToJsonObject().ToJsonString(),
+            TtsJson = ttsOverlay?.ToJsonString(),
             AsrJson = asr?.ToJsonObject().ToJsonString(),
         }));
         return null;
@@ -182,7 +221,7 @@ public static class InstanceActions
         }
 
         var syncMode = history.OptionalInteger("SyncMode", 0, 1) ?? 0;
-        var windowSize = (int)(history.OptionalInteger("WindowSize", 0, 200) ?? 20);
+        var windowSize = (int)(history.OptionalInteger("WindowSize", 0, MaxWindowSize) ?? 20);
         var items = history.OptionalArray("Messages", MaxHistoryMessages) ?? [];
         var messages = new List<HistoryMessage>(items.Count);
         foreach (var item in items)
@@ -204,7 +243,7 @@ public static class InstanceActions
 
         var zim = history.OptionalObject("ZIM");
         zim?.OptionalString("RobotId", 64);
-        zim?.OptionalInteger("LoadMessageCount", 0, 200);
+        zim?.OptionalInteger("LoadMessageCount", 0, MaxWindowSize);
 
         // SyncMode 0 loads the context from ZEGO IM, which Parley does not have: the context starts empty.
         return (windowSize, syncMode == 1 ? messages : []);

@@ -208,7 +208,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 internal sealed partial class TtsProviders
 {
     /// <summary>The contract's cloud TTS vendors (spec 2.2): accepted everywhere, spoken with the fallback when this server has no engine.</summary>
-    public static readonly IReadOnlyList<string> ZegoCloudVendors = ["Aliyun", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
+    public static readonly IReadOnlyList<string> ZegoCloudVendors = ["Aliyun", "ByteDanceV3", "ByteDance", "ByteDanceFlowing", "MiniMax", "CosyVoice"];
 
     private readonly IOptions<AgentRoomOptions> _options;
     private readonly ILogger _logger;

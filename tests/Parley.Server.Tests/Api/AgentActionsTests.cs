@@ -72,14 +72,14 @@ public sealed class AgentActionsTests(ServerFixture fixture) : IClassFixture<Ser
         { """{"AgentId":"a b","LLM":{"Url":"http://x/v1/chat/completions","Model":"m"},"TTS":{"Vendor":"Local"}}""", "AgentId" },
         { $$$"""{"AgentId":"{{{new string('a', 129)}}}","LLM":{"Url":"http://x/v1/chat/completions","Model":"m"},"TTS":{"Vendor":"Local"}}""", "AgentId" },
         { """{"AgentId":42,"LLM":{"Url":"http://x/v1/chat/completions","Model":"m"},"TTS":{"Vendor":"Local"}}""", "AgentId" },
-        { """{"AgentId":"ok","TTS":{"Vendor":"Local"}}""", "LLM" },
         { """{"AgentId":"ok","LLM":{"Model":"m"},"TTS":{"Vendor":"Local"}}""", "LLM.Url" },
         { """{"AgentId":"ok","LLM":{"Url":"not a url","Model":"m"},"TTS":{"Vendor":"Local"}}""", "LLM.Url" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions"},"TTS":{"Vendor":"Local"}}""", "LLM.Model" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m","Temperature":3},"TTS":{"Vendor":"Local"}}""", "LLM.Temperature" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m","TopP":"high"},"TTS":{"Vendor":"Local"}}""", "LLM.TopP" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m","Params":[1]},"TTS":{"Vendor":"Local"}}""", "LLM.Params" },
-        { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m"}}""", "TTS" },
+        { """{"AgentId":"ok","LLM":"x"}""", "LLM" },
+        { """{"AgentId":"ok","TTS":[]}""", "TTS" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m"},"TTS":{"Vendor":"Nope"}}""", "TTS.Vendor" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m"},"TTS":{"Vendor":"MiniMax","Params":{}}}""", "TTS.Params.app" },
         { """{"AgentId":"ok","LLM":{"Url":"http://x/v1/chat/completions","Model":"m"},"TTS":{"Vendor":"Local","TerminatorText":"#####"}}""", "TTS.TerminatorText" },
@@ -113,20 +113,21 @@ public sealed class AgentActionsTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Fact]
-    public async Task Update_ChangesOnlyTheGivenFields()
+    public async Task Update_ReplacesEachGivenObject_AndKeepsTheOthers()
     {
+        // update-agent.yaml (2.13): "updated in a cover-up manner": a given LLM/TTS/ASR replaces the stored one whole.
         var api = fixture.Api();
         var id = NewId();
         await api.CallAsync("RegisterAgent", new { AgentId = id, Name = "Before", LLM = Llm, TTS = Tts, ASR = new { HotWord = "AI|5" } });
-        Assert.Equal(0, (await api.CallAsync("UpdateAgent", new { AgentId = id, LLM = new { Model = "gpt-other", Params = new { top_k = 3 } } })).Code());
+        Assert.Equal(0, (await api.CallAsync("UpdateAgent", new { AgentId = id, LLM = new { Url = "http://127.0.0.1:9/v2/chat/completions", Model = "gpt-other", Params = new { top_k = 3 } } })).Code());
 
         var agent = (await api.CallAsync("QueryAgents", new { AgentIds = new[] { id } })).Data().GetProperty("Agents")[0];
         Assert.Equal("Before", agent.GetProperty("Name").GetString());
         var llm = agent.GetProperty("LLM");
         Assert.Equal("gpt-other", llm.GetProperty("Model").GetString());
-        Assert.Equal("http://127.0.0.1:9/v1/chat/completions", llm.GetProperty("Url").GetString());
-        Assert.Equal("You are terse.", llm.GetProperty("SystemPrompt").GetString());
-        Assert.Equal(128, llm.GetProperty("Params").GetProperty("max_tokens").GetInt32());
+        Assert.Equal("http://127.0.0.1:9/v2/chat/completions", llm.GetProperty("Url").GetString());
+        Assert.False(llm.TryGetProperty("SystemPrompt", out _));
+        Assert.False(llm.GetProperty("Params").TryGetProperty("max_tokens", out _));
         Assert.Equal(3, llm.GetProperty("Params").GetProperty("top_k").GetInt32());
         Assert.Equal("AI|5", agent.GetProperty("ASR").GetProperty("HotWord").GetString());
         Assert.Equal("Local", agent.GetProperty("TTS").GetProperty("Vendor").GetString());
@@ -138,19 +139,21 @@ public sealed class AgentActionsTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Fact]
-    public async Task Update_NullRemovesAField_ButARequiredOneCannotGo()
+    public async Task Update_AGivenObjectMustBeComplete()
     {
         var api = fixture.Api();
         var id = NewId();
         await api.CallAsync("RegisterAgent", new { AgentId = id, LLM = Llm, TTS = Tts });
-        var reply = await api.SendAsync(api.Query("UpdateAgent"), $$$"""{"AgentId":"{{{id}}}","LLM":{"SystemPrompt":null}}""");
-        Assert.Equal(0, reply.Code());
-        var llm = (await api.CallAsync("QueryAgents", new { AgentIds = new[] { id } })).Data().GetProperty("Agents")[0].GetProperty("LLM");
-        Assert.False(llm.TryGetProperty("SystemPrompt", out _));
-
-        reply = await api.SendAsync(api.Query("UpdateAgent"), $$$"""{"AgentId":"{{{id}}}","LLM":{"Url":null}}""");
+        var reply = await api.SendAsync(api.Query("UpdateAgent"), $$$"""{"AgentId":"{{{id}}}","LLM":{"Model":"only-the-model"}}""");
         Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
         Assert.Contains("LLM.Url", reply.Message());
+
+        reply = await api.SendAsync(api.Query("UpdateAgent"), $$$$"""{"AgentId":"{{{{id}}}}","TTS":{"Params":{}}}""");
+        Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
+        Assert.Contains("TTS.Vendor", reply.Message());
+
+        var llm = (await api.CallAsync("QueryAgents", new { AgentIds = new[] { id } })).Data().GetProperty("Agents")[0].GetProperty("LLM");
+        Assert.Equal("gpt-test", llm.GetProperty("Model").GetString());
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class TtsParamsTests(ServerFixture fixture) : IClassFixture<Server
         var id = NewId();
         Assert.Equal(0, (await api.SendAsync(api.Query("RegisterAgent"), Body(id, """{"Vendor":"Local","Params":{"voice":"slt"}}"""))).Code());
 
-        var reply = await api.SendAsync(api.Query("UpdateAgent"), "{\"AgentId\":\"" + id + "\",\"TTS\":{\"Params\":{\"voice\":\"xyz\"}}}");
+        var reply = await api.SendAsync(api.Query("UpdateAgent"), "{\"AgentId\":\"" + id + "\",\"TTS\":{\"Vendor\":\"Local\",\"Params\":{\"voice\":\"xyz\"}}}");
 
         Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
         Assert.StartsWith("TTS.Params.voice 'xyz'", reply.Message(), StringComparison.Ordinal);

@@ -79,7 +79,8 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         { "RTC.AgentStreamId", "\"\"", "RTC.AgentStreamId" },
         { "RTC.UserStreamId", "\"s/1\"", "RTC.UserStreamId" },
         { "MessageHistory", "{\"SyncMode\":2}", "MessageHistory.SyncMode" },
-        { "MessageHistory", "{\"WindowSize\":201}", "MessageHistory.WindowSize" },
+        { "MessageHistory", "{\"WindowSize\":501}", "MessageHistory.WindowSize" },
+        { "MessageHistory", "{\"ZIM\":{\"LoadMessageCount\":501}}", "MessageHistory.ZIM.LoadMessageCount" },
         { "MessageHistory", "{\"SyncMode\":1,\"Messages\":[{\"Role\":\"system\",\"Content\":\"x\"}]}", "MessageHistory.Messages[0].Role" },
         { "MessageHistory", "{\"SyncMode\":1,\"Messages\":[{\"Role\":\"user\"}]}", "MessageHistory.Messages[0].Content" },
         { "MessageHistory", "{\"Messages\":[" + string.Join(",", Enumerable.Repeat("{\"Role\":\"user\",\"Content\":\"x\"}", 101)) + "]}", "MessageHistory.Messages" },
@@ -483,13 +484,19 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
     }
 
     [Fact]
-    public async Task Update_MergesOverTheInstanceSettings_AndValidates()
+    public async Task Update_ReplacesEachGivenObject_AndValidates()
     {
         var id = await fixture.CreateInstanceAsync(fixture.CreateBody(await fixture.RegisterAgentAsync()));
+
+        // A given object replaces the instance's whole (update-agent-instance.yaml, 2.13): only Model is not enough.
+        var partial = await CallAsync("UpdateAgentInstance", new { AgentInstanceId = id, LLM = new { Model = "updated-model" } });
+        AssertCode(ReturnCodes.InvalidParameter, partial);
+        Assert.Contains("LLM.Url", partial.Message());
+
         AssertCode(0, await CallAsync("UpdateAgentInstance", new
         {
             AgentInstanceId = id,
-            LLM = new { Model = "updated-model", Params = new { max_tokens = 5 } },
+            LLM = new { Url = fixture.Llm.Url, Model = "updated-model", Params = new { max_tokens = 5 } },
             TTS = new { Vendor = "Local", FilterText = new[] { new { BeginCharacters = "(", EndCharacters = ")" } } },
             ASR = new { HotWord = "Parley|10" },
         }));
@@ -498,7 +505,9 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var sent = (await fixture.Llm.WaitForRequestAsync(count + 1)).Body;
         Assert.Equal("updated-model", sent["model"]!.GetValue<string>());
         Assert.Equal(5, sent["max_tokens"]!.GetValue<int>());
-        Assert.Equal("Be brief.", sent["messages"]![0]!["content"]!.GetValue<string>());
+
+        // The agent's SystemPrompt went with the replaced LLM object.
+        Assert.NotEqual("system", sent["messages"]![0]!["role"]!.GetValue<string>());
 
         var bad = await CallAsync("UpdateAgentInstance", new { AgentInstanceId = id, TTS = new { Vendor = "Nope" } });
         AssertCode(ReturnCodes.InvalidParameter, bad);
