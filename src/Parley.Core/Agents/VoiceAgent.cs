@@ -104,7 +104,7 @@ public sealed class VoiceAgent : IAsyncDisposable
             if (_pipeline is { } pipeline)
             {
                 var setup = listening();
-                pipeline.UpdateRecognizer(setup.OpenRecognition, setup.Input);
+                pipeline.UpdateRecognizer(setup.OpenRecognition, WithInterruption(setup.Input));
             }
         }
     }
@@ -162,6 +162,9 @@ public sealed class VoiceAgent : IAsyncDisposable
         _stop.Dispose();
     }
 
+    /// <summary>The pipeline reports sustained speech by the session's interruption policy.</summary>
+    private UserInputOptions WithInterruption(UserInputOptions input) => input with { Interruption = _options.Session.Interruption };
+
     private void StartListeningLocked(VoiceMedia media)
     {
         if (_listening is null)
@@ -170,7 +173,7 @@ public sealed class VoiceAgent : IAsyncDisposable
         }
 
         var setup = _listening();
-        var pipeline = new UserInputPipeline(setup.Input, setup.CreateVad(), setup.OpenRecognition, _time);
+        var pipeline = new UserInputPipeline(WithInterruption(setup.Input), setup.CreateVad(), setup.OpenRecognition, _time);
         _pipeline = pipeline;
         var token = _stop.Token;
         _tasks.Add(Task.Run(() => Session.ListenAsync(pipeline.Events, f => RecognitionFailed?.Invoke(f), token), CancellationToken.None));

@@ -163,11 +163,36 @@ public sealed class AgentSession : IAsyncDisposable, IReplyHost
                 return null;
             }
 
+            var wasPending = _user.BargeInPending;
             var round = _user.Begin(NextRoundLocked);
-            InterruptCurrentLocked(InterruptReason.UserSpeech);
             Emit(new UserSpeakingChangedEvent(round, true));
+            if (_replies.Current is { IsDone: false } && (wasPending || _interruption.MinSpeech > TimeSpan.Zero || _interruption.MinWords > 0))
+            {
+                // Not an interruption yet: the reply goes on until the speech lasts long enough and has enough words.
+                _user.BargeInPending = true;
+                _user.Sustained = wasPending ? _user.Sustained : _interruption.MinSpeech <= TimeSpan.Zero;
+                return round;
+            }
+
+            InterruptCurrentLocked(InterruptReason.UserSpeech);
             SetStatusLocked(AgentStatus.Listening, round);
             return round;
+        }
+    }
+
+    /// <summary>
+    /// The user's speech has lasted the <see cref="InterruptionPolicy.MinSpeech"/> (the input pipeline's
+    /// <see cref="UserSpeechSustained"/>): a pending barge-in interrupts now if it also has its words.
+    /// </summary>
+    public void UserSpeechSustained()
+    {
+        lock (_gate)
+        {
+            if (!_disposed && _user.BargeInPending)
+            {
+                _user.Sustained = true;
+                TryPendingBargeInLocked();
+            }
         }
     }
 
@@ -199,6 +224,11 @@ public sealed class AgentSession : IAsyncDisposable, IReplyHost
             if (!_disposed && _user.Heard)
             {
                 Emit(new UserTranscriptEvent(_user.Round, messageId, text, isFinal));
+                if (_user.BargeInPending)
+                {
+                    _user.Words = InterruptionPolicy.CountWords(text);
+                    TryPendingBargeInLocked();
+                }
             }
         }
     }
@@ -215,9 +245,18 @@ public sealed class AgentSession : IAsyncDisposable, IReplyHost
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            var pending = _user.BargeInPending;
+            var qualifies = _user.Sustained && InterruptionPolicy.CountWords(text) >= _interruption.MinWords;
             var (round, ignored) = _user.End();
             if (ignored)
             {
+                return null;
+            }
+
+            if (pending && !qualifies && _replies.Current is { IsDone: false } running)
+            {
+                // Speech during a reply that never became an interruption (a backchannel, a cough): no turn, the reply goes on.
+                SetStatusLocked(running.Playing ? AgentStatus.Speaking : AgentStatus.Thinking, running.Round);
                 return null;
             }
 
@@ -419,6 +458,23 @@ public sealed class AgentSession : IAsyncDisposable, IReplyHost
         EndAgentSpeakingLocked(handle);
         SetStatusLocked(_user.RestingStatus, handle.Round);
         return true;
+    }
+
+    /// <summary>A pending barge-in whose speech now has the policy's duration and words interrupts the reply.</summary>
+    private void TryPendingBargeInLocked()
+    {
+        if (!_user.Sustained || _user.Words < _interruption.MinWords)
+        {
+            return;
+        }
+
+        _user.BargeInPending = false;
+        if (_replies.Current is { IsDone: false } current && BargeInAllowedLocked(current))
+        {
+            InterruptCurrentLocked(InterruptReason.UserSpeech);
+        }
+
+        SetStatusLocked(AgentStatus.Listening, _user.Round);
     }
 
     private bool BargeInAllowedLocked(SpeechHandle handle) =>

@@ -38,6 +38,9 @@ public static class UserTurnListening
             case UserSpeechEnded:
                 session.UserSpeechEnded();
                 break;
+            case UserSpeechSustained:
+                session.UserSpeechSustained();
+                break;
             case TranscriptUpdated t:
                 session.UpdateUserTranscript(t.MessageId, t.Text, t.IsFinal);
                 break;

@@ -13,6 +13,18 @@ internal sealed class UserTurnTracker
 
     public bool Ignored { get; private set; }
 
+    /// <summary>
+    /// The speech began while a reply that may be interrupted ran, but the <see cref="Turns.InterruptionPolicy"/>
+    /// asks for more speech or words first: the reply goes on until the speech qualifies.
+    /// </summary>
+    public bool BargeInPending { get; set; }
+
+    /// <summary>The pending speech has lasted the policy's minimum.</summary>
+    public bool Sustained { get; set; }
+
+    /// <summary>Words in the pending speech's transcript so far.</summary>
+    public int Words { get; set; }
+
     /// <summary>A turn is in progress and is heard (not ignored).</summary>
     public bool Heard => Round != 0 && !Ignored;
 
@@ -45,6 +57,9 @@ internal sealed class UserTurnTracker
         Round = 0;
         Ignored = false;
         Speaking = false;
+        BargeInPending = false;
+        Sustained = false;
+        Words = 0;
         return result;
     }
 }

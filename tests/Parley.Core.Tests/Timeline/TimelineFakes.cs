@@ -300,3 +300,25 @@ internal sealed class TimelineVad : IVoiceActivityDetector
     {
     }
 }
+
+/// <summary>A vendor session that fails as soon as it is given audio (its results end with the error).</summary>
+internal sealed class FailingRecognizer : ISpeechRecognitionStream
+{
+    private readonly Channel<SpeechRecognitionResult> _results = Channel.CreateUnbounded<SpeechRecognitionResult>();
+
+    public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
+    {
+        _results.Writer.TryComplete(new InvalidOperationException("the ASR vendor closed the session"));
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask EndUtteranceAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public IAsyncEnumerable<SpeechRecognitionResult> Results(CancellationToken cancellationToken) => _results.Reader.ReadAllAsync(cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        _results.Writer.TryComplete();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
 using Parley.Core.Agents;
 using Parley.Core.Input;
 using Parley.Core.Output;
@@ -31,7 +32,8 @@ internal sealed class VoiceTimeline : IAsyncDisposable
         UserInputOptions? turns = null,
         TimeSpan? llmStall = null,
         TimeSpan? lookahead = null,
-        bool attachMedia = true)
+        bool attachMedia = true,
+        Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null)
     {
         Time = new FakeTimeProvider(T0);
         Llm = new TimelineLlm(Time);
@@ -54,7 +56,8 @@ internal sealed class VoiceTimeline : IAsyncDisposable
             Time);
         Agent.UpdateVoice(new TtsVoice(Tts, null, [], null));
         Recognizer = new TimelineRecognizer();
-        Agent.UpdateListening(() => new ListeningSetup(Turns, () => new TimelineVad(), () => Recognizer));
+        var open = openRecognition ?? (r => r);
+        Agent.UpdateListening(() => new ListeningSetup(Turns, () => new TimelineVad(), () => open(Recognizer)));
         Agent.RecognitionFailed += f => RecognitionFailures.Add(f);
         _pump = Task.Run(PumpAsync);
         if (attachMedia)

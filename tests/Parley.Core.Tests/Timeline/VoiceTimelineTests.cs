@@ -245,6 +245,48 @@ public sealed class VoiceTimelineTests
 
         Assert.Contains(t.Llm.Requests, r => r.UserText == "heard by the new one");
     }
+
+    [Fact]
+    public async Task AsrVendorSessionFails_TheFailureIsReported_AndTheNextTurnIsStillHeard()
+    {
+        var opened = 0;
+        await using var t = new VoiceTimeline(openRecognition: good => Interlocked.Increment(ref opened) == 1 ? new FailingRecognizer() : good);
+        t.Recognizer.Expect("heard after the failure");
+        t.UserSays(Ms(200), Ms(600), "lost with the failed session");
+        await t.RunUntilAsync(Ms(3000));
+        Assert.Single(t.RecognitionFailures);
+        Assert.Empty(t.Llm.Requests);
+
+        t.UserSays(Ms(3500), Ms(600), "unused");
+        await t.RunUntilAsync(Ms(7000));
+        Assert.True(opened >= 2);
+        var request = Assert.Single(t.Llm.Requests);
+        Assert.Equal("heard after the failure", request.UserText);
+        Assert.Single(t.All<ReplyFinishedEvent>());
+    }
+
+    [Fact]
+    public async Task MinWords_ABackchannelDoesNotInterrupt_ARealSentenceDoes()
+    {
+        await using var t = new VoiceTimeline(interruption: new InterruptionPolicy(bargeIn: true, TimeSpan.FromMilliseconds(200), minWords: 2));
+        t.UserSays(Ms(200), Ms(600), "tell me a long story");
+        t.Llm.Add(LlmScript.Words("Once upon a time there was a story so long that it takes many seconds to tell. It goes on and on."));
+        await t.RunUntilAsync(() => t.Sink.Played.Count > 0, TimeSpan.FromSeconds(5));
+
+        t.UserSays(t.Now + Ms(300), Ms(400), "yeah");
+        await t.RunForAsync(Ms(2000));
+        Assert.Empty(t.All<InterruptedEvent>());
+        Assert.Single(t.Llm.Requests);
+
+        var stopAt = t.Now + Ms(300);
+        t.UserSays(stopAt, Ms(800), "stop talking please");
+        t.Llm.Add(LlmScript.Words("Sure."));
+        await t.RunForAsync(Ms(4000));
+        var interrupted = t.First<InterruptedEvent>();
+        Assert.Equal(InterruptReason.UserSpeech, interrupted.Reason);
+        Assert.True(t.TimeOf<InterruptedEvent>() > stopAt);
+        Assert.Equal("stop talking please", t.Llm.Requests.Last().UserText);
+    }
 }
 
 [CollectionDefinition(nameof(TimelineCollection), DisableParallelization = true)]
