@@ -38,21 +38,23 @@ public sealed class ConversationContext(IEnumerable<ContextMessage> initial, int
     /// segments and the current one cut at its played position, at a word boundary); before that, the generated text.
     /// A speech reply that added its whole text when it started has that message replaced (or removed).
     /// </summary>
-    internal void CommitUnfinished(SpeechHandle handle)
+    /// <returns>The text already played ("" before audio started), whether or not it was kept.</returns>
+    internal string CommitUnfinished(SpeechHandle handle)
     {
+        var played = handle.SpeakBegun ? PlayedText(handle) : "";
         var keep = handle.Kind == ReplyKind.Llm ? handle.Llm!.AddAnswerToHistory : handle.Speech!.AddToHistory;
         if (!keep)
         {
-            return;
+            return played;
         }
 
-        var text = handle.SpeakBegun ? PlayedText(handle) : handle.Text.ToString();
+        var text = handle.SpeakBegun ? played : handle.Text.ToString();
         if (handle.HistoryMessage is { } added)
         {
             var index = _messages.FindLastIndex(m => ReferenceEquals(m, added));
             if (index < 0)
             {
-                return;
+                return played;
             }
 
             if (text.Length > 0)
@@ -68,6 +70,8 @@ public sealed class ConversationContext(IEnumerable<ContextMessage> initial, int
         {
             Add(new ContextMessage(MessageRole.Assistant, text));
         }
+
+        return played;
     }
 
     private static string PlayedText(SpeechHandle handle)

@@ -452,9 +452,9 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
 
         handle.TryEnd(SpeechState.Interrupted);
         handle.CancelAndClear();
-        _context.CommitUnfinished(handle);
+        var played = _context.CommitUnfinished(handle);
         _replies.Current = null;
-        Emit(new InterruptedEvent(handle.Round, reason));
+        Emit(new InterruptedEvent(handle.Round, reason) { PlayedText = played });
         EndAgentSpeakingLocked(handle);
         SetStatusLocked(_user.RestingStatus, handle.Round);
         return true;

@@ -14,7 +14,11 @@ public sealed record ReplySentenceEvent(long RoundId, string Text) : SessionEven
 /// <summary>A reply ran to its end (not sent for interrupted or failed replies).</summary>
 public sealed record ReplyFinishedEvent(long RoundId, string Text) : SessionEvent(RoundId);
 
-public sealed record InterruptedEvent(long RoundId, InterruptReason Reason) : SessionEvent(RoundId);
+public sealed record InterruptedEvent(long RoundId, InterruptReason Reason) : SessionEvent(RoundId)
+{
+    /// <summary>The reply's text already played when it was interrupted ("" when no audio had started).</summary>
+    public string PlayedText { get; init; } = "";
+}
 
 public sealed record SessionErrorEvent(long RoundId, SessionErrorSource Source, LlmErrorKind Kind, string Message) : SessionEvent(RoundId);
 

@@ -392,6 +392,8 @@ public sealed class CallbackDispatcher : BackgroundService
             writer.WriteString("Signature", signature);
             writer.WriteString("AgentInstanceId", row.AgentInstanceId);
             writer.WriteString("AgentUserId", row.AgentUserId);
+            writer.WriteString("AgentId", row.AgentId);
+            writer.WriteString("Name", row.Name);
             writer.WriteString("RoomId", row.RoomId);
             writer.WriteNumber("Sequence", row.Sequence);
             writer.WritePropertyName("Data");

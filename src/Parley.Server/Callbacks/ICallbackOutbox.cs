@@ -35,7 +35,9 @@ public sealed record CallbackOutboxEntry(
     long? LastAttemptAt,
     long? CompletedAt,
     string? LastError,
-    long RetryFrom);
+    long RetryFrom,
+    string AgentId = "",
+    string Name = "");
 
 /// <summary>Which rows <see cref="ICallbackOutbox.ListAsync"/> returns: in Sequence order, after <paramref name="AfterSequence"/>.</summary>
 public sealed record CallbackQuery(uint? AppId = null, CallbackDeliveryState? State = null, long AfterSequence = 0, int Limit = 100);

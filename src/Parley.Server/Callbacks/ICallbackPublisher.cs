@@ -4,7 +4,8 @@ namespace Parley.Server.Callbacks;
 
 /// <summary>
 /// One callback event of the contract (spec 6.3/6.4) before delivery. The publisher adds AppId, Nonce, Timestamp (ms),
-/// Sequence and Signature when it sends.
+/// Sequence and Signature when it sends. <paramref name="AgentId"/> and <paramref name="Name"/> are the registered
+/// agent's id and name (2.8.0: on every callback).
 /// </summary>
 public sealed record CallbackEvent(
     uint AppId,
@@ -12,7 +13,9 @@ public sealed record CallbackEvent(
     string AgentInstanceId,
     string AgentUserId,
     string RoomId,
-    JsonObject Data);
+    JsonObject Data,
+    string AgentId = "",
+    string Name = "");
 
 /// <summary>Accepts callback events durably (outbox) for signed delivery to the app's CallbackUrl.</summary>
 public interface ICallbackPublisher
@@ -30,6 +33,7 @@ public static class CallbackEvents
     public const string Interrupted = "Interrupted";
     public const string UserSpeakAction = "UserSpeakAction";
     public const string AgentSpeakAction = "AgentSpeakAction";
+    public const string AgentInstanceStatus = "AgentInstanceStatus";
     public const string UserAudioData = "UserAudioData";
     public const string AgentInstanceCreated = "AgentInstanceCreated";
     public const string AgentInstanceDeleted = "AgentInstanceDeleted";

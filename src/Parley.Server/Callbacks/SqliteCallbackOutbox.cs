@@ -32,14 +32,16 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             last_attempt_at  INTEGER NULL,
             completed_at     INTEGER NULL,
             last_error       TEXT    NULL,
-            retry_from       INTEGER NULL
+            retry_from       INTEGER NULL,
+            agent_id         TEXT    NULL,
+            agent_name       TEXT    NULL
         );
         CREATE INDEX IF NOT EXISTS ix_callback_outbox_due ON callback_outbox (state, next_attempt_at);
         CREATE INDEX IF NOT EXISTS ix_callback_outbox_app_due ON callback_outbox (state, app_id, next_attempt_at);
         """;
 
     private const string Columns =
-        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error, COALESCE(retry_from, created_at)";
+        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error, COALESCE(retry_from, created_at), COALESCE(agent_id, ''), COALESCE(agent_name, '')";
 
     /// <summary>Most Sequences one <see cref="RedeliverAsync"/> call takes.</summary>
     public const int MaxRedeliverSequences = 1000;
@@ -97,8 +99,8 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             await using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at)
-                VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now);
+                INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, agent_id, agent_name)
+                VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now, $agent, $name);
                 """;
             insert.Parameters.AddWithValue("$sequence", sequence);
             insert.Parameters.AddWithValue("$app", (long)callbackEvent.AppId);
@@ -107,6 +109,8 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             insert.Parameters.AddWithValue("$user", callbackEvent.AgentUserId ?? "");
             insert.Parameters.AddWithValue("$room", callbackEvent.RoomId ?? "");
             insert.Parameters.AddWithValue("$data", data);
+            insert.Parameters.AddWithValue("$agent", callbackEvent.AgentId ?? "");
+            insert.Parameters.AddWithValue("$name", callbackEvent.Name ?? "");
             insert.Parameters.AddWithValue("$now", now);
             try
             {
@@ -142,7 +146,9 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
 
             await _database.EnsureSchemaAsync(Schema, cancellationToken);
             await using var connection = await _database.OpenAsync(cancellationToken);
-            await AddRetryFromColumnAsync(connection, cancellationToken);
+            await AddColumnAsync(connection, "retry_from", "INTEGER", cancellationToken);
+            await AddColumnAsync(connection, "agent_id", "TEXT", cancellationToken);
+            await AddColumnAsync(connection, "agent_name", "TEXT", cancellationToken);
             await LoadLastSequenceAsync(connection, transaction: null, cancellationToken);
             _initialized = true;
         }
@@ -366,18 +372,22 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
         }
     }
 
-    /// <summary>Files written before redelivery existed have no <c>retry_from</c> column: add it (null = created_at).</summary>
-    private static async Task AddRetryFromColumnAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// Files written by older versions lack later columns (<c>retry_from</c>: null = created_at; <c>agent_id</c>,
+    /// <c>agent_name</c>: null = ""): add the missing one.
+    /// </summary>
+    private static async Task AddColumnAsync(SqliteConnection connection, string column, string type, CancellationToken cancellationToken)
     {
         await using var probe = connection.CreateCommand();
-        probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('callback_outbox') WHERE name = 'retry_from';";
+        probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('callback_outbox') WHERE name = $column;";
+        probe.Parameters.AddWithValue("$column", column);
         if ((long)(await probe.ExecuteScalarAsync(cancellationToken))! > 0)
         {
             return;
         }
 
         await using var alter = connection.CreateCommand();
-        alter.CommandText = "ALTER TABLE callback_outbox ADD COLUMN retry_from INTEGER NULL;";
+        alter.CommandText = $"ALTER TABLE callback_outbox ADD COLUMN {column} {type} NULL;";
         try
         {
             await alter.ExecuteNonQueryAsync(cancellationToken);
@@ -410,7 +420,9 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
                 LastAttemptAt: reader.IsDBNull(12) ? null : reader.GetInt64(12),
                 CompletedAt: reader.IsDBNull(13) ? null : reader.GetInt64(13),
                 LastError: reader.IsDBNull(14) ? null : reader.GetString(14),
-                RetryFrom: reader.GetInt64(15)));
+                RetryFrom: reader.GetInt64(15),
+                AgentId: reader.GetString(16),
+                Name: reader.GetString(17)));
         }
 
         return rows;

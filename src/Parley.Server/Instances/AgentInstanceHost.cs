@@ -115,7 +115,7 @@ internal sealed partial class AgentInstanceHost
 
         try
         {
-            await callbacks.PublishAsync(new CallbackEvent(_spec.AppId, eventName, _spec.InstanceId, _spec.AgentUserId, _spec.RoomId, data), CancellationToken.None).ConfigureAwait(false);
+            await callbacks.PublishAsync(new CallbackEvent(_spec.AppId, eventName, _spec.InstanceId, _spec.AgentUserId, _spec.RoomId, data, _spec.AgentId, _spec.AgentName), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

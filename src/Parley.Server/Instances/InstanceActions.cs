@@ -122,6 +122,7 @@ public static class InstanceActions
                 AppId = appId,
                 InstanceId = instanceId,
                 AgentId = agentId,
+                AgentName = agent.Name,
                 UserId = userId,
                 RoomId = roomId,
                 AgentUserId = agentUserId,

@@ -104,6 +104,9 @@ public sealed class InstanceSpec
     /// <summary>CallbackConfig flags as sent (1 = on); unknown flags are kept.</summary>
     [Id(13)] public Dictionary<string, int> CallbackFlags { get; init; } = [];
     [Id(14)] public int InterruptMode { get; init; }
+
+    /// <summary>The registered agent's name (callbacks carry it with <see cref="AgentId"/>).</summary>
+    [Id(15)] public string AgentName { get; init; } = "";
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>

@@ -48,7 +48,8 @@ internal sealed partial class InstanceLifecycle(IInstanceJournal journal, TimePr
         try
         {
             await journal.RecordDeletedAsync(
-                DeletedEvent(spec.AppId, spec.InstanceId, spec.AgentUserId, spec.RoomId, code, reason, latency, time.GetUtcNow()),
+                DeletedEvent(spec.AppId, spec.InstanceId, spec.AgentUserId, spec.RoomId, code, reason, latency, time.GetUtcNow())
+                    with { AgentId = spec.AgentId, Name = spec.AgentName },
                 CancellationToken.None);
         }
         catch (Exception ex)

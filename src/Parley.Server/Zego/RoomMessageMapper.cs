@@ -5,13 +5,28 @@ namespace Parley.Server.Zego;
 
 /// <summary>
 /// Turns session events into the in-room messages ZEGO's clients parse (spec 8.3): Cmd 4 agent text (deltas per
-/// reply, <c>MessageId</c> per reply, an empty <c>EndFlag</c> message at the end), Cmd 6 agent status (0–3), and the
+/// reply, <c>MessageId</c> per reply, <c>UserId</c> the agent's user, <c>StartFlag</c> on the first, an empty
+/// <c>EndFlag</c> message at the end), Cmd 6 agent status (0–3, with <c>OldStatus</c> and a <c>Reason</c> string), and the
 /// older Cmd 2 agent speak status (<c>SpeakStatus</c> 1 begin, 2 end) that ZEGO's quick-start web client reads, Cmd 1 user
-/// speak status (<c>SpeakStatus</c>, <c>UserId</c>) and Cmd 3 the user's transcript (full text each time, <c>EndFlag</c> on the final).
+/// speak status (<c>SpeakStatus</c>, <c>UserId</c>) and Cmd 3 the user's transcript (full text each time, <c>UserId</c>,
+/// <c>StartFlag</c> on the first of a MessageId, <c>EndFlag</c> on the final). <c>SeqId</c> is the room participant's
+/// (one counter per sender, across all Cmds).
 /// Not thread-safe: one mapper per instance's event pump.
 /// </summary>
-internal sealed class RoomMessageMapper(string userId)
+internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
 {
+    /// <summary>Cmd 6 <c>Reason</c> values. ZEGO documents <c>llm_begin</c> and <c>tts_all_played</c>; the others are Parley's.</summary>
+    public static class Reasons
+    {
+        public const string LlmBegin = "llm_begin";
+        public const string TtsBegin = "tts_begin";
+        public const string TtsAllPlayed = "tts_all_played";
+        public const string Interrupted = "interrupted";
+        public const string Error = "error";
+        public const string Listening = "listening";
+        public const string Idle = "idle";
+    }
+
     public const int UserSpeakStatus = 1;
     public const int AgentSpeakStatus = 2;
     public const int UserAsrText = 3;
@@ -19,9 +34,12 @@ internal sealed class RoomMessageMapper(string userId)
     public const int AgentStatusCmd = 6;
 
     private readonly string _userId = userId;
+    private readonly string _agentUserId = agentUserId;
 
     private readonly HashSet<long> _openReplies = [];
+    private readonly HashSet<string> _openTranscripts = [];
     private AgentStatus _status = AgentStatus.Idle;
+    private string? _endedBy;
     private bool _speaking;
 
     public IEnumerable<(int Cmd, long Round, JsonObject Data)> Map(SessionEvent e)
@@ -29,15 +47,31 @@ internal sealed class RoomMessageMapper(string userId)
         switch (e)
         {
             case ReplyTextDeltaEvent delta:
-                _openReplies.Add(delta.RoundId);
-                yield return (AgentText, delta.RoundId, Text(delta.RoundId, delta.Delta, end: false));
+                var start = _openReplies.Add(delta.RoundId);
+                yield return (AgentText, delta.RoundId, Text(delta.RoundId, delta.Delta, start, end: false));
                 break;
-            case ReplyFinishedEvent or InterruptedEvent or SessionErrorEvent when _openReplies.Remove(e.RoundId):
-                yield return (AgentText, e.RoundId, Text(e.RoundId, "", end: true));
+            case ReplyFinishedEvent or InterruptedEvent or SessionErrorEvent:
+                _endedBy = e switch
+                {
+                    InterruptedEvent => Reasons.Interrupted,
+                    SessionErrorEvent => Reasons.Error,
+                    _ => null,
+                };
+                if (_openReplies.Remove(e.RoundId))
+                {
+                    yield return (AgentText, e.RoundId, Text(e.RoundId, "", start: false, end: true));
+                }
+
                 break;
             case StatusChangedEvent change when change.Status != _status:
+                var old = _status;
                 _status = change.Status;
-                yield return (AgentStatusCmd, change.RoundId, new JsonObject { ["Status"] = (int)change.Status });
+                yield return (AgentStatusCmd, change.RoundId, new JsonObject
+                {
+                    ["Status"] = (int)change.Status,
+                    ["OldStatus"] = (int)old,
+                    ["Reason"] = Reason(old, change.Status),
+                });
                 break;
             case AgentSpeakingChangedEvent agent when agent.Speaking != _speaking:
                 _speaking = agent.Speaking;
@@ -47,15 +81,46 @@ internal sealed class RoomMessageMapper(string userId)
                 yield return (UserSpeakStatus, user.RoundId, new JsonObject { ["SpeakStatus"] = user.Speaking ? 1 : 2, ["UserId"] = _userId });
                 break;
             case UserTranscriptEvent transcript:
-                yield return (UserAsrText, transcript.RoundId, new JsonObject { ["Text"] = transcript.Text, ["MessageId"] = transcript.MessageId, ["EndFlag"] = transcript.IsFinal });
+                var first = _openTranscripts.Add(transcript.MessageId);
+                if (transcript.IsFinal)
+                {
+                    _openTranscripts.Remove(transcript.MessageId);
+                }
+
+                yield return (UserAsrText, transcript.RoundId, new JsonObject
+                {
+                    ["Text"] = transcript.Text,
+                    ["MessageId"] = transcript.MessageId,
+                    ["UserId"] = _userId,
+                    ["StartFlag"] = first,
+                    ["EndFlag"] = transcript.IsFinal,
+                });
                 break;
         }
     }
 
-    private static JsonObject Text(long round, string text, bool end) => new()
+    /// <summary>Why the status changed: the documented reasons where they apply, else the new status.</summary>
+    private string Reason(AgentStatus old, AgentStatus status)
+    {
+        var endedBy = _endedBy;
+        _endedBy = null;
+        return status switch
+        {
+            AgentStatus.Thinking => Reasons.LlmBegin,
+            AgentStatus.Speaking => Reasons.TtsBegin,
+            _ when old is AgentStatus.Thinking or AgentStatus.Speaking && endedBy is not null => endedBy,
+            _ when old is AgentStatus.Speaking => Reasons.TtsAllPlayed,
+            AgentStatus.Listening => Reasons.Listening,
+            _ => Reasons.Idle,
+        };
+    }
+
+    private JsonObject Text(long round, string text, bool start, bool end) => new()
     {
         ["Text"] = text,
         ["MessageId"] = round.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["UserId"] = _agentUserId,
+        ["StartFlag"] = start,
         ["EndFlag"] = end,
     };
 }

@@ -35,7 +35,7 @@ internal sealed class ZegoEventBridge : IAsyncDisposable
     /// <param name="observe">Sees every event after it was handed to both lanes (metrics, logs); must not throw.</param>
     public ZegoEventBridge(ChannelReader<SessionEvent> events, InstanceSpec spec, Func<string, JsonObject, Task> publish, Action<SessionEvent> observe)
     {
-        _messages = new RoomMessageMapper(spec.UserId);
+        _messages = new RoomMessageMapper(spec.UserId, spec.AgentUserId);
         _callbacks = new CallbackMapper(spec.CallbackFlags, spec.UserId);
         _publish = publish;
         _observe = observe;

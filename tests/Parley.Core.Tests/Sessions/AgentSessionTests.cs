@@ -208,6 +208,7 @@ public sealed class AgentSessionTests : IAsyncLifetime
         var interrupted = await NextAsync<InterruptedEvent>(session);
         Assert.Equal(InterruptReason.Manual, interrupted.Reason);
         Assert.Equal(round, interrupted.RoundId);
+        Assert.Equal("", interrupted.PlayedText); // nothing was played, though the context keeps the generated part
         Assert.Equal(AgentStatus.Idle, session.Status);
         Assert.Equal(
             [new ContextMessage(MessageRole.User, "Talk"), new ContextMessage(MessageRole.Assistant, "First part")],

@@ -132,7 +132,9 @@ public sealed class VoiceLoopTests
 
         session.UserSpeechStarted();
 
-        Assert.Equal(InterruptReason.UserSpeech, (await log.NextAsync<InterruptedEvent>()).Reason);
+        var interrupted = await log.NextAsync<InterruptedEvent>();
+        Assert.Equal(InterruptReason.UserSpeech, interrupted.Reason);
+        Assert.Equal("The first sentence is done. The second one", interrupted.PlayedText);
         await log.NextAsync<AgentSpeakingChangedEvent>(e => !e.Speaking);
         await EventLog.UntilAsync(() => _output.Cancelled == 1);
         Assert.Equal(

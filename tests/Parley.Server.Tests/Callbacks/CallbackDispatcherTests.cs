@@ -24,7 +24,7 @@ public sealed class CallbackDispatcherTests : IDisposable
 
         await host.Publisher.PublishAsync(
             new CallbackEvent(AppA, CallbackEvents.AsrResult, "1912124734317838336", "agent_user_1", "room_1",
-                new JsonObject { ["UserId"] = "user_1", ["Round"] = 650459806, ["Text"] = "hello" }),
+                new JsonObject { ["UserId"] = "user_1", ["Round"] = 650459806, ["Text"] = "hello" }, "agent_1", "Weather bot"),
             CancellationToken.None);
 
         var request = Assert.Single(await receiver.WaitForRequestsAsync(1));
@@ -46,6 +46,8 @@ public sealed class CallbackDispatcherTests : IDisposable
         Assert.Equal("1912124734317838336", root.GetProperty("AgentInstanceId").GetString());
         Assert.Equal("agent_user_1", root.GetProperty("AgentUserId").GetString());
         Assert.Equal("room_1", root.GetProperty("RoomId").GetString());
+        Assert.Equal("agent_1", root.GetProperty("AgentId").GetString());
+        Assert.Equal("Weather bot", root.GetProperty("Name").GetString());
         Assert.Equal(JsonValueKind.Number, root.GetProperty("Sequence").ValueKind);
         Assert.True(root.GetProperty("Sequence").GetInt64() > 1_000_000_000_000_000_000L, "Sequence is a time-based int64 like ZEGO's ~1.9e18");
         Assert.True(JsonNode.DeepEquals(

@@ -189,7 +189,10 @@ public sealed class CallbackRetryTests : IDisposable
         await using var receiver = await CallbackReceiver.StartAsync();
         await using var host = await CallbackTestHost.StartAsync(_data.Path, FakeTime.Create(), new FakeAppDirectory().Add(AppA, receiver.Url, receiver.Secret));
 
-        Assert.Equal(7, Assert.Single(await receiver.WaitForRequestsAsync(1)).Sequence);
+        var request = Assert.Single(await receiver.WaitForRequestsAsync(1));
+        Assert.Equal(7, request.Sequence);
+        Assert.Equal("", request.Body["AgentId"]!.GetValue<string>()); // the agent columns were added too (null = "")
+        Assert.Equal("", request.Body["Name"]!.GetValue<string>());
         await host.IdleAsync();
         var row = await host.Outbox.GetAsync(7, CancellationToken.None);
         Assert.Equal(CallbackDeliveryState.Delivered, row!.State);

@@ -57,6 +57,8 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         Assert.Equal(InstanceServerFixture.AppA.AppId, created.AppId);
         Assert.Equal(body["RTC"]!["AgentUserId"]!.GetValue<string>(), created.AgentUserId);
         Assert.Equal("room_1", created.RoomId);
+        Assert.Equal(agent, created.AgentId);
+        Assert.Equal("Test agent", created.Name);
         Assert.InRange(created.Data["CreatedTimestamp"]!.GetValue<long>(), before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 
@@ -226,6 +228,8 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
         var deleted = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.AgentInstanceDeleted);
         Assert.Equal(0, deleted.Data["Code"]!.GetValue<int>());
+        Assert.Equal("Test agent", deleted.Name);
+        Assert.False(string.IsNullOrEmpty(deleted.AgentId));
         Assert.True(deleted.Data["DeletedTimestamp"]!.GetValue<long>() > 0);
         var latency = deleted.Data["LatencyData"]!.AsObject();
         Assert.True(latency["LLMTTFT"]!.GetValue<long>() > 0);
