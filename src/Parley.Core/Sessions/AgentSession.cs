@@ -294,12 +294,16 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
     /// Cancels the reply in flight and everything queued; its audio stops at once. What was played of it stays in the
     /// context (when the reply's answer was to be kept). Returns false when nothing was running.
     /// </summary>
-    public bool Interrupt(InterruptReason reason)
+    public bool Interrupt(InterruptReason reason) => InterruptReply(reason) != 0;
+
+    /// <summary>As <see cref="Interrupt"/>; returns the round of the interrupted reply, or 0 when nothing was running.</summary>
+    public long InterruptReply(InterruptReason reason)
     {
         lock (_gate)
         {
             _replies.ClearQueue();
-            return InterruptCurrentLocked(reason);
+            var round = _replies.Current?.Round ?? 0;
+            return InterruptCurrentLocked(reason) ? round : 0;
         }
     }
 

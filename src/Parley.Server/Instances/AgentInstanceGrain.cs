@@ -129,14 +129,14 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive LLM calls are not allowed now"));
         }
 
-        Session.SubmitLlmReply(new LlmReplyRequest(
+        var round = Session.SubmitLlmReply(new LlmReplyRequest(
             command.Text,
             command.SystemPrompt,
             command.AddQuestionToHistory,
             command.AddAnswerToHistory,
             (ReplyPriority)command.Priority,
             command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
-        return Task.FromResult(InstanceReply.Ok);
+        return Task.FromResult(Ok(round));
     }
 
     public Task<InstanceReply> SendTtsAsync(TtsCommand command)
@@ -151,13 +151,13 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive TTS calls are not allowed now"));
         }
 
-        Session.SubmitSpeech(new SpeechRequest(
+        var round = Session.SubmitSpeech(new SpeechRequest(
             command.Text,
             command.AddHistory,
             command.InterruptMode == 0,
             (ReplyPriority)command.Priority,
             command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
-        return Task.FromResult(InstanceReply.Ok);
+        return Task.FromResult(Ok(round));
     }
 
     public Task<InstanceReply> InterruptAsync()
@@ -167,9 +167,10 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        Session.Interrupt(InterruptReason.Manual);
-        return Task.FromResult(InstanceReply.Ok);
+        return Task.FromResult(Ok(Session.InterruptReply(InterruptReason.Manual)));
     }
+
+    private static InstanceReply Ok(long round) => new() { Code = 0, Message = "success", Round = round };
 
     public Task<InstanceReply> ResetMessagesAsync()
     {

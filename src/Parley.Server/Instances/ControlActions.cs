@@ -28,7 +28,7 @@ public static class ControlActions
         var priority = ReadPriority(body);
         var enqueue = ReadEnqueue(body);
         body.OptionalBool("EnqueueUserSpeech");
-        InstanceActions.Check(await instance.SendLlmAsync(new LlmCommand
+        var reply = await instance.SendLlmAsync(new LlmCommand
         {
             Text = text,
             SystemPrompt = systemPrompt,
@@ -36,8 +36,9 @@ public static class ControlActions
             AddAnswerToHistory = addAnswer,
             Priority = priority,
             Enqueue = enqueue,
-        }));
-        return null;
+        });
+        InstanceActions.Check(reply);
+        return new { reply.Round };
     }
 
     private static async ValueTask<object?> SendTtsAsync(ActionContext context, CancellationToken cancellationToken)
@@ -55,15 +56,16 @@ public static class ControlActions
         var priority = ReadPriority(body);
         var enqueue = ReadEnqueue(body);
         body.OptionalBool("EnqueueUserSpeech");
-        InstanceActions.Check(await instance.SendTtsAsync(new TtsCommand
+        var reply = await instance.SendTtsAsync(new TtsCommand
         {
             Text = text,
             AddHistory = addHistory,
             InterruptMode = interruptMode,
             Priority = priority,
             Enqueue = enqueue,
-        }));
-        return null;
+        });
+        InstanceActions.Check(reply);
+        return new { reply.Round };
     }
 
     private static async ValueTask<object?> QueryStatusAsync(ActionContext context, CancellationToken cancellationToken)
@@ -75,8 +77,9 @@ public static class ControlActions
 
     private static async ValueTask<object?> InterruptAsync(ActionContext context, CancellationToken cancellationToken)
     {
-        InstanceActions.Check(await InstanceActions.Instance(context).InterruptAsync());
-        return null;
+        var reply = await InstanceActions.Instance(context).InterruptAsync();
+        InstanceActions.Check(reply);
+        return new { reply.Round };
     }
 
     private static async ValueTask<object?> GetMessagesAsync(ActionContext context, CancellationToken cancellationToken)

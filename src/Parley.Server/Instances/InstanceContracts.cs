@@ -54,6 +54,10 @@ public sealed class InstanceReply
     [Id(2)]
     public string? Status { get; init; }
 
+    /// <summary>Data.Round of SendAgentInstanceLLM/TTS (the reply started or queued) and InterruptAgentInstance (the reply interrupted, 0 if none).</summary>
+    [Id(3)]
+    public long Round { get; init; }
+
     public static InstanceReply Error(int code, string message) => new() { Code = code, Message = message };
 }
 

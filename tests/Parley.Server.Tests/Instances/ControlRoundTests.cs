@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Parley.Server.Api;
+using Parley.Server.Callbacks;
+using Parley.Server.Instances;
+using Parley.Testing;
+using Parley.Testing.FakeLlm;
+
+namespace Parley.Server.Tests.Instances;
+
+/// <summary>
+/// The control actions of ZEGO's 2.13.5 contract: Data.Round in the replies of SendAgentInstanceLLM/TTS and
+/// InterruptAgentInstance, AddAgentInstanceMsg, Priority High and the Enqueue queue of at most 5.
+/// </summary>
+public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFixture<InstanceServerFixture>
+{
+    private async Task<JsonElement> CallAsync(string action, object body) => await fixture.Api().CallAsync(action, body);
+
+    private static void AssertCode(int expected, JsonElement reply) => Assert.True(reply.Code() == expected, $"expected {expected}: {reply}");
+
+    private static long Round(JsonElement reply) => reply.Data().GetProperty("Round").GetInt64();
+
+    private async Task<string> NewInstanceAsync() => await fixture.CreateInstanceAsync(fixture.CreateBody(await fixture.RegisterAgentAsync()));
+
+    private async Task WaitForStatusAsync(string instanceId, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var reply = await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instanceId });
+            AssertCode(0, reply);
+            if (reply.Status() == status)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"status stayed {reply.Status()}, expected {status}");
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task<(string Role, string Content)[]> MessagesAsync(string instanceId)
+    {
+        var reply = await CallAsync("GetAgentInstanceMsgList", new { AgentInstanceId = instanceId });
+        AssertCode(0, reply);
+        return reply.Data().GetProperty("MessageList").EnumerateArray()
+            .Select(m => (m.GetProperty("Role").GetString()!, m.GetProperty("Content").GetString()!)).ToArray();
+    }
+
+    [Fact]
+    public async Task SendLlm_SendTts_Interrupt_AnswerDataRound()
+    {
+        var id = await NewInstanceAsync();
+        fixture.Llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(300), "Once", " upon", " a", " time", " there", " was."));
+
+        var llm = await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Tell a story" });
+        AssertCode(0, llm);
+        var llmRound = Round(llm);
+        Assert.True(llmRound > 0);
+        await WaitForStatusAsync(id, "THINKING");
+
+        var interrupt = await CallAsync("InterruptAgentInstance", new { AgentInstanceId = id });
+        AssertCode(0, interrupt);
+        Assert.Equal(llmRound, Round(interrupt));
+        var interrupted = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Interrupted);
+        Assert.Equal(llmRound, interrupted.Data["Round"]!.GetValue<long>());
+        await WaitForStatusAsync(id, "IDLE");
+
+        // Nothing runs: success, Round 0.
+        var idle = await CallAsync("InterruptAgentInstance", new { AgentInstanceId = id });
+        AssertCode(0, idle);
+        Assert.Equal(0, Round(idle));
+
+        var tts = await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Hello there." });
+        AssertCode(0, tts);
+        Assert.True(Round(tts) > llmRound);
+        AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
+}
