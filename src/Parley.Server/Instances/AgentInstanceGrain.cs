@@ -183,6 +183,17 @@ internal sealed partial class AgentInstanceGrain(
         return Task.FromResult(InstanceReply.Ok);
     }
 
+    public Task<InstanceReply> AddMessagesAsync(List<HistoryMessage> messages)
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotLive());
+        }
+
+        Session.AddMessages(messages.Select(m => new ContextMessage(m.Role == "user" ? MessageRole.User : MessageRole.Assistant, m.Content)));
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
     public Task<MessagesReply> GetMessagesAsync()
     {
         if (!Live)

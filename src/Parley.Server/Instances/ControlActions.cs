@@ -14,7 +14,8 @@ public static class ControlActions
         .Add("QueryAgentInstanceStatus", QueryStatusAsync)
         .Add("InterruptAgentInstance", InterruptAsync)
         .Add("GetAgentInstanceMsgList", GetMessagesAsync)
-        .Add("ResetAgentInstanceMsgList", ResetMessagesAsync);
+        .Add("ResetAgentInstanceMsgList", ResetMessagesAsync)
+        .Add("AddAgentInstanceMsg", AddMessagesAsync);
 
     private static async ValueTask<object?> SendLlmAsync(ActionContext context, CancellationToken cancellationToken)
     {
@@ -100,6 +101,33 @@ public static class ControlActions
     private static async ValueTask<object?> ResetMessagesAsync(ActionContext context, CancellationToken cancellationToken)
     {
         InstanceActions.Check(await InstanceActions.Instance(context).ResetMessagesAsync());
+        return null;
+    }
+
+    /// <summary>AddAgentInstanceMsg: <c>Messages</c> (optional, as in ZEGO's yaml; none is a no-op) of <c>{Role: user|assistant, Content}</c>.</summary>
+    private static async ValueTask<object?> AddMessagesAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var instance = InstanceActions.Instance(context);
+        var items = context.Body.OptionalArray("Messages", InstanceActions.MaxHistoryMessages) ?? [];
+        var messages = new List<HistoryMessage>(items.Count);
+        foreach (var item in items)
+        {
+            if (item.Element.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                throw ApiException.InvalidParameter($"{item.FieldPath("x")[..^2]} must be an object");
+            }
+
+            var role = item.RequiredString("Role");
+            if (role is not ("user" or "assistant"))
+            {
+                throw ApiException.InvalidParameter($"{item.FieldPath("Role")} must be 'user' or 'assistant'");
+            }
+
+            var content = item.OptionalString("Content", 64 * 1024) ?? throw ApiException.InvalidParameter($"{item.FieldPath("Content")} is required");
+            messages.Add(new HistoryMessage { Role = role, Content = content });
+        }
+
+        InstanceActions.Check(await instance.AddMessagesAsync(messages));
         return null;
     }
 

@@ -22,6 +22,9 @@ public interface IAgentInstanceGrain : IGrainWithStringKey
 
     Task<InstanceReply> ResetMessagesAsync();
 
+    /// <summary>AddAgentInstanceMsg: appends to the context (no LLM call, no subtitles, no new round).</summary>
+    Task<InstanceReply> AddMessagesAsync(List<HistoryMessage> messages);
+
     Task<MessagesReply> GetMessagesAsync();
 
     /// <summary>Status in <see cref="InstanceReply.Status"/>.</summary>

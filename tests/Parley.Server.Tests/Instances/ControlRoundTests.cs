@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Parley.Server.Api;
 using Parley.Server.Callbacks;
 using Parley.Server.Instances;
@@ -74,5 +75,52 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
         AssertCode(0, tts);
         Assert.True(Round(tts) > llmRound);
         AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
+
+    [Fact]
+    public async Task AddAgentInstanceMsg_AppendsToTheContext_WithoutLlmCallSubtitleOrRound()
+    {
+        var id = await NewInstanceAsync();
+        var llmCalls = fixture.Llm.Requests.Count;
+        var reply = await CallAsync("AddAgentInstanceMsg", new
+        {
+            AgentInstanceId = id,
+            Messages = new[] { new { Role = "user", Content = "I want product information" }, new { Role = "assistant", Content = "You just saw a skincare product" } },
+        });
+        AssertCode(0, reply);
+
+        Assert.Equal([("user", "I want product information"), ("assistant", "You just saw a skincare product")], await MessagesAsync(id));
+        AssertCode(0, await CallAsync("AddAgentInstanceMsg", new { AgentInstanceId = id, Messages = new[] { new { Role = "user", Content = "third" } } }));
+        Assert.Equal(3, (await MessagesAsync(id)).Length);
+        Assert.Equal("IDLE", (await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = id })).Status());
+        Assert.Equal(llmCalls, fixture.Llm.Requests.Count);
+        Assert.DoesNotContain(fixture.Callbacks.For(id), e => e.Event is CallbackEvents.LlmResult or CallbackEvents.Interrupted);
+        AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
+
+    [Theory]
+    [InlineData("""[{"Role":"system","Content":"x"}]""", "Messages[0].Role")]
+    [InlineData("""[{"Content":"x"}]""", "Messages[0].Role")]
+    [InlineData("""[{"Role":"user","Content":"a"},{"Role":"assistant"}]""", "Messages[1].Content")]
+    [InlineData("""[{"Role":"user","Content":5}]""", "Messages[0].Content")]
+    [InlineData("""["hello"]""", "Messages[0]")]
+    [InlineData("""{"Role":"user"}""", "Messages must be an array")]
+    public async Task AddAgentInstanceMsg_BadBodies_NameTheField_AndAddNothing(string messages, string named)
+    {
+        var id = await NewInstanceAsync();
+        var body = JsonNode.Parse($$"""{"AgentInstanceId":"{{id}}","Messages":{{messages}}}""")!;
+        var reply = await fixture.Api().CallAsync("AddAgentInstanceMsg", body);
+        AssertCode(ReturnCodes.InvalidParameter, reply);
+        Assert.Contains(named, reply.Message());
+        Assert.Empty(await MessagesAsync(id));
+        AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
+
+    [Fact]
+    public async Task AddAgentInstanceMsg_UnknownInstance_Is410001002()
+    {
+        var reply = await CallAsync("AddAgentInstanceMsg", new { AgentInstanceId = "no_such_instance", Messages = new[] { new { Role = "user", Content = "x" } } });
+        AssertCode(ReturnCodes.InstanceNotFound, reply);
+        Assert.Equal(410001002, ReturnCodes.InstanceNotFound);
     }
 }
