@@ -129,14 +129,18 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive LLM calls are not allowed now"));
         }
 
-        var round = Session.SubmitLlmReply(new LlmReplyRequest(
-            command.Text,
-            command.SystemPrompt,
-            command.AddQuestionToHistory,
-            command.AddAnswerToHistory,
-            (ReplyPriority)command.Priority,
-            command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
-        return Task.FromResult(Ok(round));
+        // High is forced playback: the user's voice does not interrupt it.
+        var accepted = Session.TrySubmitLlmReply(
+            new LlmReplyRequest(
+                command.Text,
+                command.SystemPrompt,
+                command.AddQuestionToHistory,
+                command.AddAnswerToHistory,
+                (ReplyPriority)command.Priority,
+                command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt,
+                InterruptibleByUser: command.Priority != (int)ReplyPriority.High),
+            out var round);
+        return Task.FromResult(accepted ? Ok(round) : QueueFull(ReturnCodes.SendLlmFailed));
     }
 
     public Task<InstanceReply> SendTtsAsync(TtsCommand command)
@@ -151,13 +155,15 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive TTS calls are not allowed now"));
         }
 
-        var round = Session.SubmitSpeech(new SpeechRequest(
-            command.Text,
-            command.AddHistory,
-            command.InterruptMode == 0,
-            (ReplyPriority)command.Priority,
-            command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
-        return Task.FromResult(Ok(round));
+        var accepted = Session.TrySubmitSpeech(
+            new SpeechRequest(
+                command.Text,
+                command.AddHistory,
+                command.InterruptMode == 0 && command.Priority != (int)ReplyPriority.High,
+                (ReplyPriority)command.Priority,
+                command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt),
+            out var round);
+        return Task.FromResult(accepted ? Ok(round) : QueueFull(ReturnCodes.SendTtsFailed));
     }
 
     public Task<InstanceReply> InterruptAsync()
@@ -169,6 +175,9 @@ internal sealed partial class AgentInstanceGrain(
 
         return Task.FromResult(Ok(Session.InterruptReply(InterruptReason.Manual)));
     }
+
+    private static InstanceReply QueueFull(int code) => InstanceReply.Error(
+        code, "the queue is full: at most 5 requests wait (SamePriorityOption Enqueue, or a lower Priority than the reply playing); try again when one has played");
 
     private static InstanceReply Ok(long round) => new() { Code = 0, Message = "success", Round = round };
 

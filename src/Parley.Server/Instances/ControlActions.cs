@@ -26,7 +26,7 @@ public static class ControlActions
         var addQuestion = body.OptionalBool("AddQuestionToHistory") ?? false;
         var addAnswer = body.OptionalBool("AddAnswerToHistory")
             ?? context.Services.GetRequiredService<IOptions<InstanceHostOptions>>().Value.AddAnswerToHistory;
-        var priority = ReadPriority(body);
+        var priority = ReadPriority(body) ?? 1;
         var enqueue = ReadEnqueue(body);
         body.OptionalBool("EnqueueUserSpeech");
         var reply = await instance.SendLlmAsync(new LlmCommand
@@ -54,7 +54,8 @@ public static class ControlActions
 
         var addHistory = body.OptionalBool("AddHistory") ?? true;
         var interruptMode = (int)(body.OptionalInteger("InterruptMode", 0, 1) ?? 0);
-        var priority = ReadPriority(body);
+        // The deprecated InterruptMode, when Priority is not given: 0 → Medium, 1 → High (both ClearAndInterrupt, the default).
+        var priority = ReadPriority(body) ?? (interruptMode == 1 ? 2 : 1);
         var enqueue = ReadEnqueue(body);
         body.OptionalBool("EnqueueUserSpeech");
         var reply = await instance.SendTtsAsync(new TtsCommand
@@ -131,13 +132,13 @@ public static class ControlActions
         return null;
     }
 
-    /// <summary>High=2, Medium=1 (default), Low=0; matched case-insensitively; an empty string is invalid (as ZEGO).</summary>
-    private static int ReadPriority(RequestBody body)
+    /// <summary>High=2, Medium=1, Low=0 (null when not given); matched case-insensitively; an empty string is invalid (as ZEGO).</summary>
+    private static int? ReadPriority(RequestBody body)
     {
         var priority = body.OptionalString("Priority", 16);
         return priority switch
         {
-            null => 1,
+            null => null,
             _ when priority.Equals("High", StringComparison.OrdinalIgnoreCase) => 2,
             _ when priority.Equals("Medium", StringComparison.OrdinalIgnoreCase) => 1,
             _ when priority.Equals("Low", StringComparison.OrdinalIgnoreCase) => 0,
