@@ -123,4 +123,43 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
         AssertCode(ReturnCodes.InstanceNotFound, reply);
         Assert.Equal(410001002, ReturnCodes.InstanceNotFound);
     }
+
+    private static readonly string LongText = string.Join(' ', Enumerable.Repeat("This announcement plays for a while.", 8));
+
+    [Fact]
+    public async Task InterruptMode1_WithoutPriority_IsHigh_AMediumTtsWaitsInsteadOfInterrupting()
+    {
+        var id = await NewInstanceAsync();
+        AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = LongText, InterruptMode = 1 }));
+        await WaitForStatusAsync(id, "SPEAKING");
+
+        var next = await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Next." });
+        AssertCode(0, next);
+        await Task.Delay(300);
+        Assert.DoesNotContain(fixture.Callbacks.For(id), e => e.Event == CallbackEvents.Interrupted);
+        AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
+
+    [Fact]
+    public async Task Enqueue_HoldsAtMostFive_TheSixthIs410001007_AndTheLlmOne410001006()
+    {
+        var id = await NewInstanceAsync();
+        AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = LongText }));
+        for (var i = 0; i < 5; i++)
+        {
+            AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = $"Queued {i}.", SamePriorityOption = "Enqueue" }));
+        }
+
+        var sixth = await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Sixth.", SamePriorityOption = "Enqueue" });
+        AssertCode(ReturnCodes.SendTtsFailed, sixth);
+        Assert.Contains("at most 5", sixth.Message());
+        var llm = await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Sixth", SamePriorityOption = "Enqueue" });
+        AssertCode(ReturnCodes.SendLlmFailed, llm);
+        Assert.Contains("queue is full", llm.Message());
+        Assert.Equal((410001006, 410001007), (ReturnCodes.SendLlmFailed, ReturnCodes.SendTtsFailed));
+
+        // A higher priority is not queued: it replaces the reply playing.
+        AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Urgent.", Priority = "High", SamePriorityOption = "Enqueue" }));
+        AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
 }
