@@ -8,6 +8,9 @@ namespace Parley.Core.Replies;
 /// </summary>
 internal sealed class ReplyScheduler
 {
+    /// <summary>At most this many proactive requests wait (ZEGO: "the maximum number of queues is 5").</summary>
+    public const int MaxQueued = 5;
+
     private readonly List<SpeechHandle> _queue = [];
 
     public SpeechHandle? Current { get; set; }
@@ -39,6 +42,12 @@ internal sealed class ReplyScheduler
         _queue.Insert(index < 0 ? _queue.Count : index, incoming);
         return false;
     }
+
+    /// <summary>Whether a request of <paramref name="priority"/> would wait (not replace the current reply) while <see cref="MaxQueued"/> already wait.</summary>
+    public bool WouldOverflow(ReplyPriority priority, SamePriorityOption option) =>
+        Current is { } current
+        && !(priority > current.Priority || (priority == current.Priority && option == SamePriorityOption.ClearAndInterrupt))
+        && _queue.Count >= MaxQueued;
 
     /// <summary>Puts a reply at the head of the queue (the user's reply while a reply that may not be interrupted runs).</summary>
     public void PushFront(SpeechHandle handle) => _queue.Insert(0, handle);

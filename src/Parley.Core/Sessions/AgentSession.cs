@@ -106,34 +106,61 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
     }
 
     /// <summary>Starts (or queues, by priority) an LLM reply; returns its round id at once.</summary>
-    public long SubmitLlmReply(LlmReplyRequest request)
+    /// <exception cref="InvalidOperationException">The request would wait while <see cref="ReplyScheduler.MaxQueued"/> already wait.</exception>
+    public long SubmitLlmReply(LlmReplyRequest request) =>
+        TrySubmitLlmReply(request, out var round) ? round : throw QueueFull();
+
+    /// <summary>As <see cref="SubmitLlmReply"/>; false (and no round) when the request would wait behind a full queue.</summary>
+    public bool TrySubmitLlmReply(LlmReplyRequest request, out long round)
     {
         ArgumentNullException.ThrowIfNull(request);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_replies.WouldOverflow(request.Priority, request.SamePriorityOption))
+            {
+                round = 0;
+                return false;
+            }
+
             var handle = new SpeechHandle(NextRoundLocked(), ReplyKind.Llm, request.Priority, _time.GetTimestamp())
             {
                 Llm = request,
                 LlmSettings = _llm,
             };
             ScheduleLocked(handle, request.SamePriorityOption, InterruptReason.ProactiveLlm);
-            return handle.Round;
+            round = handle.Round;
+            return true;
         }
     }
 
     /// <summary>Starts (or queues, by priority) speaking a fixed text; returns its round id at once.</summary>
-    public long SubmitSpeech(SpeechRequest request)
+    /// <exception cref="InvalidOperationException">The request would wait while <see cref="ReplyScheduler.MaxQueued"/> already wait.</exception>
+    public long SubmitSpeech(SpeechRequest request) =>
+        TrySubmitSpeech(request, out var round) ? round : throw QueueFull();
+
+    /// <summary>As <see cref="SubmitSpeech"/>; false (and no round) when the request would wait behind a full queue.</summary>
+    public bool TrySubmitSpeech(SpeechRequest request, out long round)
     {
         ArgumentNullException.ThrowIfNull(request);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_replies.WouldOverflow(request.Priority, request.SamePriorityOption))
+            {
+                round = 0;
+                return false;
+            }
+
             var handle = new SpeechHandle(NextRoundLocked(), ReplyKind.Speech, request.Priority, _time.GetTimestamp()) { Speech = request };
             ScheduleLocked(handle, request.SamePriorityOption, InterruptReason.ProactiveSpeech);
-            return handle.Round;
+            round = handle.Round;
+            return true;
         }
     }
+
+    private static InvalidOperationException QueueFull() =>
+        new($"the reply queue is full: at most {ReplyScheduler.MaxQueued} requests wait");
 
     /// <summary>
     /// The user started speaking (the input pipeline's speech start). Fixes the round of the user's turn (the first
@@ -294,12 +321,16 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
     /// Cancels the reply in flight and everything queued; its audio stops at once. What was played of it stays in the
     /// context (when the reply's answer was to be kept). Returns false when nothing was running.
     /// </summary>
-    public bool Interrupt(InterruptReason reason)
+    public bool Interrupt(InterruptReason reason) => InterruptReply(reason) != 0;
+
+    /// <summary>As <see cref="Interrupt"/>; returns the round of the interrupted reply, or 0 when nothing was running.</summary>
+    public long InterruptReply(InterruptReason reason)
     {
         lock (_gate)
         {
             _replies.ClearQueue();
-            return InterruptCurrentLocked(reason);
+            var round = _replies.Current?.Round ?? 0;
+            return InterruptCurrentLocked(reason) ? round : 0;
         }
     }
 
@@ -478,7 +509,7 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
     }
 
     private bool BargeInAllowedLocked(SpeechHandle handle) =>
-        _interruption.BargeIn && !(handle.Kind == ReplyKind.Speech && !handle.Speech!.InterruptibleByUser);
+        _interruption.BargeIn && (handle.Kind == ReplyKind.Speech ? handle.Speech!.InterruptibleByUser : handle.Llm?.InterruptibleByUser ?? true);
 
     private void StartNextOrRestLocked(long round)
     {

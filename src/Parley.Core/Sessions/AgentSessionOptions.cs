@@ -37,7 +37,8 @@ public sealed record LlmReplyRequest(
     bool AddQuestionToHistory = false,
     bool AddAnswerToHistory = true,
     ReplyPriority Priority = ReplyPriority.Medium,
-    SamePriorityOption SamePriorityOption = SamePriorityOption.ClearAndInterrupt);
+    SamePriorityOption SamePriorityOption = SamePriorityOption.ClearAndInterrupt,
+    bool InterruptibleByUser = true);
 
 /// <summary>A request to speak <see cref="Text"/> verbatim.</summary>
 public sealed record SpeechRequest(

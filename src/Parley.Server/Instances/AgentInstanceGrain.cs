@@ -129,14 +129,18 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive LLM calls are not allowed now"));
         }
 
-        Session.SubmitLlmReply(new LlmReplyRequest(
-            command.Text,
-            command.SystemPrompt,
-            command.AddQuestionToHistory,
-            command.AddAnswerToHistory,
-            (ReplyPriority)command.Priority,
-            command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
-        return Task.FromResult(InstanceReply.Ok);
+        // High is forced playback: the user's voice does not interrupt it.
+        var accepted = Session.TrySubmitLlmReply(
+            new LlmReplyRequest(
+                command.Text,
+                command.SystemPrompt,
+                command.AddQuestionToHistory,
+                command.AddAnswerToHistory,
+                (ReplyPriority)command.Priority,
+                command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt,
+                InterruptibleByUser: command.Priority != (int)ReplyPriority.High),
+            out var round);
+        return Task.FromResult(accepted ? Ok(round) : QueueFull(ReturnCodes.SendLlmFailed));
     }
 
     public Task<InstanceReply> SendTtsAsync(TtsCommand command)
@@ -151,13 +155,15 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(InstanceReply.Error(ReturnCodes.AgentListening, "the agent is listening; proactive TTS calls are not allowed now"));
         }
 
-        Session.SubmitSpeech(new SpeechRequest(
-            command.Text,
-            command.AddHistory,
-            command.InterruptMode == 0,
-            (ReplyPriority)command.Priority,
-            command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt));
-        return Task.FromResult(InstanceReply.Ok);
+        var accepted = Session.TrySubmitSpeech(
+            new SpeechRequest(
+                command.Text,
+                command.AddHistory,
+                command.InterruptMode == 0 && command.Priority != (int)ReplyPriority.High,
+                (ReplyPriority)command.Priority,
+                command.Enqueue ? SamePriorityOption.Enqueue : SamePriorityOption.ClearAndInterrupt),
+            out var round);
+        return Task.FromResult(accepted ? Ok(round) : QueueFull(ReturnCodes.SendTtsFailed));
     }
 
     public Task<InstanceReply> InterruptAsync()
@@ -167,9 +173,13 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        Session.Interrupt(InterruptReason.Manual);
-        return Task.FromResult(InstanceReply.Ok);
+        return Task.FromResult(Ok(Session.InterruptReply(InterruptReason.Manual)));
     }
+
+    private static InstanceReply QueueFull(int code) => InstanceReply.Error(
+        code, "the queue is full: at most 5 requests wait (SamePriorityOption Enqueue, or a lower Priority than the reply playing); try again when one has played");
+
+    private static InstanceReply Ok(long round) => new() { Code = 0, Message = "success", Round = round };
 
     public Task<InstanceReply> ResetMessagesAsync()
     {
@@ -179,6 +189,17 @@ internal sealed partial class AgentInstanceGrain(
         }
 
         Session.ResetMessages();
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<InstanceReply> AddMessagesAsync(List<HistoryMessage> messages)
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotLive());
+        }
+
+        Session.AddMessages(messages.Select(m => new ContextMessage(m.Role == "user" ? MessageRole.User : MessageRole.Assistant, m.Content)));
         return Task.FromResult(InstanceReply.Ok);
     }
 

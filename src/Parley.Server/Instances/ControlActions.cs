@@ -14,7 +14,8 @@ public static class ControlActions
         .Add("QueryAgentInstanceStatus", QueryStatusAsync)
         .Add("InterruptAgentInstance", InterruptAsync)
         .Add("GetAgentInstanceMsgList", GetMessagesAsync)
-        .Add("ResetAgentInstanceMsgList", ResetMessagesAsync);
+        .Add("ResetAgentInstanceMsgList", ResetMessagesAsync)
+        .Add("AddAgentInstanceMsg", AddMessagesAsync);
 
     private static async ValueTask<object?> SendLlmAsync(ActionContext context, CancellationToken cancellationToken)
     {
@@ -25,10 +26,10 @@ public static class ControlActions
         var addQuestion = body.OptionalBool("AddQuestionToHistory") ?? false;
         var addAnswer = body.OptionalBool("AddAnswerToHistory")
             ?? context.Services.GetRequiredService<IOptions<InstanceHostOptions>>().Value.AddAnswerToHistory;
-        var priority = ReadPriority(body);
+        var priority = ReadPriority(body) ?? 1;
         var enqueue = ReadEnqueue(body);
         body.OptionalBool("EnqueueUserSpeech");
-        InstanceActions.Check(await instance.SendLlmAsync(new LlmCommand
+        var reply = await instance.SendLlmAsync(new LlmCommand
         {
             Text = text,
             SystemPrompt = systemPrompt,
@@ -36,8 +37,9 @@ public static class ControlActions
             AddAnswerToHistory = addAnswer,
             Priority = priority,
             Enqueue = enqueue,
-        }));
-        return null;
+        });
+        InstanceActions.Check(reply);
+        return new { reply.Round };
     }
 
     private static async ValueTask<object?> SendTtsAsync(ActionContext context, CancellationToken cancellationToken)
@@ -52,18 +54,20 @@ public static class ControlActions
 
         var addHistory = body.OptionalBool("AddHistory") ?? true;
         var interruptMode = (int)(body.OptionalInteger("InterruptMode", 0, 1) ?? 0);
-        var priority = ReadPriority(body);
+        // The deprecated InterruptMode, when Priority is not given: 0 → Medium, 1 → High (both ClearAndInterrupt, the default).
+        var priority = ReadPriority(body) ?? (interruptMode == 1 ? 2 : 1);
         var enqueue = ReadEnqueue(body);
         body.OptionalBool("EnqueueUserSpeech");
-        InstanceActions.Check(await instance.SendTtsAsync(new TtsCommand
+        var reply = await instance.SendTtsAsync(new TtsCommand
         {
             Text = text,
             AddHistory = addHistory,
             InterruptMode = interruptMode,
             Priority = priority,
             Enqueue = enqueue,
-        }));
-        return null;
+        });
+        InstanceActions.Check(reply);
+        return new { reply.Round };
     }
 
     private static async ValueTask<object?> QueryStatusAsync(ActionContext context, CancellationToken cancellationToken)
@@ -75,8 +79,9 @@ public static class ControlActions
 
     private static async ValueTask<object?> InterruptAsync(ActionContext context, CancellationToken cancellationToken)
     {
-        InstanceActions.Check(await InstanceActions.Instance(context).InterruptAsync());
-        return null;
+        var reply = await InstanceActions.Instance(context).InterruptAsync();
+        InstanceActions.Check(reply);
+        return new { reply.Round };
     }
 
     private static async ValueTask<object?> GetMessagesAsync(ActionContext context, CancellationToken cancellationToken)
@@ -100,13 +105,40 @@ public static class ControlActions
         return null;
     }
 
-    /// <summary>High=2, Medium=1 (default), Low=0; matched case-insensitively; an empty string is invalid (as ZEGO).</summary>
-    private static int ReadPriority(RequestBody body)
+    /// <summary>AddAgentInstanceMsg: <c>Messages</c> (optional, as in ZEGO's yaml; none is a no-op) of <c>{Role: user|assistant, Content}</c>.</summary>
+    private static async ValueTask<object?> AddMessagesAsync(ActionContext context, CancellationToken cancellationToken)
+    {
+        var instance = InstanceActions.Instance(context);
+        var items = context.Body.OptionalArray("Messages", InstanceActions.MaxHistoryMessages) ?? [];
+        var messages = new List<HistoryMessage>(items.Count);
+        foreach (var item in items)
+        {
+            if (item.Element.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                throw ApiException.InvalidParameter($"{item.FieldPath("x")[..^2]} must be an object");
+            }
+
+            var role = item.RequiredString("Role");
+            if (role is not ("user" or "assistant"))
+            {
+                throw ApiException.InvalidParameter($"{item.FieldPath("Role")} must be 'user' or 'assistant'");
+            }
+
+            var content = item.OptionalString("Content", 64 * 1024) ?? throw ApiException.InvalidParameter($"{item.FieldPath("Content")} is required");
+            messages.Add(new HistoryMessage { Role = role, Content = content });
+        }
+
+        InstanceActions.Check(await instance.AddMessagesAsync(messages));
+        return null;
+    }
+
+    /// <summary>High=2, Medium=1, Low=0 (null when not given); matched case-insensitively; an empty string is invalid (as ZEGO).</summary>
+    private static int? ReadPriority(RequestBody body)
     {
         var priority = body.OptionalString("Priority", 16);
         return priority switch
         {
-            null => 1,
+            null => null,
             _ when priority.Equals("High", StringComparison.OrdinalIgnoreCase) => 2,
             _ when priority.Equals("Medium", StringComparison.OrdinalIgnoreCase) => 1,
             _ when priority.Equals("Low", StringComparison.OrdinalIgnoreCase) => 0,

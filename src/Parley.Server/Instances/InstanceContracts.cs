@@ -22,6 +22,9 @@ public interface IAgentInstanceGrain : IGrainWithStringKey
 
     Task<InstanceReply> ResetMessagesAsync();
 
+    /// <summary>AddAgentInstanceMsg: appends to the context (no LLM call, no subtitles, no new round).</summary>
+    Task<InstanceReply> AddMessagesAsync(List<HistoryMessage> messages);
+
     Task<MessagesReply> GetMessagesAsync();
 
     /// <summary>Status in <see cref="InstanceReply.Status"/>.</summary>
@@ -53,6 +56,10 @@ public sealed class InstanceReply
     /// <summary>Status for QueryAgentInstanceStatus (IDLE, LISTENING, THINKING, SPEAKING).</summary>
     [Id(2)]
     public string? Status { get; init; }
+
+    /// <summary>Data.Round of SendAgentInstanceLLM/TTS (the reply started or queued) and InterruptAgentInstance (the reply interrupted, 0 if none).</summary>
+    [Id(3)]
+    public long Round { get; init; }
 
     public static InstanceReply Error(int code, string message) => new() { Code = code, Message = message };
 }
