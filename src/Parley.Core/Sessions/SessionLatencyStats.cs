@@ -29,10 +29,13 @@ internal sealed class SessionLatencyStats(TimeProvider time)
         }
     }
 
-    /// <summary>From the request to the first audio of a reply's first segment (TTSAudioFirstFrameTime).</summary>
+    /// <summary>
+    /// From the request to the first audio of a reply's first segment (TTSAudioFirstFrameTime), rounded up: a local engine
+    /// answers in under a millisecond, and a measured value must not read as the contract's "0 = unmeasured".
+    /// </summary>
     public void RecordTtsFirstAudio(TimeSpan elapsed)
     {
-        _ttsFirstAudioSumMs += (long)Math.Max(0, elapsed.TotalMilliseconds);
+        _ttsFirstAudioSumMs += (long)Math.Ceiling(Math.Max(0, elapsed.TotalMilliseconds));
         _ttsFirstAudioCount++;
     }
 

@@ -438,9 +438,19 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var body = fixture.CreateBody(await fixture.RegisterAgentAsync());
         body["CallbackConfig"] = new JsonObject { ["Interrupted"] = 0 };
         var id = await fixture.CreateInstanceAsync(body);
+        var requestsBefore = fixture.Llm.Requests.Count;
         fixture.Llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(200), "a", "b", "c", "d"));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "x" }));
         await WaitForStatusAsync(id, "THINKING");
+
+        // Interrupt only once the fake LLM has taken the queued reply, or it would be left for the next test.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (fixture.Llm.Requests.Count == requestsBefore)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the LLM request never arrived");
+            await Task.Delay(10);
+        }
+
         AssertCode(0, await CallAsync("InterruptAgentInstance", new { AgentInstanceId = id }));
         await WaitForStatusAsync(id, "IDLE");
         await Task.Delay(200);
