@@ -22,31 +22,6 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
 
     private async Task<string> NewInstanceAsync() => await fixture.CreateInstanceAsync(fixture.CreateBody(await fixture.RegisterAgentAsync()));
 
-    private async Task WaitForStatusAsync(string instanceId, string status)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var reply = await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instanceId });
-            AssertCode(0, reply);
-            if (reply.Status() == status)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"status stayed {reply.Status()}, expected {status}");
-            await Task.Delay(20);
-        }
-    }
-
-    private async Task<(string Role, string Content)[]> MessagesAsync(string instanceId)
-    {
-        var reply = await CallAsync("GetAgentInstanceMsgList", new { AgentInstanceId = instanceId });
-        AssertCode(0, reply);
-        return reply.Data().GetProperty("MessageList").EnumerateArray()
-            .Select(m => (m.GetProperty("Role").GetString()!, m.GetProperty("Content").GetString()!)).ToArray();
-    }
-
     [Fact]
     public async Task SendLlm_SendTts_Interrupt_AnswerDataRound()
     {
@@ -57,14 +32,14 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
         AssertCode(0, llm);
         var llmRound = Round(llm);
         Assert.True(llmRound > 0);
-        await WaitForStatusAsync(id, "THINKING");
+        await fixture.WaitForStatusAsync(id, "THINKING");
 
         var interrupt = await CallAsync("InterruptAgentInstance", new { AgentInstanceId = id });
         AssertCode(0, interrupt);
         Assert.Equal(llmRound, Round(interrupt));
         var interrupted = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Interrupted);
         Assert.Equal(llmRound, interrupted.Data["Round"]!.GetValue<long>());
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
 
         // Nothing runs: success, Round 0.
         var idle = await CallAsync("InterruptAgentInstance", new { AgentInstanceId = id });
@@ -89,9 +64,9 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
         });
         AssertCode(0, reply);
 
-        Assert.Equal([("user", "I want product information"), ("assistant", "You just saw a skincare product")], await MessagesAsync(id));
+        Assert.Equal([("user", "I want product information"), ("assistant", "You just saw a skincare product")], await fixture.MessagesAsync(id));
         AssertCode(0, await CallAsync("AddAgentInstanceMsg", new { AgentInstanceId = id, Messages = new[] { new { Role = "user", Content = "third" } } }));
-        Assert.Equal(3, (await MessagesAsync(id)).Length);
+        Assert.Equal(3, (await fixture.MessagesAsync(id)).Length);
         Assert.Equal("IDLE", (await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = id })).Status());
         Assert.Equal(llmCalls, fixture.Llm.Requests.Count);
         Assert.DoesNotContain(fixture.Callbacks.For(id), e => e.Event is CallbackEvents.LlmResult or CallbackEvents.Interrupted);
@@ -112,7 +87,7 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
         var reply = await fixture.Api().CallAsync("AddAgentInstanceMsg", body);
         AssertCode(ReturnCodes.InvalidParameter, reply);
         Assert.Contains(named, reply.Message());
-        Assert.Empty(await MessagesAsync(id));
+        Assert.Empty(await fixture.MessagesAsync(id));
         AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
     }
 
@@ -131,7 +106,7 @@ public sealed class ControlRoundTests(InstanceServerFixture fixture) : IClassFix
     {
         var id = await NewInstanceAsync();
         AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = LongText, InterruptMode = 1 }));
-        await WaitForStatusAsync(id, "SPEAKING");
+        await fixture.WaitForStatusAsync(id, "SPEAKING");
 
         var next = await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Next." });
         AssertCode(0, next);

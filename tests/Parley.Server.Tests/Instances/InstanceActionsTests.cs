@@ -15,33 +15,6 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
 
     private static void AssertCode(int expected, JsonElement reply) => Assert.True(reply.Code() == expected, $"expected {expected}: {reply}");
 
-    private async Task WaitForStatusAsync(string instanceId, string status)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var reply = await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instanceId });
-            AssertCode(0, reply);
-            if (reply.Status() == status)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"status stayed {reply.Status()}, expected {status}");
-            await Task.Delay(20);
-        }
-    }
-
-    private async Task<(string Role, string Content)[]> MessagesAsync(string instanceId)
-    {
-        var reply = await CallAsync("GetAgentInstanceMsgList", new { AgentInstanceId = instanceId });
-        AssertCode(0, reply);
-        var list = reply.Data().GetProperty("MessageList").EnumerateArray()
-            .Select(m => (m.GetProperty("Role").GetString()!, m.GetProperty("Content").GetString()!)).ToArray();
-        Assert.Equal(list.Length, reply.Data().GetProperty("Total").GetInt32());
-        return list;
-    }
-
     [Fact]
     public async Task Create_ReturnsA19DigitId_IsIdle_AndSendsCreatedCallback()
     {
@@ -179,11 +152,11 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var body = fixture.CreateBody(agent);
         body["MessageHistory"] = new JsonObject { ["SyncMode"] = 1, ["Messages"] = history.DeepClone(), ["WindowSize"] = 10 };
         var seeded = await fixture.CreateInstanceAsync(body);
-        Assert.Equal([("user", "Hi"), ("assistant", "Hello!")], await MessagesAsync(seeded));
+        Assert.Equal([("user", "Hi"), ("assistant", "Hello!")], await fixture.MessagesAsync(seeded));
 
         body = fixture.CreateBody(agent);
         body["MessageHistory"] = new JsonObject { ["SyncMode"] = 0, ["Messages"] = history.DeepClone() };
-        Assert.Empty(await MessagesAsync(await fixture.CreateInstanceAsync(body)));
+        Assert.Empty(await fixture.MessagesAsync(await fixture.CreateInstanceAsync(body)));
     }
 
     [Theory]
@@ -223,7 +196,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         fixture.Llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(20), "One", " two", "."));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Count" }));
         await fixture.Callbacks.WaitForAsync(id, CallbackEvents.LlmResult);
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
 
         AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
         var deleted = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.AgentInstanceDeleted);
@@ -285,17 +258,17 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var started = DateTime.UtcNow;
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Weather?" }));
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromMilliseconds(700));
-        await WaitForStatusAsync(id, "THINKING");
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "THINKING");
+        await fixture.WaitForStatusAsync(id, "IDLE");
 
         // AddQuestionToHistory defaults to false, AddAnswerToHistory to true (Parley:Defaults:AddAnswerToHistory).
-        Assert.Equal([("assistant", "Sunny and warm.")], await MessagesAsync(id));
+        Assert.Equal([("assistant", "Sunny and warm.")], await fixture.MessagesAsync(id));
         var sentence = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.LlmResult);
         Assert.Equal("Sunny and warm.", sentence.Data["Text"]!.GetValue<string>());
         Assert.True(sentence.Data["Round"]!.GetValue<long>() > 0);
 
         AssertCode(0, await CallAsync("ResetAgentInstanceMsgList", new { AgentInstanceId = id }));
-        Assert.Empty(await MessagesAsync(id));
+        Assert.Empty(await fixture.MessagesAsync(id));
     }
 
     [Fact]
@@ -326,8 +299,8 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         Assert.Equal(
             ["system:Temporary prompt.", "assistant:recent", "user:How are you?"],
             sent.Select(m => $"{m!["role"]}:{m["content"]}").ToArray());
-        await WaitForStatusAsync(id, "IDLE");
-        Assert.Equal([("user", "old"), ("assistant", "recent"), ("user", "How are you?")], await MessagesAsync(id));
+        await fixture.WaitForStatusAsync(id, "IDLE");
+        Assert.Equal([("user", "old"), ("assistant", "recent"), ("user", "How are you?")], await fixture.MessagesAsync(id));
     }
 
     [Theory]
@@ -368,11 +341,11 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Welcome!", InterruptMode = 1, Priority = "Low" }));
 
         // Speech is real audio now: let it finish (a second, Medium-priority TTS would interrupt the Low one).
-        await WaitForStatusAsync(id, "SPEAKING");
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "SPEAKING");
+        await fixture.WaitForStatusAsync(id, "IDLE");
         AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Not kept", AddHistory = false }));
-        await WaitForStatusAsync(id, "IDLE");
-        Assert.Equal([("assistant", "Welcome!")], await MessagesAsync(id));
+        await fixture.WaitForStatusAsync(id, "IDLE");
+        Assert.Equal([("assistant", "Welcome!")], await fixture.MessagesAsync(id));
     }
 
     [Fact]
@@ -386,20 +359,20 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
             FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(200), slow));
 
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Story 1" }));
-        await WaitForStatusAsync(id, "THINKING");
+        await fixture.WaitForStatusAsync(id, "THINKING");
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Story 2" }));
         var reason2 = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Interrupted, d => d["Reason"]!.GetValue<int>() == 2);
 
-        await WaitForStatusAsync(id, "THINKING");
+        await fixture.WaitForStatusAsync(id, "THINKING");
         AssertCode(0, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Breaking news." }));
         var reason3 = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Interrupted, d => d["Reason"]!.GetValue<int>() == 3);
         Assert.True(reason3.Data["Round"]!.GetValue<long>() > reason2.Data["Round"]!.GetValue<long>());
 
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
         AssertCode(0, await CallAsync("ResetAgentInstanceMsgList", new { AgentInstanceId = id }));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Story 3" }));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (fixture.Callbacks.For(id).Count(e => e.Event == CallbackEvents.LlmResult) == 0 && (await MessagesAsync(id)).Length == 0)
+        while (fixture.Callbacks.For(id).Count(e => e.Event == CallbackEvents.LlmResult) == 0 && (await fixture.MessagesAsync(id)).Length == 0)
         {
             // Wait for at least one streamed token of story 3 (none is a full sentence yet).
             var status = await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = id });
@@ -419,7 +392,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         Assert.Equal("IDLE", (await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = id })).Status());
 
         // The partial reply (what was generated before the interruption) is what stays in the context.
-        var messages = await MessagesAsync(id);
+        var messages = await fixture.MessagesAsync(id);
         var (role, content) = Assert.Single(messages);
         Assert.Equal("assistant", role);
         Assert.StartsWith("Once", content);
@@ -441,7 +414,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var requestsBefore = fixture.Llm.Requests.Count;
         fixture.Llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(200), "a", "b", "c", "d"));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "x" }));
-        await WaitForStatusAsync(id, "THINKING");
+        await fixture.WaitForStatusAsync(id, "THINKING");
 
         // Interrupt only once the fake LLM has taken the queued reply, or it would be left for the next test.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -452,7 +425,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         }
 
         AssertCode(0, await CallAsync("InterruptAgentInstance", new { AgentInstanceId = id }));
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
         await Task.Delay(200);
         Assert.DoesNotContain(fixture.Callbacks.For(id), e => e.Event is CallbackEvents.Interrupted or CallbackEvents.LlmResult);
     }
@@ -467,7 +440,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         Assert.Equal(2203, exception.Data["Code"]!.GetValue<int>());
         // The status, not the LLM server's own text (foreign bytes never reach callbacks).
         Assert.Equal("LLM request failed: HTTP 401 (Unauthorized)", exception.Data["Message"]!.GetValue<string>());
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
 
         fixture.Llm.Enqueue(FakeLlmResponse.Reply("Recovered."));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "again" }));
@@ -482,7 +455,7 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var id = await fixture.CreateInstanceAsync(body);
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "x" }));
         Assert.Equal(2201, (await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Exception)).Data["Code"]!.GetValue<int>());
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
     }
 
     [Fact]
@@ -491,10 +464,10 @@ public sealed class InstanceActionsTests(InstanceServerFixture fixture) : IClass
         var id = await fixture.CreateInstanceAsync(fixture.CreateBody(await fixture.RegisterAgentAsync()));
         fixture.Llm.Enqueue(FakeLlmResponse.StallAfter("Hmm"));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "x" }));
-        await WaitForStatusAsync(id, "THINKING");
+        await fixture.WaitForStatusAsync(id, "THINKING");
         var exception = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Exception);
         Assert.Equal(2201, exception.Data["Code"]!.GetValue<int>());
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
     }
 
     [Fact]

@@ -62,6 +62,35 @@ public sealed class InstanceServerFixture : IAsyncLifetime
 
     public RawApi Api(TestApp? app = null) => new(Server.CreateHttpClient(), app ?? AppA);
 
+    /// <summary>Polls QueryAgentInstanceStatus until the instance reports <paramref name="status"/> (10 s at most).</summary>
+    public async Task WaitForStatusAsync(string instanceId, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var reply = await Api().CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instanceId });
+            Assert.True(reply.Code() == 0, $"expected 0: {reply}");
+            if (reply.Status() == status)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"status stayed {reply.Status()}, expected {status}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>The instance's context (GetAgentInstanceMsgList), checked against its Total.</summary>
+    public async Task<(string Role, string Content)[]> MessagesAsync(string instanceId)
+    {
+        var reply = await Api().CallAsync("GetAgentInstanceMsgList", new { AgentInstanceId = instanceId });
+        Assert.True(reply.Code() == 0, $"expected 0: {reply}");
+        var list = reply.Data().GetProperty("MessageList").EnumerateArray()
+            .Select(m => (m.GetProperty("Role").GetString()!, m.GetProperty("Content").GetString()!)).ToArray();
+        Assert.Equal(list.Length, reply.Data().GetProperty("Total").GetInt32());
+        return list;
+    }
+
     public async Task InitializeAsync()
     {
         Llm = await FakeLlmServer.StartAsync();
