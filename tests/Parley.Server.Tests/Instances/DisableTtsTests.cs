@@ -93,7 +93,15 @@ public sealed class DisableTtsTests(InstanceServerFixture fixture) : IClassFixtu
 
         AssertCode(0, await CallAsync("UpdateAgentInstance", new { AgentInstanceId = id, TTS = new { Vendor = "Local", Params = new { voice = "other" } } }));
         AssertCode(ReturnCodes.SendTtsFailed, await CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = id, Text = "Hello again." }));
+
+        // The agent has a working (local) TTS, yet an answer is not synthesised.
+        fixture.Llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(20), "One", " two", "."));
+        AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Count" }));
+        await fixture.Callbacks.WaitForAsync(id, CallbackEvents.LlmResult);
+        await WaitForStatusAsync(id, "IDLE");
         AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+        var deleted = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.AgentInstanceDeleted);
+        Assert.Equal(0, deleted.Data["LatencyData"]!["TTSAudioFirstFrameTime"]!.GetValue<long>());
     }
 
     [Theory]
