@@ -16,6 +16,13 @@ public sealed record VoiceAgentOptions
 
     /// <summary>How much of a sentence may still be playing when the next sentence's synthesis starts.</summary>
     public TimeSpan SpeechLookahead { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
+    /// A text-only agent (<c>AdvancedConfig.DisableTTS</c>): replies are "played" as text only
+    /// (<see cref="TextOnlySpeechOutput"/>): no synthesis, nothing reaches the media's output; no voice is needed.
+    /// The media is still attached for listening.
+    /// </summary>
+    public bool TextOnly { get; init; }
 }
 
 /// <summary>
@@ -119,6 +126,14 @@ public sealed class VoiceAgent : IAsyncDisposable
             if (_media is not null)
             {
                 throw new InvalidOperationException("the media is already attached");
+            }
+
+            if (_options.TextOnly)
+            {
+                _media = media;
+                _speech.Attach(TextOnlySpeechOutput.Instance);
+                StartListeningLocked(media);
+                return;
             }
 
             var voice = _voice ?? throw new InvalidOperationException("set a voice before attaching the media");

@@ -199,10 +199,11 @@ public static class AgentConfigValidator
     }
 
     /// <summary>Validates complete (registered or merged) LLM, TTS and ASR objects, URLs against <paramref name="policy"/>; throws <see cref="ApiException"/> naming the field.</summary>
-    public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr, OutboundPolicy policy)
+    /// <param name="ttsComplete">false for a text-only instance (AdvancedConfig.DisableTTS): the TTS fields given are checked, none is required.</param>
+    public static void ValidateComplete(JsonObject llm, JsonObject tts, JsonObject asr, OutboundPolicy policy, bool ttsComplete = true)
     {
         ValidateLlm(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(llm), "LLM"), complete: true, policy);
-        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: true, policy: policy);
+        ValidateTts(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(tts), "TTS"), complete: ttsComplete, policy: policy);
         ValidateAsr(new RequestBody(System.Text.Json.JsonSerializer.SerializeToElement(asr), "ASR"));
     }
 

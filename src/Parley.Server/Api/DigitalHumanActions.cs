@@ -20,7 +20,13 @@ public static class DigitalHumanActions
     public static ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        _ = InstanceActions.ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
+        var request = InstanceActions.ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
+        if (request.DisableTts)
+        {
+            // A digital human speaks: DisableTTS is an error here (shared-components.yaml AdvancedConfig.DisableTTS).
+            throw ApiException.InvalidParameter("AdvancedConfig.DisableTTS cannot be true for a digital human agent instance (it needs TTS)");
+        }
+
         ReadDigitalHuman(context.Body);
         throw NotServed();
     }

@@ -62,7 +62,8 @@ internal sealed partial class AgentInstanceGrain(
             return Task.FromResult(NotLive());
         }
 
-        var ttsOverlay = update.TtsJson is null ? null : InstanceConfig.Parse(update.TtsJson);
+        // A text-only instance (DisableTTS) accepts TTS changes and ignores them.
+        var ttsOverlay = update.TtsJson is null || _spec!.DisableTts ? null : InstanceConfig.Parse(update.TtsJson);
 
         // TTS.FilterText cannot change on update (spec 4.2): ignored.
         ttsOverlay?.Remove("FilterText");
@@ -72,7 +73,7 @@ internal sealed partial class AgentInstanceGrain(
         var asr = InstanceConfig.Merge(_asr, asrOverlay);
         try
         {
-            InstanceConfig.ValidateMerged(llm, tts, asr, outboundPolicy);
+            InstanceConfig.ValidateMerged(llm, tts, asr, outboundPolicy, ttsComplete: !_spec!.DisableTts);
             if (ttsOverlay is not null)
             {
                 AgentConfigValidator.ValidateTtsParams(tts, speakers);
@@ -148,6 +149,12 @@ internal sealed partial class AgentInstanceGrain(
         if (!Live)
         {
             return Task.FromResult(NotLive());
+        }
+
+        if (_spec!.DisableTts)
+        {
+            // send-agent-instance-tts.yaml gives no code for this: the TTS call failed.
+            return Task.FromResult(InstanceReply.Error(ReturnCodes.SendTtsFailed, "the instance was created with AdvancedConfig.DisableTTS: it has no TTS"));
         }
 
         if (Session.Status == AgentStatus.Listening)

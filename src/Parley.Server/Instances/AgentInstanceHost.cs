@@ -46,10 +46,16 @@ internal sealed partial class AgentInstanceHost
                     Interruption = spec.InterruptMode == 1 ? InterruptionPolicy.NoBargeIn : InterruptionPolicy.Default,
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,
+                TextOnly = spec.DisableTts,
             },
             deps.ChatModel,
             deps.Time);
-        Agent.UpdateVoice(deps.Speakers.Select(tts));
+        if (!spec.DisableTts)
+        {
+            // A text-only agent (DisableTTS) has no voice: its TTS config may be incomplete.
+            Agent.UpdateVoice(deps.Speakers.Select(tts));
+        }
+
         Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr)));
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
@@ -67,7 +73,7 @@ internal sealed partial class AgentInstanceHost
     public void Update(JsonObject llm, JsonObject? tts, JsonObject? asr)
     {
         Session.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
-        if (tts is not null)
+        if (tts is not null && !_spec.DisableTts)
         {
             Agent.UpdateVoice(_deps.Speakers.Select(tts));
         }

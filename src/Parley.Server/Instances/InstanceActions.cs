@@ -32,7 +32,7 @@ public static class InstanceActions
     internal sealed record CreateRequest(
         string AgentId, string UserId, string RoomId, string AgentStreamId, string AgentUserId, string UserStreamId,
         RequestBody? Llm, RequestBody? Tts, RequestBody? Asr, int WindowSize, List<HistoryMessage> Messages,
-        Dictionary<string, int> Flags, int InterruptMode);
+        Dictionary<string, int> Flags, int InterruptMode, bool DisableTts);
 
     internal static CreateRequest ReadCreate(RequestBody body, Parley.Core.Providers.VendorRegistry<Parley.Abstractions.Speech.ITextToSpeech>? ttsEngines)
     {
@@ -64,13 +64,15 @@ public static class InstanceActions
 
         var (windowSize, messages) = ReadHistory(body.OptionalObject("MessageHistory"));
         var flags = ReadCallbackConfig(body.OptionalObject("CallbackConfig"));
-        var interruptMode = (int)(body.OptionalObject("AdvancedConfig")?.OptionalInteger("InterruptMode", 0, 1) ?? 0);
-        return new CreateRequest(agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode);
+        var advanced = body.OptionalObject("AdvancedConfig");
+        var interruptMode = (int)(advanced?.OptionalInteger("InterruptMode", 0, 1) ?? 0);
+        var disableTts = advanced?.OptionalBool("DisableTTS") ?? false;
+        return new CreateRequest(agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts);
     }
 
     private static async ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
     {
-        var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
+        var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
 
         var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
@@ -82,14 +84,18 @@ public static class InstanceActions
         var mergedAsr = InstanceConfig.Overlay(agent.Asr, asr?.ToJsonObject());
         try
         {
-            InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr, context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>());
+            // A text-only instance (DisableTTS) synthesises nothing: its TTS need not be complete (what is given is still checked).
+            InstanceConfig.ValidateMerged(mergedLlm, mergedTts, mergedAsr, context.Services.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), ttsComplete: !disableTts);
         }
         catch (ApiException ex) when (ex.Code == ReturnCodes.InvalidParameter)
         {
             throw ApiException.InvalidParameter($"{ex.Message} (in the instance's configuration: agent '{agentId}' as registered, with this request's LLM/TTS/ASR over it)");
         }
 
-        AgentConfigValidator.ValidateTtsParams(mergedTts, AgentActions.Tts(context));
+        if (!disableTts)
+        {
+            AgentConfigValidator.ValidateTtsParams(mergedTts, AgentActions.Tts(context));
+        }
 
         var grains = context.Services.GetRequiredService<IGrainFactory>();
         var appId = context.App.AppId;
@@ -135,6 +141,7 @@ public static class InstanceActions
                 InitialMessages = messages,
                 CallbackFlags = flags,
                 InterruptMode = interruptMode,
+                DisableTts = disableTts,
             });
         }
         catch

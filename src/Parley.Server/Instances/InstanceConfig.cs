@@ -74,8 +74,8 @@ public static class InstanceConfig
     public static JsonObject Overlay(JsonObject? baseline, JsonObject? overlay) => JsonMerge.Merge(baseline, overlay, JsonNullMeans.NotGiven);
 
     /// <summary>Validates a merged (complete) configuration; throws <see cref="ApiException"/> naming the field.</summary>
-    public static void ValidateMerged(JsonObject llm, JsonObject tts, JsonObject asr, Parley.Providers.Net.OutboundPolicy policy) =>
-        AgentConfigValidator.ValidateComplete(llm, tts, asr, policy);
+    public static void ValidateMerged(JsonObject llm, JsonObject tts, JsonObject asr, Parley.Providers.Net.OutboundPolicy policy, bool ttsComplete = true) =>
+        AgentConfigValidator.ValidateComplete(llm, tts, asr, policy, ttsComplete);
 
     public static LlmSettings ToLlmSettings(JsonObject llm) => new(
         Url: llm["Url"]?.GetValue<string>() ?? "",

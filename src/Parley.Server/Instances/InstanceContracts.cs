@@ -114,6 +114,9 @@ public sealed class InstanceSpec
 
     /// <summary>The registered agent's name (callbacks carry it with <see cref="AgentId"/>).</summary>
     [Id(15)] public string AgentName { get; init; } = "";
+
+    /// <summary><c>AdvancedConfig.DisableTTS</c>: a text-only agent (no synthesis, no audio published; SendAgentInstanceTTS is refused).</summary>
+    [Id(16)] public bool DisableTts { get; init; }
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>

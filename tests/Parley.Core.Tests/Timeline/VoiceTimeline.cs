@@ -33,6 +33,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
         TimeSpan? llmStall = null,
         TimeSpan? lookahead = null,
         bool attachMedia = true,
+        bool textOnly = false,
         Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null)
     {
         Time = new FakeTimeProvider(T0);
@@ -51,6 +52,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
                     LlmStallTimeout = llmStall ?? TimeSpan.FromSeconds(15),
                 },
                 SpeechLookahead = lookahead ?? TimeSpan.FromMilliseconds(300),
+                TextOnly = textOnly,
             },
             Llm,
             Time);
