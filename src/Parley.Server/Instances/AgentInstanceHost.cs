@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Parley.Core.Agents;
 using Parley.Core.Sessions;
-using Parley.Core.Turns;
 using Parley.Server.Callbacks;
 using Parley.Server.Observability;
 using Parley.Server.Rooms;
@@ -43,7 +42,7 @@ internal sealed partial class AgentInstanceHost
                     WindowSize = spec.WindowSize,
                     InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
                     LlmStallTimeout = deps.Options.LlmStallTimeout,
-                    Interruption = spec.InterruptMode == 1 ? InterruptionPolicy.NoBargeIn : InterruptionPolicy.Default,
+                    Interruption = ZegoConfig.ToInterruptionPolicy(spec.InterruptMode),
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,
                 TextOnly = spec.DisableTts,

@@ -37,23 +37,6 @@ public sealed class DisableTtsTests(InstanceServerFixture fixture) : IClassFixtu
         return body;
     }
 
-    private async Task WaitForStatusAsync(string instanceId, string status)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var reply = await CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instanceId });
-            AssertCode(0, reply);
-            if (reply.Status() == status)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"status stayed {reply.Status()}, expected {status}");
-            await Task.Delay(20);
-        }
-    }
-
     [Fact]
     public async Task TextOnly_WithoutAnyTts_AnswersSendLlm_WithLlmResult_AndSynthesisesNothing()
     {
@@ -63,7 +46,7 @@ public sealed class DisableTtsTests(InstanceServerFixture fixture) : IClassFixtu
 
         var sentence = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.LlmResult);
         Assert.Equal("Sunny and warm.", sentence.Data["Text"]!.GetValue<string>());
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
         var messages = await CallAsync("GetAgentInstanceMsgList", new { AgentInstanceId = id });
         AssertCode(0, messages);
         Assert.Equal("Sunny and warm.", messages.Data().GetProperty("MessageList").EnumerateArray().Last().GetProperty("Content").GetString());
@@ -98,7 +81,7 @@ public sealed class DisableTtsTests(InstanceServerFixture fixture) : IClassFixtu
         fixture.Llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(20), "One", " two", "."));
         AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "Count" }));
         await fixture.Callbacks.WaitForAsync(id, CallbackEvents.LlmResult);
-        await WaitForStatusAsync(id, "IDLE");
+        await fixture.WaitForStatusAsync(id, "IDLE");
         AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
         var deleted = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.AgentInstanceDeleted);
         Assert.Equal(0, deleted.Data["LatencyData"]!["TTSAudioFirstFrameTime"]!.GetValue<long>());
