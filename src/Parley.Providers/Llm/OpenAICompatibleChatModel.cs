@@ -25,17 +25,20 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly OutboundPolicy _policy;
+    private readonly UrlOrigin _origin = UrlOrigin.Agent;
 
     /// <summary>
     /// A client whose connections go through <paramref name="policy"/> (default <see cref="OutboundPolicy.Default"/>:
     /// link-local, metadata and unusable addresses refused), that follows no redirects, and whose replies are bounded
-    /// by <paramref name="limits"/>.
+    /// by <paramref name="limits"/>. <paramref name="origin"/> says whose URLs it calls: an agent's (the whole policy)
+    /// or the operator's (<c>Parley:Llm:Trial:Url</c>: loopback and private networks allowed).
     /// </summary>
-    public OpenAICompatibleChatModel(OutboundPolicy? policy = null, LlmClientLimits? limits = null)
+    public OpenAICompatibleChatModel(OutboundPolicy? policy = null, LlmClientLimits? limits = null, UrlOrigin origin = UrlOrigin.Agent)
     {
         _policy = policy ?? OutboundPolicy.Default;
+        _origin = origin;
         limits ??= new LlmClientLimits();
-        var handler = _policy.CreateHandler(UrlOrigin.Agent, limits.ConnectTimeout);
+        var handler = _policy.CreateHandler(origin, limits.ConnectTimeout);
         _http = new HttpClient(new BoundedResponseHandler(handler, limits.MaxErrorBodyBytes, limits.MaxEventBytes, "the LLM"))
         {
             Timeout = Timeout.InfiniteTimeSpan,
@@ -55,7 +58,7 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
     public IChatClient CreateChatClient(LlmSettings settings, JsonObject? bodyExtras)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, UrlOrigin.Agent);
+        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
         if (refusal is not null || !Uri.TryCreate(settings.Url, UriKind.Absolute, out var url))
         {
             throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");

@@ -27,6 +27,7 @@ public static class AgentConfigValidator
     public static void ValidateLlm(RequestBody llm, bool complete, OutboundPolicy? policy = null)
     {
         var url = complete ? llm.RequiredString("Url", 2048) : llm.OptionalString("Url", 2048);
+        CheckTrialKey(llm, url);
         if (url is not null && !DemoChatModel.Selects(url))
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
@@ -58,6 +59,22 @@ public static class AgentConfigValidator
         {
             throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", LlmVendors)}");
         }
+    }
+
+    /// <summary>
+    /// ZEGO's trial key (<c>LLM.ApiKey</c> <c>"zego_test"</c>) is only valid with one of ZEGO's trial URLs:
+    /// <c>410001047</c> otherwise, as ZEGO answers. Such an LLM is served by <c>Parley:Llm:Trial</c> (or the demo LLM).
+    /// </summary>
+    private static void CheckTrialKey(RequestBody llm, string? url)
+    {
+        if (url is null || DemoChatModel.Selects(url) || !ZegoTrialChatModel.IsTrialKey(llm.OptionalString("ApiKey", 4096)) || ZegoTrialChatModel.IsTrialUrl(url))
+        {
+            return;
+        }
+
+        throw new ApiException(
+            ReturnCodes.ZegoTestKeyUrlNotAllowed,
+            $"{llm.FieldPath("ApiKey")} is \"zego_test\" (ZEGO's trial key), which works only with these {llm.FieldPath("Url")} values: {string.Join(", ", ZegoTrialChatModel.TrialUrls)}; give your provider's key, or one of these URLs");
     }
 
     /// <summary>

@@ -77,7 +77,23 @@ public static class InstanceHosting
         builder.Services.AddParleyOutboundPolicy(configuration);
         builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(sp => new OpenAICompatibleChatModel(sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), llmLimits));
         builder.Services.TryAddSingleton(sp => new DemoChatModel(sp.GetRequiredService<TimeProvider>()));
-        builder.Services.TryAddSingleton<IChatModel>(sp => new ChatModelRouter(sp.GetRequiredService<OpenAICompatibleChatModel>(), sp.GetRequiredService<DemoChatModel>()));
+        // ZEGO's trial key (LLM.ApiKey "zego_test") is served by Parley:Llm:Trial (an operator's URL) or the demo LLM.
+        var trialLlm = new ZegoTrialLlmOptions();
+        configuration.GetSection("Parley:Llm:Trial").Bind(trialLlm);
+        try
+        {
+            trialLlm.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException(ex.Message, ex);
+        }
+
+        builder.Services.TryAddSingleton<IChatModel>(sp => new ZegoTrialChatModel(
+            new ChatModelRouter(sp.GetRequiredService<OpenAICompatibleChatModel>(), sp.GetRequiredService<DemoChatModel>()),
+            new OpenAICompatibleChatModel(sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), llmLimits, Parley.Providers.Net.UrlOrigin.Operator),
+            sp.GetRequiredService<DemoChatModel>(),
+            trialLlm));
         builder.Services.TryAddSingleton<Storage.SqliteDatabase>();
         builder.Services.TryAddSingleton<IInstanceJournal, SqliteInstanceJournal>();
         builder.Services.TryAddSingleton<InstanceLifecycle>();
