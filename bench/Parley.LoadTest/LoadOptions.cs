@@ -65,6 +65,9 @@ public sealed record LoadOptions
     /// <summary>The started server's log level (default Warning); when set, its output is printed after the run.</summary>
     public string? ServerLogLevel { get; init; }
 
+    /// <summary>Only join the sessions and sample the server while they stay connected and silent (the <c>idle</c> mode).</summary>
+    public bool IdleOnly { get; init; }
+
     public const string Usage = """
         Parley load generator: N simulated users talk to agents over /rtc/ws. Silero VAD is always real; the LLM is a
         fake OpenAI-compatible server of fixed latency; ASR and TTS are fake DashScope vendors of fixed latency speaking
@@ -87,6 +90,11 @@ public sealed record LoadOptions
           --out FILE               write the JSON report to FILE
           --no-warmup              measure the server's very first conversation too (default: one untimed question first)
           --server-log LEVEL       the started server's log level (e.g. Information: one line per turn); printed after the run
+          --idle-seconds S         how long the idle server is sampled, with no session and with N silent ones (default 3)
+
+        Idle sessions (`idle` first): joins N sessions that stay connected and silent, and reports the server's CPU and
+        RSS per idle session over its baseline (no warm-up question, no talking).
+          idle --sessions 100 --idle-seconds 30 [--vendors fake|local]
 
         Capacity search (`capacity` first): runs the load at rising N, each on a fresh server, then bisects.
           capacity --steps 10,25,50,100,150,200 --resolution 10 --target-p95-ms 60 --measure after-vad|total [load options]
@@ -130,6 +138,7 @@ public sealed record LoadOptions
                 "--out" => options with { OutFile = reader.Value() },
                 "--no-warmup" => options with { WarmUp = false },
                 "--server-log" => options with { ServerLogLevel = reader.Value() },
+                "--idle-seconds" => options with { IdleSample = TimeSpan.FromSeconds(reader.Int(1, 3600)) },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }

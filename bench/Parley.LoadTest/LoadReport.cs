@@ -16,8 +16,45 @@ internal sealed record ServerUsage(
     ProcessSample? LoadEnd,
     long PeakRssBytes);
 
-/// <summary>Whether the load generator kept up: its microphone clock's late ticks, and frames that waited for the previous send.</summary>
-public sealed record LoadGeneratorHealth(long LateClockTicks, int QueuedSends);
+/// <summary>
+/// Whether the load generator kept up: its microphone clock's late ticks (of <paramref name="ClockTicks"/>, one per
+/// 20 ms), the largest lateness of a tick, frames that waited for the previous send, and the generator's own CPU
+/// (cores) while the users talked. A generator that fell behind measured itself, not the server: see
+/// <see cref="Bottleneck"/>.
+/// </summary>
+public sealed record LoadGeneratorHealth(long LateClockTicks, int QueuedSends, long ClockTicks = 0, double MaxClockLagMs = 0, double? ClientCores = null)
+{
+    /// <summary>Share of late ticks above which the generator did not keep real time (0.5 %).</summary>
+    public const double MaxLateShare = 0.005;
+
+    /// <summary>A single tick later than this (ms) means the generator stalled (a whole VAD window of user audio late).</summary>
+    public const double MaxLagMsAllowed = 100;
+
+    /// <summary>Why the load generator, not the server, limited this run; null when it kept real time.</summary>
+    public string? Bottleneck
+    {
+        get
+        {
+            var reasons = new List<string>();
+            if (ClockTicks > 0 && LateClockTicks > ClockTicks * MaxLateShare)
+            {
+                reasons.Add(string.Create(CultureInfo.InvariantCulture, $"{LateClockTicks} of {ClockTicks} microphone ticks late (> {MaxLateShare:P1})"));
+            }
+
+            if (MaxClockLagMs > MaxLagMsAllowed)
+            {
+                reasons.Add(string.Create(CultureInfo.InvariantCulture, $"a microphone tick {MaxClockLagMs:0} ms late (> {MaxLagMsAllowed:0} ms)"));
+            }
+
+            if (QueuedSends > 0)
+            {
+                reasons.Add(string.Create(CultureInfo.InvariantCulture, $"{QueuedSends} frames waited for the previous send"));
+            }
+
+            return reasons.Count == 0 ? null : "the load generator did not keep real time: " + string.Join(", ", reasons);
+        }
+    }
+}
 
 /// <summary>Percentiles of one measure (milliseconds). Null fields when there were no samples.</summary>
 public sealed record Percentiles(int Count, double? P50, double? P95, double? P99, double? Max)
@@ -221,6 +258,28 @@ public sealed record LoadReport
         };
     }
 
+    /// <summary>The <c>idle</c> mode's table: what N connected, silent sessions cost the server.</summary>
+    public string ToIdleTable()
+    {
+        var s = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        var r = Resources;
+        s.AppendLine();
+        s.AppendLine("Parley idle sessions — " + Engines);
+        s.AppendLine(inv, $"{Sessions} session(s) connected and silent; {Machine}");
+        s.AppendLine(inv, $"  failed sessions          {FailedSessions}");
+        s.AppendLine(inv, $"  instance join            {JoinMs}");
+        s.AppendLine(inv, $"  server CPU (cores)       baseline {r.BaselineCores}, with the sessions {r.IdleCores}: {r.IdleCoresPerSession} per idle session");
+        s.AppendLine(inv, $"  server RSS               baseline {r.BaselineRssMb} MB, with the sessions {r.IdleRssMb} MB: {r.IdleRssPerSessionMb} MB per idle session");
+        s.AppendLine(inv, $"  load generator           {LoadGenerator.LateClockTicks} of {LoadGenerator.ClockTicks} microphone ticks late (max {LoadGenerator.MaxClockLagMs:0} ms){(LoadGenerator.Bottleneck is { } b ? " — " + b : "")}");
+        foreach (var failure in Failures)
+        {
+            s.AppendLine("  ! " + failure);
+        }
+
+        return s.ToString();
+    }
+
     public string ToTable()
     {
         var s = new StringBuilder();
@@ -248,7 +307,7 @@ public sealed record LoadReport
         s.AppendLine(inv, $"  VAD start over agent     {InterruptionVadStartMs}   (interruption start sent → Cmd 1)");
         s.AppendLine(inv, $"  instance join           {JoinMs}   (CreateAgentInstance → agent stream in room)");
         s.AppendLine(inv, $"  agent frames             {AgentFramesReceived} received, {LateFrameGaps} gaps > 60 ms, max gap {MaxFrameGapMs:0} ms; server dropped {ServerDroppedFrames:0}");
-        s.AppendLine(inv, $"  load generator           {LoadGenerator.LateClockTicks} late microphone ticks, {LoadGenerator.QueuedSends} queued sends");
+        s.AppendLine(inv, $"  load generator           {LoadGenerator.LateClockTicks} of {LoadGenerator.ClockTicks} microphone ticks late (max {LoadGenerator.MaxClockLagMs:0} ms), {LoadGenerator.QueuedSends} queued sends, own CPU {LoadGenerator.ClientCores?.ToString("0.00", inv) ?? "n/a"} cores{(LoadGenerator.Bottleneck is { } b ? " — " + b : " — kept real time")}");
         s.AppendLine("  server stage means (ms)  " + string.Join(", ", ServerStageMeansMs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => string.Create(inv, $"{kv.Key} {kv.Value:0.#}"))));
         var r = Resources;
         s.AppendLine(inv, $"  server RSS               baseline {r.BaselineRssMb} MB, idle with {Sessions} session(s) {r.IdleRssMb} MB ({r.IdleRssPerSessionMb} MB/session), peak under load {r.PeakRssMb} MB ({r.LoadRssPerSessionMb} MB/session)");

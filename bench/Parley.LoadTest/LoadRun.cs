@@ -81,7 +81,7 @@ public static class LoadRun
                 throw new InvalidOperationException($"RegisterAgent failed: {registered.Code} {registered.Message}");
             }
 
-            if (options.WarmUp)
+            if (options.WarmUp && !options.IdleOnly)
             {
                 // One untimed question first: the server's first conversation pays one-time costs (JIT of the LLM and
                 // TTS clients, first connections) that a running server has long paid.
@@ -124,9 +124,29 @@ public static class LoadRun
                 await Task.Delay(options.IdleSample, cancellationToken);
                 var idleEnd = Sample(pid);
 
+                if (options.IdleOnly)
+                {
+                    var idleMetrics = await ReadMetricsAsync(http, cancellationToken);
+                    return LoadReport.Build(
+                        options,
+                        vendors,
+                        [],
+                        users.Where(u => u.Error is not null).Select(u => $"session {u.Index}: {u.Error}").ToList(),
+                        users.Where(u => u.JoinMs is not null).Select(u => u.JoinMs!.Value).ToList(),
+                        StageMeans(metricsBefore, idleMetrics),
+                        Delta(metricsBefore, idleMetrics, "parley_rtc_dropped_frames_total"),
+                        new LoadGeneratorHealth(clock.LateTicks, users.Sum(u => u.QueuedSends), clock.Ticks, Math.Round(clock.MaxLagMs, 1)),
+                        new ServerUsage(pid, baseline, baselineEnd, idle, idleEnd, null, null, idleEnd?.RssBytes ?? 0),
+                        TestSpeechMs(questionSamples));
+                }
+
                 log.WriteLine($"{users.Count(u => u.Error is null)} joined; talking ({options.Turns} turns each) …");
                 var loadStart = Sample(pid);
                 var lateTicksBefore = clock.LateTicks;
+                var ticksBefore = clock.Ticks;
+                clock.ResetMaxLag();
+                var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+                var clientWall = Stopwatch.StartNew();
                 var peakRss = loadStart?.RssBytes ?? 0;
                 using var sampling = new CancellationTokenSource();
                 var sampler = Task.Run(
@@ -141,6 +161,9 @@ public static class LoadRun
                     CancellationToken.None);
                 await Task.WhenAll(users.Select(u => u.TalkAsync(question, interruption, cancellationToken)));
                 var loadEnd = Sample(pid);
+                var clientCores = clientWall.Elapsed > TimeSpan.Zero
+                    ? Math.Round((Process.GetCurrentProcess().TotalProcessorTime - clientCpuBefore) / clientWall.Elapsed, 3)
+                    : (double?)null;
                 await sampling.CancelAsync();
                 await sampler;
 
@@ -153,7 +176,7 @@ public static class LoadRun
                     users.Where(u => u.JoinMs is not null).Select(u => u.JoinMs!.Value).ToList(),
                     StageMeans(metricsBefore, metricsAfter),
                     Delta(metricsBefore, metricsAfter, "parley_rtc_dropped_frames_total"),
-                    new LoadGeneratorHealth(clock.LateTicks - lateTicksBefore, users.Sum(u => u.QueuedSends)),
+                    new LoadGeneratorHealth(clock.LateTicks - lateTicksBefore, users.Sum(u => u.QueuedSends), clock.Ticks - ticksBefore, Math.Round(clock.MaxLagMs, 1), clientCores),
                     new ServerUsage(pid, baseline, baselineEnd, idle, idleEnd, loadStart, loadEnd, peakRss),
                     TestSpeechMs(questionSamples));
             }

@@ -121,6 +121,15 @@ internal sealed class MicrophoneClock
     /// <summary>Ticks that started more than 20 ms late (the load generator itself falling behind).</summary>
     public long LateTicks { get; private set; }
 
+    /// <summary>Ticks run so far (one per 20 ms of real time when the generator keeps up).</summary>
+    public long Ticks { get; private set; }
+
+    /// <summary>The largest lateness of a tick so far, in milliseconds.</summary>
+    public double MaxLagMs { get; private set; }
+
+    /// <summary>Forgets <see cref="MaxLagMs"/> (the next measurement starts now).</summary>
+    public void ResetMaxLag() => MaxLagMs = 0;
+
     public void Add(Microphone microphone)
     {
         lock (_lock)
@@ -164,7 +173,13 @@ internal sealed class MicrophoneClock
                 }
 
                 tick++;
+                Ticks = tick;
                 var wait = TimeSpan.FromMilliseconds(tick * 20) - clock.Elapsed;
+                if (-wait.TotalMilliseconds > MaxLagMs)
+                {
+                    MaxLagMs = -wait.TotalMilliseconds;
+                }
+
                 if (wait > TimeSpan.Zero)
                 {
                     await Task.Delay(wait, cancellationToken);

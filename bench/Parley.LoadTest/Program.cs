@@ -7,7 +7,8 @@ if (args.Length > 0 && args[0] == "control")
 }
 
 var capacity = args.Length > 0 && args[0] == "capacity";
-var rest = capacity ? args[1..] : args;
+var idleOnly = args.Length > 0 && args[0] == "idle";
+var rest = capacity || idleOnly ? args[1..] : args;
 LoadOptions options;
 int[] steps = [10, 25, 50, 100, 150, 200];
 var resolution = 10;
@@ -52,6 +53,10 @@ try
     }
 
     options = LoadOptions.Parse(remaining);
+    if (idleOnly)
+    {
+        options = options with { IdleOnly = true, WarmUp = false };
+    }
 }
 catch (ArgumentException ex)
 {
@@ -81,7 +86,7 @@ if (capacity)
 }
 
 var report = await LoadRun.RunAsync(options, Console.Out, cancel.Token);
-Console.WriteLine(report.ToTable());
+Console.WriteLine(idleOnly ? report.ToIdleTable() : report.ToTable());
 if (options.OutFile is not null)
 {
     await File.WriteAllTextAsync(options.OutFile, report.ToJson(), cancel.Token);

@@ -65,9 +65,38 @@ public sealed class LoadGeneratorPartsTests
     [InlineData(null, 0, 0, false, "no voice-to-voice sample")]
     public void CapacityJudge_PassesOnlyWithinTheTarget_WithoutDropsOrFailures(double? p95, double dropped, int failures, bool passed, string reason)
     {
-        var (ok, verdict) = CapacitySearch.Judge(p95, dropped, failures, 60);
-        Assert.Equal(passed, ok);
+        var (outcome, verdict) = CapacitySearch.Judge(p95, dropped, failures, 60);
+        Assert.Equal(passed, outcome == CapacitySearch.Outcome.Pass);
         Assert.Contains(reason, verdict, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, 1000, true)]
+    [InlineData(2, 1000, false)]
+    [InlineData(0, 0, true)]
+    public void CapacityJudge_AllowsAtMostATenthOfAPercentOfLateGaps(int lateGaps, int frames, bool passed)
+    {
+        var (outcome, verdict) = CapacitySearch.Judge(20, 0, 0, 60, lateGaps, frames);
+        Assert.Equal(passed, outcome == CapacitySearch.Outcome.Pass);
+        Assert.Equal(passed, !verdict.Contains("late gaps", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(6, 1000, 0, 0, "6 of 1000 microphone ticks late")]
+    [InlineData(0, 1000, 150, 0, "a microphone tick 150 ms late")]
+    [InlineData(0, 1000, 10, 3, "3 frames waited")]
+    public void CapacityJudge_GivesNoVerdict_WhenTheLoadGeneratorFellBehind(long late, long ticks, double maxLagMs, int queued, string reason)
+    {
+        var generator = new LoadGeneratorHealth(late, queued, ticks, maxLagMs, 0.4);
+        var (outcome, verdict) = CapacitySearch.Judge(20, 0, 0, 60, 0, 1000, generator);
+        Assert.Equal(CapacitySearch.Outcome.NoVerdict, outcome);
+        Assert.StartsWith("no verdict: the load generator did not keep real time", verdict, StringComparison.Ordinal);
+        Assert.Contains(reason, verdict, StringComparison.Ordinal);
+
+        // Within the limits the same generator is no bottleneck, and the server's figures decide.
+        var kept = new LoadGeneratorHealth(5, 0, 1000, 60, 0.4);
+        Assert.Null(kept.Bottleneck);
+        Assert.Equal(CapacitySearch.Outcome.Pass, CapacitySearch.Judge(20, 0, 0, 60, 0, 1000, kept).Outcome);
     }
 
     [Fact]
