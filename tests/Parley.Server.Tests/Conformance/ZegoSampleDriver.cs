@@ -19,8 +19,8 @@ internal sealed class ZegoSampleDriver(string driverPath, Uri parleyBase, TestAp
     public static string? Configured =>
         Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } path && File.Exists(path) ? path : null;
 
-    /// <summary>Runs <paramref name="flow"/> with <paramref name="args"/> as its JSON input and returns its JSON output.</summary>
-    public async Task<JsonElement> RunAsync(string flow, object args, CancellationToken cancellationToken = default)
+    /// <summary>Runs <paramref name="flow"/> with <paramref name="args"/> as its JSON input (and <paramref name="environment"/> over the common variables) and returns its JSON output.</summary>
+    public async Task<JsonElement> RunAsync(string flow, object args, IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default)
     {
         var argsFile = Path.GetTempFileName();
         await File.WriteAllTextAsync(argsFile, JsonSerializer.Serialize(args), cancellationToken);
@@ -41,6 +41,11 @@ internal sealed class ZegoSampleDriver(string driverPath, Uri parleyBase, TestAp
             start.Environment["LLM_BASE_URL"] = llmUrl;
             start.Environment["LLM_API_KEY"] = "sk-conformance";
             start.Environment["LLM_MODEL"] = "fake";
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            {
+                start.Environment[name] = value;
+            }
+
             using var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(90));
