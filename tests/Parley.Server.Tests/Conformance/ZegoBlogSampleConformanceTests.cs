@@ -48,7 +48,7 @@ public sealed class ZegoBlogSampleConformanceTests
         var request = await llm.WaitForRequestAsync();
         Assert.Contains("weather", request.Body["messages"]!.AsArray()[^1]!["content"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
 
-        // A second start re-registers: RegisterAgent answers 410001008, and the sample's UpdateAgent path succeeds.
+        // A second start re-registers: RegisterAgent answers 410001008, on which the sample calls UpdateAgent; the instance starts.
         var again = await sample.RunAsync("blog-start", new { roomId = "blog_room_2", userId = "blog_user", userStreamId = "blog_user_stream_2" }, environment);
         var secondId = Data(again).GetProperty("agentInstanceId").GetString()!;
 
