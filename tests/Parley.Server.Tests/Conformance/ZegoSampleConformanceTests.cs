@@ -80,9 +80,10 @@ public sealed class ZegoSampleConformanceTests
         Assert.True(Body(stopped).GetProperty("code").GetInt32() == 0, $"stop: {stopped}");
         await user.WaitForAsync(m => m.GetProperty("Type").GetString() == "StreamRemoved", TimeSpan.FromSeconds(10));
 
-        // A second start: QueryAgents now finds the agent, compares its echo and does not fail.
+        // A second start: QueryAgents now finds the agent and its echo equals what the sample would register (no UpdateAgent).
         var again = await sample.RunAsync("start", new { user_id = "user_1", room_id = "room_1", user_stream_id = "user_stream_1" });
         Assert.True(Body(again).GetProperty("code").GetInt32() == 0, $"second start: {again}");
+        Assert.Contains("isConfigEqual true", again.GetProperty("logs").EnumerateArray().Select(l => l.GetString()));
         Assert.Equal(0, Body(await sample.RunAsync("stop", new { agent_instance_id = Body(again).GetProperty("agent_instance_id").GetString() })).GetProperty("code").GetInt32());
 
         // Digital-human route: 410001025 here, on which the sample falls back to a voice instance (code 0).
@@ -92,6 +93,10 @@ public sealed class ZegoSampleConformanceTests
         var voiceStream = Body(human).GetProperty("agent_stream_id").GetString()!;
         await user.WaitForAsync(m => m.GetProperty("Type").GetString() == "StreamAdded" && m.GetProperty("StreamId").GetString() == voiceStream, TimeSpan.FromSeconds(15));
         Assert.Equal(0, Body(await sample.RunAsync("stop", new { agent_instance_id = Body(human).GetProperty("agent_instance_id").GetString() })).GetProperty("code").GetInt32());
+        // Live digital-human route: no fallback in the sample; Parley's documented 410001025 reaches its caller as is.
+        var live = await sample.RunAsync("live-digital-human", new { digital_human_id = "dh_1", config_id = "web", room_id = "room_live" });
+        Assert.True(Body(live).GetProperty("code").GetInt32() == 410001025, $"live digital human: {live}");
+        Assert.Contains("digital", Body(live).GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
     }
 
     private static JsonElement Body(JsonElement result)
