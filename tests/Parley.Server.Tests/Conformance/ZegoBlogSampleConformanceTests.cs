@@ -48,9 +48,12 @@ public sealed class ZegoBlogSampleConformanceTests
         var request = await llm.WaitForRequestAsync();
         Assert.Contains("weather", request.Body["messages"]!.AsArray()[^1]!["content"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
 
-        // A second start re-registers: RegisterAgent answers 410001008, on which the sample calls UpdateAgent; the instance starts.
+        // A second start re-registers: RegisterAgent answers 410001008, on which the sample's UpdateAgent succeeds; the instance starts.
         var again = await sample.RunAsync("blog-start", new { roomId = "blog_room_2", userId = "blog_user", userStreamId = "blog_user_stream_2" }, environment);
         var secondId = Data(again).GetProperty("agentInstanceId").GetString()!;
+        var logs = again.GetProperty("logs").EnumerateArray().Select(l => l.GetString()).ToList();
+        Assert.Contains("Agent already registered, updating...", logs);
+        Assert.Contains("Agent updated successfully", logs);
 
         Assert.Equal(0, Body(await sample.RunAsync("blog-stop", new { agentInstanceId = instanceId }, environment)).GetProperty("code").GetInt32());
         await user.WaitForAsync(m => m.GetProperty("Type").GetString() == "StreamRemoved", TimeSpan.FromSeconds(10));
