@@ -103,6 +103,20 @@ public sealed class ResponsesLlmTests(InstanceServerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task StalledStream_SendsException2201_AfterTheConfiguredTimeout()
+    {
+        var id = await CreateResponsesInstanceAsync();
+        _responses.Enqueue(new FakeResponsesReply(["Hmm"], HoldAfter: 1));
+
+        AssertCode(0, await CallAsync("SendAgentInstanceLLM", new { AgentInstanceId = id, Text = "x" }));
+
+        var exception = await fixture.Callbacks.WaitForAsync(id, CallbackEvents.Exception);
+        Assert.Equal(2201, exception.Data["Code"]!.GetValue<int>());
+        await fixture.WaitForStatusAsync(id, "IDLE");
+        AssertCode(0, await CallAsync("DeleteAgentInstance", new { AgentInstanceId = id }));
+    }
+
+    [Fact]
     public async Task HttpUnauthorized_SendsException2203()
     {
         var id = await CreateResponsesInstanceAsync();
