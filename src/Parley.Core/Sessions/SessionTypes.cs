@@ -63,6 +63,9 @@ public sealed record LlmSettings(
 
     /// <summary><c>LLM.AgentExtraInfo</c>: sent as <c>agent_extra_info</c> in the chat request body (OpenAIChat).</summary>
     public JsonObject? AgentExtraInfo { get; init; }
+
+    /// <summary><c>LLM.Vendor</c>: <c>OpenAIChat</c> (null: the default) or <c>OpenAIResponses</c> (the Responses API).</summary>
+    public string? Vendor { get; init; }
 }
 
 /// <summary>Everything needed to stream one reply from a chat model.</summary>

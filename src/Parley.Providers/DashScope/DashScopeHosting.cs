@@ -33,6 +33,8 @@ public static class DashScopeHosting
             sp => new CosyVoiceTtsProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, ParaformerRecognizerProvider>(
             sp => new ParaformerRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, FunAsrRecognizerProvider>(
+            sp => new FunAsrRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         return services;
     }
 }

@@ -28,7 +28,7 @@ internal sealed partial class ParaformerRecognitionStream : RecognitionStreamBas
     private readonly ILogger _logger;
 
     internal ParaformerRecognitionStream(DashScopeConnectionPool pool, ParaformerRequest request, ILogger logger)
-        : base(ParaformerRecognizerProvider.VendorName, InputCapacity)
+        : base(request.Vendor, InputCapacity)
     {
         _pool = pool;
         _request = request;
@@ -132,9 +132,11 @@ internal sealed partial class ParaformerRecognitionStream : RecognitionStreamBas
         private string _lastSent = string.Empty;
         private Task<string> _receiver = null!;
         private bool _returned;
+        private readonly string _vendor;
 
-        private Utterance(DashScopeConnectionPool pool, DashScopeConnection connection, string taskId, ChannelWriter<SpeechRecognitionResult> results)
+        private Utterance(DashScopeConnectionPool pool, DashScopeConnection connection, string taskId, ChannelWriter<SpeechRecognitionResult> results, string vendor)
         {
+            _vendor = vendor;
             _pool = pool;
             _connection = connection;
             _taskId = taskId;
@@ -146,8 +148,8 @@ internal sealed partial class ParaformerRecognitionStream : RecognitionStreamBas
         {
             var taskId = Guid.NewGuid().ToString("N");
             var connection = await pool.StartTaskAsync(
-                ParaformerRecognizerProvider.VendorName, request.ApiKey, taskId, request, static (w, r) => r.WritePayload(w), cancellationToken).ConfigureAwait(false);
-            var utterance = new Utterance(pool, connection, taskId, results);
+                request.Vendor, request.ApiKey, taskId, request, static (w, r) => r.WritePayload(w), cancellationToken).ConfigureAwait(false);
+            var utterance = new Utterance(pool, connection, taskId, results, request.Vendor);
             utterance._receiver = Task.Run(() => utterance.ReceiveAsync(utterance._receiving.Token));
             return utterance;
         }
@@ -190,7 +192,7 @@ internal sealed partial class ParaformerRecognitionStream : RecognitionStreamBas
                 catch (TimeoutException)
                 {
                     throw new DashScopeException(
-                        $"{ParaformerRecognizerProvider.VendorName}: DashScope did not finish the task within {_pool.Options.ResponseTimeout.TotalSeconds:0.#} s of finish-task.",
+                        $"{_vendor}: DashScope did not finish the task within {_pool.Options.ResponseTimeout.TotalSeconds:0.#} s of finish-task.",
                         "Timeout");
                 }
 
@@ -263,7 +265,7 @@ internal sealed partial class ParaformerRecognitionStream : RecognitionStreamBas
                         // A partial sentence never closed by sentence_end still belongs to the utterance.
                         return _partial.Length == 0 ? _finals.ToString() : Join(_finals, _partial).ToString();
                     case DashScopeEvent.TaskFailed:
-                        throw DashScopeConnectionPool.TaskFailed(ParaformerRecognizerProvider.VendorName, e);
+                        throw DashScopeConnectionPool.TaskFailed(_vendor, e);
                 }
             }
         }

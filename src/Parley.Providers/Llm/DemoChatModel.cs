@@ -57,14 +57,23 @@ public sealed class DemoChatModel(TimeProvider? timeProvider = null) : IChatMode
     }
 }
 
-/// <summary>The LLM of a session by its <c>LLM.Url</c>: <c>parley:demo</c> is <see cref="DemoChatModel"/>, anything else the OpenAI-compatible client.</summary>
-public sealed class ChatModelRouter(IChatModel openAICompatible, DemoChatModel demo) : IChatModel
+/// <summary>
+/// The LLM of a session by its <c>LLM.Url</c> and <c>LLM.Vendor</c>: <c>parley:demo</c> is <see cref="DemoChatModel"/>;
+/// Vendor <c>OpenAIResponses</c> the Responses API client (<paramref name="responses"/>); anything else the
+/// OpenAI-compatible Chat Completions client.
+/// </summary>
+public sealed class ChatModelRouter(IChatModel openAICompatible, DemoChatModel demo, IChatModel? responses = null) : IChatModel
 {
     public IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return DemoChatModel.Selects(request.Settings.Url)
-            ? demo.StreamReplyAsync(request, cancellationToken)
+        if (DemoChatModel.Selects(request.Settings.Url))
+        {
+            return demo.StreamReplyAsync(request, cancellationToken);
+        }
+
+        return responses is not null && LlmVendorNames.IsResponses(request.Settings.Vendor)
+            ? responses.StreamReplyAsync(request, cancellationToken)
             : openAICompatible.StreamReplyAsync(request, cancellationToken);
     }
 }

@@ -12,10 +12,11 @@ namespace Parley.Server.Api;
 /// </summary>
 public static class AgentConfigValidator
 {
-    public static readonly IReadOnlyList<string> LlmVendors = ["OpenAIChat"];
+    /// <summary><c>LLM.Vendor</c> values: the Chat Completions API (default) and the Responses API. Matched case-insensitively.</summary>
+    public static readonly IReadOnlyList<string> LlmVendors = [LlmVendorNames.OpenAIChat, LlmVendorNames.OpenAIResponses];
 
-    /// <summary><c>LLM.Vendor</c> values of the contract this server does not serve yet (refused with a named error).</summary>
-    public static readonly IReadOnlyList<string> LlmVendorsNotYet = ["OpenAIResponses"];
+    /// <summary>ASR vendors served on DashScope's real-time ASR WebSocket API, whose <c>Params.payload</c> is the run-task payload.</summary>
+    public static readonly IReadOnlyList<string> DashScopeAsrVendors = ["AliyunParaformer", "AliyunFunASR"];
 
     /// <summary>ASR vendors of the contract (shared-components.yaml <c>ASR.Vendor</c>) plus Parley's local engine. Matched case-insensitively.</summary>
     public static readonly IReadOnlyList<string> AsrVendors = ["Local", "Tencent", "AliyunParaformer", "Microsoft", "AliyunFunASR", "AliyunQwenASR", "VolcSeedASR"];
@@ -50,11 +51,6 @@ public static class AgentConfigValidator
         llm.OptionalBool("AddAgentInfo");
         llm.OptionalObject("AgentExtraInfo");
         var vendor = llm.OptionalString("Vendor", 64);
-        if (vendor is not null && LlmVendorsNotYet.Contains(vendor, StringComparer.OrdinalIgnoreCase))
-        {
-            throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' (the OpenAI Responses API) is not yet supported by this server; use OpenAIChat with a Chat Completions URL");
-        }
-
         if (vendor is not null && !LlmVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
         {
             throw ApiException.InvalidParameter($"{llm.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", LlmVendors)}");
@@ -232,16 +228,45 @@ public static class AgentConfigValidator
             ValidateHotWords(hotWord, asr.FieldPath("HotWord"));
         }
 
-        asr.OptionalObject("Params");
+        var parameters = asr.OptionalObject("Params");
         var vendor = asr.OptionalString("Vendor", 64);
         if (vendor is not null && !AsrVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
         {
             throw ApiException.InvalidParameter($"{asr.FieldPath("Vendor")} '{vendor}' is not supported; supported: {string.Join(", ", AsrVendors)}");
         }
 
+        if (parameters is not null && vendor is not null && DashScopeAsrVendors.Contains(vendor, StringComparer.OrdinalIgnoreCase))
+        {
+            ValidateDashScopePayload(parameters);
+        }
+
         var silence = asr.OptionalInteger("VADSilenceSegmentation", 200, 2000);
         var pause = asr.OptionalInteger("PauseInterval", 200, 2000);
         _ = (silence, pause);
+    }
+
+    /// <summary>
+    /// DashScope ASR <c>Params.payload</c> (the run-task payload, passed through): an object whose <c>model</c> is a
+    /// string and whose <c>parameters</c> is an object with <c>language_hints</c> an array of strings.
+    /// </summary>
+    private static void ValidateDashScopePayload(RequestBody parameters)
+    {
+        var payload = parameters.OptionalObject("payload");
+        if (payload is null)
+        {
+            return;
+        }
+
+        payload.OptionalString("model", 256);
+        var runParameters = payload.OptionalObject("parameters");
+        var hints = runParameters?.OptionalArray("language_hints", 32);
+        if (hints is not null)
+        {
+            foreach (var hint in hints)
+            {
+                _ = hint.AsString(64);
+            }
+        }
     }
 
     /// <summary>Format <c>word1|w1,word2|w2</c>; at most 128 words of at most 30 characters, no spaces, weight in [-1, 11].</summary>

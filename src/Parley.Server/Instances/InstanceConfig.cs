@@ -88,6 +88,7 @@ public static class InstanceConfig
         AddAgentInfo: llm["AddAgentInfo"] is JsonValue a && a.GetValue<bool>())
     {
         AgentExtraInfo = llm["AgentExtraInfo"] is JsonObject extra ? extra.DeepClone().AsObject() : null,
+        Vendor = llm["Vendor"] is JsonValue vendor && vendor.TryGetValue<string>(out var name) ? name : null,
     };
 
     public static JsonObject Parse(string? json) =>

@@ -77,6 +77,7 @@ public static class InstanceHosting
         builder.Services.AddParleyOutboundPolicy(configuration);
         builder.Services.TryAddSingleton<OpenAICompatibleChatModel>(sp => new OpenAICompatibleChatModel(sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), llmLimits));
         builder.Services.TryAddSingleton(sp => new DemoChatModel(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton<OpenAIResponsesChatModel>(sp => new OpenAIResponsesChatModel(sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), llmLimits));
         // ZEGO's trial key (LLM.ApiKey "zego_test") is served by Parley:Llm:Trial (an operator's URL) or the demo LLM.
         var trialLlm = new ZegoTrialLlmOptions();
         configuration.GetSection("Parley:Llm:Trial").Bind(trialLlm);
@@ -90,7 +91,7 @@ public static class InstanceHosting
         }
 
         builder.Services.TryAddSingleton<IChatModel>(sp => new ZegoTrialChatModel(
-            new ChatModelRouter(sp.GetRequiredService<OpenAICompatibleChatModel>(), sp.GetRequiredService<DemoChatModel>()),
+            new ChatModelRouter(sp.GetRequiredService<OpenAICompatibleChatModel>(), sp.GetRequiredService<DemoChatModel>(), sp.GetRequiredService<OpenAIResponsesChatModel>()),
             new OpenAICompatibleChatModel(sp.GetRequiredService<Parley.Providers.Net.OutboundPolicy>(), llmLimits, Parley.Providers.Net.UrlOrigin.Operator),
             sp.GetRequiredService<DemoChatModel>(),
             trialLlm));

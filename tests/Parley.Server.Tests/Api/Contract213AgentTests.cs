@@ -61,7 +61,16 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
         { "TTS", """{"Vendor":"Local","CharacterFilter":[1]}""", "TTS.CharacterFilter[0]" },
         { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","AgentExtraInfo":"x"}""", "LLM.AgentExtraInfo" },
         { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","AgentExtraInfo":[1]}""", "LLM.AgentExtraInfo" },
-        { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","Vendor":"OpenAIResponses"}""", "LLM.Vendor" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/responses","Model":"m","Vendor":7}""", "LLM.Vendor" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/responses","Vendor":"OpenAIResponses"}""", "LLM.Model" },
+        { "LLM", """{"Url":"ftp://127.0.0.1:9/v1/responses","Model":"m","Vendor":"OpenAIResponses"}""", "LLM.Url" },
+        { "LLM", """{"Url":"http://169.254.169.254/v1/responses","Model":"m","Vendor":"OpenAIResponses"}""", "LLM.Url" },
+        { "LLM", """{"Url":"http://127.0.0.1:9/v1/responses","Model":"m","Vendor":"OpenAIResponses","Params":[1]}""", "LLM.Params" },
+        { "ASR", """{"Vendor":"AliyunParaformer","Params":{"payload":"x"}}""", "ASR.Params.payload" },
+        { "ASR", """{"Vendor":"AliyunParaformer","Params":{"payload":{"model":7}}}""", "ASR.Params.payload.model" },
+        { "ASR", """{"Vendor":"AliyunFunASR","Params":{"payload":{"parameters":"x"}}}""", "ASR.Params.payload.parameters" },
+        { "ASR", """{"Vendor":"AliyunFunASR","Params":{"payload":{"parameters":{"language_hints":"en"}}}}""", "ASR.Params.payload.parameters.language_hints" },
+        { "ASR", """{"Vendor":"AliyunParaformer","Params":{"payload":{"parameters":{"language_hints":[1]}}}}""", "ASR.Params.payload.parameters.language_hints[0]" },
         { "LLM", """{"Url":"http://127.0.0.1:9/v1/chat/completions","Model":"m","Vendor":"Anthropic"}""", "LLM.Vendor" },
     };
 
@@ -76,12 +85,17 @@ public sealed class Contract213AgentTests(ServerFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task OpenAIResponses_IsRefusedAsNotYet_AndOpenAIChatIsAccepted()
+    public async Task OpenAIResponses_AndOpenAIChat_AreAccepted()
     {
         var api = fixture.Api();
-        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{"Vendor":"OpenAIResponses","Url":"https://ark.cn-beijing.volces.com/api/v3/responses","Model":"m"}}""");
-        Assert.Equal(ReturnCodes.InvalidParameter, reply.Code());
-        Assert.Contains("not yet supported", reply.Message());
+        var reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{"Vendor":"OpenAIResponses","Url":"https://ark.cn-beijing.volces.com/api/v3/responses","Model":"m","Params":{"max_output_tokens":100}}}""");
+        Assert.True(reply.Code() == 0, reply.ToString());
+        reply = await api.CallAsync("RegisterAgent", new JsonObject
+        {
+            ["AgentId"] = NewId(),
+            ["ASR"] = JsonNode.Parse("""{"Vendor":"AliyunParaformer","Params":{"payload":{"model":"paraformer-realtime-v2","parameters":{"language_hints":["en"]}}}}"""),
+        });
+        Assert.True(reply.Code() == 0, reply.ToString());
         reply = await api.SendAsync(api.Query("RegisterAgent"), $$$$"""{"AgentId":"{{{{NewId()}}}}","LLM":{"Vendor":"OpenAIChat","Url":"https://llm.example/v1/chat/completions","Model":"m"}}""");
         Assert.True(reply.Code() == 0, reply.ToString());
     }

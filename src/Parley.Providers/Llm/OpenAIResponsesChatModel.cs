@@ -1,0 +1,273 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parley.Core.Sessions;
+using Parley.Providers.Net;
+
+namespace Parley.Providers.Llm;
+
+/// <summary>
+/// Streams replies from an OpenAI Responses API endpoint (<c>LLM.Vendor</c> <c>OpenAIResponses</c>, e.g. Volcengine
+/// Ark <c>/api/v3/responses</c>). <c>Url</c> is the full Responses URL and is used verbatim; the body is
+/// <c>{"model", "input": [messages], "stream": true, "temperature", "top_p", …Params at top level}</c>: the system
+/// prompt, the history and the user's text become input messages (roles system, user, assistant). <c>AddAgentInfo</c>
+/// and <c>AgentExtraInfo</c> are not sent (the contract: effective only with OpenAIChat). The reply is read as
+/// server-sent events: <c>response.output_text.delta</c> deltas are the text; <c>response.completed</c> (or
+/// <c>response.incomplete</c>) ends it; <c>response.failed</c>, <c>error</c>, a malformed event, or a stream that ends
+/// first fail it. Failures are <see cref="LlmException"/> of the same classes as <see cref="OpenAICompatibleChatModel"/>
+/// (HTTP 401/403 authentication, 400/422 parameter, 429 rate limit, 402 arrears, anything else general) and never
+/// echo the far end's bytes. Connections obey the <see cref="OutboundPolicy"/>; error bodies, SSE lines and events are
+/// bounded (<see cref="LlmClientLimits"/>).
+/// </summary>
+public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly OutboundPolicy _policy;
+    private readonly UrlOrigin _origin;
+
+    /// <summary>A client whose connections go through <paramref name="policy"/>, that follows no redirects, and whose replies are bounded by <paramref name="limits"/>.</summary>
+    public OpenAIResponsesChatModel(OutboundPolicy? policy = null, LlmClientLimits? limits = null, UrlOrigin origin = UrlOrigin.Agent)
+    {
+        _policy = policy ?? OutboundPolicy.Default;
+        _origin = origin;
+        limits ??= new LlmClientLimits();
+        var handler = _policy.CreateHandler(origin, limits.ConnectTimeout);
+        _http = new HttpClient(new BoundedResponseHandler(handler, limits.MaxErrorBodyBytes, limits.MaxEventBytes, "the LLM"))
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _ownsHttp = true;
+    }
+
+    /// <summary>A client over <paramref name="httpClient"/> as given (its handler decides connections, redirects and limits).</summary>
+    public OpenAIResponsesChatModel(HttpClient httpClient, OutboundPolicy? policy = null)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        _http = httpClient;
+        _policy = policy ?? OutboundPolicy.Default;
+        _origin = UrlOrigin.Agent;
+    }
+
+    /// <summary>The request body for <paramref name="request"/> (exposed for tests).</summary>
+    public static JsonObject BuildBody(ChatModelRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var settings = request.Settings;
+        var input = new JsonArray();
+        if (!string.IsNullOrEmpty(request.SystemPrompt))
+        {
+            input.Add(Message("system", request.SystemPrompt));
+        }
+
+        foreach (var message in request.History)
+        {
+            input.Add(Message(message.Role == MessageRole.User ? "user" : "assistant", message.Content));
+        }
+
+        input.Add(Message("user", request.UserText));
+        var body = new JsonObject
+        {
+            ["model"] = settings.Model,
+            ["input"] = input,
+            ["temperature"] = settings.Temperature,
+            ["top_p"] = settings.TopP,
+        };
+        if (settings.Params is { } parameters)
+        {
+            foreach (var (key, value) in parameters)
+            {
+                body[key] = value?.DeepClone();
+            }
+        }
+
+        body["stream"] = true;
+        return body;
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var settings = request.Settings;
+        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
+        if (refusal is not null || !Uri.TryCreate(settings.Url, UriKind.Absolute, out var url))
+        {
+            throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
+        }
+
+        using var message = new HttpRequestMessage(HttpMethod.Post, url)
+        {
+            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(BuildBody(request))),
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        message.Headers.TryAddWithoutValidation("Authorization", $"Bearer {settings.ApiKey}");
+        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+
+        HttpResponseMessage response;
+        StreamReader reader;
+        try
+        {
+            response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                var status = (int)response.StatusCode;
+                response.Dispose();
+                throw FromStatus(status);
+            }
+
+            reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), Encoding.UTF8);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
+        {
+            throw Failed(ex);
+        }
+
+        using (response)
+        using (reader)
+        {
+            var data = new StringBuilder();
+            var finished = false;
+            while (!finished)
+            {
+                string? line;
+                try
+                {
+                    line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw Failed(ex);
+                }
+
+                if (line is null)
+                {
+                    break;
+                }
+
+                if (line.StartsWith("data:", StringComparison.Ordinal))
+                {
+                    var value = line.AsSpan(5);
+                    data.Append(value.StartsWith(" ") ? value[1..] : value);
+                    continue;
+                }
+
+                if (line.Length != 0 || data.Length == 0)
+                {
+                    continue; // event:, id:, comments; or an empty event
+                }
+
+                var text = data.ToString();
+                data.Clear();
+                var (delta, done) = ReadEvent(text);
+                finished = done;
+                if (!string.IsNullOrEmpty(delta))
+                {
+                    yield return delta;
+                }
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!finished && data.Length > 0)
+            {
+                var (delta, done) = ReadEvent(data.ToString());
+                finished = done;
+                if (!string.IsNullOrEmpty(delta))
+                {
+                    yield return delta;
+                }
+            }
+
+            if (!finished)
+            {
+                throw new LlmException(LlmErrorKind.General, "The LLM stream ended without response.completed");
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+    }
+
+    /// <summary>One event's data: its text delta (or null) and whether it ends the reply; throws for failures.</summary>
+    internal static (string? Delta, bool Done) ReadEvent(string data)
+    {
+        if (data == "[DONE]")
+        {
+            throw new LlmException(LlmErrorKind.General, "The LLM stream ended without response.completed");
+        }
+
+        JsonObject? node;
+        try
+        {
+            node = JsonNode.Parse(data) as JsonObject;
+        }
+        catch (JsonException ex)
+        {
+            throw new LlmException(LlmErrorKind.General, "LLM request failed: a malformed event (not JSON)", ex);
+        }
+
+        var type = node?["type"] is JsonValue t && t.TryGetValue<string>(out var s) ? s : null;
+        switch (type)
+        {
+            case null:
+                throw new LlmException(LlmErrorKind.General, "LLM request failed: a malformed event (no type)");
+            case "response.output_text.delta":
+                return node!["delta"] is JsonValue d && d.TryGetValue<string>(out var delta)
+                    ? (delta, false)
+                    : throw new LlmException(LlmErrorKind.General, "LLM request failed: a malformed response.output_text.delta (no delta string)");
+            case "response.completed":
+            case "response.incomplete":
+                return (null, true);
+            case "response.failed":
+                throw new LlmException(KindOf(node!["response"]?["error"]?["code"]), "LLM request failed: response.failed");
+            case "error":
+                throw new LlmException(KindOf(node!["code"] ?? node["error"]?["code"]), "LLM request failed: an error event");
+            default:
+                return (null, false); // response.created, response.in_progress, output_item, content_part, output_text.done, …
+        }
+    }
+
+    /// <summary>A failure's class from a Responses error code (only well-known codes; the code itself is not echoed).</summary>
+    private static LlmErrorKind KindOf(JsonNode? code) =>
+        (code is JsonValue v && v.TryGetValue<string>(out var s) ? s : null) switch
+        {
+            "rate_limit_exceeded" => LlmErrorKind.RateLimited,
+            "invalid_prompt" or "invalid_request_error" => LlmErrorKind.InvalidParameter,
+            "insufficient_quota" => LlmErrorKind.Arrears,
+            _ => LlmErrorKind.General,
+        };
+
+    private static LlmException FromStatus(int status)
+    {
+        var kind = status switch
+        {
+            401 or 403 => LlmErrorKind.Authentication,
+            400 or 422 => LlmErrorKind.InvalidParameter,
+            429 => LlmErrorKind.RateLimited,
+            402 => LlmErrorKind.Arrears,
+            _ => LlmErrorKind.General,
+        };
+        var reason = Enum.IsDefined((HttpStatusCode)status) ? $" ({(HttpStatusCode)status})" : "";
+        var redirect = status is >= 300 and < 400 ? "; redirects are not followed" : "";
+        return new LlmException(kind, $"LLM request failed: HTTP {status}{reason}{redirect}");
+    }
+
+    private static LlmException Failed(Exception ex) =>
+        ex as LlmException ?? new LlmException(LlmErrorKind.General, $"LLM request failed: {OutboundFailure.Describe(ex)}", ex);
+
+    private static JsonObject Message(string role, string content) => new()
+    {
+        ["type"] = "message",
+        ["role"] = role,
+        ["content"] = content,
+    };
+}
