@@ -40,11 +40,16 @@ public sealed class ZegoTrialChatModel(IChatModel inner, IChatModel trial, DemoC
     /// <summary>ZEGO's trial credential (shared-components.yaml <c>LLM.ApiKey</c>).</summary>
     public const string TrialKey = "zego_test";
 
-    /// <summary>The URLs ZEGO allows with the trial key (shared-components.yaml <c>LLM.Url</c>); others are refused with 410001047.</summary>
+    /// <summary>
+    /// The URLs ZEGO allows with the trial key (shared-components.yaml <c>LLM.Url</c>, plus Volcengine Ark's Responses
+    /// endpoint, which ZEGO's own OpenAIResponses examples use with it); others are refused with 410001047. Whatever the
+    /// agent's <c>LLM.Vendor</c>, the trial LLM is asked through Chat Completions (or is the demo LLM).
+    /// </summary>
     public static readonly IReadOnlyList<string> TrialUrls =
     [
         "https://api.minimax.chat/v1/text/chatcompletion_v2",
         "https://ark.cn-beijing.volces.com/api/v3/chat/completions",
+        "https://ark.cn-beijing.volces.com/api/v3/responses",
         "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions",
         "https://api.stepfun.com/v1/chat/completions",
     ];

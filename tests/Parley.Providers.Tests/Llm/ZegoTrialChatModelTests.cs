@@ -66,7 +66,8 @@ public sealed class ZegoTrialChatModelTests
     [InlineData("https://api.minimax.chat/v1/text/chatcompletion_v2", true)]
     [InlineData("https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions", true)]
     [InlineData("https://api.openai.com/v1/chat/completions", false)]
-    [InlineData("https://ark.cn-beijing.volces.com/api/v3/responses", false)]
+    [InlineData("https://ark.cn-beijing.volces.com/api/v3/responses", true)]
+    [InlineData("https://ark.cn-beijing.volces.com/api/v3/embeddings", false)]
     [InlineData("http://ark.cn-beijing.volces.com/api/v3/chat/completions", false)]
     [InlineData("not a url", false)]
     public void TrialUrls_AreZegosFour(string url, bool allowed) => Assert.Equal(allowed, ZegoTrialChatModel.IsTrialUrl(url));
