@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Text;
+
+namespace Parley.TurnEval;
+
+/// <summary>The evaluation's figures over all scenarios (issue 14's measures), and a table per scenario.</summary>
+internal sealed record EvalReport(
+    string Label,
+    int Scenarios,
+    double FalseCutOffRate,
+    int PausedTurns,
+    double? EndOfTurnP50,
+    double? EndOfTurnP95,
+    double FalseBargeInRate,
+    int KeepSpeakingScenarios,
+    double MissedBargeInRate,
+    int BargeInScenarios,
+    double? BargeInLatencyP50,
+    double? BargeInLatencyP95,
+    double? SpeechStartP50,
+    double? SpeechStartP95,
+    IReadOnlyList<ScenarioOutcome> Outcomes)
+{
+    /// <summary>A real barge-in counts as missed when the agent has not stopped this long after its onset.</summary>
+    public const double MissedAfterMs = 2000;
+
+    public static EvalReport Of(string label, IReadOnlyList<ScenarioOutcome> outcomes)
+    {
+        var paused = outcomes.Where(o => o.Scenario.Category == "pause").ToList();
+        var keep = outcomes.Where(o => o.Scenario.Expect == Expect.KeepSpeaking).ToList();
+        var bargeIns = outcomes.Where(o => o.Scenario.Expect == Expect.Interrupt).ToList();
+        var latencies = bargeIns.Select(o => o.Stopped - o.Scenario.Segments[0].OnsetMs).Where(l => l is >= 0 and <= MissedAfterMs).Select(l => l!.Value).ToList();
+        var eot = outcomes.Select(o => o.EndOfTurnDelay).Where(d => d is not null).Select(d => d!.Value).ToList();
+        var starts = outcomes.Select(o => o.SpeechStartLatency).Where(d => d is not null).Select(d => d!.Value).ToList();
+        return new EvalReport(
+            label,
+            outcomes.Count,
+            Rate(paused.Count(o => o.CutOff), paused.Count),
+            paused.Count,
+            Percentile(eot, 0.50),
+            Percentile(eot, 0.95),
+            Rate(keep.Count(o => o.Stopped is not null), keep.Count),
+            keep.Count,
+            Rate(bargeIns.Count - latencies.Count, bargeIns.Count),
+            bargeIns.Count,
+            Percentile(latencies, 0.50),
+            Percentile(latencies, 0.95),
+            Percentile(starts, 0.50),
+            Percentile(starts, 0.95),
+            outcomes);
+    }
+
+    /// <summary>The one-row summary in the shape of docs/benchmarks.md's table.</summary>
+    public string SummaryRow() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"| {Label} | {FalseCutOffRate:P0} ({PausedTurns}) | {Ms(EndOfTurnP50)} / {Ms(EndOfTurnP95)} | {FalseBargeInRate:P0} ({KeepSpeakingScenarios}) | {MissedBargeInRate:P0} ({BargeInScenarios}) | {Ms(BargeInLatencyP50)} / {Ms(BargeInLatencyP95)} | {Ms(SpeechStartP50)} / {Ms(SpeechStartP95)} |");
+
+    public const string SummaryHeader =
+        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | false barge-in (backchannel, noise, echo) | missed barge-in | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset) |\n|---|---|---|---|---|---|---|";
+
+    public string ToTable()
+    {
+        var s = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        s.AppendLine(inv, $"Turn-taking evaluation — {Label}, {Scenarios} scenarios");
+        foreach (var o in Outcomes)
+        {
+            var verdict = o.Scenario.Expect switch
+            {
+                Expect.OneTurn => o.CutOff ? "CUT OFF in the pause" : $"turn end +{Ms(o.EndOfTurnDelay)}",
+                Expect.KeepSpeaking => o.Stopped is { } t ? $"FALSE BARGE-IN at {t:0} ms" : "kept speaking",
+                _ => o.Stopped is { } st && st - o.Scenario.Segments[0].OnsetMs <= MissedAfterMs ? $"stopped +{st - o.Scenario.Segments[0].OnsetMs:0} ms" : "MISSED",
+            };
+            s.AppendLine(inv, $"  {o.Scenario.Category,-11} {o.Scenario.Name,-62} speech start +{Ms(o.SpeechStartLatency),-7} {verdict}");
+        }
+
+        s.AppendLine();
+        s.AppendLine(SummaryHeader);
+        s.AppendLine(SummaryRow());
+        return s.ToString();
+    }
+
+    private static string Ms(double? value) => value is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v:0} ms") : "n/a";
+
+    private static double Rate(int count, int of) => of == 0 ? 0 : (double)count / of;
+
+    private static double? Percentile(List<double> values, double p)
+    {
+        if (values.Count == 0)
+        {
+            return null;
+        }
+
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+}

@@ -1,0 +1,203 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Time.Testing;
+using Parley.Abstractions.Audio;
+using Parley.Abstractions.Speech;
+using Parley.Core.Agents;
+using Parley.Core.Input;
+using Parley.Core.Output;
+using Parley.Core.Sessions;
+using Parley.Core.Turns;
+
+namespace Parley.TurnEval;
+
+/// <summary>What the voice loop did in one scenario (times in ms from its start).</summary>
+internal sealed record ScenarioOutcome(
+    Scenario Scenario,
+    IReadOnlyList<double> TurnEnds,
+    IReadOnlyList<double> SpeechStarts,
+    double? FirstInterruption,
+    double? FirstClear)
+{
+    /// <summary>A turn ended inside the labelled pause (before the second part began).</summary>
+    public bool CutOff => Scenario.Expect == Expect.OneTurn && Scenario.Segments.Count > 1
+        && TurnEnds.Any(t => t >= Scenario.Segments[0].StartMs && t < Scenario.Segments[1].OnsetMs);
+
+    /// <summary>End-of-turn delay: the first turn end after the last word, minus the end of the last word.</summary>
+    public double? EndOfTurnDelay => Scenario.Expect != Expect.OneTurn || CutOff ? null
+        : TurnEnds.Where(t => t >= Scenario.Segments[^1].EndMs).Select(t => t - Scenario.Segments[^1].EndMs).Cast<double?>().FirstOrDefault();
+
+    /// <summary>The agent stopped (or paused) its audio for the user: an interruption or a cleared output after the event.</summary>
+    public double? Stopped => new[] { FirstInterruption, FirstClear }.Where(x => x is not null).Min();
+
+    /// <summary>Speech start decision after the first audible speech of the user.</summary>
+    public double? SpeechStartLatency
+    {
+        get
+        {
+            var speech = Scenario.Segments.FirstOrDefault(s => s.Words.Length > 0);
+            return speech is null ? null : SpeechStarts.Where(t => t >= speech.StartMs - 100).Select(t => t - speech.OnsetMs).Cast<double?>().FirstOrDefault();
+        }
+    }
+}
+
+/// <summary>
+/// Runs scenarios through the whole voice loop (<see cref="VoiceAgent"/>: input pipeline with the real Silero VAD, end
+/// of turn and interruption policies, session, TTS output) on a fake clock in 5 ms steps, the user's track (plus the
+/// agent's echo) fed as 20 ms microphone frames. The LLM, the TTS (flite clips) and the recogniser (the labelled words)
+/// are scripted, so what is measured is turn-taking alone, and the figures do not depend on the machine's load.
+/// </summary>
+internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<InterruptionPolicy>? interruption = null, Func<UserInputOptions>? turns = null)
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(5);
+
+    public async Task<ScenarioOutcome> RunAsync(Scenario scenario, CancellationToken cancellationToken)
+    {
+        var time = new FakeTimeProvider(T0);
+        var llm = new EvalLlm(time, T0);
+        using var sink = new EvalSink(time, T0, TimeSpan.FromMilliseconds(scenario.DurationMs + 1000));
+        var mic = Channel.CreateUnbounded<AudioChunk>();
+        var now = TimeSpan.Zero;
+        var input = turns?.Invoke() ?? new UserInputOptions { Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(500) } };
+        await using var agent = new VoiceAgent(
+            new VoiceAgentOptions
+            {
+                Session = new AgentSessionOptions
+                {
+                    Identity = new SessionIdentity("eval", "room", "agent", "user"),
+                    Llm = new LlmSettings("http://llm.invalid", "k", "m", null, 0.7, 0.9, null, false),
+                    Interruption = interruption?.Invoke() ?? InterruptionPolicy.Default,
+                },
+            },
+            llm,
+            time);
+        agent.UpdateVoice(new TtsVoice(new FliteClipTts(time), null, [], null));
+        var scored = new CountingVad.Counter();
+        agent.UpdateListening(() => new ListeningSetup(input, () => new CountingVad(vad.Create(), scored), () => new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds))));
+        var events = new List<(double At, SessionEvent Event)>();
+        var pump = Task.Run(
+            async () =>
+            {
+                await foreach (var e in agent.Session.Events.ReadAllAsync(CancellationToken.None))
+                {
+                    lock (events)
+                    {
+                        events.Add((now.TotalMilliseconds, e));
+                    }
+                }
+            },
+            CancellationToken.None);
+        agent.AttachMedia(new VoiceMedia(mic.Reader, sink));
+
+        var track = scenario.UserTrack();
+        var echo = new short[320];
+        var micSent = TimeSpan.Zero;
+        var agentAsked = !scenario.AgentSpeaks;
+        var end = TimeSpan.FromMilliseconds(scenario.DurationMs);
+        while (now < end)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!agentAsked && now >= TimeSpan.FromMilliseconds(Scenario.AgentStartMs))
+            {
+                agent.Session.TrySubmitSpeech(new SpeechRequest(Scenario.AgentText), out _);
+                agentAsked = true;
+            }
+
+            while (micSent <= now)
+            {
+                var from = (int)(micSent.TotalSeconds * Clips.Rate);
+                var frame = AudioChunk.Rent(320, Clips.Rate);
+                var span = frame.WritableSpan[..320];
+                span.Clear();
+                if (from < track.Length)
+                {
+                    track.AsSpan(from, Math.Min(320, track.Length - from)).CopyTo(span);
+                }
+
+                if (scenario.Echo)
+                {
+                    sink.ReadPlayed(from - (Scenario.EchoDelayMs * Clips.Rate / 1000), echo);
+                    for (var i = 0; i < 320; i++)
+                    {
+                        span[i] = (short)Math.Clamp(span[i] + (echo[i] * Scenario.EchoGain), short.MinValue, short.MaxValue);
+                    }
+                }
+
+                mic.Writer.TryWrite(frame.WithLength(320));
+                micSent += TimeSpan.FromMilliseconds(20);
+            }
+
+            // The real VAD takes real time: wait until it has scored every whole window written so far.
+            await scored.WaitForAsync((long)(micSent.TotalSeconds * Clips.Rate) / 512, cancellationToken).ConfigureAwait(false);
+            await SettleAsync().ConfigureAwait(false);
+            time.Advance(Step);
+            now += Step;
+            await SettleAsync().ConfigureAwait(false);
+        }
+
+        mic.Writer.TryComplete();
+        await agent.DisposeAsync().ConfigureAwait(false);
+        await pump.ConfigureAwait(false);
+        List<(double At, SessionEvent Event)> seen;
+        lock (events)
+        {
+            seen = [.. events];
+        }
+
+        var eventStart = scenario.Segments.FirstOrDefault()?.StartMs ?? 0;
+        return new ScenarioOutcome(
+            scenario,
+            [.. llm.Requests.Select(r => r.TotalMilliseconds)],
+            [.. seen.Where(e => e.Event is UserSpeakingChangedEvent { Speaking: true }).Select(e => e.At)],
+            seen.Where(e => e.Event is InterruptedEvent { Reason: InterruptReason.UserSpeech } && e.At >= eventStart - 100).Select(e => (double?)e.At).FirstOrDefault(),
+            sink.Clears.Where(c => c.TotalMilliseconds >= eventStart - 100).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault());
+    }
+
+    /// <summary>Lets the work of the last step finish (every task of the loop waits on the fake clock or a channel).</summary>
+    private static async Task SettleAsync()
+    {
+        var quiet = 0;
+        for (var i = 0; i < 2000 && quiet < 4; i++)
+        {
+            await Task.Yield();
+            Thread.Yield();
+            quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
+        }
+    }
+}
+
+/// <summary>A VAD that counts the windows it scored, so the runner can keep the fake clock from running ahead of it.</summary>
+internal sealed class CountingVad(IVoiceActivityDetector inner, CountingVad.Counter counter) : IVoiceActivityDetector
+{
+    public int WindowSamples => inner.WindowSamples;
+
+    public float Score(ReadOnlySpan<short> window)
+    {
+        var p = inner.Score(window);
+        counter.Add();
+        return p;
+    }
+
+    public void Reset() => inner.Reset();
+
+    public void Dispose() => inner.Dispose();
+
+    /// <summary>Windows scored by every VAD of one run (a run re-creates its VAD when the listening setup changes).</summary>
+    internal sealed class Counter
+    {
+        private long _count;
+
+        public void Add() => Interlocked.Increment(ref _count);
+
+        /// <summary>Waits (spinning, at most 5 s of real time) until <paramref name="windows"/> windows were scored.</summary>
+        public async Task WaitForAsync(long windows, CancellationToken cancellationToken)
+        {
+            var deadline = Environment.TickCount64 + 5000;
+            while (Interlocked.Read(ref _count) < windows && Environment.TickCount64 < deadline)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await Task.Yield();
+            }
+        }
+    }
+}
