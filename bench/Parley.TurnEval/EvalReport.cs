@@ -11,6 +11,7 @@ internal sealed record EvalReport(
     int PausedTurns,
     double? EndOfTurnP50,
     double? EndOfTurnP95,
+    int TurnsNeverEnded,
     double FalseBargeInRate,
     int KeepSpeakingScenarios,
     double MissedBargeInRate,
@@ -27,9 +28,9 @@ internal sealed record EvalReport(
     public static EvalReport Of(string label, IReadOnlyList<ScenarioOutcome> outcomes)
     {
         var paused = outcomes.Where(o => o.Scenario.Category == "pause").ToList();
-        var keep = outcomes.Where(o => o.Scenario.Expect == Expect.KeepSpeaking).ToList();
-        var bargeIns = outcomes.Where(o => o.Scenario.Expect == Expect.Interrupt).ToList();
-        var latencies = bargeIns.Select(o => o.Stopped - o.Scenario.Segments[0].OnsetMs).Where(l => l is >= 0 and <= MissedAfterMs).Select(l => l!.Value).ToList();
+        var keep = outcomes.Where(o => o.Scenario.AgentSpeaks).ToList();
+        var bargeIns = outcomes.Where(o => o.BargeInJudged).ToList();
+        var latencies = bargeIns.Where(o => o.BargeInLatency is not null).Select(o => o.BargeInLatency!.Value).ToList();
         var eot = outcomes.Select(o => o.EndOfTurnDelay).Where(d => d is not null).Select(d => d!.Value).ToList();
         var starts = outcomes.Select(o => o.SpeechStartLatency).Where(d => d is not null).Select(d => d!.Value).ToList();
         return new EvalReport(
@@ -39,7 +40,8 @@ internal sealed record EvalReport(
             paused.Count,
             Percentile(eot, 0.50),
             Percentile(eot, 0.95),
-            Rate(keep.Count(o => o.Stopped is not null), keep.Count),
+            outcomes.Count(o => o.TurnNeverEnded),
+            Rate(keep.Count(o => o.FalseBargeIn), keep.Count),
             keep.Count,
             Rate(bargeIns.Count - latencies.Count, bargeIns.Count),
             bargeIns.Count,
@@ -53,10 +55,10 @@ internal sealed record EvalReport(
     /// <summary>The one-row summary in the shape of docs/benchmarks.md's table.</summary>
     public string SummaryRow() => string.Create(
         CultureInfo.InvariantCulture,
-        $"| {Label} | {FalseCutOffRate:P0} ({PausedTurns}) | {Ms(EndOfTurnP50)} / {Ms(EndOfTurnP95)} | {FalseBargeInRate:P0} ({KeepSpeakingScenarios}) | {MissedBargeInRate:P0} ({BargeInScenarios}) | {Ms(BargeInLatencyP50)} / {Ms(BargeInLatencyP95)} | {Ms(SpeechStartP50)} / {Ms(SpeechStartP95)} |");
+        $"| {Label} | {FalseCutOffRate:P0} ({PausedTurns}) | {Ms(EndOfTurnP50)} / {Ms(EndOfTurnP95)} | {TurnsNeverEnded} | {FalseBargeInRate:P0} ({KeepSpeakingScenarios}) | {MissedBargeInRate:P0} ({BargeInScenarios}) | {Ms(BargeInLatencyP50)} / {Ms(BargeInLatencyP95)} | {Ms(SpeechStartP50)} / {Ms(SpeechStartP95)} |");
 
     public const string SummaryHeader =
-        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | false barge-in (backchannel, noise, echo) | missed barge-in | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset) |\n|---|---|---|---|---|---|---|";
+        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | turns never ended | false barge-in (scenarios with the agent speaking) | missed barge-in (judged) | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset) |\n|---|---|---|---|---|---|---|---|";
 
     public string ToTable()
     {
@@ -67,9 +69,10 @@ internal sealed record EvalReport(
         {
             var verdict = o.Scenario.Expect switch
             {
-                Expect.OneTurn => o.CutOff ? "CUT OFF in the pause" : $"turn end +{Ms(o.EndOfTurnDelay)}",
-                Expect.KeepSpeaking => o.Stopped is { } t ? $"FALSE BARGE-IN at {t:0} ms" : "kept speaking",
-                _ => o.Stopped is { } st && st - o.Scenario.Segments[0].OnsetMs <= MissedAfterMs ? $"stopped +{st - o.Scenario.Segments[0].OnsetMs:0} ms" : "MISSED",
+                Expect.OneTurn => o.CutOff ? "CUT OFF in the pause" : o.TurnNeverEnded ? "TURN NEVER ENDED" : $"turn end +{Ms(o.EndOfTurnDelay)}",
+                _ when o.FalseBargeIn => $"FALSE BARGE-IN at {o.Stopped:0} ms",
+                Expect.KeepSpeaking => "kept speaking",
+                _ => o.BargeInLatency is { } l ? $"stopped +{l:0} ms" : "MISSED",
             };
             s.AppendLine(inv, $"  {o.Scenario.Category,-11} {o.Scenario.Name,-62} speech start +{Ms(o.SpeechStartLatency),-7} {verdict}");
         }

@@ -26,8 +26,23 @@ internal sealed record ScenarioOutcome(
     public double? EndOfTurnDelay => Scenario.Expect != Expect.OneTurn || CutOff ? null
         : TurnEnds.Where(t => t >= Scenario.Segments[^1].EndMs).Select(t => t - Scenario.Segments[^1].EndMs).Cast<double?>().FirstOrDefault();
 
-    /// <summary>The agent stopped (or paused) its audio for the user: an interruption or a cleared output after the event.</summary>
+    /// <summary>The agent stopped (or paused) its audio for the user: an interruption or a cleared output, the first one.</summary>
     public double? Stopped => new[] { FirstInterruption, FirstClear }.Where(x => x is not null).Min();
+
+    /// <summary>The agent stopped for something that was not a real barge-in: anything in a keep-speaking scenario, or before the barge-in's onset.</summary>
+    public bool FalseBargeIn => Scenario.AgentSpeaks && Stopped is { } at
+        && (Scenario.Expect == Expect.KeepSpeaking || at < Scenario.Segments[0].OnsetMs - 100);
+
+    /// <summary>The agent was still speaking when the real barge-in began (so the barge-in can be judged).</summary>
+    public bool BargeInJudged => Scenario.Expect == Expect.Interrupt && !FalseBargeIn;
+
+    /// <summary>Onset of a judged barge-in → the agent's audio stopped (null when it did not within the limit).</summary>
+    public double? BargeInLatency => BargeInJudged && Stopped is { } at && at - Scenario.Segments[0].OnsetMs <= EvalReport.MissedAfterMs
+        ? Math.Max(0, at - Scenario.Segments[0].OnsetMs)
+        : null;
+
+    /// <summary>A turn of the user (agent silent) that never ended while the scenario ran.</summary>
+    public bool TurnNeverEnded => Scenario.Expect == Expect.OneTurn && !CutOff && EndOfTurnDelay is null;
 
     /// <summary>Speech start decision after the first audible speech of the user.</summary>
     public double? SpeechStartLatency
@@ -144,13 +159,14 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
             seen = [.. events];
         }
 
-        var eventStart = scenario.Segments.FirstOrDefault()?.StartMs ?? 0;
+        // Only what happened while the scenario ran (disposing the agent clears its output too).
+        var last = end.TotalMilliseconds;
         return new ScenarioOutcome(
             scenario,
             [.. llm.Requests.Select(r => r.TotalMilliseconds)],
             [.. seen.Where(e => e.Event is UserSpeakingChangedEvent { Speaking: true }).Select(e => e.At)],
-            seen.Where(e => e.Event is InterruptedEvent { Reason: InterruptReason.UserSpeech } && e.At >= eventStart - 100).Select(e => (double?)e.At).FirstOrDefault(),
-            sink.Clears.Where(c => c.TotalMilliseconds >= eventStart - 100).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault());
+            seen.Where(e => e.Event is InterruptedEvent { Reason: InterruptReason.UserSpeech } && e.At < last).Select(e => (double?)e.At).FirstOrDefault(),
+            sink.Clears.Where(c => c.TotalMilliseconds < last).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault());
     }
 
     /// <summary>Lets the work of the last step finish (every task of the loop waits on the fake clock or a channel).</summary>
