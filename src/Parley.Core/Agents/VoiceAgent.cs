@@ -23,6 +23,12 @@ public sealed record VoiceAgentOptions
     /// The media is still attached for listening.
     /// </summary>
     public bool TextOnly { get; init; }
+
+    /// <summary>
+    /// Walkie-talkie mode (<c>AdvancedConfig.CommunicationMode</c> 2): the user is heard only between
+    /// <see cref="VoiceAgent.StartListening"/> and <see cref="VoiceAgent.StopListening"/> (<see cref="UserInputOptions.ListenOnDemand"/>).
+    /// </summary>
+    public bool WalkieTalkie { get; init; }
 }
 
 /// <summary>
@@ -177,8 +183,46 @@ public sealed class VoiceAgent : IAsyncDisposable
         _stop.Dispose();
     }
 
-    /// <summary>The pipeline reports sustained speech by the session's interruption policy.</summary>
-    private UserInputOptions WithInterruption(UserInputOptions input) => input with { Interruption = _options.Session.Interruption };
+    /// <summary>
+    /// Walkie-talkie mode: the agent hears the user from now on. Starting does not interrupt the agent by itself; speech
+    /// inside the window barges in as the interruption policy says. False when there is no user audio yet (the media
+    /// is not attached: the user is not publishing) or the agent was not built with <see cref="VoiceAgentOptions.WalkieTalkie"/>.
+    /// </summary>
+    public bool StartListening()
+    {
+        lock (_gate)
+        {
+            if (!_options.WalkieTalkie || _pipeline is not { } pipeline)
+            {
+                return false;
+            }
+
+            pipeline.StartListening();
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Walkie-talkie mode: the agent stops hearing the user and answers what was heard since <see cref="StartListening"/>
+    /// at once (no silence wait; nothing heard, no reply). True also when it was not listening; false when not in walkie-talkie mode.
+    /// </summary>
+    public bool StopListening()
+    {
+        lock (_gate)
+        {
+            if (!_options.WalkieTalkie)
+            {
+                return false;
+            }
+
+            _pipeline?.StopListening();
+            return true;
+        }
+    }
+
+    /// <summary>The pipeline reports sustained speech by the session's interruption policy (and listens on demand in walkie-talkie mode).</summary>
+    private UserInputOptions WithInterruption(UserInputOptions input) =>
+        input with { Interruption = _options.Session.Interruption, ListenOnDemand = _options.WalkieTalkie };
 
     private void StartListeningLocked(VoiceMedia media)
     {

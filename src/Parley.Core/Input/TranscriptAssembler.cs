@@ -116,6 +116,24 @@ internal sealed class TranscriptAssembler(TimeProvider time, Action<UserTurnEven
         }
     }
 
+    /// <summary>
+    /// A closed turn whose finals are late (walkie-talkie stop): completes now with each missing final's latest partial;
+    /// the late finals are then ignored (the turn counts as dropped for them).
+    /// </summary>
+    public void CompleteWithPartials(UserTurn turn)
+    {
+        if (!turn.Closed || turn.Dropped || turn.Pending == 0)
+        {
+            return;
+        }
+
+        turn.Pending = 0;
+        turn.FinalAt = time.GetUtcNow();
+        turn.FinalText = Join(turn, finalsOnly: false);
+        Complete(turn);
+        turn.Dropped = true;
+    }
+
     private void Complete(UserTurn turn)
     {
         var now = time.GetUtcNow();

@@ -29,6 +29,16 @@ public sealed record UserInputOptions
     /// <summary>How much of the agent's played audio (the far-end reference) is kept for the input processors.</summary>
     public TimeSpan FarEndBuffer { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Walkie-talkie mode: the user is heard only between <see cref="UserInputPipeline.StartListening"/> and
+    /// <see cref="UserInputPipeline.StopListening"/> (audio outside is neither recognised nor a barge-in, and no pre-roll
+    /// reaches back before the start); silence does not end the turn, the stop does.
+    /// </summary>
+    public bool ListenOnDemand { get; init; }
+
+    /// <summary>How long a turn ended by <see cref="UserInputPipeline.StopListening"/> waits for the recogniser's final text before it completes with what was heard.</summary>
+    public TimeSpan StopFinalWait { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Stitching is on: <see cref="PauseInterval"/> is set and longer than the VAD silence.</summary>
     public bool Stitching => PauseInterval is { } pause && pause > Vad.SilenceDuration;
 
@@ -39,6 +49,11 @@ public sealed record UserInputOptions
     internal void Validate()
     {
         Vad.Validate();
+        if (StopFinalWait <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StopFinalWait), StopFinalWait, "StopFinalWait must be positive.");
+        }
+
         if (PreRoll < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(PreRoll), PreRoll, "PreRoll must not be negative.");

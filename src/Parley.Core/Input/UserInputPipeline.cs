@@ -20,7 +20,7 @@ namespace Parley.Core.Input;
 /// <see cref="PushAsync"/> must not be called concurrently; <see cref="PushFarEnd"/> may be called from any thread.
 /// Owns the VAD, the recognition streams and the disposable input processors.
 /// </summary>
-public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
+public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionListener
 {
     /// <summary>
     /// Events waiting for the reader. A turn makes a handful (partials are deduplicated and come at the recogniser's
@@ -105,6 +105,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
         _conversation = conversation ?? EmptyConversation.Instance;
         _transcripts = new TranscriptAssembler(timeProvider, Emit);
         _recognizer = new UtteranceRecognizer(_gate, openRecognition, timeProvider, options.RecognitionRetryDelay, options.MaxRecognitionRetryDelay, this);
+        _listenOnDemand = options.ListenOnDemand;
         _recognizer.Start();
     }
 
@@ -217,6 +218,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
             return;
         }
 
+        DisposeListening();
         await _recognizer.DisposeAsync().ConfigureAwait(false);
 
         // A PushAsync racing this dispose processes and scores under the stages' own locks: native state is freed
@@ -247,7 +249,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
             session.Pending.Dequeue();
             _transcripts.OnFinal(utterance, text);
             turn = utterance.Turn;
-            if (turn != _turn || turn.Closed || turn.Dropped || _inUtterance)
+            if (_listenOnDemand || turn != _turn || turn.Closed || turn.Dropped || _inUtterance)
             {
                 return;
             }
@@ -354,6 +356,11 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
             }
         }
 
+        if (_listenOnDemand && !ListeningPiece(piece.Length, out var stopped))
+        {
+            return stopped;
+        }
+
         var (kind, boundary) = _vad.Push(near);
         lock (_gate)
         {
@@ -369,7 +376,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
             if (kind == VadEventKind.SpeechStarted)
             {
                 session = OnSpeechStartedLocked(boundary);
-                from = Math.Max(Math.Max(boundary - _preRollSamples, _preRoll.Oldest), _pushedUntil);
+                from = Math.Max(Math.Max(Math.Max(boundary - _preRollSamples, _preRoll.Oldest), _pushedUntil), _listenFrom);
             }
             else if (kind == VadEventKind.SpeechEnded)
             {
@@ -384,7 +391,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
                 Emit(new UserSpeechSustained(_time.GetUtcNow(), TimeSpan.FromTicks((total - _utteranceStart) * TicksPerSample)));
             }
 
-            if (!_inUtterance && _turn is { } open && _endOfTurn.OnAudioAdvanced(SnapshotLocked(open)) == EndOfTurn.End)
+            if (!_listenOnDemand && !_inUtterance && _turn is { } open && _endOfTurn.OnAudioAdvanced(SnapshotLocked(open)) == EndOfTurn.End)
             {
                 CloseLocked(open);
             }
@@ -446,7 +453,7 @@ public sealed class UserInputPipeline : IAsyncDisposable, IRecognitionListener
 
         turn.SpeechEndedAt = now;
         turn.LastSpeechEnd = boundary;
-        if (_endOfTurn.OnSpeechEnded(SnapshotLocked(turn)) == EndOfTurn.End)
+        if (!_listenOnDemand && _endOfTurn.OnSpeechEnded(SnapshotLocked(turn)) == EndOfTurn.End)
         {
             CloseLocked(turn);
         }

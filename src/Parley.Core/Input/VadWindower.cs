@@ -16,6 +16,7 @@ internal sealed class VadWindower : IDisposable
     private readonly Lock _scoring = new();
     private readonly IVoiceActivityDetector _vad;
     private VadSegmenter _segmenter;
+    private VadSegmenterOptions _options;
     private readonly long _ticksPerSample;
     private readonly short[] _window;
     private int _fill;
@@ -34,6 +35,7 @@ internal sealed class VadWindower : IDisposable
         _vad = vad;
         _ticksPerSample = TimeSpan.TicksPerSecond / sampleRate;
         _segmenter = new VadSegmenter(options with { WindowDuration = TimeSpan.FromTicks(vad.WindowSamples * _ticksPerSample) });
+        _options = options;
         _window = new short[vad.WindowSamples];
     }
 
@@ -51,6 +53,25 @@ internal sealed class VadWindower : IDisposable
         }
 
         _segmenter = new VadSegmenter(options with { WindowDuration = TimeSpan.FromTicks(_window.Length * _ticksPerSample) });
+        _options = options;
+    }
+
+    /// <summary>
+    /// Starts again from quiet with the audio at sample <paramref name="position"/> (audio was not pushed meanwhile, e.g.
+    /// outside a walkie-talkie listening window): the partial window and the model's state are dropped. Same thread as <see cref="Push"/>.
+    /// </summary>
+    public void Reset(long position)
+    {
+        _segmenter = new VadSegmenter(_options with { WindowDuration = TimeSpan.FromTicks(_window.Length * _ticksPerSample) });
+        _fill = 0;
+        _windowStart = position;
+        lock (_scoring)
+        {
+            if (!_disposed)
+            {
+                _vad.Reset();
+            }
+        }
     }
 
     /// <summary>

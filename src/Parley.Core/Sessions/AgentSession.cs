@@ -458,6 +458,9 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
         }
     }
 
+    /// <summary>The newest round number handed out (a reply's or the user's turn), for replies that report a Round.</summary>
+    public long LastRound => Interlocked.Read(ref _lastRound);
+
     private long NextRoundLocked()
     {
         _lastRound += 1 + Random.Shared.Next(0, 16);

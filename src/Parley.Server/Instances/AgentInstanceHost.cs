@@ -46,6 +46,7 @@ internal sealed partial class AgentInstanceHost
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,
                 TextOnly = spec.DisableTts,
+                WalkieTalkie = spec.CommunicationMode == ListeningActions.WalkieTalkieMode,
             },
             deps.ChatModel,
             deps.Time);

@@ -15,7 +15,9 @@ public static class ControlActions
         .Add("InterruptAgentInstance", InterruptAsync)
         .Add("GetAgentInstanceMsgList", GetMessagesAsync)
         .Add("ResetAgentInstanceMsgList", ResetMessagesAsync)
-        .Add("AddAgentInstanceMsg", AddMessagesAsync);
+        .Add("AddAgentInstanceMsg", AddMessagesAsync)
+        .Add("StartListening", ListeningActions.StartAsync)
+        .Add("StopListening", ListeningActions.StopAsync);
 
     private static async ValueTask<object?> SendLlmAsync(ActionContext context, CancellationToken cancellationToken)
     {

@@ -29,6 +29,12 @@ public interface IAgentInstanceGrain : IGrainWithStringKey
 
     /// <summary>Status in <see cref="InstanceReply.Status"/>.</summary>
     Task<InstanceReply> GetStatusAsync();
+
+    /// <summary>Walkie-talkie mode: the agent starts hearing the user (StartListening; <see cref="InstanceReply.Round"/> in the reply).</summary>
+    Task<InstanceReply> StartListeningAsync(ListenCommand command);
+
+    /// <summary>Walkie-talkie mode: the agent stops hearing the user and answers what was heard (StopListening).</summary>
+    Task<InstanceReply> StopListeningAsync(ListenCommand command);
 }
 
 /// <summary>The live instances of one app (grain key: the AppId). Enforces the concurrency limit and RTC id uniqueness.</summary>
@@ -117,6 +123,9 @@ public sealed class InstanceSpec
 
     /// <summary><c>AdvancedConfig.DisableTTS</c>: a text-only agent (no synthesis, no audio published; SendAgentInstanceTTS is refused).</summary>
     [Id(16)] public bool DisableTts { get; init; }
+
+    /// <summary><c>AdvancedConfig.CommunicationMode</c>: 0 full duplex, 2 walkie-talkie (StartListening/StopListening).</summary>
+    [Id(25)] public int CommunicationMode { get; init; }
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>

@@ -34,6 +34,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
         TimeSpan? lookahead = null,
         bool attachMedia = true,
         bool textOnly = false,
+        bool walkieTalkie = false,
         Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null)
     {
         Time = new FakeTimeProvider(T0);
@@ -53,6 +54,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
                 },
                 SpeechLookahead = lookahead ?? TimeSpan.FromMilliseconds(300),
                 TextOnly = textOnly,
+                WalkieTalkie = walkieTalkie,
             },
             Llm,
             Time);
@@ -98,6 +100,13 @@ internal sealed class VoiceTimeline : IAsyncDisposable
     {
         _speech.Add((at, duration, text));
         Recognizer.Expect(text);
+        return this;
+    }
+
+    /// <summary>The user speaks but nothing is expected to be recognised (the recogniser's script is not touched).</summary>
+    public VoiceTimeline UserSpeaksUnheard(TimeSpan at, TimeSpan duration)
+    {
+        _speech.Add((at, duration, string.Empty));
         return this;
     }
 
