@@ -26,6 +26,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
     private readonly Task _pump;
     private TimeSpan _now;
     private TimeSpan _micSent;
+    private bool _attached;
 
     public VoiceTimeline(
         InterruptionPolicy? interruption = null,
@@ -93,7 +94,11 @@ internal sealed class VoiceTimeline : IAsyncDisposable
 
     public TimeSpan Now => _now;
 
-    public void AttachMedia() => Agent.AttachMedia(new VoiceMedia(_mic.Reader, Sink));
+    public void AttachMedia()
+    {
+        Agent.AttachMedia(new VoiceMedia(_mic.Reader, Sink));
+        _attached = true;
+    }
 
     /// <summary>The user speaks at <paramref name="at"/> for <paramref name="duration"/>; the recogniser hears <paramref name="text"/>.</summary>
     public VoiceTimeline UserSays(TimeSpan at, TimeSpan duration, string text)
@@ -121,6 +126,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
                 _micSent += TimeSpan.FromMilliseconds(20);
             }
 
+            await DrainMicrophoneAsync();
             await SettleAsync();
             Time.Advance(Step);
             _now += Step;
@@ -188,6 +194,20 @@ internal sealed class VoiceTimeline : IAsyncDisposable
     /// Lets the work started by the last step finish: every task of the loop waits on the fake clock, on the
     /// microphone channel or on another task, so once the pool has stayed empty for a few yields, the step is done.
     /// </summary>
+    /// <summary>
+    /// Waits (at most 5 s of real time) until the input pipeline has taken every microphone frame written so far: on a
+    /// loaded machine its reader can be descheduled while the pool looks empty, and the fake clock must not run ahead.
+    /// </summary>
+    private async Task DrainMicrophoneAsync()
+    {
+        var deadline = Environment.TickCount64 + 5000;
+        while (_attached && _mic.Reader.Count > 0 && Environment.TickCount64 < deadline)
+        {
+            await Task.Yield();
+            Thread.Yield();
+        }
+    }
+
     private static async Task SettleAsync()
     {
         var quiet = 0;
