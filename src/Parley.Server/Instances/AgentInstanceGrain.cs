@@ -28,8 +28,13 @@ internal sealed partial class AgentInstanceGrain(
     private JsonObject _asr = [];
     private AgentInstanceHost? _host;
     private bool _deleted;
+    private bool _shuttingDown;
 
-    private bool Live => _host is not null && !_deleted;
+    /// <summary>Created, not deleted, and not being shut down gracefully: control calls are served.</summary>
+    private bool Live => Running && !_shuttingDown;
+
+    /// <summary>The host runs (also during a graceful shutdown).</summary>
+    private bool Running => _host is not null && !_deleted;
 
     private AgentSession Session => _host!.Session;
 
@@ -91,10 +96,13 @@ internal sealed partial class AgentInstanceGrain(
 
     public async Task<InstanceReply> DeleteAsync(int reasonCode)
     {
-        if (!Live)
+        // A graceful shutdown refuses API calls (410001041), but the room's own end (lost, kicked) still ends it at once.
+        if (!Live && !(Running && reasonCode != 0))
         {
             return NotLive();
         }
+
+        _shuttingDown = false;
 
         var spec = _spec!;
         var host = _host!;
@@ -116,6 +124,31 @@ internal sealed partial class AgentInstanceGrain(
         LogDeleted(logger, spec.AppId, spec.InstanceId, reasonCode);
         DeactivateOnIdle();
         return InstanceReply.Ok;
+    }
+
+    public Task<InstanceReply> DeleteGracefullyAsync(int timeoutSeconds)
+    {
+        if (!Live)
+        {
+            return Task.FromResult(NotLive());
+        }
+
+        _shuttingDown = true;
+        var self = GrainFactory.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(_spec!.AppId, _spec.InstanceId));
+        _host!.BeginGracefulStop(TimeSpan.FromSeconds(timeoutSeconds), () => self.FinishGracefulDeleteAsync());
+        LogGracefulDelete(logger, _spec.AppId, _spec.InstanceId, timeoutSeconds);
+        return Task.FromResult(InstanceReply.Ok);
+    }
+
+    public Task<InstanceReply> FinishGracefulDeleteAsync()
+    {
+        if (!_shuttingDown || !Running)
+        {
+            return Task.FromResult(InstanceReply.Ok);
+        }
+
+        _shuttingDown = false;
+        return DeleteAsync(0);
     }
 
     public Task<InstanceReply> SendLlmAsync(LlmCommand command)
@@ -238,7 +271,7 @@ internal sealed partial class AgentInstanceGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (Live)
+        if (Running)
         {
             // The silo is shutting down: the instance ends with the process. Its native engines (VAD, ASR decoders) must
             // stop before the host disposes the shared engine factories, or their worker threads would use freed memory.
@@ -273,6 +306,11 @@ internal sealed partial class AgentInstanceGrain(
     /// </summary>
     private InstanceReply NotLive()
     {
+        if (_shuttingDown && Running)
+        {
+            return InstanceReply.Error(ReturnCodes.InstanceShuttingDown, "the agent instance is being shut down gracefully (DeleteAgentInstance with GracefulShutdown); it takes no more calls");
+        }
+
         if (_spec is null)
         {
             DeactivateOnIdle();
@@ -286,6 +324,9 @@ internal sealed partial class AgentInstanceGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} deleted (code {Code})")]
     private static partial void LogDeleted(ILogger logger, uint appId, string instanceId, int code);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent instance {InstanceId} of app {AppId} shutting down gracefully (at most {TimeoutSeconds} s)")]
+    private static partial void LogGracefulDelete(ILogger logger, uint appId, string instanceId, int timeoutSeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} stopped with its host")]
     private static partial void LogStoppedWithHost(ILogger logger, uint appId, string instanceId);

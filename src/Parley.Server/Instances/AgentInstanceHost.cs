@@ -21,7 +21,9 @@ internal sealed partial class AgentInstanceHost
     private readonly InstanceSpec _spec;
     private readonly AgentInstanceHostFactory _deps;
     private readonly Func<int, Task> _delete;
+    private static readonly TimeSpan GracefulPoll = TimeSpan.FromMilliseconds(100);
     private readonly CancellationTokenSource _lifetime = new();
+    private Task? _graceful;
     private readonly ZegoEventBridge _bridge;
     private readonly Task<IAgentRoomConnection?> _join;
     private JsonObject _asr;
@@ -82,6 +84,50 @@ internal sealed partial class AgentInstanceHost
         {
             Volatile.Write(ref _asr, asr);
             Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr)));
+        }
+    }
+
+    /// <summary>
+    /// A graceful shutdown (DeleteAgentInstance <c>GracefulShutdown</c>): in the background, waits until the agent is IDLE
+    /// (no reply running or queued, the user not mid-turn) or <paramref name="timeout"/> passed, then calls
+    /// <paramref name="finish"/> (the grain's own delete). A teardown meanwhile (<see cref="StopAsync"/>) ends the wait.
+    /// </summary>
+    public void BeginGracefulStop(TimeSpan timeout, Func<Task> finish) => _graceful ??= WaitGracefullyAsync(timeout, finish);
+
+    private async Task WaitGracefullyAsync(TimeSpan timeout, Func<Task> finish)
+    {
+        using var limit = new CancellationTokenSource(timeout, _deps.Time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, _lifetime.Token);
+        try
+        {
+            while (true)
+            {
+                await Session.WhenIdleAsync(wait.Token).ConfigureAwait(false);
+                if (Session.Status == AgentStatus.Idle)
+                {
+                    break;
+                }
+
+                // The user is mid-turn (LISTENING) or a reply is starting: look again shortly.
+                await Task.Delay(GracefulPoll, _deps.Time, wait.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested && !_lifetime.IsCancellationRequested)
+        {
+            // Timed out: shut down anyway.
+        }
+        catch (OperationCanceledException)
+        {
+            return; // stopped meanwhile by another teardown
+        }
+
+        try
+        {
+            await finish().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogGracefulFinishFailed(_deps.Logger, _spec.InstanceId, ex);
         }
     }
 
@@ -177,6 +223,9 @@ internal sealed partial class AgentInstanceHost
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not publish callback {Event} of agent instance {InstanceId}")]
     private static partial void LogPublishFailed(ILogger logger, Exception exception, string @event, string instanceId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The graceful shutdown of agent instance {InstanceId} could not finish")]
+    private static partial void LogGracefulFinishFailed(ILogger logger, string instanceId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} failed")]
     private static partial void LogTtsFailed(ILogger logger, Exception exception, string vendor);

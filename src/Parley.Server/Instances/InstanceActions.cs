@@ -202,9 +202,16 @@ public static class InstanceActions
         return null;
     }
 
+    /// <summary>Default and range of <c>GracefulShutdownTimeout</c> (seconds; delete-agent-instance.yaml).</summary>
+    public const int DefaultGracefulShutdownSeconds = 30;
+
     private static async ValueTask<object?> DeleteAsync(ActionContext context, CancellationToken cancellationToken)
     {
-        Check(await Instance(context).DeleteAsync(0));
+        var body = context.Body;
+        var instance = Instance(context);
+        var graceful = body.OptionalBool("GracefulShutdown") ?? false;
+        var timeout = (int)(body.OptionalInteger("GracefulShutdownTimeout", 1, 120) ?? DefaultGracefulShutdownSeconds);
+        Check(graceful ? await instance.DeleteGracefullyAsync(timeout) : await instance.DeleteAsync(0));
         return null;
     }
 

@@ -14,6 +14,15 @@ public interface IAgentInstanceGrain : IGrainWithStringKey
     /// <summary>Stops the instance; <paramref name="reasonCode"/> is the AgentInstanceDeleted code (0 = by API, 1203 = kicked…).</summary>
     Task<InstanceReply> DeleteAsync(int reasonCode);
 
+    /// <summary>
+    /// DeleteAgentInstance with <c>GracefulShutdown</c>: answers at once; the instance ends (as <see cref="DeleteAsync"/>
+    /// with code 0) once the agent is IDLE, or after <paramref name="timeoutSeconds"/>. Meanwhile calls get 410001041.
+    /// </summary>
+    Task<InstanceReply> DeleteGracefullyAsync(int timeoutSeconds);
+
+    /// <summary>The end of a graceful delete (the host calls it when the agent is idle or the time is up).</summary>
+    Task<InstanceReply> FinishGracefulDeleteAsync();
+
     Task<InstanceReply> SendLlmAsync(LlmCommand command);
 
     Task<InstanceReply> SendTtsAsync(TtsCommand command);
