@@ -165,6 +165,7 @@ public static class InstanceActions
         var instance = Instance(context);
         var llm = body.OptionalObject("LLM");
         var tts = body.OptionalObject("TTS");
+        var userStreamId = body.OptionalObject("RTC")?.OptionalString("UserStreamId", RtcIdMaxBytes, IdCharset.Rtc);
         var asr = body.OptionalObject("ASR");
         if (llm is not null)
         {
@@ -196,6 +197,7 @@ public static class InstanceActions
             LlmJson = llm?.ToJsonObject().ToJsonString(),
             TtsJson = ttsOverlay?.ToJsonString(),
             AsrJson = asr?.ToJsonObject().ToJsonString(),
+            UserStreamId = string.IsNullOrEmpty(userStreamId) ? null : userStreamId,
         }));
         return null;
     }

@@ -127,6 +127,9 @@ public sealed class InstanceUpdate
     [Id(0)] public string? LlmJson { get; init; }
     [Id(1)] public string? TtsJson { get; init; }
     [Id(2)] public string? AsrJson { get; init; }
+
+    /// <summary><c>RTC.UserStreamId</c>: the user stream the agent listens to from now on (null = unchanged).</summary>
+    [Id(45)] public string? UserStreamId { get; init; }
 }
 
 [GenerateSerializer]
