@@ -28,6 +28,9 @@ public static class InstanceActions
         .Add("CreateDigitalHumanAgentInstance", DigitalHumanActions.CreateAsync)
         .Add("CreateLiveDigitalHumanAgentInstance", DigitalHumanActions.CreateLiveAsync);
 
+    /// <summary>The contract's limit on <c>RTC.StreamExtraInfo</c> (shared-components.yaml).</summary>
+    private const int StreamExtraInfoMaxBytes = 1024;
+
     /// <summary>The fields CreateAgentInstance and CreateDigitalHumanAgentInstance share, validated.</summary>
     internal sealed record CreateRequest(
         string AgentId, string UserId, string RoomId, string AgentStreamId, string AgentUserId, string UserStreamId,
@@ -73,6 +76,9 @@ public static class InstanceActions
     private static async ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
     {
         var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
+
+        // RTC.StreamExtraInfo (2.13): ≤1024 bytes of UTF-8, kept on the instance for the agent stream's extra info.
+        var streamExtraInfo = context.Body.RequiredObject("RTC").OptionalString("StreamExtraInfo", StreamExtraInfoMaxBytes) ?? "";
 
         var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
@@ -134,6 +140,7 @@ public static class InstanceActions
                 AgentUserId = agentUserId,
                 AgentStreamId = agentStreamId,
                 UserStreamId = userStreamId,
+                StreamExtraInfo = streamExtraInfo,
                 LlmJson = mergedLlm.ToJsonString(),
                 TtsJson = mergedTts.ToJsonString(),
                 AsrJson = mergedAsr.ToJsonString(),

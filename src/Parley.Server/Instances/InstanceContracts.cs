@@ -117,6 +117,9 @@ public sealed class InstanceSpec
 
     /// <summary><c>AdvancedConfig.DisableTTS</c>: a text-only agent (no synthesis, no audio published; SendAgentInstanceTTS is refused).</summary>
     [Id(16)] public bool DisableTts { get; init; }
+
+    /// <summary><c>RTC.StreamExtraInfo</c>: the agent stream's extra info (≤1024 bytes UTF-8; "" = none).</summary>
+    [Id(45)] public string StreamExtraInfo { get; init; } = "";
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>
