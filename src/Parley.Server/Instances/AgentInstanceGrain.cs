@@ -91,6 +91,10 @@ internal sealed partial class AgentInstanceGrain(
 
         (_llm, _tts, _asr) = (llm, tts, asr);
         _host!.Update(llm, ttsOverlay is null ? null : tts, asrOverlay is null ? null : asr);
+        if (update.UserStreamId is { Length: > 0 } userStreamId)
+        {
+            _host.SwitchUserStream(userStreamId);
+        }
         return Task.FromResult(InstanceReply.Ok);
     }
 

@@ -27,6 +27,9 @@ internal sealed partial class AgentInstanceHost
     private readonly ZegoEventBridge _bridge;
     private readonly Task<IAgentRoomConnection?> _join;
     private JsonObject _asr;
+    private readonly Lock _streamLock = new();
+    private string _userStreamId;
+    private IAgentRoomConnection? _connection;
 
     internal AgentInstanceHost(AgentInstanceHostFactory deps, InstanceSpec spec, JsonObject llm, JsonObject tts, JsonObject asr, Func<int, Task> delete)
     {
@@ -34,6 +37,7 @@ internal sealed partial class AgentInstanceHost
         _spec = spec;
         _delete = delete;
         _asr = asr;
+        _userStreamId = spec.UserStreamId;
         Agent = new VoiceAgent(
             new VoiceAgentOptions
             {
@@ -131,6 +135,37 @@ internal sealed partial class AgentInstanceHost
         }
     }
 
+    /// <summary>
+    /// UpdateAgentInstance <c>RTC.UserStreamId</c>: the agent stops playing its user stream and plays this one (also when
+    /// it is published only later); the input pipeline continues. Before the room is joined, the switch happens on join.
+    /// </summary>
+    public void SwitchUserStream(string streamId)
+    {
+        IAgentRoomConnection? connection;
+        lock (_streamLock)
+        {
+            _userStreamId = streamId;
+            connection = _connection;
+        }
+
+        if (connection is not null)
+        {
+            _ = SwitchAsync(connection, streamId);
+        }
+    }
+
+    private async Task SwitchAsync(IAgentRoomConnection connection, string streamId)
+    {
+        try
+        {
+            await connection.SwitchUserStreamAsync(streamId, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AgentRoomException or OperationCanceledException or ObjectDisposedException)
+        {
+            LogSwitchFailed(_deps.Logger, ex, _spec.InstanceId, streamId);
+        }
+    }
+
     /// <summary>The one teardown: leaves the room, stops the agent and its engines, flushes its events; returns its latency figures.</summary>
     public async Task<SessionLatency> StopAsync(TimeSpan joinWait)
     {
@@ -193,6 +228,19 @@ internal sealed partial class AgentInstanceHost
                 return null;
             }
 
+            string userStreamId;
+            lock (_streamLock)
+            {
+                _connection = connection;
+                userStreamId = _userStreamId;
+            }
+
+            if (!string.Equals(userStreamId, spec.UserStreamId, StringComparison.Ordinal))
+            {
+                // RTC.UserStreamId was updated while the agent was joining.
+                _ = SwitchAsync(connection, userStreamId);
+            }
+
             Agent.AttachMedia(new VoiceMedia(connection.UserAudio, connection.AgentAudio));
             _bridge.AttachRoom(connection);
             _ = connection.Lost.ContinueWith(lost => _delete(lost.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
@@ -217,6 +265,9 @@ internal sealed partial class AgentInstanceHost
             return null;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} could not switch to user stream {StreamId}")]
+    private static partial void LogSwitchFailed(ILogger logger, Exception exception, string instanceId, string streamId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId} of app {AppId} could not join its room (code {Code})")]
     private static partial void LogJoinFailed(ILogger logger, Exception exception, uint appId, string instanceId, int code);

@@ -22,6 +22,13 @@ public interface IAgentRoomConnection : IAsyncDisposable
 
     /// <summary>Sends an in-room message (ZEGO <c>msg_content</c>: Timestamp, SeqId, Round, Cmd, Data) to the room's users.</summary>
     ValueTask SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// UpdateAgentInstance <c>RTC.UserStreamId</c>: stops playing the current user stream and plays <paramref name="streamId"/>
+    /// (waiting for it when not published yet). <see cref="UserAudio"/> continues: the gap reads as silence, so an
+    /// utterance in progress ends as on a pause.
+    /// </summary>
+    ValueTask SwitchUserStreamAsync(string streamId, CancellationToken cancellationToken);
 }
 
 /// <summary>

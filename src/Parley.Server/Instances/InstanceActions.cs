@@ -28,6 +28,9 @@ public static class InstanceActions
         .Add("CreateDigitalHumanAgentInstance", DigitalHumanActions.CreateAsync)
         .Add("CreateLiveDigitalHumanAgentInstance", DigitalHumanActions.CreateLiveAsync);
 
+    /// <summary>The contract's limit on <c>RTC.StreamExtraInfo</c> (shared-components.yaml).</summary>
+    private const int StreamExtraInfoMaxBytes = 1024;
+
     /// <summary>The fields CreateAgentInstance and CreateDigitalHumanAgentInstance share, validated.</summary>
     internal sealed record CreateRequest(
         string AgentId, string UserId, string RoomId, string AgentStreamId, string AgentUserId, string UserStreamId,
@@ -74,6 +77,9 @@ public static class InstanceActions
     {
         var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
         var communicationMode = ListeningActions.ReadCommunicationMode(context.Body);
+
+        // RTC.StreamExtraInfo (2.13): ≤1024 bytes of UTF-8, kept on the instance for the agent stream's extra info.
+        var streamExtraInfo = context.Body.RequiredObject("RTC").OptionalString("StreamExtraInfo", StreamExtraInfoMaxBytes) ?? "";
 
         var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
@@ -135,6 +141,7 @@ public static class InstanceActions
                 AgentUserId = agentUserId,
                 AgentStreamId = agentStreamId,
                 UserStreamId = userStreamId,
+                StreamExtraInfo = streamExtraInfo,
                 LlmJson = mergedLlm.ToJsonString(),
                 TtsJson = mergedTts.ToJsonString(),
                 AsrJson = mergedAsr.ToJsonString(),
@@ -167,6 +174,7 @@ public static class InstanceActions
         var instance = Instance(context);
         var llm = body.OptionalObject("LLM");
         var tts = body.OptionalObject("TTS");
+        var userStreamId = body.OptionalObject("RTC")?.OptionalString("UserStreamId", RtcIdMaxBytes, IdCharset.Rtc);
         var asr = body.OptionalObject("ASR");
         if (llm is not null)
         {
@@ -198,6 +206,7 @@ public static class InstanceActions
             LlmJson = llm?.ToJsonObject().ToJsonString(),
             TtsJson = ttsOverlay?.ToJsonString(),
             AsrJson = asr?.ToJsonObject().ToJsonString(),
+            UserStreamId = string.IsNullOrEmpty(userStreamId) ? null : userStreamId,
         }));
         return null;
     }

@@ -135,6 +135,9 @@ public sealed class InstanceSpec
 
     /// <summary><c>AdvancedConfig.CommunicationMode</c>: 0 full duplex, 2 walkie-talkie (StartListening/StopListening).</summary>
     [Id(25)] public int CommunicationMode { get; init; }
+
+    /// <summary><c>RTC.StreamExtraInfo</c>: the agent stream's extra info (≤1024 bytes UTF-8; "" = none).</summary>
+    [Id(45)] public string StreamExtraInfo { get; init; } = "";
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>
@@ -145,6 +148,9 @@ public sealed class InstanceUpdate
     [Id(0)] public string? LlmJson { get; init; }
     [Id(1)] public string? TtsJson { get; init; }
     [Id(2)] public string? AsrJson { get; init; }
+
+    /// <summary><c>RTC.UserStreamId</c>: the user stream the agent listens to from now on (null = unchanged).</summary>
+    [Id(45)] public string? UserStreamId { get; init; }
 }
 
 [GenerateSerializer]

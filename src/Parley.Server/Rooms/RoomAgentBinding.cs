@@ -98,7 +98,14 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 {
     private readonly IRoomParticipant _participant;
     private readonly IRoomAudioOutput _output;
-    private readonly IRoomAudioInput _input;
+    private readonly Channel<AudioChunk> _relay = Channel.CreateBounded<AudioChunk>(new BoundedChannelOptions(50)
+    {
+        SingleReader = true,
+        SingleWriter = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private readonly SemaphoreSlim _switch = new(1, 1);
     private readonly TimeSpan _idleTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -106,6 +113,9 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _watch;
     private ITimer? _idle;
+    private IRoomAudioInput _input;
+    private CancellationTokenSource _pumpStop;
+    private Task _pump;
 
     public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
     {
@@ -121,7 +131,10 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             StartIdleTimer();
         }
 
-        UserAudio = GapFiller.Fill(input.Audio, time, _stop.Token);
+        // The played stream feeds a relay so that RTC.UserStreamId can switch streams under a running pipeline.
+        _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        _pump = Task.Run(() => PumpAsync(input, _pumpStop.Token));
+        UserAudio = GapFiller.Fill(_relay.Reader, time, _stop.Token);
         _watch = Task.Run(WatchAsync);
     }
 
@@ -148,15 +161,98 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         }
     }
 
+    public async ValueTask SwitchUserStreamAsync(string streamId, CancellationToken cancellationToken)
+    {
+        await _switch.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_stop.IsCancellationRequested || string.Equals(_input.StreamId, streamId, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            IRoomAudioInput next;
+            try
+            {
+                next = await _participant.PlayAsync(streamId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RoomException ex)
+            {
+                throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{streamId}': {ex.Message}");
+            }
+
+            await StopPumpAsync().ConfigureAwait(false);
+            await _input.DisposeAsync().ConfigureAwait(false);
+            _input = next;
+            _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            var token = _pumpStop.Token;
+            _pump = Task.Run(() => PumpAsync(next, token), CancellationToken.None);
+        }
+        finally
+        {
+            _switch.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         _idle?.Dispose();
+        await _switch.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        await StopPumpAsync().ConfigureAwait(false);
         await _input.DisposeAsync().ConfigureAwait(false);
+        _relay.Writer.TryComplete();
+        while (_relay.Reader.TryRead(out var left))
+        {
+            left.Dispose();
+        }
+
+        _switch.Dispose();
         await _output.DisposeAsync().ConfigureAwait(false);
         await _participant.DisposeAsync().ConfigureAwait(false);
         await _watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
+    }
+
+    private async Task StopPumpAsync()
+    {
+        await _pumpStop.CancelAsync().ConfigureAwait(false);
+        await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _pumpStop.Dispose();
+    }
+
+    /// <summary>Moves one played stream's frames into the relay; when that stream's audio ends by itself, so does the user's audio.</summary>
+    private async Task PumpAsync(IRoomAudioInput input, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await input.Audio.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (input.Audio.TryRead(out var chunk))
+                {
+                    if (!_relay.Writer.TryWrite(chunk))
+                    {
+                        try
+                        {
+                            await _relay.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            chunk.Dispose();
+                            throw;
+                        }
+                    }
+                }
+            }
+
+            _relay.Writer.TryComplete();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (ChannelClosedException)
+        {
+        }
     }
 
     private async Task WatchAsync()
