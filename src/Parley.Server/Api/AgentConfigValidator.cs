@@ -240,9 +240,29 @@ public static class AgentConfigValidator
             ValidateDashScopePayload(parameters);
         }
 
-        var silence = asr.OptionalInteger("VADSilenceSegmentation", 200, 2000);
-        var pause = asr.OptionalInteger("PauseInterval", 200, 2000);
-        _ = (silence, pause);
+        // The deprecated turn and sensitivity fields (2.12 moved them to the VAD object; still honoured).
+        asr.OptionalInteger("VADSilenceSegmentation", 200, 2000);
+        asr.OptionalInteger("PauseInterval", 200, 2000);
+        asr.OptionalInteger("VADSensitiveLevel", 0, 3);
+        asr.OptionalInteger("VADMinSpeechDur", 0, 1000);
+        asr.OptionalNumber("VADEnergyThreshold", 0, 1);
+    }
+
+    /// <summary>
+    /// The <c>VAD</c> object of CreateAgentInstance (shared-components.yaml <c>VAD</c>): <c>TurnDetectConfig</c>
+    /// {<c>SilenceSegmentation</c> 200–2000 ms, <c>PauseInterval</c> 200–2000 ms} and
+    /// <c>VoiceDetectConfig.SensitiveConfig</c> {<c>Level</c> 0–3, <c>MinSpeechDur</c> 0–1000 ms,
+    /// <c>EnergyThreshold</c> 0–1}; <c>410000003</c> naming the field otherwise.
+    /// </summary>
+    public static void ValidateVad(RequestBody vad)
+    {
+        var turn = vad.OptionalObject("TurnDetectConfig");
+        turn?.OptionalInteger("SilenceSegmentation", 200, 2000);
+        turn?.OptionalInteger("PauseInterval", 200, 2000);
+        var sensitive = vad.OptionalObject("VoiceDetectConfig")?.OptionalObject("SensitiveConfig");
+        sensitive?.OptionalInteger("Level", 0, 3);
+        sensitive?.OptionalInteger("MinSpeechDur", 0, 1000);
+        sensitive?.OptionalNumber("EnergyThreshold", 0, 1);
     }
 
     /// <summary>

@@ -27,6 +27,7 @@ internal sealed partial class AgentInstanceHost
     private readonly ZegoEventBridge _bridge;
     private readonly Task<IAgentRoomConnection?> _join;
     private JsonObject _asr;
+    private readonly JsonObject _vad;
     private readonly Lock _streamLock = new();
     private string _userStreamId;
     private IAgentRoomConnection? _connection;
@@ -37,6 +38,7 @@ internal sealed partial class AgentInstanceHost
         _spec = spec;
         _delete = delete;
         _asr = asr;
+        _vad = InstanceConfig.Parse(spec.VadJson);
         _userStreamId = spec.UserStreamId;
         Agent = new VoiceAgent(
             new VoiceAgentOptions
@@ -62,7 +64,7 @@ internal sealed partial class AgentInstanceHost
             Agent.UpdateVoice(deps.Speakers.Select(tts));
         }
 
-        Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr)));
+        Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad));
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
         // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
@@ -87,7 +89,7 @@ internal sealed partial class AgentInstanceHost
         if (asr is not null)
         {
             Volatile.Write(ref _asr, asr);
-            Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr)));
+            Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad));
         }
     }
 

@@ -78,6 +78,13 @@ public static class InstanceActions
         var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
         var communicationMode = ListeningActions.ReadCommunicationMode(context.Body);
 
+        // The VAD object (2.12+): turn detection and voice-detection sensitivity, over the deprecated ASR fields.
+        var vad = context.Body.OptionalObject("VAD");
+        if (vad is not null)
+        {
+            AgentConfigValidator.ValidateVad(vad);
+        }
+
         // RTC.StreamExtraInfo (2.13): ≤1024 bytes of UTF-8, kept on the instance for the agent stream's extra info.
         var streamExtraInfo = context.Body.RequiredObject("RTC").OptionalString("StreamExtraInfo", StreamExtraInfoMaxBytes) ?? "";
 
@@ -151,6 +158,7 @@ public static class InstanceActions
                 InterruptMode = interruptMode,
                 DisableTts = disableTts,
                 CommunicationMode = communicationMode,
+                VadJson = vad?.ToJsonObject().ToJsonString() ?? "{}",
             });
         }
         catch

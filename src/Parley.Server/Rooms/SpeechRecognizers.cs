@@ -21,8 +21,11 @@ internal sealed partial class SpeechRecognizers(
     /// <summary>The ASR engines by Vendor. Configuration accepts any ASR vendor: those without an engine listen with the default.</summary>
     public VendorRegistry<ISpeechRecognizer> Vendors { get; } = new(engines, e => e.Name, (e, p) => e.Validate(p));
 
-    /// <summary>What an instance with this (merged) ASR object listens with: a fresh VAD and recognition stream each call.</summary>
-    public ListeningSetup CreateListening(JsonObject asr)
+    /// <summary>
+    /// What an instance with this (merged) ASR object and its <c>VAD</c> object listens with: a fresh VAD and
+    /// recognition stream each call; the turn and sensitivity settings from both (the VAD object wins).
+    /// </summary>
+    public ListeningSetup CreateListening(JsonObject asr, JsonObject? vadConfig = null)
     {
         var fallback = options.Value.DefaultAsrVendor;
         var selection = Vendors.Select(asr["Vendor"]?.GetValue<string>(), asr["Params"] as JsonObject, fallback);
@@ -36,13 +39,11 @@ internal sealed partial class SpeechRecognizers(
             LogInvalid(logger, selection.Requested, selection.Reason!, fallback);
         }
 
-        var turn = ZegoConfig.ToUserInputOptions(Int(asr, "VADSilenceSegmentation"), Int(asr, "PauseInterval"));
+        var turn = ZegoConfig.ToTurnOptions(asr, vadConfig);
         var recognition = new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>());
         var engine = selection.Engine;
         return new ListeningSetup(turn, vad.Create, () => engine.Open(recognition));
     }
-
-    private static int? Int(JsonObject o, string name) => o[name] is JsonValue value && value.TryGetValue<int>(out var i) ? i : null;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ASR vendor {Vendor} cannot be used ({Reason}); listening with {Fallback}")]
     private static partial void LogInvalid(ILogger logger, string vendor, string reason, string fallback);

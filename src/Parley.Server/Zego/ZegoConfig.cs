@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Parley.Core.Input;
 using Parley.Core.Turns;
 
@@ -46,6 +47,69 @@ internal static class ZegoConfig
 
         return new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(value) };
     }
+
+    /// <summary>Parley's own debounce before the VAD reports speech (ZEGO's <c>MinSpeechDur</c> 0); <c>MinSpeechDur</c> adds to it.</summary>
+    public static readonly TimeSpan BaseMinSpeech = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>Silero speech probability at <c>EnergyThreshold</c> 0: the activation threshold is this plus the energy threshold (medium 0.2 → 0.5, today's default).</summary>
+    public const float ActivationOffset = 0.3f;
+
+    /// <summary>The deactivation threshold sits this far below the activation threshold (0.5 → 0.35).</summary>
+    public const float DeactivationGap = 0.15f;
+
+    /// <summary>
+    /// The turn and voice-detection settings of an instance: the <c>VAD</c> object of CreateAgentInstance (ZEGO 2.12+)
+    /// over the deprecated ASR fields (<c>VADSilenceSegmentation</c>, <c>PauseInterval</c>, <c>VADSensitiveLevel</c>,
+    /// <c>VADMinSpeechDur</c>, <c>VADEnergyThreshold</c>), field by field: a field the VAD object gives wins.
+    /// Values were validated at the API (AgentConfigValidator); absent ones are null.
+    /// </summary>
+    public static UserInputOptions ToTurnOptions(JsonObject? asr, JsonObject? vad)
+    {
+        var turn = vad?["TurnDetectConfig"] as JsonObject;
+        var sensitive = (vad?["VoiceDetectConfig"] as JsonObject)?["SensitiveConfig"] as JsonObject;
+        var silence = Int(turn, "SilenceSegmentation") ?? Int(asr, "VADSilenceSegmentation");
+        var pause = Int(turn, "PauseInterval") ?? Int(asr, "PauseInterval");
+        var level = Int(sensitive, "Level") ?? Int(asr, "VADSensitiveLevel") ?? 0;
+        var minSpeech = Int(sensitive, "MinSpeechDur") ?? Int(asr, "VADMinSpeechDur");
+        var energy = Number(sensitive, "EnergyThreshold") ?? Number(asr, "VADEnergyThreshold");
+        var options = ToUserInputOptions(silence, pause);
+        var (threshold, minSpeechMs) = Sensitivity(level, minSpeech, energy);
+        return options with { Vad = WithSensitivity(options.Vad, threshold, minSpeechMs) };
+    }
+
+    /// <summary>
+    /// <c>SensitiveConfig</c>: the (EnergyThreshold, MinSpeechDur) of a level — 0 medium (0.2, 0 ms, the default),
+    /// 1 low (0.4, 100 ms), 2 high (0.1, 0 ms); 3 custom takes the given values (each defaulting to medium's).
+    /// </summary>
+    public static (double EnergyThreshold, int MinSpeechDurMs) Sensitivity(int level, int? minSpeechDurMs, double? energyThreshold) => level switch
+    {
+        1 => (0.4, 100),
+        2 => (0.1, 0),
+        3 => (energyThreshold ?? 0.2, minSpeechDurMs ?? 0),
+        _ => (0.2, 0),
+    };
+
+    /// <summary>
+    /// The Silero VAD's thresholds and minimum speech for an (EnergyThreshold, MinSpeechDur): speech starts when the
+    /// speech probability reaches <see cref="ActivationOffset"/> + EnergyThreshold (clamped to [0.05, 0.95]) for
+    /// <see cref="BaseMinSpeech"/> + MinSpeechDur; it ends below the activation minus <see cref="DeactivationGap"/>.
+    /// Medium is Parley's default (0.5 / 0.35 / 150 ms); low 0.7 / 0.55 / 250 ms; high 0.4 / 0.25 / 150 ms.
+    /// </summary>
+    public static VadSegmenterOptions WithSensitivity(VadSegmenterOptions vad, double energyThreshold, int minSpeechDurMs)
+    {
+        var activation = (float)Math.Clamp(ActivationOffset + energyThreshold, 0.05, 0.95);
+        return vad with
+        {
+            ActivationThreshold = activation,
+            DeactivationThreshold = Math.Max(0.01f, activation - DeactivationGap),
+            MinSpeechDuration = BaseMinSpeech + TimeSpan.FromMilliseconds(minSpeechDurMs),
+        };
+    }
+
+    private static int? Int(JsonObject? o, string name) => o?[name] is JsonValue value && value.TryGetValue<int>(out var i) ? i
+        : o?[name] is JsonValue d && d.TryGetValue<double>(out var x) && x == Math.Floor(x) ? (int)x : null;
+
+    private static double? Number(JsonObject? o, string name) => o?[name] is JsonValue value && value.TryGetValue<double>(out var d) ? d : null;
 
     /// <summary>
     /// The interruption policy for <c>AdvancedConfig.InterruptMode</c>: 0 (default) the user's speech interrupts a
