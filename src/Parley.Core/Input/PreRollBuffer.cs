@@ -7,7 +7,8 @@ namespace Parley.Core.Input;
 /// </summary>
 internal sealed class PreRollBuffer
 {
-    private readonly short[] _ring;
+    private short[] _ring;
+    private long _floor; // positions below this were not held when the ring grew
 
     public PreRollBuffer(int capacity)
     {
@@ -15,11 +16,35 @@ internal sealed class PreRollBuffer
         _ring = new short[capacity];
     }
 
+    /// <summary>The samples it holds at most.</summary>
+    public int Capacity => _ring.Length;
+
+    /// <summary>
+    /// Grows the ring to <paramref name="capacity"/> keeping every held sample at its position (a reconfiguration that
+    /// needs more speech before the start decision; rare, never on the audio path's steady state).
+    /// </summary>
+    public void Grow(int capacity)
+    {
+        if (capacity <= _ring.Length)
+        {
+            return;
+        }
+
+        var grown = new short[capacity];
+        _floor = Oldest;
+        for (var position = _floor; position < Total; position++)
+        {
+            grown[position % capacity] = _ring[position % _ring.Length];
+        }
+
+        _ring = grown;
+    }
+
     /// <summary>Samples written so far (the position after the newest one).</summary>
     public long Total { get; private set; }
 
     /// <summary>The oldest position still held.</summary>
-    public long Oldest => Math.Max(0, Total - _ring.Length);
+    public long Oldest => Math.Max(_floor, Total - _ring.Length);
 
     public void Write(ReadOnlySpan<short> samples)
     {

@@ -96,9 +96,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         _preRollSamples = options.PreRoll.Ticks / TicksPerSample;
         _minSpeechSamples = options.Interruption.MinSpeech.Ticks / TicksPerSample;
 
-        // Holds the pre-roll, the speech before the start decision (MinSpeechDuration and a window), and one piece.
-        var ring = _preRollSamples + (options.Vad.MinSpeechDuration.Ticks / TicksPerSample) + (2 * _vad.WindowSamples) + MaxPiece;
-        _preRoll = new PreRollBuffer(checked((int)ring));
+        _preRoll = new PreRollBuffer(RingSamples(options.Vad));
         _farEnd = new FarEndReference((int)(options.FarEndBuffer.Ticks / TicksPerSample));
         _customEndOfTurn = endOfTurn is not null;
         _endOfTurn = endOfTurn ?? options.CreateEndOfTurnPolicy();
@@ -407,10 +405,17 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
     }
 
     /// <summary>Takes updated settings between turns (the VAD is quiet: its state machine restarts from quiet).</summary>
+    /// <summary>The ring holds the pre-roll, the speech before the start decision (MinSpeechDuration and a window), and one piece.</summary>
+    private int RingSamples(VadSegmenterOptions vad) =>
+        checked((int)(_preRollSamples + (vad.MinSpeechDuration.Ticks / TicksPerSample) + (2 * _vad.WindowSamples) + MaxPiece));
+
     private void ApplyLocked(UserInputOptions next)
     {
         _nextOptions = null;
         _vad.Reconfigure(next.Vad);
+
+        // A longer minimum speech needs more audio held before the start decision, or the utterance's start is lost.
+        _preRoll.Grow(RingSamples(next.Vad));
         if (!_customEndOfTurn)
         {
             _endOfTurn = next.CreateEndOfTurnPolicy();
