@@ -221,7 +221,7 @@ internal sealed partial class AgentInstanceHost
         try
         {
             var connection = await _deps.Rooms.JoinAsync(
-                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId),
+                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.MaxIdleSeconds > 0 ? TimeSpan.FromSeconds(spec.MaxIdleSeconds) : null),
                 cancellationToken).ConfigureAwait(false);
             if (cancellationToken.IsCancellationRequested)
             {

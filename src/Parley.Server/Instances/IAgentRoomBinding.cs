@@ -6,7 +6,11 @@ using Parley.Abstractions.Media;
 namespace Parley.Server.Instances;
 
 /// <summary>What an instance joins: the room, the ids it appears under, and the stream it listens to.</summary>
-public sealed record AgentRoomJoin(uint AppId, string InstanceId, string RoomId, string AgentUserId, string AgentStreamId, string UserStreamId, string UserId);
+/// <param name="MaxIdle">
+/// <c>AdvancedConfig.MaxIdleTime</c>: how long the instance's user (<paramref name="UserId"/>) may be absent from the
+/// room before the instance ends with 1202; null = the deployment's <c>Parley:Rooms:IdleTimeout</c>.
+/// </param>
+public sealed record AgentRoomJoin(uint AppId, string InstanceId, string RoomId, string AgentUserId, string AgentStreamId, string UserStreamId, string UserId, TimeSpan? MaxIdle = null);
 
 /// <summary>The instance's presence in a room; disposing it leaves the room.</summary>
 public interface IAgentRoomConnection : IAsyncDisposable

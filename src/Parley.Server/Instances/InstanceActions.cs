@@ -78,6 +78,9 @@ public static class InstanceActions
         var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
         var communicationMode = ListeningActions.ReadCommunicationMode(context.Body);
 
+        // AdvancedConfig.MaxIdleTime (2.6.6): seconds the instance's user may be absent from the room (default 120).
+        var maxIdle = (int)(context.Body.OptionalObject("AdvancedConfig")?.OptionalInteger("MaxIdleTime", 10, 1800) ?? 0);
+
         // The VAD object (2.12+): turn detection and voice-detection sensitivity, over the deprecated ASR fields.
         var vad = context.Body.OptionalObject("VAD");
         if (vad is not null)
@@ -159,6 +162,7 @@ public static class InstanceActions
                 DisableTts = disableTts,
                 CommunicationMode = communicationMode,
                 VadJson = vad?.ToJsonObject().ToJsonString() ?? "{}",
+                MaxIdleSeconds = maxIdle,
             });
         }
         catch

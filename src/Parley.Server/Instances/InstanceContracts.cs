@@ -133,6 +133,9 @@ public sealed class InstanceSpec
     /// <summary><c>AdvancedConfig.DisableTTS</c>: a text-only agent (no synthesis, no audio published; SendAgentInstanceTTS is refused).</summary>
     [Id(16)] public bool DisableTts { get; init; }
 
+    /// <summary><c>AdvancedConfig.MaxIdleTime</c> in seconds (10–1800; 0 = not given: <c>Parley:Rooms:IdleTimeout</c>).</summary>
+    [Id(30)] public int MaxIdleSeconds { get; init; }
+
     /// <summary>The <c>VAD</c> object of CreateAgentInstance (JSON text; "{}" = not given): turn detection and sensitivity.</summary>
     [Id(20)] public string VadJson { get; init; } = "{}";
 

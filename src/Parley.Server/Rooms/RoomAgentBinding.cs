@@ -83,7 +83,7 @@ internal sealed partial class RoomAgentBinding(
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
             }
 
-            return new RoomAgentConnection(participant, output, input, options.Value.IdleTimeout, time, _logger);
+            return new RoomAgentConnection(participant, output, input, join.UserId, join.MaxIdle ?? options.Value.IdleTimeout, time, _logger);
         }
         catch
         {
@@ -107,6 +107,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 
     private readonly SemaphoreSlim _switch = new(1, 1);
     private readonly TimeSpan _idleTimeout;
+    private readonly string _userId;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<int> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -117,16 +118,18 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private CancellationTokenSource _pumpStop;
     private Task _pump;
 
-    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
+    /// <param name="userId">The instance's user: while it is absent from the room for <paramref name="idleTimeout"/>, the room is lost with 1202 (MaxIdleTime).</param>
+    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, string userId, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
     {
         _participant = participant;
+        _userId = userId;
         _output = output;
         _input = input;
         AgentAudio = new RoomAudioSink(output);
         _idleTimeout = idleTimeout;
         _time = time;
         _logger = logger;
-        if (participant.RealUserCount == 0)
+        if (!participant.InitialUsers.Any(u => u.UserId == userId))
         {
             StartIdleTimer();
         }
@@ -263,10 +266,11 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             {
                 switch (e.Kind)
                 {
-                    case RoomEventKind.RealUserCountChanged when e.RealUserCount == 0:
+                    // MaxIdleTime counts the absence of the instance's own user (ZEGO: "the creating user").
+                    case RoomEventKind.UserLeft when e.UserId == _userId:
                         StartIdleTimer();
                         break;
-                    case RoomEventKind.RealUserCountChanged:
+                    case RoomEventKind.UserJoined when e.UserId == _userId:
                         _idle?.Dispose();
                         _idle = null;
                         break;
