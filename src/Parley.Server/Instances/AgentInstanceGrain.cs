@@ -120,6 +120,7 @@ internal sealed partial class AgentInstanceGrain(
                 ["Message"] = reasonCode == InstanceCodes.Kicked
                     ? $"agent instance kicked out of the room: another instance joined as AgentUserId '{spec.AgentUserId}'"
                     : "agent instance stopped",
+                ["Round"] = host.Session.LastRound,
             });
         }
 

@@ -65,7 +65,7 @@ internal sealed partial class AgentInstanceHost
         }
 
         Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad));
-        Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message });
+        Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message, ["Round"] = Session.LastRound });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
         // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
         var observer = deps.Observers.Create(spec.InstanceId);

@@ -150,7 +150,7 @@ public sealed class RoomSpeechTests
         var deleted = await WaitForCallbackAsync(receiver, "AgentInstanceDeleted");
         Assert.Equal(1202, deleted.Data!["Code"]!.GetValue<int>());
         Assert.Equal(410001002, (await api.QueryAgentInstanceStatusAsync(instanceId)).Code);
-        Assert.Contains(receiver.Requests, r => r.Event == "Exception" && r.Data!["Code"]!.GetValue<int>() == 1202);
+        Assert.Contains(receiver.Requests, r => r.Event == "Exception" && r.Data!["Code"]!.GetValue<int>() == 1202 && r.Data["Round"] is not null);
     }
 
     private static int Cmd(JsonElement message) => message.GetProperty("Cmd").GetInt32();
