@@ -212,6 +212,12 @@ public sealed partial class AgentSession
                 segment.Progress.FirstAudio += () => OnFirstAudio(handle);
             }
 
+            if (segment.SentMetaInfo is { } meta)
+            {
+                // Sent when the sentence starts playing (the output's first frame out), not when it was written.
+                segment.Progress.FirstFrameOut += () => OnMetaInfoPlaying(handle, meta);
+            }
+
             handle.CurrentSegment = segment;
             handle.Playing = true;
             if (!handle.SpeakBegun)
@@ -222,6 +228,17 @@ public sealed partial class AgentSession
 
             UpdateStatusLocked(handle);
             return true;
+        }
+    }
+
+    private void OnMetaInfoPlaying(SpeechHandle handle, System.Text.Json.Nodes.JsonObject meta)
+    {
+        lock (_gate)
+        {
+            if (!handle.IsDone)
+            {
+                Emit(new AgentMetaInfoEvent(handle.Round, meta));
+            }
         }
     }
 

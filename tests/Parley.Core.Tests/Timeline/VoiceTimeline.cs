@@ -34,7 +34,8 @@ internal sealed class VoiceTimeline : IAsyncDisposable
         TimeSpan? lookahead = null,
         bool attachMedia = true,
         bool textOnly = false,
-        Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null)
+        Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null,
+        Parley.Core.Text.MetaInfoRules? metaInfo = null)
     {
         Time = new FakeTimeProvider(T0);
         Llm = new TimelineLlm(Time);
@@ -50,6 +51,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
                     Llm = new LlmSettings("http://llm.invalid", "k", "m", null, 0.7, 0.9, null, false),
                     Interruption = interruption ?? InterruptionPolicy.Default,
                     LlmStallTimeout = llmStall ?? TimeSpan.FromSeconds(15),
+                    MetaInfo = metaInfo,
                 },
                 SpeechLookahead = lookahead ?? TimeSpan.FromMilliseconds(300),
                 TextOnly = textOnly,
