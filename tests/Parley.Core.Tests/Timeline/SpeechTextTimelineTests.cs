@@ -87,3 +87,22 @@ public sealed class SpeechTextTimelineTests
         Assert.Equal(["Wellknown  fact."], t.Tts.Texts);
     }
 }
+
+[Collection(nameof(TimelineCollection))]
+public sealed class VerbatimMetaInfoTimelineTests
+{
+    [Fact]
+    public async Task SendTtsText_MetadataAtStartOrEnd_IsTakenOut_AndSentWhenPlaying()
+    {
+        await using var t = new VoiceTimeline(metaInfo: new MetaInfoRules("[[", "]]", ["action"]));
+        await t.RunForAsync(TimeSpan.FromMilliseconds(50));
+        t.Session.SubmitSpeech(new SpeechRequest("""[[{"action":"a1"}]]Today is fine. [[{"action":"a2"}]]"""));
+        await t.RunForAsync(TimeSpan.FromMilliseconds(3000));
+
+        Assert.Equal(["Today is fine."], t.Tts.Texts);
+        Assert.Equal("Today is fine.", string.Concat(t.All<ReplyTextDeltaEvent>().Select(d => d.Delta)));
+        var meta = Assert.Single(t.All<AgentMetaInfoEvent>());
+        Assert.Equal("""{"action":"a2"}""", meta.MetaInfo.ToJsonString());
+        Assert.True(t.TimeOf<AgentMetaInfoEvent>() >= t.Sink.Played.First(f => f.Marker != 0).At - TimeSpan.FromMilliseconds(25));
+    }
+}
