@@ -73,6 +73,7 @@ public static class InstanceActions
     private static async ValueTask<object?> CreateAsync(ActionContext context, CancellationToken cancellationToken)
     {
         var (agentId, userId, roomId, agentStreamId, agentUserId, userStreamId, llm, tts, asr, windowSize, messages, flags, interruptMode, disableTts) = ReadCreate(context.Body, AgentActions.Tts(context)?.Vendors);
+        var (metaInfoJson, ttsParamPathsJson) = SpeechTextConfig.Read(context.Body.OptionalObject("AdvancedConfig"));
 
         var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
@@ -142,6 +143,8 @@ public static class InstanceActions
                 CallbackFlags = flags,
                 InterruptMode = interruptMode,
                 DisableTts = disableTts,
+                MetaInfoJson = metaInfoJson,
+                TtsParamPathsJson = ttsParamPathsJson,
             });
         }
         catch

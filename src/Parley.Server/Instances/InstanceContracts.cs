@@ -117,6 +117,12 @@ public sealed class InstanceSpec
 
     /// <summary><c>AdvancedConfig.DisableTTS</c>: a text-only agent (no synthesis, no audio published; SendAgentInstanceTTS is refused).</summary>
     [Id(16)] public bool DisableTts { get; init; }
+
+    /// <summary><c>AdvancedConfig.LLMMetaInfo</c> as checked (JSON), or null.</summary>
+    [Id(35)] public string? MetaInfoJson { get; init; }
+
+    /// <summary><c>AdvancedConfig.TTSParamPaths</c> as checked (JSON), or null.</summary>
+    [Id(36)] public string? TtsParamPathsJson { get; init; }
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>
