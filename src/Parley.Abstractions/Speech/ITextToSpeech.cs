@@ -37,7 +37,59 @@ public interface ITextToSpeech
 }
 
 /// <summary>What a synthesis stream speaks with: the vendor's <c>Params</c> (whole, including <c>app</c> credentials).</summary>
-public sealed record TtsRequest(JsonObject? Parameters);
+public sealed record TtsRequest(JsonObject? Parameters)
+{
+    /// <summary>
+    /// <c>TTS.Url</c>: the vendor endpoint for this synthesis instead of the engine's configured one (null = the
+    /// configured one). Engines that connect somewhere take it; it has passed the outbound URL policy's configuration
+    /// check, and the engine's connection still applies the policy.
+    /// </summary>
+    public Uri? Endpoint { get; init; }
+
+    /// <summary>Values set in the Params for this synthesis only (per-sentence effects, <c>AdvancedConfig.TTSParamPaths</c>).</summary>
+    public IReadOnlyList<TtsParameterOverride>? Overrides { get; init; }
+
+    /// <summary>
+    /// The Params with <see cref="Overrides"/> applied: a copy (the shared Params are never changed), or
+    /// <see cref="Parameters"/> itself without overrides. Objects on the path are created as needed.
+    /// </summary>
+    public JsonObject? ResolveParameters()
+    {
+        if (Overrides is not { Count: > 0 } overrides)
+        {
+            return Parameters;
+        }
+
+        var copy = Parameters?.DeepClone() as JsonObject ?? [];
+        foreach (var o in overrides)
+        {
+            var parts = o.Path.Split('.', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0)
+            {
+                continue;
+            }
+
+            var target = copy;
+            for (var i = 0; i < parts.Length - 1; i++)
+            {
+                if (target[parts[i]] is not JsonObject next)
+                {
+                    next = [];
+                    target[parts[i]] = next;
+                }
+
+                target = next;
+            }
+
+            target[parts[^1]] = o.Value?.DeepClone();
+        }
+
+        return copy;
+    }
+}
+
+/// <summary>A value to set at a dotted <paramref name="Path"/> of the Params (e.g. <c>payload.parameters.instruction</c>).</summary>
+public sealed record TtsParameterOverride(string Path, JsonNode? Value);
 
 /// <param name="StreamingText">
 /// The vendor's protocol takes text in pieces (token deltas) within one synthesis; without it the engine speaks

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Parley.Core.Replies;
 using Parley.Core.Sessions;
@@ -22,7 +23,9 @@ internal sealed class LlmStreamStats
 /// sentences to the speech playout. The stall timer runs only while waiting for the model: time spent waiting on the
 /// sentence channel (Parley's own speech queue) does not count.
 /// </summary>
-internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan stallTimeout)
+/// With <c>LLMMetaInfo</c> rules the metadata is taken out of the deltas before subtitles and sentences see it
+/// (<see cref="MetaInfoExtractor"/>) and rides on the segment of the sentence it starts.
+internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan stallTimeout, MetaInfoRules? metaInfo = null)
 {
     public async Task RunAsync(
         SpeechHandle handle,
@@ -33,6 +36,9 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
         CancellationToken cancellationToken)
     {
         var segmenter = new SentenceSegmenter();
+        var extractor = metaInfo is null ? null : new MetaInfoExtractor(metaInfo);
+        JsonObject? carried = null;
+        var textStarted = false;
         var completed = new List<string>();
         using var stall = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stall.Token);
@@ -66,45 +72,121 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
             }
 
             stats.LastToken = time.GetTimestamp();
-            var firstDelta = stats.Tokens++ == 0;
-            if (firstDelta)
+            if (stats.Tokens++ == 0)
             {
                 stats.FirstToken = stats.LastToken;
             }
 
-            if (!host.OnTextDelta(handle, delta, firstDelta))
+            var marked = extractor is null ? delta : extractor.Push(delta);
+            if (!Show(handle, host, marked, ref textStarted))
             {
                 return;
             }
 
             completed.Clear();
-            completed.AddRange(segmenter.Push(delta));
+            completed.AddRange(segmenter.Push(marked));
             foreach (var sentence in completed)
             {
-                if (!await WriteAsync(handle, host, sentences, sentence, first, cancellationToken).ConfigureAwait(false))
+                if (await WriteAsync(handle, host, sentences, extractor, sentence, first, carried, cancellationToken).ConfigureAwait(false) is not { } written)
                 {
                     return;
                 }
 
-                first = false;
+                (first, carried) = written;
+            }
+        }
+
+        if (extractor is not null)
+        {
+            var rest = extractor.Complete();
+            if (!Show(handle, host, rest, ref textStarted))
+            {
+                return;
+            }
+
+            completed.Clear();
+            completed.AddRange(segmenter.Push(rest));
+            foreach (var sentence in completed)
+            {
+                if (await WriteAsync(handle, host, sentences, extractor, sentence, first, carried, cancellationToken).ConfigureAwait(false) is not { } written)
+                {
+                    return;
+                }
+
+                (first, carried) = written;
             }
         }
 
         if (segmenter.Complete() is { } last)
         {
-            await WriteAsync(handle, host, sentences, last, first, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(handle, host, sentences, extractor, last, first, carried, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private static async ValueTask<bool> WriteAsync(
-        SpeechHandle handle, IReplyHost host, ChannelWriter<SpeechSegment> writer, string sentence, bool first, CancellationToken cancellationToken)
+    /// <summary>Subtitles: the delta without metadata markers; nothing is shown for a delta that was all metadata.</summary>
+    private static bool Show(SpeechHandle handle, IReplyHost host, string marked, ref bool started)
     {
-        if (!host.OnSentence(handle, sentence))
+        var visible = MetaInfoExtractor.StripMarkers(marked);
+        if (visible.Length == 0)
         {
-            return false;
+            return true;
         }
 
-        await writer.WriteAsync(new SpeechSegment(handle.Round, sentence, first), cancellationToken).ConfigureAwait(false);
-        return true;
+        var firstDelta = !started;
+        started = true;
+        return host.OnTextDelta(handle, visible, firstDelta);
+    }
+
+    /// <summary>Writes one sentence; returns the next (first, carried metadata), or null when the reply is done.</summary>
+    private async ValueTask<(bool First, JsonObject? Carried)?> WriteAsync(
+        SpeechHandle handle,
+        IReplyHost host,
+        ChannelWriter<SpeechSegment> writer,
+        MetaInfoExtractor? extractor,
+        string sentence,
+        bool first,
+        JsonObject? carried,
+        CancellationToken cancellationToken)
+    {
+        JsonObject? meta = null;
+        if (extractor is not null)
+        {
+            meta = extractor.TakeSentenceMeta(sentence, out sentence);
+            if (carried is not null)
+            {
+                // Metadata that came alone (a "sentence" of only metadata) belongs to the next sentence.
+                meta = meta is null ? carried : Merge(carried, meta);
+            }
+
+            if (sentence.Length == 0)
+            {
+                return (first, meta);
+            }
+        }
+
+        if (!host.OnSentence(handle, sentence))
+        {
+            return null;
+        }
+
+        var segment = new SpeechSegment(handle.Round, sentence, first)
+        {
+            MetaInfo = meta,
+            SentMetaInfo = meta is null ? null : metaInfo!.Sent(meta),
+        };
+        await writer.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+        return (false, null);
+    }
+
+    private static JsonObject Merge(JsonObject earlier, JsonObject later)
+    {
+        foreach (var key in later.Select(p => p.Key).ToList())
+        {
+            var value = later[key];
+            later.Remove(key);
+            earlier[key] = value;
+        }
+
+        return earlier;
     }
 }

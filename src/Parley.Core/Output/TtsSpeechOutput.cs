@@ -9,7 +9,20 @@ using Parley.Media;
 namespace Parley.Core.Output;
 
 /// <summary>The TTS of an agent: the engine for its vendor, its Params and its text rules (FilterText, TerminatorText).</summary>
-public sealed record TtsVoice(ITextToSpeech Provider, JsonObject? Parameters, IReadOnlyList<FilterSpan> Filters, string? Terminator);
+public sealed record TtsVoice(ITextToSpeech Provider, JsonObject? Parameters, IReadOnlyList<FilterSpan> Filters, string? Terminator)
+{
+    /// <summary><c>TTS.CharacterFilter</c>: strings (≤ 2 characters) removed from the text before synthesis (subtitles keep them).</summary>
+    public IReadOnlyList<string> CharacterFilter { get; init; } = [];
+
+    /// <summary><c>TTS.Url</c>: the vendor endpoint to use instead of the engine's configured one, or null.</summary>
+    public Uri? Endpoint { get; init; }
+
+    /// <summary>
+    /// <c>AdvancedConfig.TTSParamPaths</c>: metadata key → dotted path in the vendor's Params; a sentence whose
+    /// metadata has the key is synthesised with the value at that path (that sentence only).
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ParamPaths { get; init; }
+}
 
 /// <summary>
 /// Speaks a session's sentences into an <see cref="IAudioSink"/>: FilterText/TerminatorText are applied across the
@@ -52,20 +65,26 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
     public void Clear()
     {
         sink.Clear();
+        SpeechProgress? started;
         lock (_gate)
         {
-            ReportPlayedLocked();
+            started = ReportPlayedLocked();
             _segment = null;
         }
+
+        started?.ReportFirstFrameOut();
     }
 
     public async ValueTask FinishAsync(CancellationToken cancellationToken)
     {
         await sink.WaitForPlayoutAsync(cancellationToken).ConfigureAwait(false);
+        SpeechProgress? started;
         lock (_gate)
         {
-            ReportPlayedLocked();
+            started = ReportPlayedLocked();
         }
+
+        started?.ReportFirstFrameOut();
     }
 
     public async ValueTask SpeakAsync(SpeechSegment segment, CancellationToken cancellationToken)
@@ -78,7 +97,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
             _filter = new SpeechTextFilter(voice.Filters, voice.Terminator);
         }
 
-        var text = _filter!.Push(segment.Text + " ").Trim();
+        var text = RemoveCharacters(_filter!.Push(segment.Text + " "), voice.CharacterFilter).Trim();
         if (text.Length == 0)
         {
             return;
@@ -102,7 +121,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         try
         {
             // One synthesis stream per segment: the text is pushed whole and flushed, so its audio ends with the segment.
-            await using var stream = voice.Provider.Open(new TtsRequest(voice.Parameters));
+            await using var stream = voice.Provider.Open(Request(voice, segment));
             await stream.PushTextAsync(text, cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             await foreach (var piece in stream.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -152,10 +171,13 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                SpeechProgress? started;
                 lock (_gate)
                 {
-                    ReportPlayedLocked();
+                    started = ReportPlayedLocked();
                 }
+
+                started?.ReportFirstFrameOut();
 
                 var pending = sink.Buffered;
                 if (pending == TimeSpan.Zero || pending <= Lookahead)
@@ -190,6 +212,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         }
 
         var length = chunk.Length;
+        SpeechProgress? started;
         lock (_gate)
         {
             _written += length;
@@ -198,27 +221,66 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
                 _segmentWritten += length;
             }
 
-            ReportPlayedLocked();
+            started = ReportPlayedLocked();
         }
+
+        started?.ReportFirstFrameOut();
 
         await sink.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reports the current segment's played fraction from the sink's played position.</summary>
-    private void ReportPlayedLocked()
+    /// <summary>
+    /// Reports the current segment's played fraction from the sink's played position; returns the segment's progress
+    /// once some of it has played, for the caller to report its first frame out after leaving the lock (that report
+    /// raises the "started playing" event, whose handlers take the session's lock).
+    /// </summary>
+    private SpeechProgress? ReportPlayedLocked()
     {
         if (_segment is not { } progress || _segmentWritten == 0)
         {
-            return;
+            return null;
         }
 
         var total = _segmentComplete ? _segmentWritten : Math.Max(_segmentWritten, _segmentEstimate);
         var played = Math.Clamp(sink.PlayedSamples - _segmentStart, 0, _segmentWritten);
-        if (played > 0)
+        progress.ReportPlayed((double)played / total);
+        return played > 0 && progress.FirstFrameOutAt is null ? progress : null;
+    }
+
+    /// <summary>The segment's request: the voice's Params and endpoint, with the sentence's <c>TTSParamPaths</c> values.</summary>
+    private static TtsRequest Request(TtsVoice voice, SpeechSegment segment)
+    {
+        List<TtsParameterOverride>? overrides = null;
+        if (voice.ParamPaths is { Count: > 0 } paths && segment.MetaInfo is { } meta)
         {
-            progress.ReportFirstFrameOut();
+            foreach (var (key, path) in paths)
+            {
+                if (meta.TryGetPropertyValue(key, out var value))
+                {
+                    (overrides ??= []).Add(new TtsParameterOverride(path, value?.DeepClone()));
+                }
+            }
         }
 
-        progress.ReportPlayed((double)played / total);
+        return new TtsRequest(voice.Parameters) { Endpoint = voice.Endpoint, Overrides = overrides };
+    }
+
+    /// <summary>Removes each CharacterFilter string (longest first, so "##" goes before "#").</summary>
+    internal static string RemoveCharacters(string text, IReadOnlyList<string> filter)
+    {
+        if (filter.Count == 0)
+        {
+            return text;
+        }
+
+        foreach (var item in filter.OrderByDescending(f => f.Length))
+        {
+            if (item.Length > 0)
+            {
+                text = text.Replace(item, "", StringComparison.Ordinal);
+            }
+        }
+
+        return text;
     }
 }

@@ -8,7 +8,7 @@ namespace Parley.Core.Providers;
 
 /// <summary>
 /// The base of TTS vendors whose engine takes one text per call (Local, CosyVoice today): a vendor implements
-/// <see cref="Validate"/> and <see cref="SynthesizeSentenceAsync"/>; the base checks the Params once per stream,
+/// <see cref="Validate"/> and <see cref="SynthesizeSentenceAsync(string, JsonObject?, CancellationToken)"/>; the base checks the Params once per stream,
 /// skips blank text, and speaks each pushed text in turn, in order, as the reader reads.
 /// </summary>
 public abstract class SentenceTtsBase : ITextToSpeech
@@ -28,8 +28,9 @@ public abstract class SentenceTtsBase : ITextToSpeech
     public ITtsStream Open(TtsRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ThrowIfInvalid(request.Parameters);
-        return new SentenceStream(this, request.Parameters);
+        var parameters = request.ResolveParameters();
+        ThrowIfInvalid(parameters);
+        return new SentenceStream(this, parameters, request.Endpoint);
     }
 
     /// <summary>
@@ -40,7 +41,7 @@ public abstract class SentenceTtsBase : ITextToSpeech
     {
         ArgumentNullException.ThrowIfNull(text);
         ThrowIfInvalid(parameters);
-        return SynthesizeCheckedAsync(text, parameters, cancellationToken);
+        return SynthesizeCheckedAsync(text, parameters, null, cancellationToken);
     }
 
     /// <summary>
@@ -48,6 +49,14 @@ public abstract class SentenceTtsBase : ITextToSpeech
     /// owned by the caller; the enumeration is disposed early when the reply is interrupted.
     /// </summary>
     protected abstract IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(string text, JsonObject? parameters, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// As <see cref="SynthesizeSentenceAsync(string, JsonObject?, CancellationToken)"/> at <paramref name="endpoint"/>
+    /// (<c>TTS.Url</c>, null = the configured endpoint). Engines that connect to a vendor override it; by default the
+    /// endpoint is not used.
+    /// </summary>
+    protected virtual IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(string text, JsonObject? parameters, Uri? endpoint, CancellationToken cancellationToken) =>
+        SynthesizeSentenceAsync(text, parameters, cancellationToken);
 
     private void ThrowIfInvalid(JsonObject? parameters)
     {
@@ -57,7 +66,7 @@ public abstract class SentenceTtsBase : ITextToSpeech
         }
     }
 
-    private async IAsyncEnumerable<AudioChunk> SynthesizeCheckedAsync(string text, JsonObject? parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<AudioChunk> SynthesizeCheckedAsync(string text, JsonObject? parameters, Uri? endpoint, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (string.IsNullOrWhiteSpace(text))
@@ -65,14 +74,14 @@ public abstract class SentenceTtsBase : ITextToSpeech
             yield break;
         }
 
-        await foreach (var chunk in SynthesizeSentenceAsync(text, parameters, cancellationToken).ConfigureAwait(false))
+        await foreach (var chunk in SynthesizeSentenceAsync(text, parameters, endpoint, cancellationToken).ConfigureAwait(false))
         {
             yield return chunk;
         }
     }
 
     /// <summary>Pushed texts queue up; the reader's enumeration synthesises them one after the other (no worker task).</summary>
-    private sealed class SentenceStream(SentenceTtsBase engine, JsonObject? parameters) : ITtsStream
+    private sealed class SentenceStream(SentenceTtsBase engine, JsonObject? parameters, Uri? endpoint) : ITtsStream
     {
         private readonly Channel<string> _text = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         private readonly CancellationTokenSource _stop = new();
@@ -108,7 +117,7 @@ public abstract class SentenceTtsBase : ITextToSpeech
             {
                 while (reader.TryRead(out var text))
                 {
-                    await foreach (var chunk in engine.SynthesizeCheckedAsync(text, parameters, token).ConfigureAwait(false))
+                    await foreach (var chunk in engine.SynthesizeCheckedAsync(text, parameters, endpoint, token).ConfigureAwait(false))
                     {
                         yield return new TtsAudio(chunk, null);
                     }

@@ -113,6 +113,7 @@ public sealed partial class AgentSession
     private async Task RunSpeechAsync(SpeechHandle handle)
     {
         var request = handle.Speech!;
+        var (text, meta) = VerbatimText(request.Text);
         try
         {
             lock (_gate)
@@ -124,20 +125,25 @@ public sealed partial class AgentSession
 
                 if (request.AddToHistory)
                 {
-                    handle.HistoryMessage = new ContextMessage(MessageRole.Assistant, request.Text);
+                    handle.HistoryMessage = new ContextMessage(MessageRole.Assistant, text);
                     _context.Add(handle.HistoryMessage);
                 }
 
-                handle.Text.Append(request.Text);
-                Emit(new ReplyTextDeltaEvent(handle.Round, request.Text));
+                handle.Text.Append(text);
+                Emit(new ReplyTextDeltaEvent(handle.Round, text));
             }
 
-            await _playout.SpeakOnlyAsync(handle, this, new SpeechSegment(handle.Round, request.Text, true)).ConfigureAwait(false);
+            var segment = new SpeechSegment(handle.Round, text, true)
+            {
+                MetaInfo = meta,
+                SentMetaInfo = meta is null ? null : _options.MetaInfo!.Sent(meta),
+            };
+            await _playout.SpeakOnlyAsync(handle, this, segment).ConfigureAwait(false);
             lock (_gate)
             {
                 if (handle.TryEnd(SpeechState.Finished))
                 {
-                    Emit(new ReplyFinishedEvent(handle.Round, request.Text));
+                    Emit(new ReplyFinishedEvent(handle.Round, text));
                 }
             }
         }
@@ -212,6 +218,12 @@ public sealed partial class AgentSession
                 segment.Progress.FirstAudio += () => OnFirstAudio(handle);
             }
 
+            if (segment.SentMetaInfo is { } meta)
+            {
+                // Sent when the sentence starts playing (the output's first frame out), not when it was written.
+                segment.Progress.FirstFrameOut += () => OnMetaInfoPlaying(handle, meta);
+            }
+
             handle.CurrentSegment = segment;
             handle.Playing = true;
             if (!handle.SpeakBegun)
@@ -222,6 +234,34 @@ public sealed partial class AgentSession
 
             UpdateStatusLocked(handle);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// SendAgentInstanceTTS text with LLMMetaInfo rules: its metadata (at the start or the end, as ZEGO's guide allows)
+    /// is taken out of the text and all of it rides on the one segment the text is spoken as.
+    /// </summary>
+    private (string Text, System.Text.Json.Nodes.JsonObject? Meta) VerbatimText(string text)
+    {
+        if (_options.MetaInfo is not { } rules)
+        {
+            return (text, null);
+        }
+
+        var extractor = new Parley.Core.Text.MetaInfoExtractor(rules);
+        var marked = extractor.Push(text) + extractor.Complete();
+        var meta = extractor.TakeSentenceMeta(marked, out var clean);
+        return (clean, meta);
+    }
+
+    private void OnMetaInfoPlaying(SpeechHandle handle, System.Text.Json.Nodes.JsonObject meta)
+    {
+        lock (_gate)
+        {
+            if (!handle.IsDone)
+            {
+                Emit(new AgentMetaInfoEvent(handle.Round, meta));
+            }
         }
     }
 

@@ -44,7 +44,7 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
         _speech = speechOutput ?? TextOnlySpeechOutput.Instance;
         _context = new ConversationContext(options.InitialMessages, options.MaxContextMessages);
         _latency = new SessionLatencyStats(timeProvider);
-        _llmStage = new LlmStage(model, timeProvider, options.LlmStallTimeout);
+        _llmStage = new LlmStage(model, timeProvider, options.LlmStallTimeout, options.MetaInfo);
         _playout = new SpeechPlayout(timeProvider, options.SpeechStallTimeout);
         _lastRound = (timeProvider.GetUtcNow().ToUnixTimeMilliseconds() % 1_000_000_000L) * 1000L;
     }

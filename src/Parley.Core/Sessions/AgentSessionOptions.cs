@@ -28,6 +28,9 @@ public sealed record AgentSessionOptions
 
     /// <summary>Whether (and how much) user speech interrupts a reply.</summary>
     public InterruptionPolicy Interruption { get; init; } = InterruptionPolicy.Default;
+
+    /// <summary><c>AdvancedConfig.LLMMetaInfo</c>: metadata taken out of the LLM's text (null = none is looked for).</summary>
+    public Parley.Core.Text.MetaInfoRules? MetaInfo { get; init; }
 }
 
 /// <summary>A request to answer <see cref="Text"/> as if the user had said it.</summary>

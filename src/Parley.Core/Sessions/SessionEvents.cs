@@ -70,3 +70,9 @@ public sealed record TurnLatencyEvent(
     /// <summary>End of user speech (or reply start for proactive replies) to the first audio frame out.</summary>
     public TimeSpan? TotalCost => FirstAudioOutAt - (UserSpeechEndedAt ?? ReplyStartedAt);
 }
+
+/// <summary>
+/// A sentence carrying <c>LLMMetaInfo</c> metadata started playing: <paramref name="MetaInfo"/> has the keys listed in
+/// <c>SendMetaKeys</c> (room Cmd 102, callback AgentInstanceMetaInfo).
+/// </summary>
+public sealed record AgentMetaInfoEvent(long RoundId, System.Text.Json.Nodes.JsonObject MetaInfo) : SessionEvent(RoundId);

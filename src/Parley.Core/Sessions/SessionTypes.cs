@@ -113,6 +113,12 @@ public sealed record SpeechSegment(long RoundId, string Text, bool IsFirstOfRepl
 {
     /// <summary>Where the output reports how far the segment got (see <see cref="ISpeechOutput"/>).</summary>
     public SpeechProgress Progress { get; init; } = SpeechProgress.None;
+
+    /// <summary>The <c>LLMMetaInfo</c> metadata at the start of this sentence (all its keys), or null.</summary>
+    public System.Text.Json.Nodes.JsonObject? MetaInfo { get; init; }
+
+    /// <summary>The part of <see cref="MetaInfo"/> whose keys are in <c>SendMetaKeys</c> (sent when the sentence starts playing), or null.</summary>
+    public System.Text.Json.Nodes.JsonObject? SentMetaInfo { get; init; }
 }
 
 /// <summary>
@@ -243,7 +249,13 @@ public sealed class SpeechProgress
         }
     }
 
-    /// <summary>The first audio frame of the segment was sent out.</summary>
+    /// <summary>
+    /// Raised once, when <see cref="ReportFirstFrameOut"/> is first called: the segment started playing. Outputs call
+    /// it outside their own locks (handlers take the session's).
+    /// </summary>
+    internal event Action? FirstFrameOut;
+
+    /// <summary>The first audio frame of the segment was sent out (played, by the sink's position).</summary>
     public void ReportFirstFrameOut()
     {
         if (!_active)
@@ -251,12 +263,18 @@ public sealed class SpeechProgress
             return;
         }
 
+        bool first;
         lock (_gate)
         {
+            first = _firstFrameOut is null;
             _firstFrameOut ??= _time.GetUtcNow();
         }
 
         Touch();
+        if (first)
+        {
+            FirstFrameOut?.Invoke();
+        }
     }
 
     /// <summary>Fraction [0, 1] of the segment's audio played so far; lower values than an earlier report are ignored.</summary>

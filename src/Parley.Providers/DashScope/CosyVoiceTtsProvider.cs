@@ -90,14 +90,19 @@ public sealed partial class CosyVoiceTtsProvider(DashScopeConnectionPool pool, I
         return null;
     }
 
+    protected override IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(string text, JsonObject? parameters, CancellationToken cancellationToken) =>
+        SynthesizeSentenceAsync(text, parameters, null, cancellationToken);
+
+    /// <summary>One task at <paramref name="endpoint"/> (<c>TTS.Url</c>) or, when null, the configured DashScope URL.</summary>
     protected override async IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(
         string text,
         JsonObject? parameters,
+        Uri? endpoint,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var request = new Request(parameters ?? [], pool.Options.ApiKey);
         var taskId = Guid.NewGuid().ToString("N");
-        var connection = await pool.StartTaskAsync(VendorName, request.ApiKey, taskId, request, static (w, r) => r.WritePayload(w), cancellationToken)
+        var connection = await pool.StartTaskAsync(VendorName, request.ApiKey, taskId, request, static (w, r) => r.WritePayload(w), cancellationToken, endpoint)
             .ConfigureAwait(false);
         var clean = false;
         try

@@ -18,6 +18,8 @@ public sealed partial class DashScopeConnectionPool : IDisposable
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
     private readonly HttpMessageInvoker _invoker;
+    private readonly HttpMessageInvoker _agentInvoker;
+    private readonly OutboundPolicy _policy;
     private long _opened;
     private bool _disposed;
 
@@ -29,7 +31,11 @@ public sealed partial class DashScopeConnectionPool : IDisposable
         Endpoint = new Uri(Options.Url);
         Time = time ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<DashScopeConnectionPool>();
-        _invoker = new HttpMessageInvoker((policy ?? OutboundPolicy.Default).CreateHandler(UrlOrigin.Operator));
+        _policy = policy ?? OutboundPolicy.Default;
+        _invoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Operator));
+
+        // An agent's TTS.Url is a tenant's choice: the whole outbound policy applies to it.
+        _agentInvoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Agent));
     }
 
     public DashScopeOptions Options { get; }
@@ -58,12 +64,18 @@ public sealed partial class DashScopeConnectionPool : IDisposable
     /// connection that turns out dead before task-started (the server dropped it while idle) is replaced once by a
     /// fresh one. task-failed throws <see cref="DashScopeException"/> with the server's code and message.
     /// </summary>
+    /// <param name="endpoint">
+    /// An agent's <c>TTS.Url</c> instead of <see cref="Endpoint"/> (null = <see cref="Endpoint"/>): http(s) is taken as
+    /// ws(s); the outbound URL policy applies to it as to an agent's URL (<see cref="UrlOrigin.Agent"/>), refusals throw
+    /// <see cref="OutboundPolicyException"/>. Its connections are pooled apart from the configured endpoint's.
+    /// </param>
     internal async Task<DashScopeConnection> StartTaskAsync<TState>(
-        string vendor, string apiKey, string taskId, TState state, Action<Utf8JsonWriter, TState> writePayload, CancellationToken cancellationToken)
+        string vendor, string apiKey, string taskId, TState state, Action<Utf8JsonWriter, TState> writePayload, CancellationToken cancellationToken, Uri? endpoint = null)
     {
+        endpoint = AgentEndpoint(endpoint);
         for (var attempt = 0; ; attempt++)
         {
-            var (connection, reused) = await RentAsync(apiKey, fresh: attempt > 0, cancellationToken).ConfigureAwait(false);
+            var (connection, reused) = await RentAsync(apiKey, fresh: attempt > 0, endpoint, cancellationToken).ConfigureAwait(false);
             var keep = false;
             try
             {
@@ -161,11 +173,36 @@ public sealed partial class DashScopeConnectionPool : IDisposable
         }
 
         _invoker.Dispose();
+        _agentInvoker.Dispose();
     }
 
-    private async Task<(DashScopeConnection Connection, bool Reused)> RentAsync(string apiKey, bool fresh, CancellationToken cancellationToken)
+    /// <summary>An agent's endpoint as a WebSocket URL that passed the policy, or null for the configured one.</summary>
+    private Uri? AgentEndpoint(Uri? endpoint)
     {
-        var key = apiKey;
+        if (endpoint is null)
+        {
+            return null;
+        }
+
+        var builder = new UriBuilder(endpoint);
+        builder.Scheme = builder.Scheme switch
+        {
+            "http" => "ws",
+            "https" => "wss",
+            var other => other,
+        };
+        var ws = builder.Uri;
+        if (_policy.CheckUrl(ws.AbsoluteUri, OutboundProtocol.WebSocket, UrlOrigin.Agent) is { } refusal)
+        {
+            throw new OutboundPolicyException($"TTS.Url is refused by the outbound URL policy: it {refusal}.");
+        }
+
+        return ws;
+    }
+
+    private async Task<(DashScopeConnection Connection, bool Reused)> RentAsync(string apiKey, bool fresh, Uri? endpoint, CancellationToken cancellationToken)
+    {
+        var key = endpoint is null ? apiKey : endpoint.AbsoluteUri + "\n" + apiKey;
         if (!fresh)
         {
             while (true)
@@ -194,7 +231,9 @@ public sealed partial class DashScopeConnectionPool : IDisposable
             }
         }
 
-        var connection = await DashScopeConnection.ConnectAsync(Endpoint, _invoker, apiKey, key, Options, Time, cancellationToken).ConfigureAwait(false);
+        var connection = endpoint is null
+            ? await DashScopeConnection.ConnectAsync(Endpoint, _invoker, apiKey, key, Options, Time, cancellationToken).ConfigureAwait(false)
+            : await DashScopeConnection.ConnectAsync(endpoint, _agentInvoker, apiKey, key, Options, Time, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _opened);
         return (connection, false);
     }

@@ -37,4 +37,7 @@ public static class CallbackEvents
     public const string UserAudioData = "UserAudioData";
     public const string AgentInstanceCreated = "AgentInstanceCreated";
     public const string AgentInstanceDeleted = "AgentInstanceDeleted";
+
+    /// <summary>LLMMetaInfo: a sentence carrying metadata started playing (Data <c>{Round, MetaInfo}</c>).</summary>
+    public const string AgentInstanceMetaInfo = "AgentInstanceMetaInfo";
 }

@@ -51,6 +51,7 @@ internal sealed partial class AgentInstanceHost
                     InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
                     LlmStallTimeout = deps.Options.LlmStallTimeout,
                     Interruption = ZegoConfig.ToInterruptionPolicy(spec.InterruptMode),
+                    MetaInfo = SpeechTextConfig.ToRules(spec.MetaInfoJson),
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,
                 TextOnly = spec.DisableTts,
@@ -61,7 +62,7 @@ internal sealed partial class AgentInstanceHost
         if (!spec.DisableTts)
         {
             // A text-only agent (DisableTTS) has no voice: its TTS config may be incomplete.
-            Agent.UpdateVoice(deps.Speakers.Select(tts));
+            Agent.UpdateVoice(deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(spec.TtsParamPathsJson) });
         }
 
         Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad));
@@ -83,7 +84,7 @@ internal sealed partial class AgentInstanceHost
         Session.UpdateLlm(InstanceConfig.ToLlmSettings(llm));
         if (tts is not null && !_spec.DisableTts)
         {
-            Agent.UpdateVoice(_deps.Speakers.Select(tts));
+            Agent.UpdateVoice(_deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(_spec.TtsParamPathsJson) });
         }
 
         if (asr is not null)

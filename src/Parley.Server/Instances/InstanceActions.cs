@@ -90,6 +90,7 @@ public static class InstanceActions
 
         // RTC.StreamExtraInfo (2.13): ≤1024 bytes of UTF-8, kept on the instance for the agent stream's extra info.
         var streamExtraInfo = context.Body.RequiredObject("RTC").OptionalString("StreamExtraInfo", StreamExtraInfoMaxBytes) ?? "";
+        var (metaInfoJson, ttsParamPathsJson) = SpeechTextConfig.Read(context.Body.OptionalObject("AdvancedConfig"));
 
         var agent = await context.Services.GetRequiredService<IAgentStore>().GetAsync(context.App.AppId, agentId, cancellationToken)
             ?? throw new ApiException(ReturnCodes.AgentNotFound, $"agent '{agentId}' does not exist");
@@ -163,6 +164,8 @@ public static class InstanceActions
                 CommunicationMode = communicationMode,
                 VadJson = vad?.ToJsonObject().ToJsonString() ?? "{}",
                 MaxIdleSeconds = maxIdle,
+                MetaInfoJson = metaInfoJson,
+                TtsParamPathsJson = ttsParamPathsJson,
             });
         }
         catch

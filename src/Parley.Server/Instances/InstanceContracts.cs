@@ -144,6 +144,12 @@ public sealed class InstanceSpec
 
     /// <summary><c>RTC.StreamExtraInfo</c>: the agent stream's extra info (≤1024 bytes UTF-8; "" = none).</summary>
     [Id(45)] public string StreamExtraInfo { get; init; } = "";
+
+    /// <summary><c>AdvancedConfig.LLMMetaInfo</c> as checked (JSON), or null.</summary>
+    [Id(35)] public string? MetaInfoJson { get; init; }
+
+    /// <summary><c>AdvancedConfig.TTSParamPaths</c> as checked (JSON), or null.</summary>
+    [Id(36)] public string? TtsParamPathsJson { get; init; }
 }
 
 /// <summary>UpdateAgentInstance: override objects (JSON text, null = not given) merged over the instance's current ones.</summary>

@@ -364,7 +364,17 @@ internal sealed partial class TtsProviders
             }
         }
 
-        return new TtsVoice(selection.Engine, selection.Parameters, filters, tts["TerminatorText"]?.GetValue<string>());
+        var characters = tts["CharacterFilter"] is JsonArray removed
+            ? removed.OfType<JsonValue>().Select(c => c.TryGetValue<string>(out var s) ? s : "").Where(s => s.Length > 0).ToList()
+            : [];
+
+        // TTS.Url is the named vendor's endpoint: not for the fallback engine speaking in its place.
+        var endpoint = !selection.FellBack && tts["Url"] is JsonValue url && url.TryGetValue<string>(out var u) && Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : null;
+        return new TtsVoice(selection.Engine, selection.Parameters, filters, tts["TerminatorText"]?.GetValue<string>())
+        {
+            CharacterFilter = characters,
+            Endpoint = endpoint,
+        };
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} cannot be used ({Reason}); speaking with {Fallback}")]

@@ -7,7 +7,7 @@ namespace Parley.Server.Zego;
 /// <summary>
 /// Turns session events into the contract's callbacks (event name and Data), honouring the instance's
 /// <c>CallbackConfig</c> flags: AgentInstanceStatus, AgentSpeakAction (deprecated, still honoured), UserSpeakAction,
-/// ASRResult, Interrupted and LLMResult are opt-in; Exception (1004, LLM 2201–2206, TTS 2301) is always sent.
+/// ASRResult, Interrupted and LLMResult are opt-in; AgentInstanceMetaInfo (LLMMetaInfo's SendMetaKeys, no flag) and Exception (1004, LLM 2201–2206, TTS 2301) is always sent.
 /// AgentInstanceStatus is sent once per change of status (a repeated status is no change).
 /// Not thread-safe: one mapper per instance's callback lane.
 /// </summary>
@@ -32,6 +32,8 @@ internal sealed class CallbackMapper(IReadOnlyDictionary<string, int> flags, str
             (CallbackEvents.Interrupted, new JsonObject { ["Round"] = interrupted.RoundId, ["Reason"] = (int)interrupted.Reason, ["PlayedText"] = interrupted.PlayedText }),
         ReplySentenceEvent sentence when On("LLMResult") =>
             (CallbackEvents.LlmResult, new JsonObject { ["Round"] = sentence.RoundId, ["Text"] = sentence.Text }),
+        AgentMetaInfoEvent meta =>
+            (CallbackEvents.AgentInstanceMetaInfo, new JsonObject { ["Round"] = meta.RoundId, ["MetaInfo"] = meta.MetaInfo.DeepClone() }),
         SessionErrorEvent error =>
             (CallbackEvents.Exception, new JsonObject { ["Code"] = ExceptionCode(error), ["Message"] = error.Message, ["Round"] = error.RoundId }),
         _ => null,

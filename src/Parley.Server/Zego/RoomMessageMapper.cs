@@ -33,6 +33,9 @@ internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
     public const int AgentText = 4;
     public const int AgentStatusCmd = 6;
 
+    /// <summary>Cmd 102: LLMMetaInfo metadata (the SendMetaKeys part) as the sentence carrying it starts playing.</summary>
+    public const int MetaInfoCmd = 102;
+
     private readonly string _userId = userId;
     private readonly string _agentUserId = agentUserId;
 
@@ -76,6 +79,9 @@ internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
             case AgentSpeakingChangedEvent agent when agent.Speaking != _speaking:
                 _speaking = agent.Speaking;
                 yield return (AgentSpeakStatus, agent.RoundId, new JsonObject { ["SpeakStatus"] = agent.Speaking ? 1 : 2 });
+                break;
+            case AgentMetaInfoEvent meta:
+                yield return (MetaInfoCmd, meta.RoundId, (JsonObject)meta.MetaInfo.DeepClone());
                 break;
             case UserSpeakingChangedEvent user:
                 yield return (UserSpeakStatus, user.RoundId, new JsonObject { ["SpeakStatus"] = user.Speaking ? 1 : 2, ["UserId"] = _userId });

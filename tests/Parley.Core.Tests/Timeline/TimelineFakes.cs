@@ -161,6 +161,9 @@ internal sealed class ScriptedTts(FakeTimeProvider time, string name = "Scripted
 
     public ConcurrentQueue<string> Texts { get; } = new();
 
+    /// <summary>The Params each sentence was synthesised with, in order (a JSON string, "null" for none).</summary>
+    public ConcurrentQueue<string> Params { get; } = new();
+
     /// <summary>The marker of each sentence synthesised, by its text.</summary>
     public ConcurrentDictionary<short, string> Markers { get; } = new();
 
@@ -170,6 +173,7 @@ internal sealed class ScriptedTts(FakeTimeProvider time, string name = "Scripted
     {
         var number = (short)Interlocked.Increment(ref _sentences);
         Texts.Enqueue(text);
+        Params.Enqueue(parameters?.ToJsonString() ?? "null");
         Markers[number] = text;
         await Task.Delay(FirstAudioDelay, time, cancellationToken);
         var total = text.Length * 60 * 16;

@@ -27,6 +27,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
     private TimeSpan _now;
     private TimeSpan _micSent;
     private bool _attached;
+    private readonly ObservedReader _reader;
 
     public VoiceTimeline(
         InterruptionPolicy? interruption = null,
@@ -36,8 +37,10 @@ internal sealed class VoiceTimeline : IAsyncDisposable
         bool attachMedia = true,
         bool textOnly = false,
         bool walkieTalkie = false,
-        Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null)
+        Func<TimelineRecognizer, ISpeechRecognitionStream>? openRecognition = null,
+        Parley.Core.Text.MetaInfoRules? metaInfo = null)
     {
+        _reader = new ObservedReader(_mic.Reader);
         Time = new FakeTimeProvider(T0);
         Llm = new TimelineLlm(Time);
         Tts = new ScriptedTts(Time);
@@ -52,6 +55,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
                     Llm = new LlmSettings("http://llm.invalid", "k", "m", null, 0.7, 0.9, null, false),
                     Interruption = interruption ?? InterruptionPolicy.Default,
                     LlmStallTimeout = llmStall ?? TimeSpan.FromSeconds(15),
+                    MetaInfo = metaInfo,
                 },
                 SpeechLookahead = lookahead ?? TimeSpan.FromMilliseconds(300),
                 TextOnly = textOnly,
@@ -96,7 +100,7 @@ internal sealed class VoiceTimeline : IAsyncDisposable
 
     public void AttachMedia()
     {
-        Agent.AttachMedia(new VoiceMedia(_mic.Reader, Sink));
+        Agent.AttachMedia(new VoiceMedia(_reader, Sink));
         _attached = true;
     }
 
@@ -195,13 +199,14 @@ internal sealed class VoiceTimeline : IAsyncDisposable
     /// microphone channel or on another task, so once the pool has stayed empty for a few yields, the step is done.
     /// </summary>
     /// <summary>
-    /// Waits (at most 5 s of real time) until the input pipeline has taken every microphone frame written so far: on a
-    /// loaded machine its reader can be descheduled while the pool looks empty, and the fake clock must not run ahead.
+    /// Waits (at most 5 s of real time) until the input pipeline has processed every microphone frame written so far
+    /// (it is back waiting for the next one): on a loaded machine its loop can be mid-frame while the pool looks empty,
+    /// and the fake clock must not run ahead of it.
     /// </summary>
     private async Task DrainMicrophoneAsync()
     {
         var deadline = Environment.TickCount64 + 5000;
-        while (_attached && _mic.Reader.Count > 0 && Environment.TickCount64 < deadline)
+        while (_attached && !_reader.Parked && Environment.TickCount64 < deadline)
         {
             await Task.Yield();
             Thread.Yield();
@@ -217,5 +222,41 @@ internal sealed class VoiceTimeline : IAsyncDisposable
             Thread.Yield();
             quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
         }
+    }
+}
+
+/// <summary>
+/// The microphone as the pipeline reads it, telling whether its reader is parked: it asked to wait for a frame after
+/// taking the last one (so that frame's processing is finished) and nothing is queued.
+/// </summary>
+internal sealed class ObservedReader(ChannelReader<AudioChunk> inner) : ChannelReader<AudioChunk>
+{
+    private long _reads;
+    private long _waitsAfterRead = -1;
+
+    /// <summary>Nothing queued, and the reader waited after its last read.</summary>
+    public bool Parked => inner.Count == 0 && Interlocked.Read(ref _waitsAfterRead) == Interlocked.Read(ref _reads);
+
+    public override bool CanCount => true;
+
+    public override int Count => inner.Count;
+
+    public override Task Completion => inner.Completion;
+
+    public override bool TryRead(out AudioChunk item)
+    {
+        if (inner.TryRead(out item))
+        {
+            Interlocked.Increment(ref _reads);
+            return true;
+        }
+
+        return false;
+    }
+
+    public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Exchange(ref _waitsAfterRead, Interlocked.Read(ref _reads));
+        return inner.WaitToReadAsync(cancellationToken);
     }
 }

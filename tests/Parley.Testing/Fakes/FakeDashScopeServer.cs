@@ -76,6 +76,7 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
     private long _audioBytesSent;
     private CountingTransport _transport = null!;
     private JsonObject? _lastRunTask;
+    private readonly List<JsonObject> _runTasks = [];
 
     private FakeDashScopeServer(WebApplication app, FakeDashScopeOptions options)
     {
@@ -118,6 +119,18 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
 
     /// <summary>A copy of the last well-formed run-task received (for shape assertions).</summary>
     public JsonObject? LastRunTask => Volatile.Read(ref _lastRunTask)?.DeepClone().AsObject();
+
+    /// <summary>Every run-task received, in order (copies).</summary>
+    public IReadOnlyList<JsonObject> RunTasks
+    {
+        get
+        {
+            lock (_runTasks)
+            {
+                return [.. _runTasks.Select(t => t.DeepClone().AsObject())];
+            }
+        }
+    }
 
     public static async Task<FakeDashScopeServer> StartAsync(FakeDashScopeOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -390,6 +403,10 @@ public sealed class FakeDashScopeServer : IAsyncDisposable
             }
 
             Volatile.Write(ref server._lastRunTask, command);
+            lock (server._runTasks)
+            {
+                server._runTasks.Add(command);
+            }
             var state = kind == "tts"
                 ? new TaskState(taskId, new Synthesis(parameters!["sample_rate"]!.GetValue<int>()))
                 : new TaskState(taskId, null);
