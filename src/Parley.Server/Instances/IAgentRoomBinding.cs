@@ -25,7 +25,8 @@ public interface IAgentRoomConnection : IAsyncDisposable
     Task<int> Lost { get; }
 
     /// <summary>Sends an in-room message (ZEGO <c>msg_content</c>: Timestamp, SeqId, Round, Cmd, Data) to the room's users.</summary>
-    ValueTask SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken);
+    /// Returns false when the room refused or could not take it (the caller reports Exception 1208).
+    ValueTask<bool> SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken);
 
     /// <summary>
     /// UpdateAgentInstance <c>RTC.UserStreamId</c>: stops playing the current user stream and plays <paramref name="streamId"/>

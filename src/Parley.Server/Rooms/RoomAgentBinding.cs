@@ -147,20 +147,22 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 
     public Task<int> Lost => _lost.Task;
 
-    public async ValueTask SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken)
+    public async ValueTask<bool> SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken)
     {
         if (_participant.Closed.IsCancellationRequested)
         {
-            return;
+            return true; // leaving the room: nobody to tell, and no failure to report
         }
 
         try
         {
             await _participant.SendRoomMessageAsync(cmd, round, data, null, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (Exception ex) when (ex is RoomException or ObjectDisposedException or InvalidOperationException)
         {
             LogMessageFailed(_logger, ex, cmd);
+            return false;
         }
     }
 

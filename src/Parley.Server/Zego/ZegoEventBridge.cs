@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Parley.Core.Sessions;
+using Parley.Server.Callbacks;
 using Parley.Server.Instances;
 
 namespace Parley.Server.Zego;
@@ -28,6 +29,10 @@ internal sealed class ZegoEventBridge : IAsyncDisposable
     private readonly Task _roomConsumer;
     private readonly Task _callbackConsumer;
     private IAgentRoomConnection? _room;
+    private bool _sendFailing;
+
+    /// <summary>Exception code for a room message that could not be sent (callbacks/exception-codes.mdx).</summary>
+    public const int RoomMessageFailedCode = 1208;
 
     /// <param name="events">The session's events (read until completed).</param>
     /// <param name="spec">The instance (its user and callback flags).</param>
@@ -85,7 +90,19 @@ internal sealed class ZegoEventBridge : IAsyncDisposable
             {
                 if (Volatile.Read(ref _room) is { } room)
                 {
-                    await room.SendRoomMessageAsync(cmd, round, data, cancellationToken).ConfigureAwait(false);
+                    var sent = await room.SendRoomMessageAsync(cmd, round, data, cancellationToken).ConfigureAwait(false);
+                    if (!sent && !_sendFailing)
+                    {
+                        // Exception 1208 (failed to send a room message): once per run of failures, not per message.
+                        await _publish(CallbackEvents.Exception, new JsonObject
+                        {
+                            ["Code"] = RoomMessageFailedCode,
+                            ["Message"] = $"failed to send a room message (Cmd {cmd}) to the room",
+                            ["Round"] = round,
+                        }).ConfigureAwait(false);
+                    }
+
+                    _sendFailing = !sent;
                 }
             }
         }
