@@ -81,6 +81,10 @@ public static class InstanceActions
         // AdvancedConfig.MaxIdleTime (2.6.6): seconds the instance's user may be absent from the room (default 120).
         var maxIdle = (int)(context.Body.OptionalObject("AdvancedConfig")?.OptionalInteger("MaxIdleTime", 10, 1800) ?? 0);
 
+        // AdvancedConfig.AddASRInfo: pass the ASR vendor's recognition tags to the LLM. No engine here returns tags
+        // (pocketsphinx, Paraformer/Fun-ASR text only), so it is checked and has nothing to pass (docs/compatibility.md).
+        context.Body.OptionalObject("AdvancedConfig")?.OptionalBool("AddASRInfo");
+
         // The VAD object (2.12+): turn detection and voice-detection sensitivity, over the deprecated ASR fields.
         var vad = context.Body.OptionalObject("VAD");
         if (vad is not null)

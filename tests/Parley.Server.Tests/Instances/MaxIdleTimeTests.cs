@@ -101,6 +101,19 @@ public sealed class MaxIdleTimeTests(InstanceServerFixture fixture) : IClassFixt
         Assert.Equal(0, (await fixture.Api().CallAsync("DeleteAgentInstance", new { AgentInstanceId = id })).Code());
     }
 
+    [Fact]
+    public async Task AddAsrInfo_IsABoolean()
+    {
+        var body = fixture.CreateBody(await fixture.RegisterAgentAsync());
+        body["AdvancedConfig"] = JsonNode.Parse("""{"AddASRInfo":"yes"}""");
+        var reply = await fixture.Api().CallAsync("CreateAgentInstance", body);
+        Assert.True(reply.Code() == ReturnCodes.InvalidParameter, reply.ToString());
+        Assert.Contains("AdvancedConfig.AddASRInfo", reply.Message());
+        body["AdvancedConfig"] = JsonNode.Parse("""{"AddASRInfo":true}""");
+        var id = await fixture.CreateInstanceAsync(body);
+        Assert.Equal(0, (await fixture.Api().CallAsync("DeleteAgentInstance", new { AgentInstanceId = id })).Code());
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         for (var i = 0; i < 200 && !condition(); i++)
