@@ -63,8 +63,6 @@ public sealed class RoomAgentActionTests
         var frames = await room.User.WaitForAudioToEndAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(20));
         var heard = frames.Sum(f => f.Samples.Length) / 16000.0;
         Assert.True(heard < 8, $"{heard:0.0} s heard: the interruption did not stop a reply of ~15 s");
-        var spoken = string.Concat(room.User.RoomMessages.Where(m => Cmd(m) == 4).Select(m => m.GetProperty("Data").GetProperty("Text").GetString()));
-        Assert.NotEqual(text, spoken);
     }
 
     [Fact]
