@@ -10,6 +10,7 @@ using Parley.Core.Text;
 using Parley.Media;
 using Parley.Rtc.Rooms;
 using Parley.Server.Instances;
+using Parley.Server.Zego;
 
 namespace Parley.Server.Rooms;
 
@@ -44,7 +45,8 @@ internal sealed partial class RoomAgentBinding(
     IRoomManager rooms,
     IOptions<AgentRoomOptions> options,
     TimeProvider time,
-    ILoggerFactory loggers) : IAgentRoomBinding
+    ILoggerFactory loggers,
+    IServiceProvider services) : IAgentRoomBinding
 {
     private readonly ILogger _logger = loggers.CreateLogger<RoomAgentBinding>();
 
@@ -83,7 +85,7 @@ internal sealed partial class RoomAgentBinding(
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
             }
 
-            return new RoomAgentConnection(participant, output, input, join.UserId, join.MaxIdle ?? options.Value.IdleTimeout, time, _logger);
+            return new RoomAgentConnection(participant, output, input, join.UserId, join.MaxIdle ?? options.Value.IdleTimeout, time, _logger, join, services);
         }
         catch
         {
@@ -113,13 +115,24 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly TaskCompletionSource<int> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _watch;
+    private readonly AgentActionChannel? _actions;
     private ITimer? _idle;
     private IRoomAudioInput _input;
     private CancellationTokenSource _pumpStop;
     private Task _pump;
 
+    /// <param name="participant">The agent in its room.</param>
+    /// <param name="output">The agent's published stream.</param>
+    /// <param name="input">The user's played stream.</param>
     /// <param name="userId">The instance's user: while it is absent from the room for <paramref name="idleTimeout"/>, the room is lost with 1202 (MaxIdleTime).</param>
-    public RoomAgentConnection(IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, string userId, TimeSpan idleTimeout, TimeProvider time, ILogger logger)
+    /// <param name="idleTimeout">How long the instance's user may be absent.</param>
+    /// <param name="time">The server clock.</param>
+    /// <param name="logger">The binding's logger.</param>
+    /// <param name="join">Who the agent is (app, instance, user): the room action channel acts for it. Null: no action channel.</param>
+    /// <param name="services">The root services the action channel runs actions with (with <paramref name="join"/>).</param>
+    public RoomAgentConnection(
+        IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, string userId, TimeSpan idleTimeout, TimeProvider time, ILogger logger,
+        AgentRoomJoin? join = null, IServiceProvider? services = null)
     {
         _participant = participant;
         _userId = userId;
@@ -138,6 +151,11 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         _pump = Task.Run(() => PumpAsync(input, _pumpStop.Token));
         UserAudio = GapFiller.Fill(_relay.Reader, time, _stop.Token);
+        if (join is not null && services is not null)
+        {
+            _actions = new AgentActionChannel(services, join.AppId, join.InstanceId, participant.UserId, SendReplyAsync, time, logger, _stop.Token);
+        }
+
         _watch = Task.Run(WatchAsync);
     }
 
@@ -196,6 +214,24 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         finally
         {
             _switch.Release();
+        }
+    }
+
+    /// <summary>An action channel reply (msg_type 22) to the user who asked, as a raw room message.</summary>
+    private async ValueTask SendReplyAsync(byte[] reply, string toUserId, CancellationToken cancellationToken)
+    {
+        if (_participant.Closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        try
+        {
+            await _participant.SendRawMessageAsync(reply, [toUserId], cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RoomException or ObjectDisposedException or InvalidOperationException or ArgumentException)
+        {
+            LogReplyFailed(_logger, ex, toUserId);
         }
     }
 
@@ -279,6 +315,10 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
                     case RoomEventKind.Kicked:
                         _lost.TrySetResult(InstanceCodes.Kicked);
                         break;
+                    case RoomEventKind.RoomMessage when e.Message is not null && _actions is not null:
+                        // ZEGO's client → agent actions (msg_type 20): taken off this loop at once.
+                        _actions.Offer(e.Message);
+                        break;
                 }
             }
 
@@ -298,6 +338,9 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         _idle?.Dispose();
         _idle = _time.CreateTimer(_ => _lost.TrySetResult(InstanceCodes.RoomIdle), null, _idleTimeout, Timeout.InfiniteTimeSpan);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Agent action reply to {UserId} could not be sent")]
+    private static partial void LogReplyFailed(ILogger logger, Exception exception, string userId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Room message Cmd {Cmd} could not be sent")]
     private static partial void LogMessageFailed(ILogger logger, Exception exception, int cmd);

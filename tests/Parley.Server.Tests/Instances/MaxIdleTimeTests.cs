@@ -26,7 +26,7 @@ public sealed class MaxIdleTimeTests(InstanceServerFixture fixture) : IClassFixt
         var server = await ParleyTestServer.StartAsync([App]);
         var rooms = server.Services.GetRequiredService<IRoomManager>();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var binding = new RoomAgentBinding(rooms, Options.Create(new AgentRoomOptions()), time, NullLoggerFactory.Instance);
+        var binding = new RoomAgentBinding(rooms, Options.Create(new AgentRoomOptions()), time, NullLoggerFactory.Instance, server.Services);
         return (server, rooms, binding, time);
     }
 
