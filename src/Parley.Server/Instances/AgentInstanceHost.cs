@@ -28,6 +28,7 @@ internal sealed partial class AgentInstanceHost
     private readonly Task<IAgentRoomConnection?> _join;
     private JsonObject _asr;
     private readonly JsonObject _vad;
+    private readonly Action<string, int>? _userAudio;
     private readonly Lock _streamLock = new();
     private string _userStreamId;
     private IAgentRoomConnection? _connection;
@@ -39,6 +40,17 @@ internal sealed partial class AgentInstanceHost
         _delete = delete;
         _asr = asr;
         _vad = InstanceConfig.Parse(spec.VadJson);
+        if (spec.CallbackFlags.TryGetValue("UserAudioData", out var wantsAudio) && wantsAudio == 1)
+        {
+            _userAudio = (audio, samples) => _ = PublishAsync(CallbackEvents.UserAudioData, new JsonObject
+            {
+                ["UserId"] = spec.UserId,
+                ["Round"] = Session.LastRound,
+                ["SampleRate"] = UserAudioCapture.SampleRate,
+                ["Format"] = "pcm",
+                ["Audio"] = audio,
+            });
+        }
         _userStreamId = spec.UserStreamId;
         Agent = new VoiceAgent(
             new VoiceAgentOptions
@@ -65,7 +77,7 @@ internal sealed partial class AgentInstanceHost
             Agent.UpdateVoice(deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(spec.TtsParamPathsJson) });
         }
 
-        Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad));
+        Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message, ["Round"] = Session.LastRound });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
         // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
@@ -90,7 +102,7 @@ internal sealed partial class AgentInstanceHost
         if (asr is not null)
         {
             Volatile.Write(ref _asr, asr);
-            Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad));
+            Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
         }
     }
 

@@ -25,7 +25,8 @@ internal sealed partial class SpeechRecognizers(
     /// What an instance with this (merged) ASR object and its <c>VAD</c> object listens with: a fresh VAD and
     /// recognition stream each call; the turn and sensitivity settings from both (the VAD object wins).
     /// </summary>
-    public ListeningSetup CreateListening(JsonObject asr, JsonObject? vadConfig = null)
+    /// <param name="userAudio">When given (CallbackConfig.UserAudioData), gets the base64 PCM of each utterance's first 1–1.5 s and its sample count.</param>
+    public ListeningSetup CreateListening(JsonObject asr, JsonObject? vadConfig = null, Action<string, int>? userAudio = null)
     {
         var fallback = options.Value.DefaultAsrVendor;
         var selection = Vendors.Select(asr["Vendor"]?.GetValue<string>(), asr["Params"] as JsonObject, fallback);
@@ -42,7 +43,9 @@ internal sealed partial class SpeechRecognizers(
         var turn = ZegoConfig.ToTurnOptions(asr, vadConfig);
         var recognition = new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>());
         var engine = selection.Engine;
-        return new ListeningSetup(turn, vad.Create, () => engine.Open(recognition));
+        return userAudio is null
+            ? new ListeningSetup(turn, vad.Create, () => engine.Open(recognition))
+            : new ListeningSetup(turn, vad.Create, () => new UserAudioCapture(engine.Open(recognition), userAudio));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ASR vendor {Vendor} cannot be used ({Reason}); listening with {Fallback}")]
