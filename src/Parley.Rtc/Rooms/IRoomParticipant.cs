@@ -73,11 +73,17 @@ public interface IRoomParticipant : IAsyncDisposable
     ValueTask<IRoomAudioOutput> PublishAsync(string streamId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Publishes <paramref name="streamId"/> as a live stream: a transport's microphone. Unlike <see cref="PublishAsync"/>,
+    /// As <see cref="PublishAsync(string, CancellationToken)"/>, with the stream's extra info (ZEGO's
+    /// <c>RTC.StreamExtraInfo</c>, at most 1024 bytes): clients see it in LoginResult's <c>Streams</c> and StreamAdded.
+    /// </summary>
+    ValueTask<IRoomAudioOutput> PublishAsync(string streamId, string extraInfo, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Publishes <paramref name="streamId"/> as a live stream: a transport's microphone. Unlike <see cref="PublishAsync(string, CancellationToken)"/>,
     /// a live writer never waits: when the pacer's queue is full its oldest audio is dropped (and counted), so a client
     /// sending a little faster than real time cannot build up delay. Dispose the output to unpublish.
     /// </summary>
-    /// <exception cref="RoomException">As <see cref="PublishAsync"/>.</exception>
+    /// <exception cref="RoomException">As <see cref="PublishAsync(string, CancellationToken)"/>.</exception>
     ValueTask<IRoomLiveAudioOutput> PublishLiveAsync(string streamId, CancellationToken cancellationToken);
 
     /// <summary>

@@ -24,7 +24,7 @@ internal sealed class Room(string id, RoomManager manager)
         var i = 0;
         foreach (var stream in Streams.Values)
         {
-            streams[i++] = new RoomStreamInfo(stream.StreamId, stream.Owner.UserId);
+            streams[i++] = new RoomStreamInfo(stream.StreamId, stream.Owner.UserId, stream.ExtraInfo);
         }
 
         return streams;
@@ -89,7 +89,7 @@ internal sealed class Room(string id, RoomManager manager)
         return true;
     }
 
-    public StreamPublication PublishLocked(RoomParticipant owner, string streamId, bool live)
+    public StreamPublication PublishLocked(RoomParticipant owner, string streamId, bool live, string extraInfo = "")
     {
         if (!Users.TryGetValue(owner.UserId, out var current) || !ReferenceEquals(current, owner))
         {
@@ -103,11 +103,11 @@ internal sealed class Room(string id, RoomManager manager)
                 : new RoomException(RoomErrorCode.StreamIdInUse, $"StreamId '{streamId}' is already published in room '{Id}' by user '{existing.Owner.UserId}'", nameof(streamId));
         }
 
-        var publication = new StreamPublication(this, owner, streamId, live);
+        var publication = new StreamPublication(this, owner, streamId, live) { ExtraInfo = extraInfo };
         Streams.Add(streamId, publication);
         owner.Publications.Add(publication);
         publication.Players = Players.TryGetValue(streamId, out var players) ? [.. players] : [];
-        BroadcastLocked(new RoomEvent(RoomEventKind.StreamAdded, Id, owner.UserId, streamId), owner);
+        BroadcastLocked(new RoomEvent(RoomEventKind.StreamAdded, Id, owner.UserId, streamId, ExtraInfo: extraInfo), owner);
         publication.Start();
         return publication;
     }

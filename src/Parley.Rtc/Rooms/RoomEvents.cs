@@ -34,7 +34,8 @@ public readonly record struct RoomEvent(
     string? UserId = null,
     string? StreamId = null,
     RoomMessage? Message = null,
-    int RealUserCount = 0);
+    int RealUserCount = 0,
+    string? ExtraInfo = null);
 
 /// <summary>
 /// An in-room message. <see cref="Json"/> is the UTF-8 JSON object delivered to clients as is — for messages
@@ -74,7 +75,8 @@ public sealed class RoomMessage
 }
 
 /// <summary>A published stream in a room.</summary>
-public readonly record struct RoomStreamInfo(string StreamId, string UserId);
+/// <param name="ExtraInfo">The stream's extra info set by its publisher ("" = none; ZEGO's stream extra info).</param>
+public readonly record struct RoomStreamInfo(string StreamId, string UserId, string ExtraInfo = "");
 
 /// <summary>A user in a room.</summary>
 public readonly record struct RoomUserInfo(string UserId, bool IsAgent);

@@ -86,6 +86,21 @@ internal sealed class RoomParticipant : IRoomParticipant
         return new ValueTask<IRoomAudioOutput>(Publish(streamId, live: false));
     }
 
+    public ValueTask<IRoomAudioOutput> PublishAsync(string streamId, string extraInfo, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(extraInfo);
+        if (System.Text.Encoding.UTF8.GetByteCount(extraInfo) > MaxExtraInfoBytes)
+        {
+            throw new ArgumentException($"a stream's extra info is at most {MaxExtraInfoBytes} bytes of UTF-8", nameof(extraInfo));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<IRoomAudioOutput>(Publish(streamId, live: false, extraInfo));
+    }
+
+    /// <summary>Largest stream extra info (ZEGO's limit on <c>RTC.StreamExtraInfo</c>).</summary>
+    public const int MaxExtraInfoBytes = 1024;
+
     public ValueTask<IRoomLiveAudioOutput> PublishLiveAsync(string streamId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -93,12 +108,12 @@ internal sealed class RoomParticipant : IRoomParticipant
     }
 
     /// <summary>Publishes a stream. Live streams (transport microphones) drop their oldest queued audio instead of making the writer wait.</summary>
-    internal StreamPublication Publish(string streamId, bool live)
+    internal StreamPublication Publish(string streamId, bool live, string extraInfo = "")
     {
         RoomIds.ThrowIfInvalid(RoomIds.ValidateStreamId(streamId), nameof(streamId));
         lock (Room.Gate)
         {
-            return Room.PublishLocked(this, streamId, live);
+            return Room.PublishLocked(this, streamId, live, extraInfo);
         }
     }
 

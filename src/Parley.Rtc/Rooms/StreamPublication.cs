@@ -17,6 +17,10 @@ namespace Parley.Rtc.Rooms;
 internal sealed class StreamPublication : IRoomLiveAudioOutput
 {
     public const int SampleRate = 16000;
+
+    /// <summary>The publisher's extra info for the stream (ZEGO's stream extra info; "" = none), shown to the room's clients.</summary>
+    public string ExtraInfo { get; init; } = "";
+
     public const int FrameSamples = SampleRate / 50;
     private static readonly TimeSpan FramePeriod = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxLag = TimeSpan.FromMilliseconds(200);

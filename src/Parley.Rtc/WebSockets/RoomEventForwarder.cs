@@ -64,6 +64,10 @@ internal static class RoomEventForwarder
                     w.WriteString("Type", e.Kind == RoomEventKind.StreamAdded ? "StreamAdded" : "StreamRemoved");
                     w.WriteString("StreamId", e.StreamId);
                     w.WriteString("UserId", e.UserId);
+                    if (e.Kind == RoomEventKind.StreamAdded && !string.IsNullOrEmpty(e.ExtraInfo))
+                    {
+                        w.WriteString("ExtraInfo", e.ExtraInfo);
+                    }
                 }, roomEvent);
             case RoomEventKind.RoomMessage:
                 return RtcSignaling.Build(static (w, e) =>

@@ -205,6 +205,11 @@ internal static class RtcSignaling
                 w.WriteStartObject();
                 w.WriteString("StreamId", stream.StreamId);
                 w.WriteString("UserId", stream.UserId);
+                if (stream.ExtraInfo.Length > 0)
+                {
+                    w.WriteString("ExtraInfo", stream.ExtraInfo);
+                }
+
                 w.WriteEndObject();
             }
 

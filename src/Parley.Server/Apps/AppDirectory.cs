@@ -71,6 +71,18 @@ internal sealed partial class AppDirectory : IAppDirectory
             errors.Add($"Parley:Apps: app {app.AppId} has a CallbackUrl that is refused by the outbound URL policy: it {refusal}");
         }
 
+        foreach (var (tag, url) in app.CallbackUrls)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var tagged) || (tagged.Scheme != Uri.UriSchemeHttp && tagged.Scheme != Uri.UriSchemeHttps))
+            {
+                errors.Add($"Parley:Apps: app {app.AppId} has CallbackUrls:{tag} that is not an absolute http or https URL");
+            }
+            else if (Parley.Providers.Net.OutboundPolicy.CheckConfiguredUrl(url, Parley.Providers.Net.OutboundProtocol.Http) is { } tagRefusal)
+            {
+                errors.Add($"Parley:Apps: app {app.AppId} has CallbackUrls:{tag} refused by the outbound URL policy: it {tagRefusal}");
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(ParleyOptions.SectionName, typeof(ParleyOptions), errors);

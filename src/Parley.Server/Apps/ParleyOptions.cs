@@ -43,6 +43,16 @@ public sealed class AppOptions
     /// <summary>Where signed callbacks are POSTed; empty disables callbacks for the app.</summary>
     public string? CallbackUrl { get; set; }
 
+    /// <summary>
+    /// Named callback URLs (<c>Parley:Apps:N:CallbackUrls:&lt;tag&gt;</c>): an instance created with
+    /// <c>CallbackConfig.HostTag</c> = a tag sends its callbacks there instead of <see cref="CallbackUrl"/>.
+    /// </summary>
+    public Dictionary<string, string> CallbackUrls { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The callback URL for <paramref name="hostTag"/> ("" = <see cref="CallbackUrl"/>); null when the tag is not configured.</summary>
+    public string? CallbackUrlFor(string? hostTag) =>
+        string.IsNullOrEmpty(hostTag) ? CallbackUrl : CallbackUrls.TryGetValue(hostTag, out var url) ? url : null;
+
     /// <summary>Signs callbacks (SHA-1 scheme).</summary>
     public string? CallbackSecret { get; set; }
 }

@@ -281,13 +281,14 @@ public sealed class CallbackDispatcher : BackgroundService
             return;
         }
 
-        if (string.IsNullOrWhiteSpace(app.CallbackUrl))
+        var target = app.CallbackUrlFor(row.HostTag);
+        if (string.IsNullOrWhiteSpace(target))
         {
-            await SkipAsync(row, "the app has no CallbackUrl");
+            await SkipAsync(row, string.IsNullOrEmpty(row.HostTag) ? "the app has no CallbackUrl" : $"the app has no CallbackUrls entry for HostTag '{row.HostTag}'");
             return;
         }
 
-        if (!Uri.TryCreate(app.CallbackUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        if (!Uri.TryCreate(target, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
         {
             await SkipAsync(row, "the app's CallbackUrl is not an absolute http or https URL");
             return;

@@ -37,7 +37,8 @@ public sealed record CallbackOutboxEntry(
     string? LastError,
     long RetryFrom,
     string AgentId = "",
-    string Name = "");
+    string Name = "",
+    string HostTag = "");
 
 /// <summary>Which rows <see cref="ICallbackOutbox.ListAsync"/> returns: in Sequence order, after <paramref name="AfterSequence"/>.</summary>
 public sealed record CallbackQuery(uint? AppId = null, CallbackDeliveryState? State = null, long AfterSequence = 0, int Limit = 100);

@@ -5,7 +5,8 @@ namespace Parley.Server.Callbacks;
 /// <summary>
 /// One callback event of the contract (spec 6.3/6.4) before delivery. The publisher adds AppId, Nonce, Timestamp (ms),
 /// Sequence and Signature when it sends. <paramref name="AgentId"/> and <paramref name="Name"/> are the registered
-/// agent's id and name (2.8.0: on every callback).
+/// agent's id and name (2.8.0: on every callback). <paramref name="HostTag"/> is the instance's
+/// <c>CallbackConfig.HostTag</c>: which of the app's named callback URLs it goes to ("" = the app's CallbackUrl).
 /// </summary>
 public sealed record CallbackEvent(
     uint AppId,
@@ -15,7 +16,8 @@ public sealed record CallbackEvent(
     string RoomId,
     JsonObject Data,
     string AgentId = "",
-    string Name = "");
+    string Name = "",
+    string HostTag = "");
 
 /// <summary>Accepts callback events durably (outbox) for signed delivery to the app's CallbackUrl.</summary>
 public interface ICallbackPublisher

@@ -34,14 +34,15 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             last_error       TEXT    NULL,
             retry_from       INTEGER NULL,
             agent_id         TEXT    NULL,
-            agent_name       TEXT    NULL
+            agent_name       TEXT    NULL,
+            host_tag         TEXT    NULL
         );
         CREATE INDEX IF NOT EXISTS ix_callback_outbox_due ON callback_outbox (state, next_attempt_at);
         CREATE INDEX IF NOT EXISTS ix_callback_outbox_app_due ON callback_outbox (state, app_id, next_attempt_at);
         """;
 
     private const string Columns =
-        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error, COALESCE(retry_from, created_at), COALESCE(agent_id, ''), COALESCE(agent_name, '')";
+        "id, sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, last_attempt_at, completed_at, last_error, COALESCE(retry_from, created_at), COALESCE(agent_id, ''), COALESCE(agent_name, ''), COALESCE(host_tag, '')";
 
     /// <summary>Most Sequences one <see cref="RedeliverAsync"/> call takes.</summary>
     public const int MaxRedeliverSequences = 1000;
@@ -99,8 +100,8 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             await using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, agent_id, agent_name)
-                VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now, $agent, $name);
+                INSERT INTO callback_outbox (sequence, app_id, event, agent_instance_id, agent_user_id, room_id, data, state, attempts, created_at, next_attempt_at, agent_id, agent_name, host_tag)
+                VALUES ($sequence, $app, $event, $instance, $user, $room, $data, 0, 0, $now, $now, $agent, $name, $host);
                 """;
             insert.Parameters.AddWithValue("$sequence", sequence);
             insert.Parameters.AddWithValue("$app", (long)callbackEvent.AppId);
@@ -111,6 +112,7 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             insert.Parameters.AddWithValue("$data", data);
             insert.Parameters.AddWithValue("$agent", callbackEvent.AgentId ?? "");
             insert.Parameters.AddWithValue("$name", callbackEvent.Name ?? "");
+            insert.Parameters.AddWithValue("$host", callbackEvent.HostTag ?? "");
             insert.Parameters.AddWithValue("$now", now);
             try
             {
@@ -149,6 +151,7 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
             await AddColumnAsync(connection, "retry_from", "INTEGER", cancellationToken);
             await AddColumnAsync(connection, "agent_id", "TEXT", cancellationToken);
             await AddColumnAsync(connection, "agent_name", "TEXT", cancellationToken);
+            await AddColumnAsync(connection, "host_tag", "TEXT", cancellationToken);
             await LoadLastSequenceAsync(connection, transaction: null, cancellationToken);
             _initialized = true;
         }
@@ -422,7 +425,8 @@ public sealed class SqliteCallbackOutbox : ICallbackOutbox
                 LastError: reader.IsDBNull(14) ? null : reader.GetString(14),
                 RetryFrom: reader.GetInt64(15),
                 AgentId: reader.GetString(16),
-                Name: reader.GetString(17)));
+                Name: reader.GetString(17),
+                HostTag: reader.GetString(18)));
         }
 
         return rows;

@@ -217,7 +217,7 @@ internal sealed partial class AgentInstanceHost
 
         try
         {
-            await callbacks.PublishAsync(new CallbackEvent(_spec.AppId, eventName, _spec.InstanceId, _spec.AgentUserId, _spec.RoomId, data, _spec.AgentId, _spec.AgentName), CancellationToken.None).ConfigureAwait(false);
+            await callbacks.PublishAsync(new CallbackEvent(_spec.AppId, eventName, _spec.InstanceId, _spec.AgentUserId, _spec.RoomId, data, _spec.AgentId, _spec.AgentName, _spec.HostTag), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -234,7 +234,7 @@ internal sealed partial class AgentInstanceHost
         try
         {
             var connection = await _deps.Rooms.JoinAsync(
-                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.MaxIdleSeconds > 0 ? TimeSpan.FromSeconds(spec.MaxIdleSeconds) : null),
+                new AgentRoomJoin(spec.AppId, spec.InstanceId, spec.RoomId, spec.AgentUserId, spec.AgentStreamId, spec.UserStreamId, spec.UserId, spec.MaxIdleSeconds > 0 ? TimeSpan.FromSeconds(spec.MaxIdleSeconds) : null, spec.StreamExtraInfo),
                 cancellationToken).ConfigureAwait(false);
             if (cancellationToken.IsCancellationRequested)
             {

@@ -10,7 +10,8 @@ namespace Parley.Server.Instances;
 /// <c>AdvancedConfig.MaxIdleTime</c>: how long the instance's user (<paramref name="UserId"/>) may be absent from the
 /// room before the instance ends with 1202; null = the deployment's <c>Parley:Rooms:IdleTimeout</c>.
 /// </param>
-public sealed record AgentRoomJoin(uint AppId, string InstanceId, string RoomId, string AgentUserId, string AgentStreamId, string UserStreamId, string UserId, TimeSpan? MaxIdle = null);
+/// <param name="StreamExtraInfo"><c>RTC.StreamExtraInfo</c>: the agent stream's extra info, shown to room clients ("" = none).</param>
+public sealed record AgentRoomJoin(uint AppId, string InstanceId, string RoomId, string AgentUserId, string AgentStreamId, string UserStreamId, string UserId, TimeSpan? MaxIdle = null, string StreamExtraInfo = "");
 
 /// <summary>The instance's presence in a room; disposing it leaves the room.</summary>
 public interface IAgentRoomConnection : IAsyncDisposable

@@ -81,6 +81,13 @@ public static class InstanceActions
         // AdvancedConfig.MaxIdleTime (2.6.6): seconds the instance's user may be absent from the room (default 120).
         var maxIdle = (int)(context.Body.OptionalObject("AdvancedConfig")?.OptionalInteger("MaxIdleTime", 10, 1800) ?? 0);
 
+        // CallbackConfig.HostTag: one of the app's named callback URLs (Parley:Apps:N:CallbackUrls:<tag>).
+        var hostTag = context.Body.OptionalObject("CallbackConfig")?.OptionalString("HostTag", 128) ?? "";
+        if (hostTag.Length > 0 && context.App.CallbackUrlFor(hostTag) is null)
+        {
+            throw ApiException.InvalidParameter($"CallbackConfig.HostTag '{hostTag}' is not one of this app's callback URLs (Parley:Apps:N:CallbackUrls)");
+        }
+
         // AdvancedConfig.AddASRInfo: pass the ASR vendor's recognition tags to the LLM. No engine here returns tags
         // (pocketsphinx, Paraformer/Fun-ASR text only), so it is checked and has nothing to pass (docs/compatibility.md).
         context.Body.OptionalObject("AdvancedConfig")?.OptionalBool("AddASRInfo");
@@ -168,6 +175,7 @@ public static class InstanceActions
                 CommunicationMode = communicationMode,
                 VadJson = vad?.ToJsonObject().ToJsonString() ?? "{}",
                 MaxIdleSeconds = maxIdle,
+                HostTag = hostTag,
                 MetaInfoJson = metaInfoJson,
                 TtsParamPathsJson = ttsParamPathsJson,
             });

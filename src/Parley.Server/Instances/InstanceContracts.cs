@@ -142,6 +142,9 @@ public sealed class InstanceSpec
     /// <summary><c>AdvancedConfig.CommunicationMode</c>: 0 full duplex, 2 walkie-talkie (StartListening/StopListening).</summary>
     [Id(25)] public int CommunicationMode { get; init; }
 
+    /// <summary><c>CallbackConfig.HostTag</c>: the app's named callback URL the instance's callbacks go to ("" = its CallbackUrl).</summary>
+    [Id(46)] public string HostTag { get; init; } = "";
+
     /// <summary><c>RTC.StreamExtraInfo</c>: the agent stream's extra info (≤1024 bytes UTF-8; "" = none).</summary>
     [Id(45)] public string StreamExtraInfo { get; init; } = "";
 

@@ -49,7 +49,7 @@ internal sealed partial class InstanceLifecycle(IInstanceJournal journal, TimePr
         {
             await journal.RecordDeletedAsync(
                 DeletedEvent(spec.AppId, spec.InstanceId, spec.AgentUserId, spec.RoomId, code, reason, latency, time.GetUtcNow())
-                    with { AgentId = spec.AgentId, Name = spec.AgentName },
+                    with { AgentId = spec.AgentId, Name = spec.AgentName, HostTag = spec.HostTag },
                 CancellationToken.None);
         }
         catch (Exception ex)

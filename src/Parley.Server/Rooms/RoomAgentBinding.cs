@@ -67,7 +67,7 @@ internal sealed partial class RoomAgentBinding(
             IRoomAudioOutput output;
             try
             {
-                output = await participant.PublishAsync(join.AgentStreamId, cancellationToken).ConfigureAwait(false);
+                output = await participant.PublishAsync(join.AgentStreamId, join.StreamExtraInfo, cancellationToken).ConfigureAwait(false);
             }
             catch (RoomException ex)
             {
