@@ -144,10 +144,10 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
 
             // The real VAD takes real time: wait until it has scored every whole window written so far.
             await scored.WaitForAsync((long)(micSent.TotalSeconds * Clips.Rate) / 512, cancellationToken).ConfigureAwait(false);
-            await SettleAsync().ConfigureAwait(false);
+            await SettleAsync(agent.Session.Events).ConfigureAwait(false);
             time.Advance(Step);
             now += Step;
-            await SettleAsync().ConfigureAwait(false);
+            await SettleAsync(agent.Session.Events).ConfigureAwait(false);
         }
 
         mic.Writer.TryComplete();
@@ -169,15 +169,18 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
             sink.Clears.Where(c => c.TotalMilliseconds < last).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault());
     }
 
-    /// <summary>Lets the work of the last step finish (every task of the loop waits on the fake clock or a channel).</summary>
-    private static async Task SettleAsync()
+    /// <summary>
+    /// Lets the work of the last step finish (every task of the loop waits on the fake clock or a channel), and the
+    /// event pump read every event, so each is stamped with the step it happened in.
+    /// </summary>
+    private static async Task SettleAsync(ChannelReader<SessionEvent> events)
     {
         var quiet = 0;
-        for (var i = 0; i < 2000 && quiet < 4; i++)
+        for (var i = 0; i < 4000 && quiet < 4; i++)
         {
             await Task.Yield();
             Thread.Yield();
-            quiet = ThreadPool.PendingWorkItemCount == 0 ? quiet + 1 : 0;
+            quiet = ThreadPool.PendingWorkItemCount == 0 && (!events.CanCount || events.Count == 0) ? quiet + 1 : 0;
         }
     }
 }
@@ -205,10 +208,10 @@ internal sealed class CountingVad(IVoiceActivityDetector inner, CountingVad.Coun
 
         public void Add() => Interlocked.Increment(ref _count);
 
-        /// <summary>Waits (spinning, at most 5 s of real time) until <paramref name="windows"/> windows were scored.</summary>
+        /// <summary>Waits (spinning, at most 30 s of real time) until <paramref name="windows"/> windows were scored.</summary>
         public async Task WaitForAsync(long windows, CancellationToken cancellationToken)
         {
-            var deadline = Environment.TickCount64 + 5000;
+            var deadline = Environment.TickCount64 + 30000;
             while (Interlocked.Read(ref _count) < windows && Environment.TickCount64 < deadline)
             {
                 cancellationToken.ThrowIfCancellationRequested();
