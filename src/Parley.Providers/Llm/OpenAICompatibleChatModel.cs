@@ -37,12 +37,7 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
     {
         _policy = policy ?? OutboundPolicy.Default;
         _origin = origin;
-        limits ??= new LlmClientLimits();
-        var handler = _policy.CreateHandler(origin, limits.ConnectTimeout);
-        _http = new HttpClient(new BoundedResponseHandler(handler, limits.MaxErrorBodyBytes, limits.MaxEventBytes, "the LLM"))
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _http = LlmHttp.Create(_policy, limits ?? new LlmClientLimits(), origin);
         _ownsHttp = true;
     }
 
