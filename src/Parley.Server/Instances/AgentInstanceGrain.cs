@@ -106,7 +106,6 @@ internal sealed partial class AgentInstanceGrain(
             return NotLive();
         }
 
-        _shuttingDown = false;
 
         var spec = _spec!;
         var host = _host!;
