@@ -119,6 +119,14 @@ public sealed record SpeechSegment(long RoundId, string Text, bool IsFirstOfRepl
 
     /// <summary>The part of <see cref="MetaInfo"/> whose keys are in <c>SendMetaKeys</c> (sent when the sentence starts playing), or null.</summary>
     public System.Text.Json.Nodes.JsonObject? SentMetaInfo { get; init; }
+
+    /// <summary>
+    /// When the reply's text was streamed to the output as it was generated (<see cref="ISpeechOutput.StreamsText"/>):
+    /// the length of the text pushed (<see cref="ISpeechOutput.PushTextAsync"/>'s result) when this sentence was
+    /// complete, i.e. where the sentence ends in the streamed text, give or take the rest of the delta that ended it.
+    /// -1 when the reply's text was not streamed.
+    /// </summary>
+    public int TextEnd { get; init; } = -1;
 }
 
 /// <summary>
@@ -156,6 +164,25 @@ public interface ISpeechOutput
     /// actually played. Audio of a cancelled segment still in flight must not reach the listener afterwards.
     /// </summary>
     void Clear()
+    {
+    }
+
+    /// <summary>
+    /// Whether the output synthesises a reply's text as it is generated: then the LLM stage pushes every delta with
+    /// <see cref="PushTextAsync"/> as it arrives (and ends with <see cref="EndText"/>) before the sentences are
+    /// spoken, and the sentences' <see cref="SpeakAsync"/> calls play the audio of their part of that text.
+    /// </summary>
+    bool StreamsText => false;
+
+    /// <summary>
+    /// Adds generated text of reply <paramref name="roundId"/> (<paramref name="first"/>: the reply's first text, which
+    /// starts its synthesis; text of a reply whose first text this output did not see is ignored). Returns the length
+    /// of the reply's text pushed so far, in the units <see cref="SpeechSegment.TextEnd"/> uses.
+    /// </summary>
+    ValueTask<int> PushTextAsync(long roundId, string text, bool first, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
+    /// <summary>The reply's text is complete: its synthesis ends once the pushed text is spoken.</summary>
+    void EndText(long roundId)
     {
     }
 }
