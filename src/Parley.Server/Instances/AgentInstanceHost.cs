@@ -33,6 +33,9 @@ internal sealed partial class AgentInstanceHost
     private string _userStreamId;
     private IAgentRoomConnection? _connection;
 
+    // Vendor notices (fallback engines in use) wait for AgentInstanceCreated, then go out as Exception callbacks.
+    private List<VendorNotice>? _pendingNotices = [];
+
     internal AgentInstanceHost(AgentInstanceHostFactory deps, InstanceSpec spec, JsonObject llm, JsonObject tts, JsonObject asr, Func<int, Task> delete)
     {
         _deps = deps;
@@ -78,6 +81,8 @@ internal sealed partial class AgentInstanceHost
         }
 
         Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
+        Notify(spec.DisableTts ? null : deps.Speakers.FallbackNotice(tts));
+        Notify(deps.Listeners.FallbackNotice(asr));
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message, ["Round"] = Session.LastRound });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
         // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
@@ -97,12 +102,14 @@ internal sealed partial class AgentInstanceHost
         if (tts is not null && !_spec.DisableTts)
         {
             Agent.UpdateVoice(_deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(_spec.TtsParamPathsJson) });
+            Notify(_deps.Speakers.FallbackNotice(tts));
         }
 
         if (asr is not null)
         {
             Volatile.Write(ref _asr, asr);
             Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
+            Notify(_deps.Listeners.FallbackNotice(asr));
         }
     }
 
@@ -208,6 +215,33 @@ internal sealed partial class AgentInstanceHost
         return latency;
     }
 
+    /// <summary>Reports a vendor notice as an Exception callback (after AgentInstanceCreated; held until then).</summary>
+    private void Notify(VendorNotice? notice)
+    {
+        if (notice is null)
+        {
+            return;
+        }
+
+        LogVendorNotice(_deps.Logger, _spec.InstanceId, notice.Code, notice.Message);
+        lock (_streamLock)
+        {
+            if (_pendingNotices is { } pending)
+            {
+                pending.Add(notice);
+                return;
+            }
+        }
+
+        _ = PublishNoticeAsync(notice);
+    }
+
+    private Task PublishNoticeAsync(VendorNotice notice) =>
+        PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = notice.Code, ["Message"] = notice.Message, ["Round"] = Session.LastRound });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId}: Exception {Code}: {Message}")]
+    private static partial void LogVendorNotice(ILogger logger, string instanceId, int code, string message);
+
     public async Task PublishAsync(string eventName, JsonObject data)
     {
         if (_deps.Callbacks is not { } callbacks)
@@ -263,6 +297,18 @@ internal sealed partial class AgentInstanceHost
             {
                 ["CreatedTimestamp"] = _deps.Time.GetUtcNow().ToUnixTimeMilliseconds(),
             }).ConfigureAwait(false);
+            List<VendorNotice> notices;
+            lock (_streamLock)
+            {
+                notices = _pendingNotices ?? [];
+                _pendingNotices = null;
+            }
+
+            foreach (var notice in notices)
+            {
+                await PublishNoticeAsync(notice).ConfigureAwait(false);
+            }
+
             return connection;
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
