@@ -44,6 +44,9 @@ public sealed class DeferredSpeechOutput : ISpeechOutput
     public ValueTask<int> PushTextAsync(long roundId, string text, bool first, CancellationToken cancellationToken) =>
         _target.Task.IsCompletedSuccessfully ? _target.Task.Result.PushTextAsync(roundId, text, first, cancellationToken) : ValueTask.FromResult(0);
 
+    public ValueTask PushAudioAsync(long roundId, ReadOnlyMemory<byte> pcm16, int sampleRate, CancellationToken cancellationToken) =>
+        _target.Task.IsCompletedSuccessfully ? _target.Task.Result.PushAudioAsync(roundId, pcm16, sampleRate, cancellationToken) : ValueTask.CompletedTask;
+
     public void EndText(long roundId)
     {
         if (_target.Task.IsCompletedSuccessfully)

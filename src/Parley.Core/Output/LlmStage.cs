@@ -48,7 +48,7 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stall.Token);
         stats.RequestStart = time.GetTimestamp();
         var first = true;
-        await using var e = model.StreamReplyAsync(request, linked.Token).GetAsyncEnumerator(linked.Token);
+        await using var e = model.StreamOutputAsync(request, linked.Token).GetAsyncEnumerator(linked.Token);
         while (true)
         {
             bool has;
@@ -69,7 +69,19 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
                 break;
             }
 
-            var delta = e.Current;
+            var piece = e.Current;
+            if (!piece.Audio.IsEmpty && output is not null)
+            {
+                // The model's own voice: the reply's stream starts at its first audio or text, whichever comes first.
+                if (pushed < 0)
+                {
+                    pushed = await output.PushTextAsync(handle.Round, "", first: true, cancellationToken).ConfigureAwait(false);
+                }
+
+                await output.PushAudioAsync(handle.Round, piece.Audio, piece.SampleRate, cancellationToken).ConfigureAwait(false);
+            }
+
+            var delta = piece.Text;
             if (string.IsNullOrEmpty(delta))
             {
                 continue;

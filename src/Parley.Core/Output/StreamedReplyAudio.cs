@@ -34,6 +34,9 @@ internal sealed class StreamedReplyAudio : IAsyncDisposable
 
     public long RoundId { get; }
 
+    /// <summary>The reply's synthesis stream.</summary>
+    public ITtsStream Stream => _stream;
+
     /// <summary>Length of the (filtered) text pushed so far: the offsets word timings and sentence ends count in.</summary>
     public int Pushed { get; private set; }
 

@@ -135,6 +135,17 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         return reply.Pushed;
     }
 
+    public ValueTask PushAudioAsync(long roundId, ReadOnlyMemory<byte> pcm16, int sampleRate, CancellationToken cancellationToken)
+    {
+        StreamedReplyAudio? reply;
+        lock (_gate)
+        {
+            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+        }
+
+        return reply?.Stream is ModelAudioVoice.IAudioInput input ? input.PushAudioAsync(pcm16, sampleRate, cancellationToken) : ValueTask.CompletedTask;
+    }
+
     public void EndText(long roundId)
     {
         StreamedReplyAudio? reply;

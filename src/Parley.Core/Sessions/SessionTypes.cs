@@ -82,6 +82,29 @@ public sealed record ChatModelRequest(
 public interface IChatModel
 {
     IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The reply as text deltas and, for models that speak (an audio-output LLM: <c>modalities</c> with "audio"), the
+    /// model's own audio as it streams. By default the text of <see cref="StreamReplyAsync"/>.
+    /// </summary>
+    IAsyncEnumerable<ChatOutput> StreamOutputAsync(ChatModelRequest request, CancellationToken cancellationToken) =>
+        ChatOutput.FromText(StreamReplyAsync(request, cancellationToken), cancellationToken);
+}
+
+/// <summary>
+/// A piece of a reply: a text delta (the transcript, for a model that speaks), audio (PCM16 little-endian mono at
+/// <paramref name="SampleRate"/>; the memory is the model's and valid until the next piece is read), or both.
+/// </summary>
+public readonly record struct ChatOutput(string? Text, ReadOnlyMemory<byte> Audio, int SampleRate)
+{
+    /// <summary>Text deltas as pieces without audio.</summary>
+    public static async IAsyncEnumerable<ChatOutput> FromText(IAsyncEnumerable<string> text, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var delta in text.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new ChatOutput(delta, default, 0);
+        }
+    }
 }
 
 /// <summary>Classes of model failures (mapped to the contract's exception codes by the API layer).</summary>
@@ -185,6 +208,13 @@ public interface ISpeechOutput
     void EndText(long roundId)
     {
     }
+
+    /// <summary>
+    /// Audio the model itself produced for reply <paramref name="roundId"/> (PCM16 LE mono; copied before returning),
+    /// for an output whose voice is the model's (<see cref="StreamsText"/> with the model-audio voice). Outputs that
+    /// synthesise speech themselves ignore it.
+    /// </summary>
+    ValueTask PushAudioAsync(long roundId, ReadOnlyMemory<byte> pcm16, int sampleRate, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Parley.Core.Agents;
+using Parley.Core.Output;
 using Parley.Core.Sessions;
+using Parley.Providers.Llm;
 using Parley.Server.Callbacks;
 using Parley.Server.Observability;
 using Parley.Server.Rooms;
@@ -69,7 +71,7 @@ internal sealed partial class AgentInstanceHost
                     MetaInfo = SpeechTextConfig.ToRules(spec.MetaInfoJson),
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,
-                TextOnly = spec.DisableTts,
+                TextOnly = spec.DisableTts && !SpeaksItself(llm),
                 WalkieTalkie = spec.CommunicationMode == ListeningActions.WalkieTalkieMode,
             },
             deps.ChatModel,
@@ -78,6 +80,11 @@ internal sealed partial class AgentInstanceHost
         {
             // A text-only agent (DisableTTS) has no voice: its TTS config may be incomplete.
             Agent.UpdateVoice(deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(spec.TtsParamPathsJson) });
+        }
+        else if (SpeaksItself(llm))
+        {
+            // An audio-output LLM with TTS disabled: the model's own audio is the agent's voice.
+            Agent.UpdateVoice(new TtsVoice(new ModelAudioVoice(), null, [], null));
         }
 
         Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
@@ -213,6 +220,19 @@ internal sealed partial class AgentInstanceHost
 
         _lifetime.Dispose();
         return latency;
+    }
+
+    /// <summary>Whether the LLM object asks the model for audio it can play (<c>Params.modalities</c> with "audio", PCM).</summary>
+    private static bool SpeaksItself(JsonObject llm)
+    {
+        try
+        {
+            return OpenAICompatibleChatModel.WantsAudio(llm["Params"] as JsonObject);
+        }
+        catch (LlmException)
+        {
+            return false; // an audio format it cannot play: each reply reports it (2202)
+        }
     }
 
     /// <summary>Reports a vendor notice as an Exception callback (after AgentInstanceCreated; held until then).</summary>
