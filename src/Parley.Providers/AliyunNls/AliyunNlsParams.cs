@@ -153,6 +153,7 @@ internal static class AliyunNlsParams
     private static bool TryGetInt(JsonNode? node, out int value)
     {
         value = 0;
-        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out value);
+        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            && int.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out value);
     }
 }

@@ -182,7 +182,8 @@ internal static class MiniMaxParams
     private static bool TryGetDouble(JsonNode node, out double value)
     {
         value = 0;
-        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out value);
+        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            && double.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value);
     }
 
     private static void WriteMembers(Utf8JsonWriter writer, JsonObject? node, params ReadOnlySpan<string> skip)
