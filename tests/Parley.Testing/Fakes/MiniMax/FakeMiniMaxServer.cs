@@ -51,6 +51,8 @@ public sealed class FakeMiniMaxServer : IAsyncDisposable
 {
     public const string Path = "/ws/v1/t2a_v2";
 
+    private static readonly ConcurrentDictionary<int, byte[]> Tones = new();
+
     private readonly WebApplication _app;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<(int Code, string Message)> _failures = new();
@@ -267,17 +269,19 @@ public sealed class FakeMiniMaxServer : IAsyncDisposable
         for (var sent = 0; sent < total; sent += frame)
         {
             var count = Math.Min(frame, total - sent);
-            var hex = new StringBuilder(count * 4);
+            var tone = Tone(rate);
+            var bytes = new byte[count * 2];
             for (var i = 0; i < count; i++)
             {
-                var t = (double)(sent + i) / rate;
-                var sample = (short)(9000 * Math.Sin(2 * Math.PI * 220 * t));
-                hex.Append(((byte)(sample & 0xFF)).ToString("x2")).Append(((byte)((sample >> 8) & 0xFF)).ToString("x2"));
+                var at = ((sent + i) % rate) * 2;
+                bytes[i * 2] = tone[at];
+                bytes[(i * 2) + 1] = tone[at + 1];
             }
 
+            var hex = Convert.ToHexStringLower(bytes);
             var final = sent + count >= total;
             var message = Event("task_continued", session);
-            message["data"] = new JsonObject { ["audio"] = hex.ToString() };
+            message["data"] = new JsonObject { ["audio"] = hex };
             message["is_final"] = final;
             message["extra_info"] = new JsonObject { ["audio_sample_rate"] = rate, ["audio_format"] = "pcm", ["audio_channel"] = 1 };
             await SendAsync(socket, message, token);
@@ -287,6 +291,19 @@ public sealed class FakeMiniMaxServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>One second of a 220 Hz tone at <paramref name="rate"/>, PCM16 LE (loops seamlessly), cached per rate.</summary>
+    private static byte[] Tone(int rate) => Tones.GetOrAdd(rate, static hz =>
+    {
+        var bytes = new byte[hz * 2];
+        for (var i = 0; i < hz; i++)
+        {
+            var sample = (short)(9000 * Math.Sin(2 * Math.PI * 220 * i / hz));
+            System.Buffers.Binary.BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(i * 2), sample);
+        }
+
+        return bytes;
+    });
 
     private static async Task FailAsync(WebSocket socket, string session, int code, string message, CancellationToken token)
     {
