@@ -145,7 +145,7 @@ public sealed partial class AliyunNlsTokenClient : IDisposable
                 var errorCode = response.StatusCode == HttpStatusCode.TooManyRequests || code is "Throttling" or "Throttling.User" ? "RateLimited"
                     : code?.StartsWith("InvalidAccessKeyId", StringComparison.Ordinal) == true || code is "SignatureDoesNotMatch" || response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? "Unauthorized"
                     : "TokenFailed";
-                LogTokenRefused(_logger, (int)response.StatusCode, code ?? "none");
+                LogTokenRefused(_logger, (int)response.StatusCode, Clip(code) ?? "none");
                 throw new AliyunNlsException(
                     $"Aliyun CreateToken refused the AccessKey (HTTP {(int)response.StatusCode}, Code {Clip(code) ?? "none"}); check TTS.Params.app.ak_id and ak_key.", errorCode);
             }
