@@ -172,7 +172,7 @@ public sealed class FakeTencentAsrServer : IAsyncDisposable
         var shown = 0;
         var started = false;
         var messageId = 0;
-        var drop = Interlocked.Exchange(ref _dropAfterBytes, 0);
+        var drop = -1; // read at the first audio: a connection opened ahead of time belongs to the stream that uses it
         while (true)
         {
             var result = await socket.ReceiveAsync(buffer.AsMemory(), token);
@@ -190,6 +190,11 @@ public sealed class FakeTencentAsrServer : IAsyncDisposable
 
             if (result.MessageType == WebSocketMessageType.Binary)
             {
+                if (drop < 0)
+                {
+                    drop = Interlocked.Exchange(ref _dropAfterBytes, 0);
+                }
+
                 bytes += length;
                 Interlocked.Add(ref _audioBytes, length);
                 if (_errors.TryDequeue(out var error))
