@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Parley.Providers.Azure;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
 using Parley.Providers.Tencent;
@@ -25,6 +26,7 @@ public static class RoomHosting
         services.AddLocalSpeechEngines();
         services.AddDashScope(builder.Configuration);
         services.AddTencentAsr(builder.Configuration);
+        services.AddAzureSpeech(builder.Configuration);
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<SpeechRecognizers>();
         services.TryAddSingleton<Instances.AgentInstanceHostFactory>();
