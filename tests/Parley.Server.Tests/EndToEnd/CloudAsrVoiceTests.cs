@@ -4,6 +4,7 @@ using Parley.Client;
 using Parley.Rtc.Tokens;
 using Parley.Testing;
 using Parley.Testing.Callbacks;
+using Parley.Testing.Fakes.Azure;
 using Parley.Testing.Fakes.Tencent;
 using Parley.Testing.FakeLlm;
 using Parley.Testing.Rooms;
@@ -43,6 +44,32 @@ public sealed class CloudAsrVoiceTests
 
         // A drop mid-utterance: reported as Exception 2101, and the next turn is heard on a fresh stream.
         tencent.DropNextStreamAfter(6400);
+        await call.User.SendAudioRealTimeAsync(TestSpeech.Flite("Are you still there?"));
+        await call.User.SendAudioRealTimeAsync(TestSpeech.Silence(1500));
+        await call.WaitUntilAsync(() => call.Receiver.Requests.Any(r => r.Event == "Exception" && r.Data?["Code"]?.GetValue<int>() == 2101), "no Exception 2101 callback");
+
+        await call.AskAndExpectAnswerAsync(Transcript, "Still sunny.", finalIndex: 1);
+    }
+
+    [Fact]
+    public async Task AgentWithMicrosoftAsr_AnswersASpokenQuestion_AndSurvivesAVendorDrop()
+    {
+        await using var azure = await FakeAzureSpeechServer.StartAsync(new FakeAzureSpeechOptions { Transcript = Transcript });
+        await using var call = await VoiceCall.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Parley:Vendors:Microsoft:Url"] = azure.Url,
+                ["Parley:Vendors:Microsoft:Key"] = azure.Options.Key,
+            },
+            new AsrConfig { VADSilenceSegmentation = 500, Vendor = "Microsoft", Params = JsonNode.Parse("""{"language":"en-US","phrase_list":["zego","microsoft"]}""")!.AsObject() });
+
+        await call.AskAndExpectAnswerAsync(Transcript, "It is sunny.");
+        Assert.True(azure.AudioBytesReceived > 16000, $"only {azure.AudioBytesReceived} bytes of user audio reached Azure");
+        Assert.Empty(azure.Violations);
+        Assert.Equal("en-US", azure.Languages[0]);
+        Assert.Equal(["zego", "microsoft"], azure.PhraseLists[0]);
+
+        azure.DropNextTurnAfter(6400);
         await call.User.SendAudioRealTimeAsync(TestSpeech.Flite("Are you still there?"));
         await call.User.SendAudioRealTimeAsync(TestSpeech.Silence(1500));
         await call.WaitUntilAsync(() => call.Receiver.Requests.Any(r => r.Event == "Exception" && r.Data?["Code"]?.GetValue<int>() == 2101), "no Exception 2101 callback");
