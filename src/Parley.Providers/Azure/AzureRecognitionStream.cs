@@ -288,14 +288,10 @@ internal sealed partial class AzureRecognitionStream : RecognitionStreamBase
             {
                 await (binary ? _socket.SendBinaryAsync(data, cancellationToken) : _socket.SendTextAsync(data, cancellationToken)).ConfigureAwait(false);
             }
-            catch (SpeechVendorException) when (_receiver is { IsFaulted: true })
-            {
-                await _receiver.ConfigureAwait(false);
-                throw;
-            }
             catch (SpeechVendorException ex)
             {
-                throw Closed(ex, _socket.CloseStatus);
+                var reason = _receiver is null ? ex : await VendorWebSocket.ReasonAsync(_receiver, ex, _owner.Time).ConfigureAwait(false);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(reason == ex ? Closed(ex, _socket.CloseStatus) : reason);
             }
         }
 

@@ -234,10 +234,9 @@ internal sealed partial class QwenAsrRecognitionStream : RecognitionStreamBase
             {
                 await _socket.SendTextAsync(_json.WrittenMemory, cancellationToken).ConfigureAwait(false);
             }
-            catch (SpeechVendorException) when (_reader.IsFaulted)
+            catch (SpeechVendorException ex)
             {
-                await _reader.ConfigureAwait(false);
-                throw;
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(await VendorWebSocket.ReasonAsync(_reader, ex, _owner._provider.Time).ConfigureAwait(false));
             }
         }
 

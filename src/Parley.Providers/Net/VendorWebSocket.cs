@@ -192,6 +192,23 @@ internal sealed class VendorWebSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// After a send failed: the receiver's failure when it has one within a moment (the vendor's error message usually
+    /// arrives just before it closes the connection), else <paramref name="sendError"/>.
+    /// </summary>
+    public static async Task<Exception> ReasonAsync(Task receiver, Exception sendError, TimeProvider time)
+    {
+        try
+        {
+            await receiver.WaitAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        return receiver.IsFaulted ? receiver.Exception!.InnerException ?? sendError : sendError;
+    }
+
     private static bool IsConnectionError(Exception ex, CancellationToken cancellationToken) =>
         ex is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException
         || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);

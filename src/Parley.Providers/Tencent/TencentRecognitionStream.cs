@@ -263,10 +263,10 @@ internal sealed partial class TencentRecognitionStream : RecognitionStreamBase
             {
                 await _connection.SendBinaryAsync(audio, cancellationToken).ConfigureAwait(false);
             }
-            catch (SpeechVendorException) when (_receiver.IsFaulted)
+            catch (SpeechVendorException ex)
             {
-                await _receiver.ConfigureAwait(false); // Tencent's reason (an error code) rather than "connection broke"
-                throw;
+                // Tencent's reason (an error code) rather than "connection broke".
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(await VendorWebSocket.ReasonAsync(_receiver, ex, _owner.Time).ConfigureAwait(false));
             }
         }
 
