@@ -5,6 +5,7 @@ using Parley.Rtc.Tokens;
 using Parley.Testing;
 using Parley.Testing.Callbacks;
 using Parley.Testing.Fakes.Azure;
+using Parley.Testing.Fakes.QwenAsr;
 using Parley.Testing.Fakes.Tencent;
 using Parley.Testing.FakeLlm;
 using Parley.Testing.Rooms;
@@ -75,6 +76,24 @@ public sealed class CloudAsrVoiceTests
         await call.WaitUntilAsync(() => call.Receiver.Requests.Any(r => r.Event == "Exception" && r.Data?["Code"]?.GetValue<int>() == 2101), "no Exception 2101 callback");
 
         await call.AskAndExpectAnswerAsync(Transcript, "Still sunny.", finalIndex: 1);
+    }
+
+    [Fact]
+    public async Task AgentWithQwenAsr_AnswersASpokenQuestion_WithTheDeploymentsDashScopeKey()
+    {
+        await using var qwen = await FakeQwenAsrServer.StartAsync(new FakeQwenAsrOptions { Transcript = Transcript });
+        await using var call = await VoiceCall.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Parley:Vendors:AliyunQwenASR:Url"] = qwen.Url,
+                ["Parley:Vendors:DashScope:ApiKey"] = qwen.Options.ApiKey,
+            },
+            new AsrConfig { VADSilenceSegmentation = 500, Vendor = "AliyunQwenASR", Params = JsonNode.Parse("""{"session":{"input_audio_transcription":{"language":"en"}}}""")!.AsObject() });
+
+        await call.AskAndExpectAnswerAsync(Transcript, "It is sunny.");
+        Assert.True(qwen.AudioBytesReceived > 16000, $"only {qwen.AudioBytesReceived} bytes of user audio reached Qwen");
+        Assert.Equal(0, qwen.ProtocolErrors);
+        Assert.Equal("en", qwen.SessionUpdates[0]["input_audio_transcription"]!["language"]!.GetValue<string>());
     }
 
     /// <summary>One registered agent in a room with a user, over a Parley test server.</summary>
