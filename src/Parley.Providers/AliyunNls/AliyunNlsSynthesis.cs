@@ -24,7 +24,7 @@ internal static class AliyunNlsSynthesis
     }
 
     public static async Task RunAsync(
-        VendorWebSocket socket, byte[] start, string token, int sampleRate, Offsets offsets, int textLength,
+        TtsVendorSocket socket, byte[] start, string token, int sampleRate, Offsets offsets, int textLength,
         ChannelWriter<TtsAudio> audio, Progress progress, TimeSpan responseTimeout, TimeProvider time, CancellationToken cancellationToken)
     {
         await socket.SendTextAsync(start, cancellationToken).ConfigureAwait(false);
@@ -130,7 +130,7 @@ internal static class AliyunNlsSynthesis
         return new WordTiming(text, offsets.Text + begin, end - begin, baseTime + TimeSpan.FromMilliseconds(beginMs), baseTime + TimeSpan.FromMilliseconds(Math.Max(endMs, beginMs)));
     }
 
-    private static JsonDocument Parse(VendorWebSocket socket)
+    private static JsonDocument Parse(TtsVendorSocket socket)
     {
         try
         {

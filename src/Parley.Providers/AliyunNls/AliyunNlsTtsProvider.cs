@@ -103,7 +103,7 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
             var builder = new UriBuilder(baseUri);
             var query = builder.Query.TrimStart('?');
             builder.Query = (query.Length > 0 ? query + "&" : "") + "token=" + Uri.EscapeDataString(token);
-            using var socket = await VendorWebSocket.ConnectAsync(
+            using var socket = await TtsVendorSocket.ConnectAsync(
                 VendorName, builder.Uri, agent ? _agentInvoker : _invoker, [], "TTS.Params.app (app_key, ak_id, ak_key)",
                 Options.ConnectTimeout, Options.MaxMessageBytes, Time, Fail, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _connections);

@@ -8,7 +8,7 @@ using Parley.Providers.Net;
 
 namespace Parley.Providers.DashScope;
 
-/// <summary>Registers the Alibaba DashScope vendors: CosyVoice TTS and AliyunParaformer ASR, sharing one connection pool.</summary>
+/// <summary>Registers the Alibaba DashScope vendors: CosyVoice TTS, AliyunParaformer and AliyunFunASR ASR (sharing one connection pool), and AliyunQwenASR (DashScope's realtime endpoint).</summary>
 public static class DashScopeHosting
 {
     /// <summary>
@@ -35,6 +35,17 @@ public static class DashScopeHosting
             sp => new ParaformerRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, FunAsrRecognizerProvider>(
             sp => new FunAsrRecognizerProvider(sp.GetRequiredService<DashScopeConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
+        services.AddOptions<QwenAsrOptions>()
+            .Bind(configuration.GetSection(QwenAsrOptions.SectionName))
+            .Validate(o => Uri.TryCreate(o.Url, UriKind.Absolute, out var u) && (u.Scheme == "ws" || u.Scheme == "wss") && OutboundPolicy.CheckConfiguredUrl(o.Url, OutboundProtocol.WebSocket) is null,
+                "Parley:Vendors:AliyunQwenASR:Url must be an absolute ws:// or wss:// URL allowed by the outbound URL policy")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Model) && o.MaxMessageBytes >= 1024 && o.ConnectTimeout > TimeSpan.Zero && o.ResponseTimeout > TimeSpan.Zero,
+                "Parley:Vendors:AliyunQwenASR: Model must be set, MaxMessageBytes at least 1024, timeouts positive")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => new QwenAsrRecognizerProvider(
+            sp.GetRequiredService<IOptions<QwenAsrOptions>>().Value, sp.GetRequiredService<IOptions<DashScopeOptions>>().Value.ApiKey,
+            sp.GetService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<OutboundPolicy>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, QwenAsrRecognizerProvider>(sp => sp.GetRequiredService<QwenAsrRecognizerProvider>()));
         return services;
     }
 }

@@ -16,12 +16,12 @@ namespace Parley.Providers.MiniMax;
 /// </summary>
 internal sealed class MiniMaxSession : IDisposable
 {
-    private readonly VendorWebSocket _socket;
+    private readonly TtsVendorSocket _socket;
     private readonly MiniMaxOptions _options;
     private readonly TimeProvider _time;
     private readonly System.Buffers.ArrayBufferWriter<byte> _json = new(1024);
 
-    private MiniMaxSession(VendorWebSocket socket, string key, int sampleRate, MiniMaxOptions options, TimeProvider time)
+    private MiniMaxSession(TtsVendorSocket socket, string key, int sampleRate, MiniMaxOptions options, TimeProvider time)
     {
         _socket = socket;
         Key = key;
@@ -44,7 +44,7 @@ internal sealed class MiniMaxSession : IDisposable
     public static async Task<MiniMaxSession> StartAsync(
         Uri uri, HttpMessageInvoker invoker, string apiKey, string key, byte[] taskStart, int sampleRate, MiniMaxOptions options, TimeProvider time, CancellationToken cancellationToken)
     {
-        var socket = await VendorWebSocket.ConnectAsync(
+        var socket = await TtsVendorSocket.ConnectAsync(
             MiniMaxTtsProvider.VendorName, uri, invoker, [new("Authorization", "Bearer " + apiKey)], "TTS.Params.app.api_key",
             options.ConnectTimeout, options.MaxMessageBytes, time, Fail, cancellationToken).ConfigureAwait(false);
         var session = new MiniMaxSession(socket, key, sampleRate, options, time);

@@ -1,8 +1,10 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Parley.Providers.AliyunNls;
+using Parley.Providers.Azure;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
 using Parley.Providers.MiniMax;
+using Parley.Providers.Tencent;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
 using Parley.Server.Apps;
@@ -27,6 +29,8 @@ public static class RoomHosting
         services.AddDashScope(builder.Configuration);
         services.AddMiniMax(builder.Configuration);
         services.AddAliyunNls(builder.Configuration);
+        services.AddTencentAsr(builder.Configuration);
+        services.AddAzureSpeech(builder.Configuration);
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<SpeechRecognizers>();
         services.TryAddSingleton<Instances.AgentInstanceHostFactory>();

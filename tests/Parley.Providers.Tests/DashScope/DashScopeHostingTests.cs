@@ -17,7 +17,7 @@ public sealed class DashScopeHostingTests
         using var services = Build(new Dictionary<string, string?> { ["Parley:Vendors:DashScope:Url"] = "wss://dashscope.example/api-ws/v1/inference" });
 
         Assert.Equal(["CosyVoice"], services.GetServices<ITextToSpeech>().Select(e => e.Name));
-        Assert.Equal(["AliyunParaformer", "AliyunFunASR"], services.GetServices<ISpeechRecognizer>().Select(e => e.Name));
+        Assert.Equal(["AliyunParaformer", "AliyunFunASR", "AliyunQwenASR"], services.GetServices<ISpeechRecognizer>().Select(e => e.Name));
         Assert.Equal("wss://dashscope.example/api-ws/v1/inference", services.GetRequiredService<DashScopeConnectionPool>().Options.Url);
     }
 
@@ -40,7 +40,7 @@ public sealed class DashScopeHostingTests
         using var services = collection.BuildServiceProvider();
 
         Assert.Single(services.GetServices<ITextToSpeech>());
-        Assert.Equal(2, services.GetServices<ISpeechRecognizer>().Count());
+        Assert.Equal(3, services.GetServices<ISpeechRecognizer>().Count());
     }
 
     private static ServiceProvider Build(Dictionary<string, string?> settings) =>
