@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
+using Parley.Providers.Volcengine;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
 using Parley.Server.Apps;
@@ -23,6 +24,7 @@ public static class RoomHosting
         services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddLocalSpeechEngines();
         services.AddDashScope(builder.Configuration);
+        services.AddVolcengine(builder.Configuration);
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<SpeechRecognizers>();
         services.TryAddSingleton<Instances.AgentInstanceHostFactory>();
