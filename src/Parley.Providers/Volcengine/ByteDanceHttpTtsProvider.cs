@@ -75,7 +75,7 @@ public sealed partial class ByteDanceHttpTtsProvider(VolcConnectionPool pool, IL
 
         foreach (var (name, min, max) in new[] { ("speed_ratio", 0.1, 3.0), ("volume_ratio", 0.1, 3.0), ("pitch_ratio", 0.1, 3.0) })
         {
-            if (audio[name] is { } value && !(VolcParams.IsNumber(value) && value.GetValue<double>() >= min && value.GetValue<double>() <= max))
+            if (audio[name] is { } value && !(VolcParams.TryGetDouble(value, out var number) && number >= min && number <= max))
             {
                 return $"TTS.Params.audio.{name} must be a number in [{min}, {max}].";
             }

@@ -143,13 +143,30 @@ internal static class VolcParams
 
         foreach (var name in new[] { "speech_rate", "loudness_rate" })
         {
-            if (audio[name] is { } value && !(IsNumber(value) && value.GetValue<double>() is >= -50 and <= 100))
+            if (audio[name] is { } value && !(TryGetDouble(value, out var number) && number is >= -50 and <= 100))
             {
                 return $"TTS.Params.req_params.audio_params.{name} must be a number in [-50, 100].";
             }
         }
 
         return null;
+    }
+
+    /// <summary>A JSON number as a double, whether parsed or built in code (int, long, decimal…).</summary>
+    public static bool TryGetDouble(JsonNode? node, out double value)
+    {
+        value = 0;
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            return false;
+        }
+
+        if (v.TryGetValue(out value))
+        {
+            return true;
+        }
+
+        return double.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value);
     }
 
     public static bool TryGetInt(JsonNode? node, out int value)

@@ -194,7 +194,7 @@ public sealed partial class FakeVolcengineServer
     private async Task<int?> SpeakAsync(WebSocket socket, string sessionId, string text, int rate, bool words, int position, Func<int> countFrame, CancellationToken cancellationToken)
     {
         await SendAsync(socket, FakeVolcCodec.Event(350, sessionId, Json(new JsonObject { ["res_params"] = new JsonObject { ["text"] = text } })), cancellationToken);
-        var total = (int)(text.Trim().Length * Options.TtsAudioPerCharacter.TotalSeconds * rate);
+        var total = (int)Math.Round(text.Trim().Length * Options.TtsAudioPerCharacter.TotalSeconds * rate);
         var step = rate / 10;
         for (var at = 0; at < total; at += step)
         {
@@ -331,7 +331,7 @@ public sealed partial class FakeVolcengineServer
         Interlocked.Increment(ref _sessions);
         await Task.Delay(Options.TtsFirstAudio, context.RequestAborted);
         var rate = body["audio"]?["rate"]?.GetValue<int>() ?? 24000;
-        var pcm = Tone(rate, 0, (int)(text.Trim().Length * Options.TtsAudioPerCharacter.TotalSeconds * rate));
+        var pcm = Tone(rate, 0, (int)Math.Round(text.Trim().Length * Options.TtsAudioPerCharacter.TotalSeconds * rate));
         Interlocked.Add(ref _audioBytesSent, pcm.Length);
         Interlocked.Increment(ref _sessionsFinished);
         await Reply(200, 3000, "Success", Convert.ToBase64String(pcm));
