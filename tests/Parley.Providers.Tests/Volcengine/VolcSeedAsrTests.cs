@@ -60,7 +60,7 @@ public sealed class VolcSeedAsrTests
         await using var fake = await FakeVolcengineServer.StartAsync();
         using var pool = new VolcConnectionPool(new VolcengineOptions { VolcSeedASR = new VolcVendorOptions { Url = fake.AsrUrl } });
         var parameters = new JsonObject { ["app"] = new JsonObject { ["appid"] = "fake-volc-app", ["token"] = "fake-volc-token" } };
-        fake.FailNext(55000031, "server is busy");
+        fake.FailNext(55000031, "server is busy", asr: true);
         await using var stream = new VolcSeedAsrRecognizerProvider(pool).Open(new SpeechRecognitionOptions(parameters, "Parley|5"));
         await PushSpeechAsync(stream, TimeSpan.FromMilliseconds(400));
         await stream.EndUtteranceAsync(CancellationToken.None);

@@ -364,7 +364,7 @@ public sealed partial class FakeVolcengineServer
             return;
         }
 
-        if (TryTakeFailure(out var failure))
+        if (TryTakeFailure(out var failure, asr: true))
         {
             await SendErrorAsync(socket, failure, cancellationToken);
             return;

@@ -70,6 +70,7 @@ public sealed partial class FakeVolcengineServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<(uint Code, string Message)> _failures = new();
+    private readonly ConcurrentQueue<(uint Code, string Message)> _asrFailures = new();
     private readonly List<JsonObject> _requests = [];
     private readonly List<string> _protocolErrors = [];
     private readonly ConcurrentQueue<IReadOnlyDictionary<string, string>> _headers = new();
@@ -160,8 +161,8 @@ public sealed partial class FakeVolcengineServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>The next TTS session or ASR request (of any vendor) is answered with this error code and message.</summary>
-    public void FailNext(uint code, string message) => _failures.Enqueue((code, message));
+    /// <summary>The next TTS session (any TTS vendor) or, with <paramref name="asr"/>, ASR request is answered with this error code and message.</summary>
+    public void FailNext(uint code, string message, bool asr = false) => (asr ? _asrFailures : _failures).Enqueue((code, message));
 
     public async ValueTask DisposeAsync()
     {
@@ -255,7 +256,7 @@ public sealed partial class FakeVolcengineServer : IAsyncDisposable
         }
     }
 
-    private bool TryTakeFailure(out (uint Code, string Message) failure) => _failures.TryDequeue(out failure);
+    private bool TryTakeFailure(out (uint Code, string Message) failure, bool asr = false) => (asr ? _asrFailures : _failures).TryDequeue(out failure);
 
     private static async Task<byte[]?> ReceiveAsync(WebSocket socket, CancellationToken cancellationToken)
     {
