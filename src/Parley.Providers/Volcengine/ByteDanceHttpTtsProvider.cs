@@ -29,6 +29,7 @@ public sealed partial class ByteDanceHttpTtsProvider(VolcConnectionPool pool, IL
 
     private static readonly string[][] CredentialFields = [["appid", "app_id"], ["token", "access_token"]];
     private static readonly int[] SampleRates = [8000, 16000, 24000];
+    private static readonly string[] LegacyAudioKeys = ["speed_ratio", "volume_ratio", "pitch_ratio", "emotion", "language"];
     private static readonly TtsCapabilities SentenceCapabilities = new(StreamingText: false, WordTimings: false, NativeSampleRate: DefaultSampleRate);
 
     private readonly ILogger _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ByteDanceHttpTtsProvider>();
@@ -219,7 +220,19 @@ public sealed partial class ByteDanceHttpTtsProvider(VolcConnectionPool pool, IL
             w.WriteStartObject("audio");
             w.WriteString("encoding", "pcm");
             w.WriteNumber("rate", rate);
-            VolcParams.WriteMembers(w, parameters["audio"] as JsonObject, "encoding", "rate");
+            var audio = parameters["audio"] as JsonObject;
+            VolcParams.WriteMembers(w, audio, "encoding", "rate");
+
+            // ZEGO's older samples put these next to app/audio: they are audio settings.
+            foreach (var name in LegacyAudioKeys)
+            {
+                if (parameters[name] is { } value && audio?[name] is null)
+                {
+                    w.WritePropertyName(name);
+                    value.WriteTo(w);
+                }
+            }
+
             w.WriteEndObject();
             w.WriteStartObject("request");
             w.WriteString("reqid", Guid.NewGuid().ToString());
@@ -227,7 +240,7 @@ public sealed partial class ByteDanceHttpTtsProvider(VolcConnectionPool pool, IL
             w.WriteString("operation", "query");
             VolcParams.WriteMembers(w, parameters["request"] as JsonObject, "reqid", "text", "operation");
             w.WriteEndObject();
-            VolcParams.WriteMembers(w, parameters, "app", "user", "audio", "request");
+            VolcParams.WriteMembers(w, parameters, ["app", "user", "audio", "request", .. LegacyAudioKeys]);
             w.WriteEndObject();
         }
 
