@@ -29,8 +29,8 @@ public static class VolcengineHosting
                 configuration.GetSection("Parley:Vendors:" + ByteDanceHttpTtsProvider.VendorName).Bind(o.ByteDance);
                 configuration.GetSection("Parley:Vendors:" + VolcSeedAsrRecognizerProvider.VendorName).Bind(o.VolcSeedASR);
             })
-            .Validate(o => o.Error() is null, "Parley:Vendors (Volcengine): a URL is refused by the outbound URL policy or a limit is out of range")
             .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VolcengineOptions>, OptionsValidator>());
         services.TryAddSingleton(sp => new VolcConnectionPool(
             sp.GetRequiredService<IOptions<VolcengineOptions>>().Value, sp.GetService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<OutboundPolicy>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeech, ByteDanceV3TtsProvider>(
@@ -42,5 +42,12 @@ public static class VolcengineHosting
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, VolcSeedAsrRecognizerProvider>(
             sp => new VolcSeedAsrRecognizerProvider(sp.GetRequiredService<VolcConnectionPool>(), sp.GetRequiredService<ILoggerFactory>())));
         return services;
+    }
+
+    /// <summary>Names the setting that is out of range (<see cref="VolcengineOptions.Error"/>).</summary>
+    private sealed class OptionsValidator : IValidateOptions<VolcengineOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, VolcengineOptions options) =>
+            options.Error() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
     }
 }
