@@ -82,6 +82,46 @@ public sealed class VolcTtsProviderTests
     }
 
     [Fact]
+    public async Task ByteDanceV3_APooledConnectionTheServerDropped_IsReplacedOnce()
+    {
+        await using var fake = await FakeVolcengineServer.StartAsync(new FakeVolcengineOptions { DropAfterEachSession = true });
+        using var pool = Pool(fake);
+        var tts = new ByteDanceV3TtsProvider(pool);
+        for (var i = 0; i < 3; i++)
+        {
+            var samples = 0L;
+            await foreach (var chunk in tts.SynthesizeAsync("Hello.", V3Params(), CancellationToken.None))
+            {
+                using (chunk)
+                {
+                    samples += chunk.Length;
+                }
+            }
+
+            Assert.Equal("Hello.".Length * 60 * 24, samples);
+        }
+
+        Assert.Equal(3, fake.TtsSessionsFinished);
+        Assert.Equal(3, fake.ConnectionsAccepted);
+    }
+
+    [Fact]
+    public async Task ByteDanceV3_ADropMidSentence_ThrowsAClearError_AndTheNextSentenceWorks()
+    {
+        await using var fake = await FakeVolcengineServer.StartAsync(new FakeVolcengineOptions { DropAfterAudioFrames = 1 });
+        using var pool = Pool(fake);
+        var tts = new ByteDanceV3TtsProvider(pool);
+        var error = await Assert.ThrowsAsync<VolcengineException>(() => DrainAsync(tts.SynthesizeAsync("A sentence long enough for frames.", V3Params(), CancellationToken.None)));
+        Assert.Equal(VolcengineErrorKind.ConnectionBroken, error.Kind);
+        Assert.Contains("ByteDanceV3", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, pool.IdleCount);
+
+        fake.Options.DropAfterAudioFrames = 0;
+        await DrainAsync(tts.SynthesizeAsync("Fine.", V3Params(), CancellationToken.None));
+        Assert.Equal(1, fake.TtsSessionsFinished);
+    }
+
+    [Fact]
     public void Validate_NamesTheMissingField_AndConfigurationRefusesImpossibleValues()
     {
         using var pool = new VolcConnectionPool();

@@ -53,6 +53,11 @@ public sealed partial class FakeVolcengineServer
             position += samples;
             await SendAsync(socket, FakeVolcCodec.Event(152, sessionId, """{"status_code":20000000,"message":"ok"}"""u8.ToArray()), cancellationToken);
             Interlocked.Increment(ref _sessionsFinished);
+            if (Options.DropAfterEachSession)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, "idle", cancellationToken);
+                return;
+            }
         }
     }
 

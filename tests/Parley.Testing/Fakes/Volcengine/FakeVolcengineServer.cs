@@ -46,6 +46,9 @@ public sealed class FakeVolcengineOptions
     /// <summary>When positive, a TTS session's connection is dropped (no close handshake) after this many audio frames.</summary>
     public int DropAfterAudioFrames { get; set; }
 
+    /// <summary>One-way TTS: close the connection right after each SessionFinished, as a server dropping idle connections.</summary>
+    public bool DropAfterEachSession { get; set; }
+
     /// <summary>ASR: the text of every request that carried audio (partials are growing word prefixes).</summary>
     public string AsrTranscript { get; set; } = "hello from the fake volcengine recognizer";
 
