@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Parley.Providers.AliyunNls;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
+using Parley.Providers.MiniMax;
 using Parley.Providers.Volcengine;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
@@ -24,6 +26,8 @@ public static class RoomHosting
         services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddLocalSpeechEngines();
         services.AddDashScope(builder.Configuration);
+        services.AddMiniMax(builder.Configuration);
+        services.AddAliyunNls(builder.Configuration);
         services.AddVolcengine(builder.Configuration);
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<SpeechRecognizers>();
