@@ -5,6 +5,7 @@ using Parley.Providers.DashScope;
 using Parley.Providers.Local;
 using Parley.Providers.MiniMax;
 using Parley.Providers.Tencent;
+using Parley.Providers.Volcengine;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
 using Parley.Server.Apps;
@@ -31,6 +32,7 @@ public static class RoomHosting
         services.AddAliyunNls(builder.Configuration);
         services.AddTencentAsr(builder.Configuration);
         services.AddAzureSpeech(builder.Configuration);
+        services.AddVolcengine(builder.Configuration);
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<SpeechRecognizers>();
         services.TryAddSingleton<Instances.AgentInstanceHostFactory>();
