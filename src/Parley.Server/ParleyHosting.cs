@@ -54,7 +54,7 @@ public static class ParleyHosting
         app.MapPlayground();
         app.MapControlApi();
         app.MapParleyRtc();
-        app.MapGet("/healthz", () => Results.Text("ok"));
+        Instances.ReadinessEndpoints.MapParleyHealth(app);
         app.MapMetrics("/metrics");
         AnnounceDevelopmentApp(app);
         return app;
