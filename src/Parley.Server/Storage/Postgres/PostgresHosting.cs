@@ -35,6 +35,7 @@ public static class PostgresHosting
         services.TryAddSingleton<PostgresInstanceJournal>();
         services.TryAddSingleton<IInstanceJournal>(sp => sp.GetRequiredService<PostgresInstanceJournal>());
         services.TryAddSingleton<IInstanceSlotStore, PostgresInstanceSlots>();
+        services.TryAddSingleton<Parley.Rtc.Rooms.IRoomLocator, PostgresRoomLocator>();
 
         // Migrate before anything else starts, then heartbeat and recover lost nodes' instances for as long as the node runs.
         services.AddHostedService<ClusterNodeService>();
@@ -56,7 +57,8 @@ internal sealed partial class ClusterNodeService(
     IConfiguration configuration,
     ILogger<ClusterNodeService> logger) : BackgroundService
 {
-    private string Address => configuration["Parley:Cluster:PublicUrl"] ?? configuration["urls"] ?? "";
+    /// <summary>The node's public URL (where room clients are redirected); empty when not configured.</summary>
+    private string Address => configuration["Parley:Cluster:PublicUrl"] ?? "";
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
