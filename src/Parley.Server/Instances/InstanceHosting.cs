@@ -101,6 +101,12 @@ public static class InstanceHosting
 
         // After the silo's own hosted service, so the warm-up's grain calls find it started (and it stops first).
         builder.Services.AddHostedService<InstanceWarmup>();
+        if (cluster.IsAdoNet)
+        {
+            // Stops before the silo: live calls may finish (up to the drain timeout) while new ones go elsewhere.
+            builder.Services.AddHostedService<Storage.Postgres.NodeDrainService>();
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = cluster.DrainTimeout + TimeSpan.FromSeconds(30));
+        }
         return builder;
     }
 

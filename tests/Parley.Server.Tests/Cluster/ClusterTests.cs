@@ -89,4 +89,46 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
         Assert.Equal(1, await cluster.CountAsync($"SELECT COUNT(*) FROM parley_callback_outbox WHERE event = 'AgentInstanceDeleted' AND agent_instance_id = '{instance}'"));
         Assert.Single(receiver.Requests.Where(r => r.Event == "AgentInstanceDeleted" && r.Body["AgentInstanceId"]?.GetValue<string>() == instance).DistinctBy(r => r.Sequence));
     }
+
+    [PostgresFact]
+    public async Task ADrainedNode_IsNotReady_TakesNoNewInstances_AndEndsItsLiveOnesCleanlyAfterTheDrainTimeout()
+    {
+        await using var receiver = await CallbackReceiver.StartAsync();
+        await using var cluster = await ThreeNodeCluster.StartAsync(postgres, App, receiver, maxInstances: 10);
+        var agentId = await ThreeNodeCluster.RegisterAgentAsync(cluster.Api(0, App));
+        var first = await ThreeNodeCluster.CreateAsync(cluster.Api(0, App), agentId, 1);
+        Assert.True(first["Code"]!.GetValue<int>() == 0, first.ToJsonString());
+        var instance = first["Data"]!["AgentInstanceId"]!.GetValue<string>();
+        var host = await cluster.HostOfAsync(instance);
+        var survivor = host == 0 ? 1 : 0;
+
+        // SIGTERM: the node drains (its live instance keeps running up to the drain timeout of 6 s).
+        var drained = cluster.Node(host);
+        var exit = drained.TerminateAsync(TimeSpan.FromSeconds(90));
+        using (var http = new HttpClient { BaseAddress = drained.BaseAddress, Timeout = TimeSpan.FromSeconds(5) })
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            HttpStatusCode status;
+            do
+            {
+                status = (await http.GetAsync("readyz")).StatusCode;
+            }
+            while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        }
+
+        for (var n = 2; n <= 5; n++)
+        {
+            var created = await ThreeNodeCluster.CreateAsync(cluster.Api(survivor, App), agentId, n);
+            Assert.True(created["Code"]!.GetValue<int>() == 0, created.ToJsonString());
+            Assert.NotEqual(host, await cluster.HostOfAsync(created["Data"]!["AgentInstanceId"]!.GetValue<string>()));
+        }
+
+        Assert.Equal(0, await exit);
+        cluster.Nodes[host] = null;
+        var deleted = Assert.Single(await ThreeNodeCluster.WaitForEventsAsync(receiver, "AgentInstanceDeleted", 1, instance));
+        Assert.Equal(1205, deleted.Data!["Code"]!.GetValue<int>());
+        Assert.Equal("ServerStopped", deleted.Data!["Reason"]!.GetValue<string>());
+        Assert.Contains("still live after 6 s", drained.Output, StringComparison.Ordinal);
+    }
 }

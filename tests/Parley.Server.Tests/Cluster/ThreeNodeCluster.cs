@@ -108,6 +108,7 @@ internal sealed class ThreeNodeCluster : IAsyncDisposable
             "--Parley:Cluster:PublicUrl", $"http://127.0.0.1:{port}/",
             "--Parley:Cluster:NodeLeaseSeconds", "3",
             "--Parley:Cluster:ProbeTimeoutSeconds", "1",
+            "--Parley:Cluster:DrainTimeoutSeconds", "6",
             "--Parley:RateLimitPerSecond", "1000",
             "--Parley:Outbound:AllowLoopback", "true",
         ], port: port);

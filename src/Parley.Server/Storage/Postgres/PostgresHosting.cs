@@ -128,3 +128,45 @@ internal sealed partial class ClusterNodeService(
     [LoggerMessage(Level = LogLevel.Warning, Message = "The PostgreSQL store did not answer the node's {Step}")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, string step);
 }
+
+/// <summary>
+/// The drain of a cluster node: registered after the silo, so at SIGTERM it stops first. While it waits the node is
+/// not ready (<c>/readyz</c> 503) and refuses new instances (they are placed elsewhere); live calls go on until they
+/// end or <see cref="ParleyClusterOptions.DrainTimeout"/> passes, then the silo stops and ends the rest cleanly
+/// (Deleted 1205, ServerStopped).
+/// </summary>
+internal sealed partial class NodeDrainService(PostgresInstanceJournal journal, ParleyClusterOptions cluster, TimeProvider time, ILogger<NodeDrainService> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (cluster.DrainTimeout <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var start = time.GetTimestamp();
+        try
+        {
+            long hosted;
+            while ((hosted = await journal.CountHostedAsync(cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (time.GetElapsedTime(start) >= cluster.DrainTimeout)
+                {
+                    LogDrainTimedOut(logger, hosted, cluster.DrainTimeout.TotalSeconds);
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            LogDrainTimedOut(logger, -1, cluster.DrainTimeout.TotalSeconds);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain: {Count} agent instances still live after {Seconds} s; they are ended now")]
+    private static partial void LogDrainTimedOut(ILogger logger, long count, double seconds);
+}

@@ -128,6 +128,15 @@ internal sealed class PostgresInstanceJournal(PostgresDatabase database, Postgre
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>How many live instances this node hosts (the drain waits for none).</summary>
+    public async Task<long> CountHostedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM parley_live_instances WHERE node_id = @node", connection);
+        command.Parameters.AddWithValue("node", NodeId);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
     /// <summary>Ends this node's lease at once (a clean stop: its instances were ended by then).</summary>
     public async Task LeaveAsync(CancellationToken cancellationToken)
     {
