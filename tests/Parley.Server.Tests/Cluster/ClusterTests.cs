@@ -131,4 +131,25 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
         Assert.Equal("ServerStopped", deleted.Data!["Reason"]!.GetValue<string>());
         Assert.Contains("still live after 6 s", drained.Output, StringComparison.Ordinal);
     }
+
+    [PostgresFact]
+    public async Task RollingRestartOfAllThreeNodes_KeepsTheRegisteredAgents_AndTheClusterServesThroughout()
+    {
+        await using var receiver = await CallbackReceiver.StartAsync();
+        await using var cluster = await ThreeNodeCluster.StartAsync(postgres, App, receiver, maxInstances: 5);
+        var agentId = await ThreeNodeCluster.RegisterAgentAsync(cluster.Api(0, App));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, await cluster.RestartAsync(i, App, receiver, maxInstances: 5));
+
+            // While one node restarts the others serve; after it, the new process serves the same agents.
+            var reply = await cluster.Api(i, App).CallAsync("QueryAgents", new { AgentIds = new[] { agentId } });
+            Assert.True(reply.Code() == 0, reply.ToString());
+            Assert.Equal(1, reply.Data().GetProperty("Agents").GetArrayLength());
+            var created = await ThreeNodeCluster.CreateAsync(cluster.Api((i + 1) % 3, App), agentId, 10 + i);
+            Assert.True(created["Code"]!.GetValue<int>() == 0, created.ToJsonString());
+        }
+
+        Assert.Equal(1, await cluster.CountAsync("SELECT COUNT(*) FROM parley_agents"));
+    }
 }

@@ -41,6 +41,15 @@ internal sealed class ThreeNodeCluster : IAsyncDisposable
         return cluster;
     }
 
+    /// <summary>SIGTERM node <paramref name="index"/>, wait for its exit (code 0 expected), start a fresh process in its place.</summary>
+    public async Task<int> RestartAsync(int index, TestApp app, CallbackReceiver receiver, int maxInstances)
+    {
+        var code = await Node(index).TerminateAsync(TimeSpan.FromSeconds(90));
+        await Node(index).DisposeAsync();
+        Nodes[index] = await StartNodeAsync(app, receiver, maxInstances);
+        return code;
+    }
+
     public ServerProcess Node(int index) => Nodes[index] ?? throw new InvalidOperationException($"node {index + 1} is down");
 
     public RawApi Api(int index, TestApp app) => new(new HttpClient { BaseAddress = Node(index).BaseAddress, Timeout = TimeSpan.FromSeconds(60) }, app);
