@@ -106,6 +106,7 @@ public sealed class PostgresTestCluster : IDisposable
     {
         var bin = BinDirectory ?? throw new InvalidOperationException(SkipReason);
         var runAs = Environment.UserName == "root" || geteuid() == 0 ? "postgres" : null;
+        RemoveStoppedLeftovers();
         var directory = Path.Combine(Path.GetTempPath(), "parley-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         var data = Path.Combine(directory, "data");
@@ -127,6 +128,26 @@ public sealed class PostgresTestCluster : IDisposable
         }
 
         return cluster;
+    }
+
+    /// <summary>Data directories of earlier test runs whose server is stopped (no postmaster.pid) but whose exit left them.</summary>
+    private static void RemoveStoppedLeftovers()
+    {
+        foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), "parley-pg-*"))
+        {
+            if (File.Exists(Path.Combine(directory, "data", "postmaster.pid")))
+            {
+                continue;
+            }
+
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
     }
 
     private static void Run(string? bin, string? runAs, string tool, IEnumerable<string> args, TimeSpan timeout, bool throwOnFailure = true)
