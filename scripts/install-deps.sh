@@ -3,8 +3,9 @@
 # Idempotent: installs only what is missing. Run as root (or with sudo available).
 set -euo pipefail
 
-# Speech engines and codecs for the server; chromium for the WebRTC browser tests (driven by Playwright).
-packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 sox chromium)
+# Speech engines and codecs for the server; chromium for the WebRTC browser tests (driven by Playwright); postgresql
+# for the cluster store and the tests that start a private PostgreSQL (initdb/pg_ctl; the service itself is not used).
+packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 sox chromium postgresql)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -71,7 +71,8 @@ public static class RtcServiceCollectionExtensions
             services.GetRequiredService<AudioCodecRegistry>(),
             services.GetRequiredService<IOptions<ParleyRtcOptions>>().Value,
             services.GetRequiredService<TimeProvider>(),
-            services.GetRequiredService<ILoggerFactory>());
+            services.GetRequiredService<ILoggerFactory>(),
+            services.GetService<IRoomLocator>());
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime?.ApplicationStopping ?? CancellationToken.None);
         await connection.RunAsync(stopping.Token).ConfigureAwait(false);
     }

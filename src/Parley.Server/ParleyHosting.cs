@@ -4,6 +4,7 @@ using Parley.Server.Apps;
 using Parley.Server.Observability;
 using Parley.Server.Playground;
 using Parley.Server.Storage;
+using Parley.Server.Storage.Postgres;
 using Parley.Rtc;
 using Prometheus;
 
@@ -30,8 +31,7 @@ public static class ParleyHosting
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<ActionRateLimiter>();
         services.AddSingleton<ReplayGuard>();
-        services.AddSingleton<SqliteDatabase>();
-        services.AddSingleton<IAgentStore, SqliteAgentStore>();
+        builder.AddParleyStore();
         services.AddSingleton(sp =>
         {
             var registry = new ActionRegistry().MapAgentActions();
@@ -54,7 +54,7 @@ public static class ParleyHosting
         app.MapPlayground();
         app.MapControlApi();
         app.MapParleyRtc();
-        app.MapGet("/healthz", () => Results.Text("ok"));
+        Instances.ReadinessEndpoints.MapParleyHealth(app);
         app.MapMetrics("/metrics");
         AnnounceDevelopmentApp(app);
         return app;

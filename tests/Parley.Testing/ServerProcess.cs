@@ -38,9 +38,10 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, IEnumerable<string>? extraArgs = null, CancellationToken cancellationToken = default)
+    /// <summary>Starts the server on <paramref name="port"/> (0: a free one) and waits for <c>/healthz</c>.</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, IEnumerable<string>? extraArgs = null, CancellationToken cancellationToken = default, int port = 0)
     {
-        var port = FreePort();
+        port = port == 0 ? FreePort() : port;
         var serverDll = Path.Combine(AppContext.BaseDirectory, "Parley.Server.dll");
         var start = new ProcessStartInfo("dotnet")
         {

@@ -8,6 +8,9 @@ public static class RtcCodes
 {
     public const int Ok = 0;
 
+    /// <summary>LoginResult: the room lives on another node of the cluster; reconnect to <c>Redirect</c> and log in there.</summary>
+    public const int RoomOnAnotherNode = 30701;
+
     // 400xx: the request itself is wrong.
     public const int BadMessage = 40001;
     public const int UnknownType = 40002;

@@ -34,7 +34,7 @@ internal sealed partial class RtcConnection : ITransportAudioSender
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
     private string _closeDescription = "";
 
-    public RtcConnection(WebSocket socket, RoomManager rooms, Token04Verifier verifier, AudioCodecRegistry codecs, ParleyRtcOptions options, TimeProvider time, ILoggerFactory loggers)
+    public RtcConnection(WebSocket socket, RoomManager rooms, Token04Verifier verifier, AudioCodecRegistry codecs, ParleyRtcOptions options, TimeProvider time, ILoggerFactory loggers, IRoomLocator? locator = null)
     {
         _socket = socket;
         _options = options;
@@ -45,7 +45,7 @@ internal sealed partial class RtcConnection : ITransportAudioSender
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _session = new RtcRoomSession(this, rooms, verifier, codecs, options, time, loggers);
+        _session = new RtcRoomSession(this, rooms, verifier, codecs, options, time, loggers, locator);
     }
 
     private readonly record struct OutFrame(byte[] Data, TaskCompletionSource? Sent);
@@ -199,7 +199,7 @@ internal sealed partial class RtcConnection : ITransportAudioSender
             switch (type)
             {
                 case RtcMessageType.Login:
-                    _session.Login(RtcSignaling.ReadLogin(root));
+                    await _session.LoginAsync(RtcSignaling.ReadLogin(root)).ConfigureAwait(false);
                     break;
                 case RtcMessageType.Publish:
                     await _session.PublishAsync(RtcSignaling.ReadStream(root)).ConfigureAwait(false);

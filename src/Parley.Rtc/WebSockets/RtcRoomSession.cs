@@ -21,6 +21,7 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
     private readonly ParleyRtcOptions _options;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
+    private readonly IRoomLocator? _locator;
 
     private IRoomParticipant? _participant;
     private StreamRequestRules _rules = new(Token04Grants.All);
@@ -31,8 +32,9 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
 
     private WebRtcMediaBridge? _webRtc;
 
-    public RtcRoomSession(RtcConnection connection, RoomManager rooms, Token04Verifier verifier, AudioCodecRegistry codecs, ParleyRtcOptions options, TimeProvider time, ILoggerFactory loggers)
+    public RtcRoomSession(RtcConnection connection, RoomManager rooms, Token04Verifier verifier, AudioCodecRegistry codecs, ParleyRtcOptions options, TimeProvider time, ILoggerFactory loggers, IRoomLocator? locator = null)
     {
+        _locator = locator;
         _connection = connection;
         _rooms = rooms;
         _verifier = verifier;
@@ -48,7 +50,7 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
 
     private string ConnectionId => _connection.ConnectionId;
 
-    public void Login(LoginRequest request)
+    public async ValueTask LoginAsync(LoginRequest request)
     {
         const string Result = "LoginResult";
         if (_participant is not null)
@@ -88,6 +90,27 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
 
             grants = check.Grants ?? Token04Grants.All;
             scope = check.Claims?.AppId ?? appId;
+        }
+
+        // In a cluster the room's media is on the node hosting its agent: send the client there (one extra round trip).
+        if (_locator is not null && scope is { } app)
+        {
+            Uri? owner = null;
+            try
+            {
+                owner = await _locator.FindOtherOwnerAsync(app, roomId!, _connection.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogLocatorFailed(Logger, ex, ConnectionId);
+            }
+
+            if (owner is not null)
+            {
+                var ws = new UriBuilder(new Uri(owner, "rtc/ws")) { Scheme = owner.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
+                _connection.Send(RtcSignaling.LoginRedirect(roomId!, ws));
+                return;
+            }
         }
 
         RoomParticipant participant;
@@ -338,6 +361,9 @@ internal sealed partial class RtcRoomSession : IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Warning, Message = "RTC connection {ConnectionId}: the room locator failed; the login is served here")]
+    private static partial void LogLocatorFailed(ILogger logger, Exception exception, string connectionId);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "RTC connection {ConnectionId}: login refused ({Reason})")]
     private static partial void LogLoginRefused(ILogger logger, string connectionId, Token04Error reason);

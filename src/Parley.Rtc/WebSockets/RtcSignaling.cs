@@ -191,6 +191,17 @@ internal static class RtcSignaling
 
     public static byte[] Pong() => Build(static (w, _) => w.WriteString("Type", "Pong"), 0);
 
+    /// <summary>LoginResult of a login on a node that does not host the room: the client reconnects to <paramref name="redirect"/>.</summary>
+    public static byte[] LoginRedirect(string roomId, Uri redirect) =>
+        Build(static (w, s) =>
+        {
+            w.WriteString("Type", "LoginResult");
+            w.WriteNumber("Code", RtcCodes.RoomOnAnotherNode);
+            w.WriteString("Message", "the room lives on another node: reconnect to Redirect and log in again");
+            w.WriteString("RoomId", s.roomId);
+            w.WriteString("Redirect", s.redirect.ToString());
+        }, (roomId, redirect));
+
     public static byte[] LoginResult(string roomId, IRoomParticipant participant) =>
         Build(static (w, s) =>
         {

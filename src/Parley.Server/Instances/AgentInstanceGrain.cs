@@ -15,6 +15,7 @@ internal sealed partial class AgentInstanceGrain(
     TtsProviders speakers,
     InstanceLifecycle lifecycle,
     Parley.Providers.Net.OutboundPolicy outboundPolicy,
+    IHostApplicationLifetime lifetime,
     ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
 {
     private static readonly InstanceReply NotFound = InstanceReply.Error(ReturnCodes.InstanceNotFound, "agent instance not found; it may already be deleted");
@@ -43,6 +44,13 @@ internal sealed partial class AgentInstanceGrain(
         if (_host is not null || _deleted)
         {
             return InstanceReply.Error(ReturnCodes.InstanceCreateFailed, $"agent instance {spec.InstanceId} already exists");
+        }
+
+        // A draining node (SIGTERM) takes no new instances: this activation goes away and the caller places it again.
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            DeactivateOnIdle();
+            return InstanceReply.Error(InstanceCodes.NodeDraining, "the node chosen for the instance is draining");
         }
 
         // Durable before the caller learns the id, so even a crash from here on ends in an AgentInstanceDeleted.

@@ -152,7 +152,36 @@ public static class InstanceActions
         InstanceReply reply;
         try
         {
-            reply = await grains.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(appId, instanceId)).CreateAsync(new InstanceSpec
+            // A grain placed on a draining node refuses and deactivates; the next call places it again (elsewhere, as
+            // the draining node leaves the cluster).
+            var attempt = 0;
+            do
+            {
+                reply = await CreateOnceAsync();
+            }
+            while (reply.Code == InstanceCodes.NodeDraining && ++attempt < 20);
+
+            if (reply.Code == InstanceCodes.NodeDraining)
+            {
+                reply = InstanceReply.Error(ReturnCodes.InstanceCreateFailed, "no node could take the instance (all draining)");
+            }
+        }
+        catch
+        {
+            await registry.ReleaseAsync(instanceId);
+            throw;
+        }
+
+        if (reply.Code != 0)
+        {
+            await registry.ReleaseAsync(instanceId);
+            throw new ApiException(reply.Code, reply.Message);
+        }
+
+        return new { AgentInstanceId = instanceId };
+
+        Task<InstanceReply> CreateOnceAsync() =>
+            grains.GetGrain<IAgentInstanceGrain>(InstanceKeys.Instance(appId, instanceId)).CreateAsync(new InstanceSpec
             {
                 AppId = appId,
                 InstanceId = instanceId,
@@ -179,20 +208,6 @@ public static class InstanceActions
                 MetaInfoJson = metaInfoJson,
                 TtsParamPathsJson = ttsParamPathsJson,
             });
-        }
-        catch
-        {
-            await registry.ReleaseAsync(instanceId);
-            throw;
-        }
-
-        if (reply.Code != 0)
-        {
-            await registry.ReleaseAsync(instanceId);
-            throw new ApiException(reply.Code, reply.Message);
-        }
-
-        return new { AgentInstanceId = instanceId };
     }
 
     private static async ValueTask<object?> UpdateAsync(ActionContext context, CancellationToken cancellationToken)

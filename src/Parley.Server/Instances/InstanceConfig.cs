@@ -13,6 +13,9 @@ public static class InstanceCodes
 
     // Exception / AgentInstanceDeleted codes (spec 6.4, 6.6).
     public const int RoomGeneral = 1201;
+
+    /// <summary>Internal (never sent): the grain's node is draining; CreateAgentInstance places the instance again.</summary>
+    public const int NodeDraining = -410;
     public const int RoomIdle = 1202;
     public const int Kicked = 1203;
     public const int RoomLoginFailed = 1204;

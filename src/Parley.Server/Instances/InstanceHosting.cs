@@ -17,10 +17,11 @@ public sealed class InstanceHostOptions
     public int GatewayPort { get; set; } = 30000;
 
     /// <summary>
-    /// <c>Parley:Orleans:Clustering</c>: <c>Localhost</c> (default; one machine, in-memory membership). <c>AdoNet</c>
-    /// (PostgreSQL membership for several machines) is the planned alternative and is refused at start until it lands.
+    /// <c>Parley:Orleans:Clustering</c>: <c>Localhost</c> (one machine, in-memory membership) or <c>AdoNet</c>
+    /// (membership in the PostgreSQL store, for a cluster of nodes; needs <c>Parley:Store:Provider</c> PostgreSQL).
+    /// Empty (default): AdoNet with the PostgreSQL store, Localhost with SQLite.
     /// </summary>
-    public string Clustering { get; set; } = "Localhost";
+    public string Clustering { get; set; } = "";
 
     public string ClusterId { get; set; } = "parley";
 
@@ -49,16 +50,9 @@ public static class InstanceHosting
         }
 
         options.LlmStallTimeout = TimeSpan.FromSeconds(stallSeconds);
-        if (!string.Equals(options.Clustering, "Localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException(
-                $"Parley:Orleans:Clustering '{options.Clustering}' is not available in this build; use 'Localhost' (ADO.NET clustering for several machines is planned)");
-        }
-
-        // Localhost clustering: the silo only talks to itself, so a busy configured port (another Parley in the same
-        // process or machine) falls back to a free one instead of failing the start.
-        var siloPort = ResolvePort(options.SiloPort);
-        var gatewayPort = ResolvePort(options.GatewayPort);
+        var store = Storage.StoreOptions.Read(configuration);
+        var cluster = ParleyClusterOptions.Read(configuration, options, store);
+        builder.Services.AddSingleton(cluster);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.TryAddSingleton(TimeProvider.System);
         var llmLimits = new LlmClientLimits();
@@ -103,20 +97,67 @@ public static class InstanceHosting
         builder.Services.AddHostedService<InstanceRecovery>();
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(InstanceActions.Map);
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(ControlActions.Map);
-        builder.UseOrleans(silo =>
+        builder.UseOrleans(silo => ConfigureSilo(silo, cluster, store));
+
+        // After the silo's own hosted service, so the warm-up's grain calls find it started (and it stops first).
+        builder.Services.AddHostedService<InstanceWarmup>();
+        if (cluster.IsAdoNet)
         {
-            silo.UseLocalhostClustering(siloPort, gatewayPort, null, options.ServiceId, options.ClusterId);
+            // Stops before the silo: live calls may finish (up to the drain timeout) while new ones go elsewhere.
+            builder.Services.AddHostedService<Storage.Postgres.NodeDrainService>();
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = cluster.DrainTimeout + TimeSpan.FromSeconds(30));
+        }
+        return builder;
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, ParleyClusterOptions cluster, Storage.StoreOptions store)
+    {
+        if (!cluster.IsAdoNet)
+        {
+            // Localhost clustering: the silo only talks to itself, so a busy configured port (another Parley in the same
+            // process or machine) falls back to a free one instead of failing the start.
+            var siloPort = ResolvePort(cluster.SiloPort);
+            var gatewayPort = ResolvePort(cluster.GatewayPort);
+            silo.UseLocalhostClustering(siloPort, gatewayPort, null, cluster.ServiceId, cluster.ClusterId);
             silo.Configure<Orleans.Configuration.EndpointOptions>(e =>
             {
                 e.AdvertisedIPAddress = IPAddress.Loopback;
                 e.SiloPort = siloPort;
                 e.GatewayPort = gatewayPort;
             });
-        });
+            return;
+        }
 
-        // After the silo's own hosted service, so the warm-up's grain calls find it started (and it stops first).
-        builder.Services.AddHostedService<InstanceWarmup>();
-        return builder;
+        // A cluster: membership in the shared PostgreSQL database (the Orleans tables are created by Parley's migration,
+        // which runs before the silo starts). Ports are exact: a node of a cluster must be reachable where it says.
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = store.ConnectionString;
+        });
+        silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
+        });
+        var siloPortExact = cluster.SiloPort == 0 ? FreePort() : cluster.SiloPort;
+        var gatewayPortExact = cluster.GatewayPort == 0 ? FreePort() : cluster.GatewayPort;
+        silo.Configure<Orleans.Configuration.EndpointOptions>(e =>
+        {
+            e.AdvertisedIPAddress = cluster.AdvertisedAddress;
+            e.SiloPort = siloPortExact;
+            e.GatewayPort = gatewayPortExact;
+            e.SiloListeningEndpoint = new IPEndPoint(cluster.ListenAddress, siloPortExact);
+            e.GatewayListeningEndpoint = new IPEndPoint(cluster.ListenAddress, gatewayPortExact);
+        });
+        silo.Configure<Orleans.Configuration.ClusterMembershipOptions>(m =>
+        {
+            m.ProbeTimeout = cluster.ProbeTimeout;
+            m.TableRefreshTimeout = cluster.ProbeTimeout * 2;
+            m.IAmAliveTablePublishTimeout = cluster.ProbeTimeout * 4;
+            m.NumMissedProbesLimit = 3;
+            m.DeathVoteExpirationTimeout = cluster.ProbeTimeout * 12;
+        });
     }
 
     private static int ResolvePort(int configured)
