@@ -27,6 +27,7 @@ internal sealed class EvalSink : IAudioSink, IDisposable
     private TaskCompletionSource? _drained;
     private long _playedSamples;
     private bool _cleared;
+    private bool _paused;
 
     public EvalSink(FakeTimeProvider time, DateTimeOffset start, TimeSpan length)
     {
@@ -95,6 +96,7 @@ internal sealed class EvalSink : IAudioSink, IDisposable
             }
 
             _queue.Clear();
+            _paused = false;
             _cleared = true;
             drained = _drained;
             _drained = null;
@@ -125,6 +127,47 @@ internal sealed class EvalSink : IAudioSink, IDisposable
         }
     }
 
+    public bool Paused
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _paused;
+            }
+        }
+    }
+
+    public void Pause()
+    {
+        lock (_gate)
+        {
+            if (!_paused)
+            {
+                _paused = true;
+                Pauses.Add(_time.GetUtcNow() - _start);
+            }
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            if (_paused)
+            {
+                _paused = false;
+                Resumes.Add(_time.GetUtcNow() - _start);
+            }
+        }
+    }
+
+    /// <summary>When the output was paused (a provisional barge-in), from the start.</summary>
+    public List<TimeSpan> Pauses { get; } = [];
+
+    /// <summary>When a pause was released (the audio went on), from the start.</summary>
+    public List<TimeSpan> Resumes { get; } = [];
+
     public void Dispose() => _timer.Dispose();
 
     private void Tick()
@@ -132,7 +175,7 @@ internal sealed class EvalSink : IAudioSink, IDisposable
         TaskCompletionSource? drained = null;
         lock (_gate)
         {
-            if (_queue.Count == 0)
+            if (_queue.Count == 0 || _paused)
             {
                 return;
             }

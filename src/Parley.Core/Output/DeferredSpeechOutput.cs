@@ -37,4 +37,20 @@ public sealed class DeferredSpeechOutput : ISpeechOutput
             _target.Task.Result.Clear();
         }
     }
+
+    public void Pause()
+    {
+        if (_target.Task.IsCompletedSuccessfully)
+        {
+            _target.Task.Result.Pause();
+        }
+    }
+
+    public void Resume()
+    {
+        if (_target.Task.IsCompletedSuccessfully)
+        {
+            _target.Task.Result.Resume();
+        }
+    }
 }

@@ -158,6 +158,19 @@ public interface ISpeechOutput
     void Clear()
     {
     }
+
+    /// <summary>
+    /// A provisional barge-in: the audio stops at once where it is, nothing is dropped (the session calls it under its
+    /// lock: must not block). An output without an audio path does nothing.
+    /// </summary>
+    void Pause()
+    {
+    }
+
+    /// <summary>The provisional barge-in was a false start: the audio goes on from where <see cref="Pause"/> stopped it.</summary>
+    void Resume()
+    {
+    }
 }
 
 /// <summary>
