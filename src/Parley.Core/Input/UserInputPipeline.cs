@@ -443,7 +443,10 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
 
         _minSpeechSamples = next.Interruption.MinSpeech.Ticks / TicksPerSample;
         _guardSpeechSamples = next.Interruption.EchoGuardMinSpeech.Ticks / TicksPerSample;
-        Options = Options with { Vad = next.Vad, PauseInterval = next.PauseInterval, Interruption = next.Interruption };
+        Options = Options with
+        {
+            Vad = next.Vad, PauseInterval = next.PauseInterval, UnfinishedClauseWait = next.UnfinishedClauseWait, Interruption = next.Interruption,
+        };
     }
 
     private RecognitionSession? OnSpeechStartedLocked(long boundary)
