@@ -270,23 +270,18 @@ internal sealed class OracleRecognizer(Func<string> wordsNow) : ISpeechRecogniti
     private readonly Channel<SpeechRecognitionResult> _results = Channel.CreateUnbounded<SpeechRecognitionResult>();
     private readonly List<string> _heard = [];
     private long _samples;
+    private string _source = "";
+    private int _count;
 
     public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
     {
         var before = _samples / 4000;
         _samples += samples.Length;
-        foreach (var word in wordsNow().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        var words = Words();
+        if (_count < words.Length && _samples / 4000 > before)
         {
-            if (!_heard.Contains(word))
-            {
-                if (_samples / 4000 > before)
-                {
-                    _heard.Add(word);
-                    _results.Writer.TryWrite(new SpeechRecognitionResult(string.Join(' ', _heard), false));
-                }
-
-                break;
-            }
+            _heard.Add(words[_count++]);
+            _results.Writer.TryWrite(new SpeechRecognitionResult(string.Join(' ', _heard), false));
         }
 
         return ValueTask.CompletedTask;
@@ -294,18 +289,29 @@ internal sealed class OracleRecognizer(Func<string> wordsNow) : ISpeechRecogniti
 
     public ValueTask EndUtteranceAsync(CancellationToken cancellationToken)
     {
-        foreach (var word in wordsNow().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        var words = Words();
+        while (_count < words.Length)
         {
-            if (!_heard.Contains(word))
-            {
-                _heard.Add(word);
-            }
+            _heard.Add(words[_count++]);
         }
 
         _results.Writer.TryWrite(new SpeechRecognitionResult(string.Join(' ', _heard), true));
         _heard.Clear();
         _samples = 0;
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The words under the audio now; a new segment starts counting from its first word (repeated words count).</summary>
+    private string[] Words()
+    {
+        var now = wordsNow();
+        if (now != _source)
+        {
+            _source = now;
+            _count = 0;
+        }
+
+        return now.Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
 
     public IAsyncEnumerable<SpeechRecognitionResult> Results(CancellationToken cancellationToken) => _results.Reader.ReadAllAsync(cancellationToken);

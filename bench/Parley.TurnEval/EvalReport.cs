@@ -28,7 +28,6 @@ internal sealed record EvalReport(
     /// <summary>Median length of those false pauses.</summary>
     public double? FalsePauseP50 => Percentile([.. Outcomes.Where(o => o.FalsePause).Select(o => o.PausedMs)], 0.50);
 
-{
     /// <summary>A real barge-in counts as missed when the agent has not stopped this long after its onset.</summary>
     public const double MissedAfterMs = 2000;
 

@@ -37,7 +37,7 @@ internal sealed record ScenarioOutcome(
 
     /// <summary>The agent's audio paused (and resumed: not stopped) for something that was not a real barge-in.</summary>
     public bool FalsePause => Scenario.AgentSpeaks && !FalseBargeIn && FirstPause is { } at
-        && (Scenario.Expect == Expect.KeepSpeaking || at < Scenario.Segments[0].OnsetMs - 100);
+        && (Scenario.Expect == Expect.KeepSpeaking || at < Scenario.Segments[0].StartMs);
 
     /// <summary>The first moment the agent's audio paused or stopped.</summary>
     public double? Halted => new[] { Stopped, FirstPause }.Where(x => x is not null).Min();
@@ -50,7 +50,7 @@ internal sealed record ScenarioOutcome(
     /// within the limit: a pause that resumed is a missed barge-in).
     /// </summary>
     public double? BargeInLatency => BargeInJudged && Stopped is { } stop && stop - Scenario.Segments[0].OnsetMs <= EvalReport.MissedAfterMs
-        && new[] { stop, FirstPause is { } p && p >= Scenario.Segments[0].OnsetMs - 100 ? p : null }.Where(x => x is not null).Min() is { } at
+        && new double?[] { stop, FirstPause is { } p && p >= Scenario.Segments[0].StartMs ? p : null }.Where(x => x is not null).Min() is { } at
         ? Math.Max(0, at - Scenario.Segments[0].OnsetMs)
         : null;
 
@@ -170,6 +170,16 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
         lock (events)
         {
             seen = [.. events];
+        }
+
+        if (Environment.GetEnvironmentVariable("TURNEVAL_TRACE") is "1")
+        {
+            foreach (var (at, e) in seen)
+            {
+                Console.WriteLine($"    {at,6:0} {e}");
+            }
+
+            Console.WriteLine($"    pauses {string.Join(",", sink.Pauses.Select(p => p.TotalMilliseconds))} resumes {string.Join(",", sink.Resumes.Select(p => p.TotalMilliseconds))} clears {string.Join(",", sink.Clears.Select(p => p.TotalMilliseconds))}");
         }
 
         // Only what happened while the scenario ran (disposing the agent clears its output too).

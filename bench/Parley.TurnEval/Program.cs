@@ -28,7 +28,8 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 Console.WriteLine("making the evaluation set (flite, espeak-ng, sox) …");
-var scenarios = EvaluationSet.Build(quick);
+var onlyIndex = Array.IndexOf(args, "--only");
+var scenarios = EvaluationSet.Build(quick).Where(s => onlyIndex < 0 || s.Name.Contains(args[onlyIndex + 1], StringComparison.Ordinal)).ToList();
 using var vad = new SileroVadFactory();
 var interruption = Parley.Server.Zego.ZegoConfig.ToInterruptionPolicy(0, null, vadObject);
 var runner = new EvalRunner(vad, () => interruption, () => turnOptions);

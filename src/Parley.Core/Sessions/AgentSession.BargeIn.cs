@@ -8,14 +8,22 @@ namespace Parley.Core.Sessions;
 /// (the VAD heard speech-like audio) pauses the reply's audio at once — nothing is dropped; confirmed speech that lasts
 /// long enough and has words that are not a backchannel interrupts (Interrupted, the output cleared); a released start,
 /// or speech that ends without qualifying, resumes the audio where it stopped, with no Interrupted event (as LiveKit's
-/// <c>resume_false_interruption</c>). Inside the echo guard (just after each onset of the agent's audio) speech does not
-/// pause the reply until it lasted <see cref="InterruptionPolicy.EchoGuardMinSpeech"/>.
+/// <c>resume_false_interruption</c>). Inside the echo guard (just after the onset of a reply's audio) speech does not
+/// pause the reply at all and interrupts only once it lasted <see cref="InterruptionPolicy.EchoGuardMinSpeech"/> with
+/// its words. Pending speech that has no words by then (noise, babble, the agent's own echo) resumes the audio; after
+/// <see cref="WordlessPausesPerReply"/> such wordless false pauses a reply is no longer paused provisionally (only a
+/// qualifying interruption stops it), so an echo cannot make the agent stutter.
 /// </summary>
 public sealed partial class AgentSession
 {
     // Guarded by _gate: the reply whose audio a provisional barge-in paused, and when the agent's audio last began.
     private SpeechHandle? _paused;
     private long _agentAudioOnset;
+    private SpeechHandle? _wordlessOf;
+    private int _wordlessPauses;
+
+    /// <summary>Wordless false pauses after which a reply is no longer paused provisionally.</summary>
+    public const int WordlessPausesPerReply = 2;
 
     /// <summary>The reply whose audio is paused by the user's speech (tests and diagnostics).</summary>
     public bool AgentAudioPaused
@@ -38,7 +46,7 @@ public sealed partial class AgentSession
         lock (_gate)
         {
             if (!_disposed && !_user.Ignored && _replies.Current is { IsDone: false } current && BargeInAllowedLocked(current)
-                && _interruption.PauseOnSpeech && !InEchoGuardLocked())
+                && !(_user.BargeInPending && _user.InEchoGuard) && !InEchoGuardLocked())
             {
                 PauseLocked(current);
             }
@@ -100,7 +108,7 @@ public sealed partial class AgentSession
                     _user.Text = "";
                 }
 
-                if (_interruption.PauseOnSpeech && !_user.InEchoGuard)
+                if (!_user.InEchoGuard)
                 {
                     PauseLocked(running);
                 }
@@ -134,13 +142,13 @@ public sealed partial class AgentSession
             if (duration >= _interruption.RequiredSpeech(_user.InEchoGuard))
             {
                 _user.Sustained = true;
-                if (_user.InEchoGuard && _interruption.PauseOnSpeech && _replies.Current is { IsDone: false } current)
-                {
-                    PauseLocked(current); // long enough not to be the agent's own echo
-                }
             }
 
             TryPendingBargeInLocked();
+            if (_user.BargeInPending && _user.Text.Length == 0 && duration >= _interruption.RequiredSpeech(inEchoGuard: true))
+            {
+                ResumeLocked(); // this long and still no words: noise, babble or echo, not someone talking to the agent
+            }
         }
     }
 
@@ -165,14 +173,14 @@ public sealed partial class AgentSession
 
     private void PauseLocked(SpeechHandle handle)
     {
-        if (_paused is null)
+        if (_paused is null && _interruption.PauseOnSpeech && !(_wordlessOf == handle && _wordlessPauses >= WordlessPausesPerReply))
         {
             _paused = handle;
             handle.Output?.Pause();
         }
     }
 
-    /// <summary>Resumes the paused reply's audio (if it still runs); its audio begins again, so the echo guard restarts.</summary>
+    /// <summary>Resumes the paused reply's audio (if it still runs), counting a false pause without words.</summary>
     private void ResumeLocked()
     {
         if (_paused is not { } handle)
@@ -184,7 +192,11 @@ public sealed partial class AgentSession
         if (!handle.IsDone)
         {
             handle.Output?.Resume();
-            _agentAudioOnset = _time.GetTimestamp();
+            if (_user.Text.Length == 0)
+            {
+                _wordlessPauses = _wordlessOf == handle ? _wordlessPauses + 1 : 1;
+                _wordlessOf = handle;
+            }
         }
     }
 
