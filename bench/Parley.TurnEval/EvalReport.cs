@@ -38,7 +38,8 @@ internal sealed record EvalReport(
         var bargeIns = outcomes.Where(o => o.BargeInJudged).ToList();
         var latencies = bargeIns.Where(o => o.BargeInLatency is not null).Select(o => o.BargeInLatency!.Value).ToList();
         var eot = outcomes.Select(o => o.EndOfTurnDelay).Where(d => d is not null).Select(d => d!.Value).ToList();
-        var starts = outcomes.Select(o => o.SpeechStartLatency).Where(d => d is not null).Select(d => d!.Value).ToList();
+        // Speech start over scenarios without the echo: with it, the VAD is already in (echo) speech when the user begins.
+        var starts = outcomes.Where(o => !o.Scenario.Echo).Select(o => o.SpeechStartLatency).Where(d => d is not null).Select(d => d!.Value).ToList();
         return new EvalReport(
             label,
             outcomes.Count,
@@ -64,7 +65,7 @@ internal sealed record EvalReport(
         $"| {Label} | {FalseCutOffRate:P0} ({PausedTurns}) | {Ms(EndOfTurnP50)} / {Ms(EndOfTurnP95)} | {TurnsNeverEnded} | {FalseBargeInRate:P0} ({KeepSpeakingScenarios}) | {MissedBargeInRate:P0} ({BargeInScenarios}) | {Ms(BargeInLatencyP50)} / {Ms(BargeInLatencyP95)} | {Ms(SpeechStartP50)} / {Ms(SpeechStartP95)} | {FalsePauseRate:P0} ({Ms(FalsePauseP50)}) |");
 
     public const string SummaryHeader =
-        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | turns never ended | false barge-in (scenarios with the agent speaking) | missed barge-in (judged) | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset) | false pause, resumed (median length) |\n|---|---|---|---|---|---|---|---|---|";
+        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | turns never ended | false barge-in (scenarios with the agent speaking) | missed barge-in (judged) | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset, no echo) | false pause, resumed (median length) |\n|---|---|---|---|---|---|---|---|---|";
 
     public string ToTable()
     {

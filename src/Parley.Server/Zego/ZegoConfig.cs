@@ -51,8 +51,12 @@ internal static class ZegoConfig
     /// <summary>Parley's clause-aware end of turn: an unfinished clause waits this long (PauseInterval when set), chosen on the evaluation set.</summary>
     public static readonly TimeSpan UnfinishedClauseWait = TimeSpan.FromMilliseconds(1200);
 
-    /// <summary>Parley's own debounce before the VAD reports speech (ZEGO's <c>MinSpeechDur</c> 0); <c>MinSpeechDur</c> adds to it.</summary>
-    public static readonly TimeSpan BaseMinSpeech = TimeSpan.FromMilliseconds(150);
+    /// <summary>
+    /// Parley's own debounce before the VAD reports speech (ZEGO's <c>MinSpeechDur</c> 0); <c>MinSpeechDur</c> adds to it.
+    /// 96 ms (three Silero windows, with a 96 ms dip tolerated inside the onset): a false start no longer interrupts the
+    /// agent by itself (the interruption policy judges it), so the start can be reported sooner (was 150 ms).
+    /// </summary>
+    public static readonly TimeSpan BaseMinSpeech = TimeSpan.FromMilliseconds(96);
 
     /// <summary>Silero speech probability at <c>EnergyThreshold</c> 0: the activation threshold is this plus the energy threshold (medium 0.2 → 0.5, today's default).</summary>
     public const float ActivationOffset = 0.3f;
@@ -96,7 +100,7 @@ internal static class ZegoConfig
     /// The Silero VAD's thresholds and minimum speech for an (EnergyThreshold, MinSpeechDur): speech starts when the
     /// speech probability reaches <see cref="ActivationOffset"/> + EnergyThreshold (clamped to [0.05, 0.95]) for
     /// <see cref="BaseMinSpeech"/> + MinSpeechDur; it ends below the activation minus <see cref="DeactivationGap"/>.
-    /// Medium is Parley's default (0.5 / 0.35 / 150 ms); low 0.7 / 0.55 / 250 ms; high 0.4 / 0.25 / 150 ms.
+    /// Medium is Parley's default (0.5 / 0.35 / 96 ms); low 0.7 / 0.55 / 196 ms; high 0.4 / 0.25 / 96 ms.
     /// </summary>
     public static VadSegmenterOptions WithSensitivity(VadSegmenterOptions vad, double energyThreshold, int minSpeechDurMs)
     {
