@@ -53,4 +53,21 @@ public sealed class DeferredSpeechOutput : ISpeechOutput
             _target.Task.Result.Resume();
         }
     }
+
+    /// <summary>Only once attached: a reply that started before is spoken sentence by sentence.</summary>
+    public bool StreamsText => _target.Task.IsCompletedSuccessfully && _target.Task.Result.StreamsText;
+
+    public ValueTask<int> PushTextAsync(long roundId, string text, bool first, CancellationToken cancellationToken) =>
+        _target.Task.IsCompletedSuccessfully ? _target.Task.Result.PushTextAsync(roundId, text, first, cancellationToken) : ValueTask.FromResult(0);
+
+    public ValueTask PushAudioAsync(long roundId, ReadOnlyMemory<byte> pcm16, int sampleRate, CancellationToken cancellationToken) =>
+        _target.Task.IsCompletedSuccessfully ? _target.Task.Result.PushAudioAsync(roundId, pcm16, sampleRate, cancellationToken) : ValueTask.CompletedTask;
+
+    public void EndText(long roundId)
+    {
+        if (_target.Task.IsCompletedSuccessfully)
+        {
+            _target.Task.Result.EndText(roundId);
+        }
+    }
 }

@@ -40,11 +40,15 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
         JsonObject? carried = null;
         var textStarted = false;
         var completed = new List<string>();
+
+        // An output that synthesises text as it comes gets every delta now; the sentences then only place its audio.
+        var output = handle.Output is { StreamsText: true } streaming ? streaming : null;
+        var pushed = -1;
         using var stall = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stall.Token);
         stats.RequestStart = time.GetTimestamp();
         var first = true;
-        await using var e = model.StreamReplyAsync(request, linked.Token).GetAsyncEnumerator(linked.Token);
+        await using var e = model.StreamOutputAsync(request, linked.Token).GetAsyncEnumerator(linked.Token);
         while (true)
         {
             bool has;
@@ -65,7 +69,19 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
                 break;
             }
 
-            var delta = e.Current;
+            var piece = e.Current;
+            if (!piece.Audio.IsEmpty && output is not null)
+            {
+                // The model's own voice: the reply's stream starts at its first audio or text, whichever comes first.
+                if (pushed < 0)
+                {
+                    pushed = await output.PushTextAsync(handle.Round, "", first: true, cancellationToken).ConfigureAwait(false);
+                }
+
+                await output.PushAudioAsync(handle.Round, piece.Audio, piece.SampleRate, cancellationToken).ConfigureAwait(false);
+            }
+
+            var delta = piece.Text;
             if (string.IsNullOrEmpty(delta))
             {
                 continue;
@@ -78,16 +94,21 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
             }
 
             var marked = extractor is null ? delta : extractor.Push(delta);
-            if (!Show(handle, host, marked, ref textStarted))
+            if (!Show(handle, host, marked, ref textStarted, out var visible))
             {
                 return;
+            }
+
+            if (output is not null && visible.Length > 0)
+            {
+                pushed = await output.PushTextAsync(handle.Round, visible, pushed < 0, cancellationToken).ConfigureAwait(false);
             }
 
             completed.Clear();
             completed.AddRange(segmenter.Push(marked));
             foreach (var sentence in completed)
             {
-                if (await WriteAsync(handle, host, sentences, extractor, sentence, first, carried, cancellationToken).ConfigureAwait(false) is not { } written)
+                if (await WriteAsync(handle, host, sentences, extractor, sentence, first, carried, pushed, cancellationToken).ConfigureAwait(false) is not { } written)
                 {
                     return;
                 }
@@ -99,16 +120,21 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
         if (extractor is not null)
         {
             var rest = extractor.Complete();
-            if (!Show(handle, host, rest, ref textStarted))
+            if (!Show(handle, host, rest, ref textStarted, out var visible))
             {
                 return;
+            }
+
+            if (output is not null && visible.Length > 0)
+            {
+                pushed = await output.PushTextAsync(handle.Round, visible, pushed < 0, cancellationToken).ConfigureAwait(false);
             }
 
             completed.Clear();
             completed.AddRange(segmenter.Push(rest));
             foreach (var sentence in completed)
             {
-                if (await WriteAsync(handle, host, sentences, extractor, sentence, first, carried, cancellationToken).ConfigureAwait(false) is not { } written)
+                if (await WriteAsync(handle, host, sentences, extractor, sentence, first, carried, pushed, cancellationToken).ConfigureAwait(false) is not { } written)
                 {
                     return;
                 }
@@ -117,16 +143,21 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
             }
         }
 
+        if (pushed >= 0)
+        {
+            output!.EndText(handle.Round);
+        }
+
         if (segmenter.Complete() is { } last)
         {
-            await WriteAsync(handle, host, sentences, extractor, last, first, carried, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(handle, host, sentences, extractor, last, first, carried, pushed, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Subtitles: the delta without metadata markers; nothing is shown for a delta that was all metadata.</summary>
-    private static bool Show(SpeechHandle handle, IReplyHost host, string marked, ref bool started)
+    private static bool Show(SpeechHandle handle, IReplyHost host, string marked, ref bool started, out string visible)
     {
-        var visible = MetaInfoExtractor.StripMarkers(marked);
+        visible = MetaInfoExtractor.StripMarkers(marked);
         if (visible.Length == 0)
         {
             return true;
@@ -146,6 +177,7 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
         string sentence,
         bool first,
         JsonObject? carried,
+        int textEnd,
         CancellationToken cancellationToken)
     {
         JsonObject? meta = null;
@@ -173,6 +205,7 @@ internal sealed class LlmStage(IChatModel model, TimeProvider time, TimeSpan sta
         {
             MetaInfo = meta,
             SentMetaInfo = meta is null ? null : metaInfo!.Sent(meta),
+            TextEnd = textEnd,
         };
         await writer.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
         return (false, null);

@@ -51,6 +51,13 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
     private bool _segmentComplete;
     private long _written;
 
+    // The reply whose text is synthesised as it is generated (engines with streaming text and word timings), or null.
+    private StreamedReplyAudio? _streamed;
+    private bool _segmentOpen;
+    private StreamedReplyAudio? _segmentText;
+    private int _segmentTextStart;
+    private int _segmentTextEnd;
+
     /// <summary>Raised when a segment fails to synthesise (vendor name, exception), for logging by the host.</summary>
     public event Action<string, Exception>? SynthesisFailed;
 
@@ -72,30 +79,146 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
     {
         sink.Clear();
         SpeechProgress? started;
+        StreamedReplyAudio? streamed;
         lock (_gate)
         {
             started = ReportPlayedLocked();
             _segment = null;
+            streamed = _streamed;
+            _streamed = null;
+            _segmentOpen = false;
         }
 
         started?.ReportFirstFrameOut();
+        if (streamed is not null)
+        {
+            // The synthesis stops now; its connection is released off the interruption lane.
+            streamed.Cancel();
+            _ = streamed.DisposeAsync().AsTask();
+        }
+    }
+
+    /// <summary>
+    /// Streams the reply's text into the engine as it is generated when the engine takes text pieces and says where
+    /// each word's audio is (<see cref="TtsCapabilities.StreamingText"/> and <see cref="TtsCapabilities.WordTimings"/>):
+    /// the timings are what places each sentence's audio. Other engines get whole sentences.
+    /// </summary>
+    public bool StreamsText => Volatile.Read(ref _voice).Provider.Capabilities is { StreamingText: true, WordTimings: true };
+
+    public async ValueTask<int> PushTextAsync(long roundId, string text, bool first, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        StreamedReplyAudio? reply;
+        StreamedReplyAudio? previous = null;
+        var voice = Volatile.Read(ref _voice);
+        lock (_gate)
+        {
+            if (first && voice.Provider.Capabilities is { StreamingText: true, WordTimings: true })
+            {
+                previous = _streamed;
+                _round = roundId;
+                _filter = new SpeechTextFilter(voice.Filters, voice.Terminator);
+                _streamed = new StreamedReplyAudio(roundId, voice.Provider.Open(new TtsRequest(voice.Parameters) { Endpoint = voice.Endpoint }), cancellationToken);
+                _segment = null;
+                _segmentOpen = false;
+                _streamed.Start(_written, WriteStreamedAsync);
+            }
+
+            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+        }
+
+        if (previous is not null)
+        {
+            await previous.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (reply is null)
+        {
+            return 0;
+        }
+
+        await reply.PushAsync(RemoveCharacters(_filter!.Push(text), voice.CharacterFilter), cancellationToken).ConfigureAwait(false);
+        return reply.Pushed;
+    }
+
+    public ValueTask PushAudioAsync(long roundId, ReadOnlyMemory<byte> pcm16, int sampleRate, CancellationToken cancellationToken)
+    {
+        StreamedReplyAudio? reply;
+        lock (_gate)
+        {
+            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+        }
+
+        return reply?.Stream is ModelAudioVoice.IAudioInput input ? input.PushAudioAsync(pcm16, sampleRate, cancellationToken) : ValueTask.CompletedTask;
+    }
+
+    public void EndText(long roundId)
+    {
+        StreamedReplyAudio? reply;
+        lock (_gate)
+        {
+            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+        }
+
+        if (reply is not null && !reply.TextEnded)
+        {
+            var voice = Volatile.Read(ref _voice);
+            var rest = RemoveCharacters(_filter!.Complete(), voice.CharacterFilter);
+            _ = EndAsync(reply, rest);
+        }
+
+        static async Task EndAsync(StreamedReplyAudio reply, string rest)
+        {
+            try
+            {
+                await reply.PushAsync(rest, CancellationToken.None).ConfigureAwait(false);
+                await reply.EndTextAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The stream failed or was interrupted: its reader reports the failure, the interrupter cleared it.
+            }
+        }
     }
 
     public async ValueTask FinishAsync(CancellationToken cancellationToken)
     {
         await sink.WaitForPlayoutAsync(cancellationToken).ConfigureAwait(false);
         SpeechProgress? started;
+        StreamedReplyAudio? done = null;
         lock (_gate)
         {
             started = ReportPlayedLocked();
+            if (_streamed is { TextEnded: true })
+            {
+                // The reply is heard: release its synthesis stream (and the vendor connection) now.
+                done = _streamed;
+                _streamed = null;
+            }
         }
 
         started?.ReportFirstFrameOut();
+        if (done is not null)
+        {
+            await done.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public async ValueTask SpeakAsync(SpeechSegment segment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(segment);
+        StreamedReplyAudio? streamed;
+        lock (_gate)
+        {
+            streamed = _streamed is { RoundId: var r } current && r == segment.RoundId && segment.TextEnd >= 0 ? current : null;
+        }
+
+        if (streamed is not null)
+        {
+            await SpeakStreamedAsync(streamed, segment, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var voice = Volatile.Read(ref _voice);
         if (segment.IsFirstOfReply || segment.RoundId != _round)
         {
@@ -113,6 +236,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         lock (_gate)
         {
             _segment = progress;
+            _segmentText = null;
             _segmentStart = _written;
             _segmentWritten = 0;
             _segmentComplete = false;
@@ -165,46 +289,132 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
                 await WriteAsync(progress, tail.WithLength(count), cancellationToken).ConfigureAwait(false);
             }
 
-            lock (_gate)
-            {
-                if (_segment == progress)
-                {
-                    _segmentComplete = true;
-                }
-            }
-
-            // Report how much has been played while it plays; hand over once only the lookahead is left.
-            while (true)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                SpeechProgress? started;
-                lock (_gate)
-                {
-                    started = ReportPlayedLocked();
-                }
-
-                started?.ReportFirstFrameOut();
-
-                var pending = sink.Buffered;
-                if (pending == TimeSpan.Zero || pending <= Lookahead)
-                {
-                    break;
-                }
-
-                var wait = pending - Lookahead;
-                await Task.Delay(wait < ProgressInterval ? wait : ProgressInterval, time, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (Lookahead <= TimeSpan.Zero)
-            {
-                await FinishAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await HandOverAsync(progress, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Clear();
             SynthesisFailed?.Invoke(voice.Provider.Name, ex);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// One sentence of a reply whose text streams into the engine: its audio is already being played by the reply's
+    /// pump; this accounts for the part of it the word timings give the sentence, then hands over like any sentence.
+    /// </summary>
+    private async ValueTask SpeakStreamedAsync(StreamedReplyAudio streamed, SpeechSegment segment, CancellationToken cancellationToken)
+    {
+        var progress = segment.Progress;
+        try
+        {
+            var start = await streamed.PositionOfAsync(streamed.LastTextEnd, cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                _segment = progress;
+                _segmentStart = start;
+                _segmentOpen = true;
+                _segmentText = streamed;
+                _segmentTextStart = streamed.LastTextEnd;
+                _segmentTextEnd = segment.TextEnd;
+                _segmentWritten = Math.Max(0, _written - start);
+                _segmentComplete = false;
+                _segmentEstimate = (long)segment.Text.Length * SamplesPerCharacterUpperBound;
+            }
+
+            var end = await streamed.PositionOfAsync(segment.TextEnd, cancellationToken).ConfigureAwait(false);
+            streamed.LastTextEnd = segment.TextEnd;
+            SpeechProgress? started;
+            lock (_gate)
+            {
+                _segmentOpen = false;
+                _segmentWritten = Math.Max(0, end - start);
+                started = ReportPlayedLocked();
+            }
+
+            if (end > start)
+            {
+                progress.ReportFirstAudio();
+            }
+
+            started?.ReportFirstFrameOut();
+            await HandOverAsync(progress, cancellationToken, end).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Clear();
+            SynthesisFailed?.Invoke(Voice.Provider.Name, ex);
+            throw;
+        }
+    }
+
+    /// <summary>Writes audio of a streamed reply (its pump): counted for the sentence being accounted, if any.</summary>
+    private async ValueTask WriteStreamedAsync(AudioChunk chunk, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            chunk.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        SpeechProgress? started;
+        lock (_gate)
+        {
+            _written += chunk.Length;
+            if (_segmentOpen)
+            {
+                _segmentWritten = Math.Max(0, _written - _segmentStart);
+            }
+
+            started = ReportPlayedLocked();
+        }
+
+        started?.ReportFirstFrameOut();
+        await sink.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Marks the segment's audio complete, reports its progress while it plays, hands over at the lookahead.</summary>
+    /// <param name="end">
+    /// For a sentence of a streamed reply, where its audio ends in the output (the sink also holds the next
+    /// sentences' audio); -1: the sentence's audio is the last the sink holds.
+    /// </param>
+    private async ValueTask HandOverAsync(SpeechProgress progress, CancellationToken cancellationToken, long end = -1)
+    {
+        lock (_gate)
+        {
+            if (_segment == progress)
+            {
+                _segmentComplete = true;
+            }
+        }
+
+        // Report how much has been played while it plays; hand over once only the lookahead is left.
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            SpeechProgress? started;
+            lock (_gate)
+            {
+                started = ReportPlayedLocked();
+            }
+
+            started?.ReportFirstFrameOut();
+
+            var pending = end < 0
+                ? sink.Buffered
+                : TimeSpan.FromSeconds(Math.Max(0, end - sink.PlayedSamples) / (double)AudioFormat.Pipeline.SampleRate);
+            if (pending == TimeSpan.Zero || pending <= Lookahead)
+            {
+                break;
+            }
+
+            var wait = pending - Lookahead;
+            await Task.Delay(wait < ProgressInterval ? wait : ProgressInterval, time, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (Lookahead <= TimeSpan.Zero)
+        {
+            await FinishAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -247,9 +457,18 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
             return null;
         }
 
-        var total = _segmentComplete ? _segmentWritten : Math.Max(_segmentWritten, _segmentEstimate);
         var played = Math.Clamp(sink.PlayedSamples - _segmentStart, 0, _segmentWritten);
-        progress.ReportPlayed((double)played / total);
+        if (_segmentText is { } streamed && streamed.PlayedTextOffset(sink.PlayedSamples) is { } offset && _segmentTextEnd > _segmentTextStart)
+        {
+            // Streamed text with word timings: the words whose audio has been played, not an estimate.
+            progress.ReportPlayed(Math.Clamp((double)(offset - _segmentTextStart) / (_segmentTextEnd - _segmentTextStart), 0, 1));
+        }
+        else
+        {
+            var total = _segmentComplete ? _segmentWritten : Math.Max(_segmentWritten, _segmentEstimate);
+            progress.ReportPlayed((double)played / total);
+        }
+
         return played > 0 && progress.FirstFrameOutAt is null ? progress : null;
     }
 

@@ -82,6 +82,29 @@ public sealed record ChatModelRequest(
 public interface IChatModel
 {
     IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The reply as text deltas and, for models that speak (an audio-output LLM: <c>modalities</c> with "audio"), the
+    /// model's own audio as it streams. By default the text of <see cref="StreamReplyAsync"/>.
+    /// </summary>
+    IAsyncEnumerable<ChatOutput> StreamOutputAsync(ChatModelRequest request, CancellationToken cancellationToken) =>
+        ChatOutput.FromText(StreamReplyAsync(request, cancellationToken), cancellationToken);
+}
+
+/// <summary>
+/// A piece of a reply: a text delta (the transcript, for a model that speaks), audio (PCM16 little-endian mono at
+/// <paramref name="SampleRate"/>; the memory is the model's and valid until the next piece is read), or both.
+/// </summary>
+public readonly record struct ChatOutput(string? Text, ReadOnlyMemory<byte> Audio, int SampleRate)
+{
+    /// <summary>Text deltas as pieces without audio.</summary>
+    public static async IAsyncEnumerable<ChatOutput> FromText(IAsyncEnumerable<string> text, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var delta in text.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new ChatOutput(delta, default, 0);
+        }
+    }
 }
 
 /// <summary>Classes of model failures (mapped to the contract's exception codes by the API layer).</summary>
@@ -119,6 +142,14 @@ public sealed record SpeechSegment(long RoundId, string Text, bool IsFirstOfRepl
 
     /// <summary>The part of <see cref="MetaInfo"/> whose keys are in <c>SendMetaKeys</c> (sent when the sentence starts playing), or null.</summary>
     public System.Text.Json.Nodes.JsonObject? SentMetaInfo { get; init; }
+
+    /// <summary>
+    /// When the reply's text was streamed to the output as it was generated (<see cref="ISpeechOutput.StreamsText"/>):
+    /// the length of the text pushed (<see cref="ISpeechOutput.PushTextAsync"/>'s result) when this sentence was
+    /// complete, i.e. where the sentence ends in the streamed text, give or take the rest of the delta that ended it.
+    /// -1 when the reply's text was not streamed.
+    /// </summary>
+    public int TextEnd { get; init; } = -1;
 }
 
 /// <summary>
@@ -171,6 +202,32 @@ public interface ISpeechOutput
     void Resume()
     {
     }
+
+    /// <summary>
+    /// Whether the output synthesises a reply's text as it is generated: then the LLM stage pushes every delta with
+    /// <see cref="PushTextAsync"/> as it arrives (and ends with <see cref="EndText"/>) before the sentences are
+    /// spoken, and the sentences' <see cref="SpeakAsync"/> calls play the audio of their part of that text.
+    /// </summary>
+    bool StreamsText => false;
+
+    /// <summary>
+    /// Adds generated text of reply <paramref name="roundId"/> (<paramref name="first"/>: the reply's first text, which
+    /// starts its synthesis; text of a reply whose first text this output did not see is ignored). Returns the length
+    /// of the reply's text pushed so far, in the units <see cref="SpeechSegment.TextEnd"/> uses.
+    /// </summary>
+    ValueTask<int> PushTextAsync(long roundId, string text, bool first, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
+    /// <summary>The reply's text is complete: its synthesis ends once the pushed text is spoken.</summary>
+    void EndText(long roundId)
+    {
+    }
+
+    /// <summary>
+    /// Audio the model itself produced for reply <paramref name="roundId"/> (PCM16 LE mono; copied before returning),
+    /// for an output whose voice is the model's (<see cref="StreamsText"/> with the model-audio voice). Outputs that
+    /// synthesise speech themselves ignore it.
+    /// </summary>
+    ValueTask PushAudioAsync(long roundId, ReadOnlyMemory<byte> pcm16, int sampleRate, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>

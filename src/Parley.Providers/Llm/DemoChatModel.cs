@@ -76,4 +76,17 @@ public sealed class ChatModelRouter(IChatModel openAICompatible, DemoChatModel d
             ? responses.StreamReplyAsync(request, cancellationToken)
             : openAICompatible.StreamReplyAsync(request, cancellationToken);
     }
+
+    public IAsyncEnumerable<ChatOutput> StreamOutputAsync(ChatModelRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (DemoChatModel.Selects(request.Settings.Url))
+        {
+            return ((IChatModel)demo).StreamOutputAsync(request, cancellationToken);
+        }
+
+        return responses is not null && LlmVendorNames.IsResponses(request.Settings.Vendor)
+            ? responses.StreamOutputAsync(request, cancellationToken)
+            : openAICompatible.StreamOutputAsync(request, cancellationToken);
+    }
 }

@@ -20,7 +20,7 @@ namespace Parley.Providers.Llm;
 /// messages name the failure class and never echo the far end's bytes. Connections obey the <see cref="OutboundPolicy"/>
 /// (checked on the resolved address), and an error body, one SSE line and one event are bounded (<see cref="LlmClientLimits"/>).
 /// </summary>
-public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
+public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
 {
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
@@ -59,6 +59,12 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
             throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
         }
 
+        return CreateOpenAIClient(url, settings, bodyExtras).GetChatClient(settings.Model).AsIChatClient();
+    }
+
+    /// <summary>The SDK's client posting to exactly <paramref name="url"/> with the contract's headers and body.</summary>
+    private OpenAIClient CreateOpenAIClient(Uri url, LlmSettings settings, JsonObject? bodyExtras)
+    {
         var options = new OpenAIClientOptions
         {
             Endpoint = url,
@@ -69,14 +75,50 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
         options.AddPolicy(new ContractRequestPolicy(url, settings.ApiKey, bodyExtras), PipelinePosition.BeforeTransport);
 
         // The credential is replaced by the policy (an empty key is allowed and sent as "Bearer ").
-        var client = new OpenAIClient(new ApiKeyCredential("unused"), options);
-        return client.GetChatClient(settings.Model).AsIChatClient();
+        return new OpenAIClient(new ApiKeyCredential("unused"), options);
     }
 
     public async IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var piece in StreamOutputAsync(request, cancellationToken).ConfigureAwait(false))
+        {
+            if (!string.IsNullOrEmpty(piece.Text))
+            {
+                yield return piece.Text;
+            }
+        }
+    }
+
+    /// <summary>The audio rate of an audio-output model's <c>pcm</c>/<c>pcm16</c> stream (OpenAI and Qwen-Omni: 24 kHz).</summary>
+    public const int ModelAudioSampleRate = 24000;
+
+    /// <summary>
+    /// Whether the Params ask the model to speak (<c>modalities</c> holds "audio"); throws for an audio format Parley
+    /// cannot play (only raw PCM16: <c>audio.format</c> "pcm" or "pcm16", or none).
+    /// </summary>
+    public static bool WantsAudio(JsonObject? parameters)
+    {
+        if (parameters?["modalities"] is not JsonArray modalities || !modalities.Any(m => m is JsonValue v && v.TryGetValue<string>(out var s) && s == "audio"))
+        {
+            return false;
+        }
+
+        var format = parameters["audio"]?["format"] is JsonValue f && f.TryGetValue<string>(out var value) ? value : "pcm";
+        return format is "pcm" or "pcm16"
+            ? true
+            : throw new LlmException(LlmErrorKind.InvalidParameter, "LLM.Params.audio.format must be \"pcm\" (raw PCM16) for the model's audio to be played");
+    }
+
+    /// <summary>
+    /// The reply's text deltas and, when <c>Params.modalities</c> holds "audio", the model's streamed audio
+    /// (<c>choices[].delta.audio.data</c>, base64 PCM16 at 24 kHz) with its transcript (<c>delta.audio.transcript</c>)
+    /// as the text, as OpenAI's audio-output models and DashScope's Qwen-Omni stream them.
+    /// </summary>
+    public async IAsyncEnumerable<ChatOutput> StreamOutputAsync(ChatModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(request);
         var settings = request.Settings;
+        var speaks = WantsAudio(settings.Params);
         var extras = new JsonObject();
         if (settings.Params is { } parameters)
         {
@@ -102,6 +144,17 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
         if (settings.AgentExtraInfo is { } extraInfo)
         {
             extras["agent_extra_info"] = extraInfo.DeepClone();
+        }
+
+        if (speaks)
+        {
+            // Microsoft.Extensions.AI's adapter fails on transcript-only audio deltas: the SDK's own client reads them.
+            await foreach (var piece in StreamAudioAsync(request, extras, cancellationToken).ConfigureAwait(false))
+            {
+                yield return piece;
+            }
+
+            yield break;
         }
 
         using var client = CreateChatClient(settings, extras);
@@ -162,7 +215,7 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
                 var text = update.Text;
                 if (!string.IsNullOrEmpty(text))
                 {
-                    yield return text;
+                    yield return new ChatOutput(text, default, 0);
                 }
             }
         }

@@ -70,6 +70,21 @@ public sealed class ZegoTrialChatModel(IChatModel inner, IChatModel trial, DemoC
             return inner.StreamReplyAsync(request, cancellationToken);
         }
 
+        return TrialText(request, cancellationToken);
+    }
+
+    /// <summary>An audio-output model's audio passes through (the trial LLM answers in text).</summary>
+    public IAsyncEnumerable<ChatOutput> StreamOutputAsync(ChatModelRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return !IsTrialKey(request.Settings.ApiKey) || DemoChatModel.Selects(request.Settings.Url)
+            ? inner.StreamOutputAsync(request, cancellationToken)
+            : ChatOutput.FromText(TrialText(request, cancellationToken), cancellationToken);
+    }
+
+    private IAsyncEnumerable<string> TrialText(ChatModelRequest request, CancellationToken cancellationToken)
+    {
+
         if (options.Url.Length == 0 || DemoChatModel.Selects(options.Url))
         {
             return demo.StreamReplyAsync(request, cancellationToken);

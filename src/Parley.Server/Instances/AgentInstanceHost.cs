@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Parley.Core.Agents;
+using Parley.Core.Output;
 using Parley.Core.Sessions;
+using Parley.Providers.Llm;
 using Parley.Server.Callbacks;
 using Parley.Server.Observability;
 using Parley.Server.Rooms;
@@ -32,6 +34,9 @@ internal sealed partial class AgentInstanceHost
     private readonly Lock _streamLock = new();
     private string _userStreamId;
     private IAgentRoomConnection? _connection;
+
+    // Vendor notices (fallback engines in use) wait for AgentInstanceCreated, then go out as Exception callbacks.
+    private List<VendorNotice>? _pendingNotices = [];
 
     internal AgentInstanceHost(AgentInstanceHostFactory deps, InstanceSpec spec, JsonObject llm, JsonObject tts, JsonObject asr, Func<int, Task> delete)
     {
@@ -66,7 +71,7 @@ internal sealed partial class AgentInstanceHost
                     MetaInfo = SpeechTextConfig.ToRules(spec.MetaInfoJson),
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,
-                TextOnly = spec.DisableTts,
+                TextOnly = spec.DisableTts && !SpeaksItself(llm),
                 WalkieTalkie = spec.CommunicationMode == ListeningActions.WalkieTalkieMode,
             },
             deps.ChatModel,
@@ -76,8 +81,15 @@ internal sealed partial class AgentInstanceHost
             // A text-only agent (DisableTTS) has no voice: its TTS config may be incomplete.
             Agent.UpdateVoice(deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(spec.TtsParamPathsJson) });
         }
+        else if (SpeaksItself(llm))
+        {
+            // An audio-output LLM with TTS disabled: the model's own audio is the agent's voice.
+            Agent.UpdateVoice(new TtsVoice(new ModelAudioVoice(), null, [], null));
+        }
 
         Agent.UpdateListening(() => deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
+        Notify(spec.DisableTts ? null : deps.Speakers.FallbackNotice(tts));
+        Notify(deps.Listeners.FallbackNotice(asr));
         Agent.RecognitionFailed += failed => _ = PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = 2101, ["Message"] = failed.Message, ["Round"] = Session.LastRound });
         Agent.SynthesisFailed += (vendor, ex) => LogTtsFailed(deps.Logger, ex, vendor);
         // Per-turn spans, histograms and the turn log line come from an observer of the events (Observability/).
@@ -97,12 +109,14 @@ internal sealed partial class AgentInstanceHost
         if (tts is not null && !_spec.DisableTts)
         {
             Agent.UpdateVoice(_deps.Speakers.Select(tts) with { ParamPaths = SpeechTextConfig.ToParamPaths(_spec.TtsParamPathsJson) });
+            Notify(_deps.Speakers.FallbackNotice(tts));
         }
 
         if (asr is not null)
         {
             Volatile.Write(ref _asr, asr);
             Agent.UpdateListening(() => _deps.Listeners.CreateListening(Volatile.Read(ref _asr), _vad, _userAudio));
+            Notify(_deps.Listeners.FallbackNotice(asr));
         }
     }
 
@@ -208,6 +222,46 @@ internal sealed partial class AgentInstanceHost
         return latency;
     }
 
+    /// <summary>Whether the LLM object asks the model for audio it can play (<c>Params.modalities</c> with "audio", PCM).</summary>
+    private static bool SpeaksItself(JsonObject llm)
+    {
+        try
+        {
+            return OpenAICompatibleChatModel.WantsAudio(llm["Params"] as JsonObject);
+        }
+        catch (LlmException)
+        {
+            return false; // an audio format it cannot play: each reply reports it (2202)
+        }
+    }
+
+    /// <summary>Reports a vendor notice as an Exception callback (after AgentInstanceCreated; held until then).</summary>
+    private void Notify(VendorNotice? notice)
+    {
+        if (notice is null)
+        {
+            return;
+        }
+
+        LogVendorNotice(_deps.Logger, _spec.InstanceId, notice.Code, notice.Message);
+        lock (_streamLock)
+        {
+            if (_pendingNotices is { } pending)
+            {
+                pending.Add(notice);
+                return;
+            }
+        }
+
+        _ = PublishNoticeAsync(notice);
+    }
+
+    private Task PublishNoticeAsync(VendorNotice notice) =>
+        PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = notice.Code, ["Message"] = notice.Message, ["Round"] = Session.LastRound });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId}: Exception {Code}: {Message}")]
+    private static partial void LogVendorNotice(ILogger logger, string instanceId, int code, string message);
+
     public async Task PublishAsync(string eventName, JsonObject data)
     {
         if (_deps.Callbacks is not { } callbacks)
@@ -263,6 +317,18 @@ internal sealed partial class AgentInstanceHost
             {
                 ["CreatedTimestamp"] = _deps.Time.GetUtcNow().ToUnixTimeMilliseconds(),
             }).ConfigureAwait(false);
+            List<VendorNotice> notices;
+            lock (_streamLock)
+            {
+                notices = _pendingNotices ?? [];
+                _pendingNotices = null;
+            }
+
+            foreach (var notice in notices)
+            {
+                await PublishNoticeAsync(notice).ConfigureAwait(false);
+            }
+
             return connection;
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && cancellationToken.IsCancellationRequested)

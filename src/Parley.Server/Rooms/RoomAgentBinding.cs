@@ -379,6 +379,22 @@ internal sealed partial class TtsProviders
     }
 
     /// <summary>
+    /// The Exception an instance reports when its TTS object is spoken with the fallback engine instead of the vendor
+    /// it names (no engine here: 2301; the engine refused the Params, e.g. missing credentials: 2302), or null.
+    /// </summary>
+    public VendorNotice? FallbackNotice(JsonObject tts)
+    {
+        var fallback = _options.Value.FallbackTtsVendor;
+        var selection = Vendors.Select(tts["Vendor"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : null, tts["Params"] as JsonObject, fallback);
+        return selection.Fallback switch
+        {
+            VendorFallback.NoEngine => new VendorNotice(2301, $"TTS vendor {selection.Requested} is not available on this server; the agent speaks with the {fallback} engine instead"),
+            VendorFallback.Refused => new VendorNotice(2302, $"TTS vendor {selection.Requested} cannot be used ({selection.Reason}); the agent speaks with the {fallback} engine instead"),
+            _ => null,
+        };
+    }
+
+    /// <summary>
     /// The engine, Params and text rules for an instance's merged TTS object. Params go to the engine whole, including
     /// the <c>app</c> credential block (cloud vendors such as CosyVoice need it; the Local engine ignores it).
     /// </summary>
@@ -428,3 +444,6 @@ internal sealed partial class TtsProviders
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS vendor {Vendor} has no engine on this server; speaking with {Fallback}")]
     private static partial void LogFallback(ILogger logger, string vendor, string fallback);
 }
+
+/// <summary>An Exception callback an instance owes its backend about its vendors (e.g. a fallback engine in use).</summary>
+internal sealed record VendorNotice(int Code, string Message);

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Parley.Providers.AliyunNls;
 using Parley.Providers.DashScope;
 using Parley.Providers.Local;
+using Parley.Providers.MiniMax;
 using Parley.Rtc;
 using Parley.Rtc.Tokens;
 using Parley.Server.Apps;
@@ -23,6 +25,8 @@ public static class RoomHosting
         services.AddParleyOutboundPolicy(builder.Configuration);
         services.AddLocalSpeechEngines();
         services.AddDashScope(builder.Configuration);
+        services.AddMiniMax(builder.Configuration);
+        services.AddAliyunNls(builder.Configuration);
         services.TryAddSingleton<TtsProviders>();
         services.TryAddSingleton<SpeechRecognizers>();
         services.TryAddSingleton<Instances.AgentInstanceHostFactory>();

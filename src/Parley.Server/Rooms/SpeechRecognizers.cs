@@ -48,6 +48,19 @@ internal sealed partial class SpeechRecognizers(
             : new ListeningSetup(turn, vad.Create, () => new UserAudioCapture(engine.Open(recognition), userAudio));
     }
 
+    /// <summary>The Exception (2101) an instance reports when its ASR object listens with the default engine instead of the vendor it names, or null.</summary>
+    public VendorNotice? FallbackNotice(JsonObject asr)
+    {
+        var fallback = options.Value.DefaultAsrVendor;
+        var selection = Vendors.Select(asr["Vendor"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : null, asr["Params"] as JsonObject, fallback);
+        return selection.Fallback switch
+        {
+            VendorFallback.NoEngine => new VendorNotice(2101, $"ASR vendor {selection.Requested} is not available on this server; the agent listens with the {fallback} engine instead"),
+            VendorFallback.Refused => new VendorNotice(2101, $"ASR vendor {selection.Requested} cannot be used ({selection.Reason}); the agent listens with the {fallback} engine instead"),
+            _ => null,
+        };
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "ASR vendor {Vendor} cannot be used ({Reason}); listening with {Fallback}")]
     private static partial void LogInvalid(ILogger logger, string vendor, string reason, string fallback);
 

@@ -63,6 +63,15 @@ public abstract record FakeLlmResponse
         public TimeSpan? FirstTokenDelay { get; init; }
     }
 
+    /// <summary>
+    /// An audio-output model's reply (OpenAI's audio streaming, as Qwen-Omni's compatible mode also sends it): per part
+    /// a chunk <c>{"audio":{"id","transcript"}}</c> then chunks <c>{"audio":{"id","data": base64 PCM16 LE}}</c> of
+    /// about 100 ms each (24 kHz), <paramref name="partDelay"/> apart; <c>content</c> stays absent.
+    /// </summary>
+    public static FakeLlmResponse AudioReply(TimeSpan partDelay, params (string Transcript, short[] Pcm24k)[] parts) => new AudioStreamReply(parts, partDelay);
+
+    internal sealed record AudioStreamReply((string Transcript, short[] Pcm24k)[] Parts, TimeSpan PartDelay) : FakeLlmResponse;
+
     internal sealed record ErrorReply(int Status, string Message, string Type) : FakeLlmResponse;
 
     internal sealed record RedirectReply(int Status, string Location) : FakeLlmResponse;
@@ -197,6 +206,9 @@ public sealed class FakeLlmServer : IAsyncDisposable
             case FakeLlmResponse.StreamReply stream:
                 await StreamAsync(context, body, stream);
                 return;
+            case FakeLlmResponse.AudioStreamReply audio:
+                await StreamAudioAsync(context, body, audio);
+                return;
             case FakeLlmResponse.RedirectReply redirect:
                 context.Response.StatusCode = redirect.Status;
                 context.Response.Headers.Location = redirect.Location;
@@ -260,6 +272,49 @@ public sealed class FakeLlmServer : IAsyncDisposable
         finally
         {
             Interlocked.Decrement(ref _started);
+        }
+    }
+
+    private async Task StreamAudioAsync(HttpContext context, JsonObject body, FakeLlmResponse.AudioStreamReply reply)
+    {
+        try
+        {
+            var token = context.RequestAborted;
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/event-stream";
+            var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..12];
+            var model = body["model"]?.GetValue<string>() ?? "fake";
+            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            const string audioId = "audio_fake_1";
+            await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["role"] = "assistant" }, null), token);
+            foreach (var (transcript, pcm) in reply.Parts)
+            {
+                if (reply.PartDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(reply.PartDelay, token);
+                }
+
+                await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["audio"] = new JsonObject { ["id"] = audioId, ["transcript"] = transcript } }, null), token);
+                for (var at = 0; at < pcm.Length; at += 2400)
+                {
+                    var n = Math.Min(2400, pcm.Length - at);
+                    var bytes = new byte[n * 2];
+                    for (var i = 0; i < n; i++)
+                    {
+                        System.Buffers.Binary.BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(i * 2), pcm[at + i]);
+                    }
+
+                    await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject { ["audio"] = new JsonObject { ["id"] = audioId, ["data"] = Convert.ToBase64String(bytes) } }, null), token);
+                }
+            }
+
+            await WriteChunkAsync(context, Chunk(id, model, created, new JsonObject(), "stop"), token);
+            await context.Response.WriteAsync("data: [DONE]\n\n", token);
+            await context.Response.Body.FlushAsync(token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Client went away.
         }
     }
 
