@@ -27,6 +27,7 @@ internal sealed class EvalSink : IAudioSink, IDisposable
     private TaskCompletionSource? _drained;
     private long _playedSamples;
     private bool _cleared;
+    private bool _paused;
 
     public EvalSink(FakeTimeProvider time, DateTimeOffset start, TimeSpan length)
     {
@@ -95,6 +96,7 @@ internal sealed class EvalSink : IAudioSink, IDisposable
             }
 
             _queue.Clear();
+            _paused = false;
             _cleared = true;
             drained = _drained;
             _drained = null;
@@ -125,6 +127,47 @@ internal sealed class EvalSink : IAudioSink, IDisposable
         }
     }
 
+    public bool Paused
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _paused;
+            }
+        }
+    }
+
+    public void Pause()
+    {
+        lock (_gate)
+        {
+            if (!_paused)
+            {
+                _paused = true;
+                Pauses.Add(_time.GetUtcNow() - _start);
+            }
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            if (_paused)
+            {
+                _paused = false;
+                Resumes.Add(_time.GetUtcNow() - _start);
+            }
+        }
+    }
+
+    /// <summary>When the output was paused (a provisional barge-in), from the start.</summary>
+    public List<TimeSpan> Pauses { get; } = [];
+
+    /// <summary>When a pause was released (the audio went on), from the start.</summary>
+    public List<TimeSpan> Resumes { get; } = [];
+
     public void Dispose() => _timer.Dispose();
 
     private void Tick()
@@ -132,7 +175,7 @@ internal sealed class EvalSink : IAudioSink, IDisposable
         TaskCompletionSource? drained = null;
         lock (_gate)
         {
-            if (_queue.Count == 0)
+            if (_queue.Count == 0 || _paused)
             {
                 return;
             }
@@ -227,23 +270,18 @@ internal sealed class OracleRecognizer(Func<string> wordsNow) : ISpeechRecogniti
     private readonly Channel<SpeechRecognitionResult> _results = Channel.CreateUnbounded<SpeechRecognitionResult>();
     private readonly List<string> _heard = [];
     private long _samples;
+    private string _source = "";
+    private int _count;
 
     public ValueTask PushAsync(ReadOnlyMemory<short> samples, CancellationToken cancellationToken)
     {
         var before = _samples / 4000;
         _samples += samples.Length;
-        foreach (var word in wordsNow().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        var words = Words();
+        if (_count < words.Length && _samples / 4000 > before)
         {
-            if (!_heard.Contains(word))
-            {
-                if (_samples / 4000 > before)
-                {
-                    _heard.Add(word);
-                    _results.Writer.TryWrite(new SpeechRecognitionResult(string.Join(' ', _heard), false));
-                }
-
-                break;
-            }
+            _heard.Add(words[_count++]);
+            _results.Writer.TryWrite(new SpeechRecognitionResult(string.Join(' ', _heard), false));
         }
 
         return ValueTask.CompletedTask;
@@ -251,18 +289,29 @@ internal sealed class OracleRecognizer(Func<string> wordsNow) : ISpeechRecogniti
 
     public ValueTask EndUtteranceAsync(CancellationToken cancellationToken)
     {
-        foreach (var word in wordsNow().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        var words = Words();
+        while (_count < words.Length)
         {
-            if (!_heard.Contains(word))
-            {
-                _heard.Add(word);
-            }
+            _heard.Add(words[_count++]);
         }
 
         _results.Writer.TryWrite(new SpeechRecognitionResult(string.Join(' ', _heard), true));
         _heard.Clear();
         _samples = 0;
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The words under the audio now; a new segment starts counting from its first word (repeated words count).</summary>
+    private string[] Words()
+    {
+        var now = wordsNow();
+        if (now != _source)
+        {
+            _source = now;
+            _count = 0;
+        }
+
+        return now.Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
 
     public IAsyncEnumerable<SpeechRecognitionResult> Results(CancellationToken cancellationToken) => _results.Reader.ReadAllAsync(cancellationToken);

@@ -22,6 +22,12 @@ internal sealed record EvalReport(
     double? SpeechStartP95,
     IReadOnlyList<ScenarioOutcome> Outcomes)
 {
+    /// <summary>Scenarios where the agent paused (and resumed) for something that was not a real barge-in.</summary>
+    public double FalsePauseRate => Rate(Outcomes.Count(o => o.FalsePause), KeepSpeakingScenarios);
+
+    /// <summary>Median length of those false pauses.</summary>
+    public double? FalsePauseP50 => Percentile([.. Outcomes.Where(o => o.FalsePause).Select(o => o.PausedMs)], 0.50);
+
     /// <summary>A real barge-in counts as missed when the agent has not stopped this long after its onset.</summary>
     public const double MissedAfterMs = 2000;
 
@@ -32,7 +38,8 @@ internal sealed record EvalReport(
         var bargeIns = outcomes.Where(o => o.BargeInJudged).ToList();
         var latencies = bargeIns.Where(o => o.BargeInLatency is not null).Select(o => o.BargeInLatency!.Value).ToList();
         var eot = outcomes.Select(o => o.EndOfTurnDelay).Where(d => d is not null).Select(d => d!.Value).ToList();
-        var starts = outcomes.Select(o => o.SpeechStartLatency).Where(d => d is not null).Select(d => d!.Value).ToList();
+        // Speech start over scenarios without the echo: with it, the VAD is already in (echo) speech when the user begins.
+        var starts = outcomes.Where(o => !o.Scenario.Echo).Select(o => o.SpeechStartLatency).Where(d => d is not null).Select(d => d!.Value).ToList();
         return new EvalReport(
             label,
             outcomes.Count,
@@ -55,10 +62,10 @@ internal sealed record EvalReport(
     /// <summary>The one-row summary in the shape of docs/benchmarks.md's table.</summary>
     public string SummaryRow() => string.Create(
         CultureInfo.InvariantCulture,
-        $"| {Label} | {FalseCutOffRate:P0} ({PausedTurns}) | {Ms(EndOfTurnP50)} / {Ms(EndOfTurnP95)} | {TurnsNeverEnded} | {FalseBargeInRate:P0} ({KeepSpeakingScenarios}) | {MissedBargeInRate:P0} ({BargeInScenarios}) | {Ms(BargeInLatencyP50)} / {Ms(BargeInLatencyP95)} | {Ms(SpeechStartP50)} / {Ms(SpeechStartP95)} |");
+        $"| {Label} | {FalseCutOffRate:P0} ({PausedTurns}) | {Ms(EndOfTurnP50)} / {Ms(EndOfTurnP95)} | {TurnsNeverEnded} | {FalseBargeInRate:P0} ({KeepSpeakingScenarios}) | {MissedBargeInRate:P0} ({BargeInScenarios}) | {Ms(BargeInLatencyP50)} / {Ms(BargeInLatencyP95)} | {Ms(SpeechStartP50)} / {Ms(SpeechStartP95)} | {FalsePauseRate:P0} ({Ms(FalsePauseP50)}) |");
 
     public const string SummaryHeader =
-        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | turns never ended | false barge-in (scenarios with the agent speaking) | missed barge-in (judged) | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset) |\n|---|---|---|---|---|---|---|---|";
+        "| policy | false cut-off (paused turns) | end-of-turn delay p50 / p95 | turns never ended | false barge-in (scenarios with the agent speaking) | missed barge-in (judged) | barge-in latency p50 / p95 (onset → audio stops) | speech start p50 / p95 (after audible onset, no echo) | false pause, resumed (median length) |\n|---|---|---|---|---|---|---|---|---|";
 
     public string ToTable()
     {
@@ -71,6 +78,7 @@ internal sealed record EvalReport(
             {
                 Expect.OneTurn => o.CutOff ? "CUT OFF in the pause" : o.TurnNeverEnded ? "TURN NEVER ENDED" : $"turn end +{Ms(o.EndOfTurnDelay)}",
                 _ when o.FalseBargeIn => $"FALSE BARGE-IN at {o.Stopped:0} ms",
+                _ when o.FalsePause => $"kept speaking, paused at {o.FirstPause:0} ms for {o.PausedMs:0} ms",
                 Expect.KeepSpeaking => "kept speaking",
                 _ => o.BargeInLatency is { } l ? $"stopped +{l:0} ms" : "MISSED",
             };

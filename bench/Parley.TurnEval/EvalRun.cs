@@ -16,7 +16,9 @@ internal sealed record ScenarioOutcome(
     IReadOnlyList<double> TurnEnds,
     IReadOnlyList<double> SpeechStarts,
     double? FirstInterruption,
-    double? FirstClear)
+    double? FirstClear,
+    double? FirstPause = null,
+    double PausedMs = 0)
 {
     /// <summary>A turn ended inside the labelled pause (before the second part began).</summary>
     public bool CutOff => Scenario.Expect == Expect.OneTurn && Scenario.Segments.Count > 1
@@ -33,11 +35,22 @@ internal sealed record ScenarioOutcome(
     public bool FalseBargeIn => Scenario.AgentSpeaks && Stopped is { } at
         && (Scenario.Expect == Expect.KeepSpeaking || at < Scenario.Segments[0].OnsetMs - 100);
 
+    /// <summary>The agent's audio paused (and resumed: not stopped) for something that was not a real barge-in.</summary>
+    public bool FalsePause => Scenario.AgentSpeaks && !FalseBargeIn && FirstPause is { } at
+        && (Scenario.Expect == Expect.KeepSpeaking || at < Scenario.Segments[0].StartMs);
+
+    /// <summary>The first moment the agent's audio paused or stopped.</summary>
+    public double? Halted => new[] { Stopped, FirstPause }.Where(x => x is not null).Min();
+
     /// <summary>The agent was still speaking when the real barge-in began (so the barge-in can be judged).</summary>
     public bool BargeInJudged => Scenario.Expect == Expect.Interrupt && !FalseBargeIn;
 
-    /// <summary>Onset of a judged barge-in → the agent's audio stopped (null when it did not within the limit).</summary>
-    public double? BargeInLatency => BargeInJudged && Stopped is { } at && at - Scenario.Segments[0].OnsetMs <= EvalReport.MissedAfterMs
+    /// <summary>
+    /// Onset of a judged barge-in → the agent's audio paused or stopped (null when it was not stopped, i.e. interrupted,
+    /// within the limit: a pause that resumed is a missed barge-in).
+    /// </summary>
+    public double? BargeInLatency => BargeInJudged && Stopped is { } stop && stop - Scenario.Segments[0].OnsetMs <= EvalReport.MissedAfterMs
+        && new double?[] { stop, FirstPause is { } p && p >= Scenario.Segments[0].StartMs ? p : null }.Where(x => x is not null).Min() is { } at
         ? Math.Max(0, at - Scenario.Segments[0].OnsetMs)
         : null;
 
@@ -159,6 +172,16 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
             seen = [.. events];
         }
 
+        if (Environment.GetEnvironmentVariable("TURNEVAL_TRACE") is "1")
+        {
+            foreach (var (at, e) in seen)
+            {
+                Console.WriteLine($"    {at,6:0} {e}");
+            }
+
+            Console.WriteLine($"    pauses {string.Join(",", sink.Pauses.Select(p => p.TotalMilliseconds))} resumes {string.Join(",", sink.Resumes.Select(p => p.TotalMilliseconds))} clears {string.Join(",", sink.Clears.Select(p => p.TotalMilliseconds))}");
+        }
+
         // Only what happened while the scenario ran (disposing the agent clears its output too).
         var last = end.TotalMilliseconds;
         return new ScenarioOutcome(
@@ -166,7 +189,23 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
             [.. llm.Requests.Select(r => r.TotalMilliseconds)],
             [.. seen.Where(e => e.Event is UserSpeakingChangedEvent { Speaking: true }).Select(e => e.At)],
             seen.Where(e => e.Event is InterruptedEvent { Reason: InterruptReason.UserSpeech } && e.At < last).Select(e => (double?)e.At).FirstOrDefault(),
-            sink.Clears.Where(c => c.TotalMilliseconds < last).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault());
+            sink.Clears.Where(c => c.TotalMilliseconds < last).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault(),
+            sink.Pauses.Where(c => c.TotalMilliseconds < last).Select(c => (double?)c.TotalMilliseconds).FirstOrDefault(),
+            PausedTime(sink, last));
+    }
+
+    /// <summary>How long the agent's audio stood paused in all (a pause ends at its resume, a clear, or the scenario's end).</summary>
+    private static double PausedTime(EvalSink sink, double last)
+    {
+        var total = 0.0;
+        var ends = sink.Resumes.Select(r => r.TotalMilliseconds).Concat(sink.Clears.Select(c => c.TotalMilliseconds)).Order().ToList();
+        foreach (var pause in sink.Pauses.Select(p => p.TotalMilliseconds).Where(p => p < last))
+        {
+            var end = ends.FirstOrDefault(e => e >= pause, last);
+            total += Math.Min(end, last) - pause;
+        }
+
+        return total;
     }
 
     /// <summary>

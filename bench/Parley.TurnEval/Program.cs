@@ -28,9 +28,11 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 Console.WriteLine("making the evaluation set (flite, espeak-ng, sox) …");
-var scenarios = EvaluationSet.Build(quick);
+var onlyIndex = Array.IndexOf(args, "--only");
+var scenarios = EvaluationSet.Build(quick).Where(s => onlyIndex < 0 || s.Name.Contains(args[onlyIndex + 1], StringComparison.Ordinal)).ToList();
 using var vad = new SileroVadFactory();
-var runner = new EvalRunner(vad, turns: () => turnOptions);
+var interruption = Parley.Server.Zego.ZegoConfig.ToInterruptionPolicy(0, null, vadObject);
+var runner = new EvalRunner(vad, () => interruption, () => turnOptions);
 // One untimed scenario first: the first one pays the model's load and the JIT, in real time the clock must wait for.
 await runner.RunAsync(scenarios[0], cancel.Token);
 var outcomes = new List<ScenarioOutcome>();
@@ -41,9 +43,11 @@ foreach (var scenario in scenarios)
     Console.WriteLine($"  [{outcomes.Count}/{scenarios.Count}, {clock.Elapsed.TotalSeconds:0} s] {scenario.Category}: {scenario.Name}");
 }
 
-var report = EvalReport.Of(levelNumber == 0
-    ? "today's defaults (VAD level medium: 0.5 / 150 ms, silence 500 ms, barge-in at the VAD's speech start)"
-    : $"VAD level {level} ({turnOptions.Vad.ActivationThreshold:0.##} / {turnOptions.Vad.MinSpeechDuration.TotalMilliseconds:0} ms)", outcomes);
+var report = EvalReport.Of(
+    $"VAD level {level} ({turnOptions.Vad.ActivationThreshold:0.##} / {turnOptions.Vad.MinSpeechDuration.TotalMilliseconds:0} ms, "
+    + $"interruption {interruption.MinSpeech.TotalMilliseconds:0} ms / {interruption.MinWords} word(s) / backchannels / echo guard {interruption.EchoGuard.TotalMilliseconds:0} ms, "
+    + $"unfinished clause {turnOptions.UnfinishedClauseWait?.TotalMilliseconds:0} ms)",
+    outcomes);
 var table = report.ToTable();
 Console.WriteLine();
 Console.WriteLine(table);

@@ -12,8 +12,20 @@ public interface IAudioSink
     /// <summary>Queues audio; ownership of <paramref name="chunk"/> moves to the sink (also when this throws). May wait while full.</summary>
     ValueTask WriteAsync(AudioChunk chunk, CancellationToken cancellationToken);
 
-    /// <summary>Drops everything not yet played, now, without blocking (the caller may hold a lock).</summary>
+    /// <summary>Drops everything not yet played, now, without blocking (the caller may hold a lock); ends a <see cref="Pause"/>.</summary>
     void Clear();
+
+    /// <summary>
+    /// Stops emitting at once, keeping everything queued (a provisional barge-in: the user may have started talking).
+    /// Writes are still accepted. Without blocking (the caller may hold a lock); idempotent.
+    /// </summary>
+    void Pause();
+
+    /// <summary>Emits again from where <see cref="Pause"/> stopped (a released false start). Idempotent; nothing when not paused.</summary>
+    void Resume();
+
+    /// <summary>Whether the sink is paused.</summary>
+    bool Paused { get; }
 
     /// <summary>Audio queued and not yet played.</summary>
     TimeSpan Buffered { get; }

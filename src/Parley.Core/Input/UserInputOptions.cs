@@ -14,6 +14,14 @@ public sealed record UserInputOptions
     /// </summary>
     public TimeSpan? PauseInterval { get; init; }
 
+    /// <summary>
+    /// Clause-aware end of turn (<see cref="ClauseAwareEndOfTurn"/>): set, a turn whose transcript ends in an unfinished
+    /// clause waits until the silence reaches this (the <see cref="PauseInterval"/> instead when stitching is on), and a
+    /// complete sentence ends at the VAD's silence. Null (the default here; the server sets Parley's 1200 ms) keeps
+    /// silence / PauseInterval stitching.
+    /// </summary>
+    public TimeSpan? UnfinishedClauseWait { get; init; }
+
     /// <summary>Audio before the detected speech start that is sent to the recogniser too (the first syllable).</summary>
     public TimeSpan PreRoll { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -42,9 +50,17 @@ public sealed record UserInputOptions
     /// <summary>Stitching is on: <see cref="PauseInterval"/> is set and longer than the VAD silence.</summary>
     public bool Stitching => PauseInterval is { } pause && pause > Vad.SilenceDuration;
 
-    /// <summary>The end-of-turn policy these options describe: stitching or silence.</summary>
-    public IEndOfTurnPolicy CreateEndOfTurnPolicy() =>
-        Stitching ? new PauseIntervalStitching(PauseInterval!.Value) : SilenceEndOfTurn.Instance;
+    /// <summary>The end-of-turn policy these options describe: clause-aware, stitching or silence.</summary>
+    public IEndOfTurnPolicy CreateEndOfTurnPolicy()
+    {
+        if (UnfinishedClauseWait is { } unfinished)
+        {
+            var upper = Stitching ? PauseInterval!.Value : unfinished;
+            return new ClauseAwareEndOfTurn(Stitching ? upper : Vad.SilenceDuration, upper);
+        }
+
+        return Stitching ? new PauseIntervalStitching(PauseInterval!.Value) : SilenceEndOfTurn.Instance;
+    }
 
     internal void Validate()
     {
@@ -71,5 +87,10 @@ public sealed record UserInputOptions
         }
 
         ArgumentNullException.ThrowIfNull(Interruption);
+        if (UnfinishedClauseWait is { } wait && wait < Vad.SilenceDuration)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(UnfinishedClauseWait), wait, "UnfinishedClauseWait must not be shorter than the VAD's SilenceDuration.");
+        }
     }
 }

@@ -46,6 +46,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
     private readonly long _preRollSamples;
     private IEndOfTurnPolicy _endOfTurn;
     private long _minSpeechSamples;
+    private long _guardSpeechSamples;
     private UserInputOptions? _nextOptions;
     private readonly int _pieceLength;
     private readonly short[] _near = new short[MaxPiece];
@@ -62,6 +63,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
     private RecognitionSession? _utteranceSession;
     private long _utteranceStart;
     private bool _sustained;
+    private bool _guardSustained;
     private long _pushedUntil;
 
     private long _dropped;
@@ -95,6 +97,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         _pieceLength = Math.Min(MaxPiece, _vad.WindowSamples);
         _preRollSamples = options.PreRoll.Ticks / TicksPerSample;
         _minSpeechSamples = options.Interruption.MinSpeech.Ticks / TicksPerSample;
+        _guardSpeechSamples = options.Interruption.EchoGuardMinSpeech.Ticks / TicksPerSample;
 
         _preRoll = new PreRollBuffer(RingSamples(options.Vad));
         _farEnd = new FarEndReference((int)(options.FarEndBuffer.Ticks / TicksPerSample));
@@ -376,6 +379,14 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
                 session = OnSpeechStartedLocked(boundary);
                 from = Math.Max(Math.Max(Math.Max(boundary - _preRollSamples, _preRoll.Oldest), _pushedUntil), _listenFrom);
             }
+            else if (kind == VadEventKind.SpeechProvisional)
+            {
+                Emit(new UserSpeechProvisional(_time.GetUtcNow()));
+            }
+            else if (kind == VadEventKind.SpeechReleased)
+            {
+                Emit(new UserSpeechReleased(_time.GetUtcNow()));
+            }
             else if (kind == VadEventKind.SpeechEnded)
             {
                 session = _utteranceSession;
@@ -387,6 +398,15 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
             {
                 _sustained = true;
                 Emit(new UserSpeechSustained(_time.GetUtcNow(), TimeSpan.FromTicks((total - _utteranceStart) * TicksPerSample)));
+            }
+
+            if (_inUtterance && _sustained && !_guardSustained && _vad.Phase == VadPhase.Speaking && total - _utteranceStart >= _guardSpeechSamples)
+            {
+                _guardSustained = true;
+                if (_guardSpeechSamples > _minSpeechSamples)
+                {
+                    Emit(new UserSpeechSustained(_time.GetUtcNow(), TimeSpan.FromTicks((total - _utteranceStart) * TicksPerSample)));
+                }
             }
 
             if (!_listenOnDemand && !_inUtterance && _turn is { } open && _endOfTurn.OnAudioAdvanced(SnapshotLocked(open)) == EndOfTurn.End)
@@ -422,7 +442,11 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         }
 
         _minSpeechSamples = next.Interruption.MinSpeech.Ticks / TicksPerSample;
-        Options = Options with { Vad = next.Vad, PauseInterval = next.PauseInterval, Interruption = next.Interruption };
+        _guardSpeechSamples = next.Interruption.EchoGuardMinSpeech.Ticks / TicksPerSample;
+        Options = Options with
+        {
+            Vad = next.Vad, PauseInterval = next.PauseInterval, UnfinishedClauseWait = next.UnfinishedClauseWait, Interruption = next.Interruption,
+        };
     }
 
     private RecognitionSession? OnSpeechStartedLocked(long boundary)
@@ -432,6 +456,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         _inUtterance = true;
         _utteranceStart = boundary;
         _sustained = false;
+        _guardSustained = false;
         Emit(new UserSpeechStarted(now));
         var turn = _turn;
         var session = _recognizer.BeginLocked(_transcripts.Add(turn));

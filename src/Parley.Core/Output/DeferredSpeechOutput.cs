@@ -38,6 +38,22 @@ public sealed class DeferredSpeechOutput : ISpeechOutput
         }
     }
 
+    public void Pause()
+    {
+        if (_target.Task.IsCompletedSuccessfully)
+        {
+            _target.Task.Result.Pause();
+        }
+    }
+
+    public void Resume()
+    {
+        if (_target.Task.IsCompletedSuccessfully)
+        {
+            _target.Task.Result.Resume();
+        }
+    }
+
     /// <summary>Only once attached: a reply that started before is spoken sentence by sentence.</summary>
     public bool StreamsText => _target.Task.IsCompletedSuccessfully && _target.Task.Result.StreamsText;
 

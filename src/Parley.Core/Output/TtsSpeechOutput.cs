@@ -69,6 +69,12 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
     /// <summary>Speaks with another voice from the next sentence on.</summary>
     public void UpdateVoice(TtsVoice next) => Volatile.Write(ref _voice, next);
 
+    /// <summary>A provisional barge-in: the sink stops emitting and keeps its audio.</summary>
+    public void Pause() => sink.Pause();
+
+    /// <summary>A released false start: the sink emits again from where it stopped.</summary>
+    public void Resume() => sink.Resume();
+
     public void Clear()
     {
         sink.Clear();

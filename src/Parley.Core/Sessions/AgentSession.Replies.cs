@@ -216,6 +216,7 @@ public sealed partial class AgentSession
             {
                 handle.FirstProgress = segment.Progress;
                 segment.Progress.FirstAudio += () => OnFirstAudio(handle);
+                segment.Progress.FirstFrameOut += () => OnAgentAudioOnset(handle);
             }
 
             if (segment.SentMetaInfo is { } meta)

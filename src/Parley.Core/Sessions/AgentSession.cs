@@ -162,67 +162,6 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
     private static InvalidOperationException QueueFull() =>
         new($"the reply queue is full: at most {ReplyScheduler.MaxQueued} requests wait");
 
-    /// <summary>
-    /// The user started speaking (the input pipeline's speech start). Fixes the round of the user's turn (the first
-    /// start of a turn; later starts of a stitched turn keep it), sets LISTENING and interrupts a thinking or speaking
-    /// reply with <see cref="InterruptReason.UserSpeech"/> — unless the <see cref="InterruptionPolicy"/> or the reply
-    /// forbids barge-in: then the speech and the rest of its turn are ignored (no events, no reply).
-    /// Returns the user's round, or null when the speech is ignored.
-    /// </summary>
-    public long? UserSpeechStarted()
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return null;
-            }
-
-            if (_user.Ignored)
-            {
-                _user.Speaking = true;
-                return null;
-            }
-
-            if (_replies.Current is { IsDone: false } current && !BargeInAllowedLocked(current))
-            {
-                _user.Ignore();
-                return null;
-            }
-
-            var wasPending = _user.BargeInPending;
-            var round = _user.Begin(NextRoundLocked);
-            Emit(new UserSpeakingChangedEvent(round, true));
-            if (_replies.Current is { IsDone: false } && (wasPending || _interruption.MinSpeech > TimeSpan.Zero || _interruption.MinWords > 0))
-            {
-                // Not an interruption yet: the reply goes on until the speech lasts long enough and has enough words.
-                _user.BargeInPending = true;
-                _user.Sustained = wasPending ? _user.Sustained : _interruption.MinSpeech <= TimeSpan.Zero;
-                return round;
-            }
-
-            InterruptCurrentLocked(InterruptReason.UserSpeech);
-            SetStatusLocked(AgentStatus.Listening, round);
-            return round;
-        }
-    }
-
-    /// <summary>
-    /// The user's speech has lasted the <see cref="InterruptionPolicy.MinSpeech"/> (the input pipeline's
-    /// <see cref="UserSpeechSustained"/>): a pending barge-in interrupts now if it also has its words.
-    /// </summary>
-    public void UserSpeechSustained()
-    {
-        lock (_gate)
-        {
-            if (!_disposed && _user.BargeInPending)
-            {
-                _user.Sustained = true;
-                TryPendingBargeInLocked();
-            }
-        }
-    }
-
     /// <summary>The user stopped speaking. The status stays LISTENING until the turn completes.</summary>
     public void UserSpeechEnded()
     {
@@ -237,6 +176,11 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
             if (_user.Heard)
             {
                 Emit(new UserSpeakingChangedEvent(_user.Round, false));
+            }
+
+            if (_user.BargeInPending)
+            {
+                ResumeLocked(); // the user stopped without interrupting (a backchannel, a cough): the agent goes on
             }
         }
     }
@@ -253,7 +197,7 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
                 Emit(new UserTranscriptEvent(_user.Round, messageId, text, isFinal));
                 if (_user.BargeInPending)
                 {
-                    _user.Words = InterruptionPolicy.CountWords(text);
+                    _user.Text = text;
                     TryPendingBargeInLocked();
                 }
             }
@@ -273,7 +217,7 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var pending = _user.BargeInPending;
-            var qualifies = _user.Sustained && InterruptionPolicy.CountWords(text) >= _interruption.MinWords;
+            var qualifies = _user.Sustained && _interruption.WordsQualify(text);
             var (round, ignored) = _user.End();
             if (ignored)
             {
@@ -283,6 +227,7 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
             if (pending && !qualifies && _replies.Current is { IsDone: false } running)
             {
                 // Speech during a reply that never became an interruption (a backchannel, a cough): no turn, the reply goes on.
+                ResumeLocked();
                 SetStatusLocked(running.Playing ? AgentStatus.Speaking : AgentStatus.Thinking, running.Round);
                 return null;
             }
@@ -435,6 +380,7 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
             }
 
             var speaking = _user.Speaking;
+            ResumeLocked();
             var (round, ignored) = _user.End();
             if (ignored || round == 0)
             {
@@ -486,29 +432,13 @@ public sealed partial class AgentSession : IAsyncDisposable, IReplyHost
 
         handle.TryEnd(SpeechState.Interrupted);
         handle.CancelAndClear();
+        _paused = null; // the clear ended the pause
         var played = _context.CommitUnfinished(handle);
         _replies.Current = null;
         Emit(new InterruptedEvent(handle.Round, reason) { PlayedText = played });
         EndAgentSpeakingLocked(handle);
         SetStatusLocked(_user.RestingStatus, handle.Round);
         return true;
-    }
-
-    /// <summary>A pending barge-in whose speech now has the policy's duration and words interrupts the reply.</summary>
-    private void TryPendingBargeInLocked()
-    {
-        if (!_user.Sustained || _user.Words < _interruption.MinWords)
-        {
-            return;
-        }
-
-        _user.BargeInPending = false;
-        if (_replies.Current is { IsDone: false } current && BargeInAllowedLocked(current))
-        {
-            InterruptCurrentLocked(InterruptReason.UserSpeech);
-        }
-
-        SetStatusLocked(AgentStatus.Listening, _user.Round);
     }
 
     private bool BargeInAllowedLocked(SpeechHandle handle) =>

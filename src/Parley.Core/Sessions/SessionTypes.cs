@@ -191,6 +191,19 @@ public interface ISpeechOutput
     }
 
     /// <summary>
+    /// A provisional barge-in: the audio stops at once where it is, nothing is dropped (the session calls it under its
+    /// lock: must not block). An output without an audio path does nothing.
+    /// </summary>
+    void Pause()
+    {
+    }
+
+    /// <summary>The provisional barge-in was a false start: the audio goes on from where <see cref="Pause"/> stopped it.</summary>
+    void Resume()
+    {
+    }
+
+    /// <summary>
     /// Whether the output synthesises a reply's text as it is generated: then the LLM stage pushes every delta with
     /// <see cref="PushTextAsync"/> as it arrives (and ends with <see cref="EndText"/>) before the sentences are
     /// spoken, and the sentences' <see cref="SpeakAsync"/> calls play the audio of their part of that text.

@@ -38,8 +38,14 @@ public static class UserTurnListening
             case UserSpeechEnded:
                 session.UserSpeechEnded();
                 break;
-            case UserSpeechSustained:
-                session.UserSpeechSustained();
+            case UserSpeechSustained sustained:
+                session.UserSpeechSustained(sustained.Duration);
+                break;
+            case UserSpeechProvisional:
+                session.UserSpeechProvisional();
+                break;
+            case UserSpeechReleased:
+                session.UserSpeechReleased();
                 break;
             case TranscriptUpdated t:
                 session.UpdateUserTranscript(t.MessageId, t.Text, t.IsFinal);

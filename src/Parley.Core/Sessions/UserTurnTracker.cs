@@ -22,8 +22,11 @@ internal sealed class UserTurnTracker
     /// <summary>The pending speech has lasted the policy's minimum.</summary>
     public bool Sustained { get; set; }
 
-    /// <summary>Words in the pending speech's transcript so far.</summary>
-    public int Words { get; set; }
+    /// <summary>The pending speech's transcript so far.</summary>
+    public string Text { get; set; } = "";
+
+    /// <summary>The pending speech began inside the interruption policy's echo guard.</summary>
+    public bool InEchoGuard { get; set; }
 
     /// <summary>A turn is in progress and is heard (not ignored).</summary>
     public bool Heard => Round != 0 && !Ignored;
@@ -59,7 +62,8 @@ internal sealed class UserTurnTracker
         Speaking = false;
         BargeInPending = false;
         Sustained = false;
-        Words = 0;
+        Text = "";
+        InEchoGuard = false;
         return result;
     }
 }

@@ -7,9 +7,20 @@ public abstract record UserTurnEvent(DateTimeOffset At);
 public sealed record UserSpeechStarted(DateTimeOffset At) : UserTurnEvent(At);
 
 /// <summary>
+/// Speech-like audio began (the VAD's provisional start, before its minimum speech): while the agent speaks, its audio
+/// pauses until the speech is confirmed (<see cref="UserSpeechStarted"/> and the interruption policy) or released
+/// (<see cref="UserSpeechReleased"/>).
+/// </summary>
+public sealed record UserSpeechProvisional(DateTimeOffset At) : UserTurnEvent(At);
+
+/// <summary>A provisional start fell back to quiet before it became speech (a false start: the agent's audio resumes).</summary>
+public sealed record UserSpeechReleased(DateTimeOffset At) : UserTurnEvent(At);
+
+/// <summary>
 /// The user's current utterance has lasted <paramref name="Duration"/>, at least the pipeline's
 /// <see cref="InterruptionPolicy.MinSpeech"/> (audio time from the speech boundary): once per utterance, right after
-/// <see cref="UserSpeechStarted"/> when the VAD's own minimum already covers it. Speech that ends before never sends it.
+/// <see cref="UserSpeechStarted"/> when the VAD's own minimum already covers it, and once more at
+/// <see cref="InterruptionPolicy.EchoGuardMinSpeech"/> when that is longer. Speech that ends before never sends it.
 /// </summary>
 public sealed record UserSpeechSustained(DateTimeOffset At, TimeSpan Duration) : UserTurnEvent(At);
 

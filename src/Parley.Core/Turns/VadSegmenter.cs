@@ -21,12 +21,19 @@ public enum VadEventKind
     None,
     SpeechStarted,
     SpeechEnded,
+
+    /// <summary>Speech-like audio began, not yet long enough to be speech (a provisional start: pause, do not interrupt).</summary>
+    SpeechProvisional,
+
+    /// <summary>A provisional start fell back to quiet before it became speech (a false start).</summary>
+    SpeechReleased,
 }
 
 /// <summary>
 /// What one window changed. <see cref="At"/> is when the decision was made (the end of the window that decided it);
 /// <see cref="SpeechBoundary"/> is where speech actually began (for <see cref="VadEventKind.SpeechStarted"/>) or ended
-/// (for <see cref="VadEventKind.SpeechEnded"/>): the start of the first speech window or of the first silent window.
+/// (for <see cref="VadEventKind.SpeechEnded"/>): the start of the first speech window, or the end of the last confident
+/// speech window (at or above the activation threshold) before the silence.
 /// </summary>
 public readonly record struct VadEvent(VadEventKind Kind, TimeSpan At, TimeSpan SpeechBoundary)
 {
@@ -47,7 +54,16 @@ public sealed record VadSegmenterOptions
     /// <summary>Speech must last this long before <see cref="VadEventKind.SpeechStarted"/>; shorter bursts are noise.</summary>
     public TimeSpan MinSpeechDuration { get; init; } = TimeSpan.FromMilliseconds(150);
 
-    /// <summary>Silence that ends speech (an utterance).</summary>
+    /// <summary>
+    /// A dip below the deactivation threshold inside the onset (before <see cref="MinSpeechDuration"/> is reached) that
+    /// lasts no longer than this does not drop back to quiet (the stop consonant in "Stop please").
+    /// </summary>
+    public TimeSpan OnsetDipTolerance { get; init; } = TimeSpan.FromMilliseconds(96);
+
+    /// <summary>Speech-like audio this long gives <see cref="VadEventKind.SpeechProvisional"/> (0: at the first window).</summary>
+    public TimeSpan ProvisionalDuration { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Silence that ends speech (an utterance), counted from the end of the last confident speech window.</summary>
     public TimeSpan SilenceDuration { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Duration of one scored window (Silero: 512 samples at 16 kHz = 32 ms).</summary>
@@ -71,6 +87,16 @@ public sealed record VadSegmenterOptions
             throw new ArgumentOutOfRangeException(nameof(MinSpeechDuration), MinSpeechDuration, "MinSpeechDuration must not be negative.");
         }
 
+        if (OnsetDipTolerance < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(OnsetDipTolerance), OnsetDipTolerance, "OnsetDipTolerance must not be negative.");
+        }
+
+        if (ProvisionalDuration < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ProvisionalDuration), ProvisionalDuration, "ProvisionalDuration must not be negative.");
+        }
+
         if (SilenceDuration <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(SilenceDuration), SilenceDuration, "SilenceDuration must be positive.");
@@ -85,11 +111,13 @@ public sealed record VadSegmenterOptions
 
 /// <summary>
 /// Turns per-window speech probabilities into speech start and end events with a small state machine:
-/// quiet → starting (a window at or above the activation threshold) → speaking (speech lasted
-/// <see cref="VadSegmenterOptions.MinSpeechDuration"/>; a dip below the deactivation threshold before that drops
-/// back to quiet) → stopping (a window below the deactivation threshold) → quiet after
-/// <see cref="VadSegmenterOptions.SilenceDuration"/> of silence, or back to speaking on a window at or above the
-/// activation threshold. Pure logic over value types: nothing is allocated per window. Not thread-safe.
+/// quiet → starting (a window at or above the activation threshold; <see cref="VadEventKind.SpeechProvisional"/> once it
+/// lasted <see cref="VadSegmenterOptions.ProvisionalDuration"/>) → speaking (speech lasted
+/// <see cref="VadSegmenterOptions.MinSpeechDuration"/>; a dip below the deactivation threshold longer than
+/// <see cref="VadSegmenterOptions.OnsetDipTolerance"/> before that drops back to quiet, with
+/// <see cref="VadEventKind.SpeechReleased"/> when a provisional start was reported) → stopping (a window below the
+/// deactivation threshold) → quiet once <see cref="VadSegmenterOptions.SilenceDuration"/> has passed since the last
+/// confident window (at or above the activation threshold), or back to speaking on a window at or above the activation. Pure logic over value types: nothing is allocated per window. Not thread-safe.
 /// </summary>
 public sealed class VadSegmenter
 {
@@ -98,8 +126,14 @@ public sealed class VadSegmenter
     private readonly TimeSpan _minSpeech;
     private readonly TimeSpan _silence;
     private readonly TimeSpan _window;
+    private readonly TimeSpan _dipTolerance;
+    private readonly TimeSpan _provisional;
     private TimeSpan _speechStart;
     private TimeSpan _silenceStart;
+    private TimeSpan _dipStart;
+    private TimeSpan _lastConfident;
+    private bool _inDip;
+    private bool _provisionalSent;
 
     public VadSegmenter(VadSegmenterOptions options)
     {
@@ -111,6 +145,8 @@ public sealed class VadSegmenter
         _minSpeech = options.MinSpeechDuration;
         _silence = options.SilenceDuration;
         _window = options.WindowDuration;
+        _dipTolerance = options.OnsetDipTolerance;
+        _provisional = options.ProvisionalDuration;
     }
 
     public VadSegmenterOptions Options { get; }
@@ -131,6 +167,8 @@ public sealed class VadSegmenter
                 {
                     Phase = VadPhase.Starting;
                     _speechStart = windowStart;
+                    _inDip = false;
+                    _provisionalSent = false;
                     return ConfirmStart(windowEnd);
                 }
 
@@ -139,17 +177,33 @@ public sealed class VadSegmenter
             case VadPhase.Starting:
                 if (probability < _deactivation)
                 {
+                    if (!_inDip)
+                    {
+                        _inDip = true;
+                        _dipStart = windowStart;
+                    }
+
+                    if (windowEnd - _dipStart <= _dipTolerance)
+                    {
+                        return VadEvent.None; // a short dip inside the onset: still starting
+                    }
+
                     Phase = VadPhase.Quiet;
-                    return VadEvent.None;
+                    return _provisionalSent ? new VadEvent(VadEventKind.SpeechReleased, windowEnd, _speechStart) : VadEvent.None;
                 }
 
+                _inDip = false;
                 return ConfirmStart(windowEnd);
 
             case VadPhase.Speaking:
-                if (probability < _deactivation)
+                if (probability >= _activation)
+                {
+                    _lastConfident = windowEnd;
+                }
+                else if (probability < _deactivation)
                 {
                     Phase = VadPhase.Stopping;
-                    _silenceStart = windowStart;
+                    _silenceStart = _lastConfident;
                     return ConfirmEnd(windowEnd);
                 }
 
@@ -159,6 +213,7 @@ public sealed class VadSegmenter
                 if (probability >= _activation)
                 {
                     Phase = VadPhase.Speaking;
+                    _lastConfident = windowEnd;
                     return VadEvent.None;
                 }
 
@@ -176,10 +231,17 @@ public sealed class VadSegmenter
     {
         if (windowEnd - _speechStart < _minSpeech)
         {
+            if (!_provisionalSent && windowEnd - _speechStart >= _provisional)
+            {
+                _provisionalSent = true;
+                return new VadEvent(VadEventKind.SpeechProvisional, windowEnd, _speechStart);
+            }
+
             return VadEvent.None;
         }
 
         Phase = VadPhase.Speaking;
+        _lastConfident = windowEnd;
         return new VadEvent(VadEventKind.SpeechStarted, windowEnd, _speechStart);
     }
 

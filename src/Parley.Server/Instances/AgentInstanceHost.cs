@@ -67,7 +67,7 @@ internal sealed partial class AgentInstanceHost
                     WindowSize = spec.WindowSize,
                     InitialMessages = [.. spec.InitialMessages.Select(ToContext)],
                     LlmStallTimeout = deps.Options.LlmStallTimeout,
-                    Interruption = ZegoConfig.ToInterruptionPolicy(spec.InterruptMode),
+                    Interruption = ZegoConfig.ToInterruptionPolicy(spec.InterruptMode, asr, InstanceConfig.Parse(spec.VadJson)),
                     MetaInfo = SpeechTextConfig.ToRules(spec.MetaInfoJson),
                 },
                 SpeechLookahead = deps.RoomOptions.SpeechLookahead,

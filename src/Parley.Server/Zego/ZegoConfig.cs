@@ -48,8 +48,15 @@ internal static class ZegoConfig
         return new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(value) };
     }
 
-    /// <summary>Parley's own debounce before the VAD reports speech (ZEGO's <c>MinSpeechDur</c> 0); <c>MinSpeechDur</c> adds to it.</summary>
-    public static readonly TimeSpan BaseMinSpeech = TimeSpan.FromMilliseconds(150);
+    /// <summary>Parley's clause-aware end of turn: an unfinished clause waits this long (PauseInterval when set), chosen on the evaluation set.</summary>
+    public static readonly TimeSpan UnfinishedClauseWait = TimeSpan.FromMilliseconds(1200);
+
+    /// <summary>
+    /// Parley's own debounce before the VAD reports speech (ZEGO's <c>MinSpeechDur</c> 0); <c>MinSpeechDur</c> adds to it.
+    /// 96 ms (three Silero windows, with a 96 ms dip tolerated inside the onset): a false start no longer interrupts the
+    /// agent by itself (the interruption policy judges it), so the start can be reported sooner (was 150 ms).
+    /// </summary>
+    public static readonly TimeSpan BaseMinSpeech = TimeSpan.FromMilliseconds(96);
 
     /// <summary>Silero speech probability at <c>EnergyThreshold</c> 0: the activation threshold is this plus the energy threshold (medium 0.2 → 0.5, today's default).</summary>
     public const float ActivationOffset = 0.3f;
@@ -74,7 +81,7 @@ internal static class ZegoConfig
         var energy = Number(sensitive, "EnergyThreshold") ?? Number(asr, "VADEnergyThreshold");
         var options = ToUserInputOptions(silence, pause);
         var (threshold, minSpeechMs) = Sensitivity(level, minSpeech, energy);
-        return options with { Vad = WithSensitivity(options.Vad, threshold, minSpeechMs) };
+        return options with { Vad = WithSensitivity(options.Vad, threshold, minSpeechMs), UnfinishedClauseWait = options.Vad.SilenceDuration > UnfinishedClauseWait ? options.Vad.SilenceDuration : UnfinishedClauseWait };
     }
 
     /// <summary>
@@ -93,7 +100,7 @@ internal static class ZegoConfig
     /// The Silero VAD's thresholds and minimum speech for an (EnergyThreshold, MinSpeechDur): speech starts when the
     /// speech probability reaches <see cref="ActivationOffset"/> + EnergyThreshold (clamped to [0.05, 0.95]) for
     /// <see cref="BaseMinSpeech"/> + MinSpeechDur; it ends below the activation minus <see cref="DeactivationGap"/>.
-    /// Medium is Parley's default (0.5 / 0.35 / 150 ms); low 0.7 / 0.55 / 250 ms; high 0.4 / 0.25 / 150 ms.
+    /// Medium is Parley's default (0.5 / 0.35 / 96 ms); low 0.7 / 0.55 / 196 ms; high 0.4 / 0.25 / 96 ms.
     /// </summary>
     public static VadSegmenterOptions WithSensitivity(VadSegmenterOptions vad, double energyThreshold, int minSpeechDurMs)
     {
@@ -112,10 +119,39 @@ internal static class ZegoConfig
     private static double? Number(JsonObject? o, string name) => o?[name] is JsonValue value && value.TryGetValue<double>(out var d) ? d : null;
 
     /// <summary>
-    /// The interruption policy for <c>AdvancedConfig.InterruptMode</c>: 0 (default) the user's speech interrupts a
-    /// reply (barge-in); 1 the agent finishes its reply and speech heard meanwhile is ignored. The contract has no
-    /// minimum speech or words: those stay at Core's defaults.
+    /// The interruption policy for <c>AdvancedConfig.InterruptMode</c> and the VAD sensitivity level: 1 → the agent
+    /// finishes its reply and speech heard meanwhile is ignored; 0 (default) → barge-in, judged by
+    /// <see cref="InterruptionPolicy.Parley"/> scaled by the level (<c>VAD.VoiceDetectConfig.SensitiveConfig.Level</c>
+    /// over the ASR's <c>VADSensitiveLevel</c>): medium (0, default) and custom (3) 300 ms of speech, one word that is
+    /// not a backchannel, a 1 s echo guard needing 600 ms; low (1, less sensitive) 400 ms, two words, 1.5 s guard needing
+    /// 800 ms; high (2) 200 ms, one word, 0.6 s guard needing 400 ms. Priority "High" replies are uninterruptible on
+    /// their own (the request's InterruptibleByUser).
     /// </summary>
-    public static InterruptionPolicy ToInterruptionPolicy(int interruptMode) =>
-        interruptMode == 1 ? InterruptionPolicy.NoBargeIn : InterruptionPolicy.Default;
+    public static InterruptionPolicy ToInterruptionPolicy(int interruptMode, JsonObject? asr = null, JsonObject? vad = null)
+    {
+        if (interruptMode == 1)
+        {
+            return InterruptionPolicy.NoBargeIn;
+        }
+
+        var sensitive = (vad?["VoiceDetectConfig"] as JsonObject)?["SensitiveConfig"] as JsonObject;
+        var level = Int(sensitive, "Level") ?? Int(asr, "VADSensitiveLevel") ?? 0;
+        var parley = InterruptionPolicy.Parley;
+        return level switch
+        {
+            1 => new InterruptionPolicy(true, TimeSpan.FromMilliseconds(400), 2)
+            {
+                Backchannels = parley.Backchannels,
+                EchoGuard = TimeSpan.FromMilliseconds(1500),
+                EchoGuardMinSpeech = TimeSpan.FromMilliseconds(800),
+            },
+            2 => new InterruptionPolicy(true, TimeSpan.FromMilliseconds(200), 1)
+            {
+                Backchannels = parley.Backchannels,
+                EchoGuard = TimeSpan.FromMilliseconds(600),
+                EchoGuardMinSpeech = TimeSpan.FromMilliseconds(400),
+            },
+            _ => parley,
+        };
+    }
 }

@@ -30,6 +30,7 @@ internal sealed class FakeAudioSink : IAudioSink, IDisposable
     private TaskCompletionSource? _drained;
     private long _played;
     private bool _cleared;
+    private bool _paused;
 
     public FakeAudioSink(FakeTimeProvider time, DateTimeOffset start)
     {
@@ -77,6 +78,7 @@ internal sealed class FakeAudioSink : IAudioSink, IDisposable
         lock (_gate)
         {
             _queue.Clear();
+            _paused = false;
             Clears++;
             _cleared = true;
             drained = _drained;
@@ -108,6 +110,47 @@ internal sealed class FakeAudioSink : IAudioSink, IDisposable
         }
     }
 
+    public bool Paused
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _paused;
+            }
+        }
+    }
+
+    public void Pause()
+    {
+        lock (_gate)
+        {
+            if (!_paused)
+            {
+                _paused = true;
+                Pauses.Add(_time.GetUtcNow() - _start);
+            }
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            if (_paused)
+            {
+                _paused = false;
+                Resumes.Add(_time.GetUtcNow() - _start);
+            }
+        }
+    }
+
+    /// <summary>When the output was paused (a provisional barge-in), from the start.</summary>
+    public List<TimeSpan> Pauses { get; } = [];
+
+    /// <summary>When a pause was released (the audio went on), from the start.</summary>
+    public List<TimeSpan> Resumes { get; } = [];
+
     public void Dispose() => _timer.Dispose();
 
     private void Tick()
@@ -115,7 +158,7 @@ internal sealed class FakeAudioSink : IAudioSink, IDisposable
         TaskCompletionSource? drained = null;
         lock (_gate)
         {
-            if (_queue.Count == 0)
+            if (_queue.Count == 0 || _paused)
             {
                 return;
             }

@@ -38,4 +38,27 @@ public sealed class TurnEvalSmokeTests(SileroVadFixture fixture) : IClassFixture
         Assert.Equal(5, report.Scenarios);
         Assert.Contains("| smoke |", report.SummaryRow(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task QuickSet_WithParleysPolicies_KeepsSpeakingThroughABackchannel_AndStillStopsForABargeIn()
+    {
+        var turns = new Parley.Core.Input.UserInputOptions
+        {
+            Vad = new Parley.Core.Turns.VadSegmenterOptions { MinSpeechDuration = TimeSpan.FromMilliseconds(96) },
+            UnfinishedClauseWait = TimeSpan.FromMilliseconds(1200),
+        };
+        var runner = new EvalRunner(fixture.Factory, () => Parley.Core.Turns.InterruptionPolicy.Parley, () => turns);
+        var outcomes = new List<ScenarioOutcome>();
+        foreach (var scenario in EvaluationSet.Build(quick: true))
+        {
+            outcomes.Add(await runner.RunAsync(scenario, CancellationToken.None));
+        }
+
+        var report = EvalReport.Of("smoke, Parley policies", outcomes);
+        var backchannel = outcomes.Single(o => o.Scenario.Category == "backchannel");
+        Assert.False(backchannel.FalseBargeIn); // paused at most, never stopped
+        Assert.Equal(0, report.MissedBargeInRate);
+        Assert.InRange(report.BargeInLatencyP95 ?? -1, 0, 250);
+        Assert.False(outcomes.Single(o => o.Scenario.Category == "pause").CutOff); // the 900 ms pause after "…a flight to"
+    }
 }

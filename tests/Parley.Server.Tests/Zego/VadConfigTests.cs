@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Parley.Core.Turns;
 using Parley.Server.Zego;
 
 namespace Parley.Server.Tests.Zego;
@@ -12,9 +13,9 @@ public sealed class VadConfigTests
     private static JsonObject Json(string text) => JsonNode.Parse(text)!.AsObject();
 
     [Theory]
-    [InlineData(0, 0.50f, 0.35f, 150)] // medium (default): Parley's defaults
-    [InlineData(1, 0.70f, 0.55f, 250)] // low: 0.4 / 100 ms
-    [InlineData(2, 0.40f, 0.25f, 150)] // high: 0.1 / 0 ms
+    [InlineData(0, 0.50f, 0.35f, 96)] // medium (default): Parley's defaults
+    [InlineData(1, 0.70f, 0.55f, 196)] // low: 0.4 / 100 ms
+    [InlineData(2, 0.40f, 0.25f, 96)] // high: 0.1 / 0 ms
     public void Levels_MapToTheirPresets(int level, float activation, float deactivation, int minSpeechMs)
     {
         var vad = ZegoConfig.ToTurnOptions(null, Json($$$$"""{"VoiceDetectConfig":{"SensitiveConfig":{"Level":{{{{level}}}},"MinSpeechDur":900,"EnergyThreshold":0.9}}}""")).Vad;
@@ -28,7 +29,7 @@ public sealed class VadConfigTests
     {
         var custom = ZegoConfig.ToTurnOptions(null, Json("""{"VoiceDetectConfig":{"SensitiveConfig":{"Level":3,"MinSpeechDur":300,"EnergyThreshold":0.05}}}""")).Vad;
         Assert.Equal(0.35f, custom.ActivationThreshold, 3);
-        Assert.Equal(TimeSpan.FromMilliseconds(450), custom.MinSpeechDuration);
+        Assert.Equal(TimeSpan.FromMilliseconds(396), custom.MinSpeechDuration);
         var clamped = ZegoConfig.ToTurnOptions(null, Json("""{"VoiceDetectConfig":{"SensitiveConfig":{"Level":3,"EnergyThreshold":1}}}""")).Vad;
         Assert.Equal(0.95f, clamped.ActivationThreshold, 3);
 
@@ -59,8 +60,30 @@ public sealed class VadConfigTests
         // Deprecated custom values apply only at level 3.
         var custom = ZegoConfig.ToTurnOptions(Json("""{"VADSensitiveLevel":3,"VADMinSpeechDur":200,"VADEnergyThreshold":0.3}"""), null).Vad;
         Assert.Equal(0.6f, custom.ActivationThreshold, 3);
-        Assert.Equal(TimeSpan.FromMilliseconds(350), custom.MinSpeechDuration);
+        Assert.Equal(TimeSpan.FromMilliseconds(296), custom.MinSpeechDuration);
         var ignored = ZegoConfig.ToTurnOptions(Json("""{"VADMinSpeechDur":200,"VADEnergyThreshold":0.3}"""), null).Vad;
         Assert.Equal(0.5f, ignored.ActivationThreshold, 3);
+    }
+
+    [Fact]
+    public void InterruptionPolicy_FollowsTheSensitivityLevel_AndInterruptModeOneStaysUninterruptible()
+    {
+        var medium = ZegoConfig.ToInterruptionPolicy(0, null, null);
+        Assert.Equal(InterruptionPolicy.Parley, medium);
+        Assert.True(medium.Backchannels.Matches("mm-hmm"));
+        var low = ZegoConfig.ToInterruptionPolicy(0, null, Json("""{"VoiceDetectConfig":{"SensitiveConfig":{"Level":1}}}"""));
+        Assert.Equal((TimeSpan.FromMilliseconds(400), 2, TimeSpan.FromMilliseconds(800)), (low.MinSpeech, low.MinWords, low.EchoGuardMinSpeech));
+        var high = ZegoConfig.ToInterruptionPolicy(0, Json("""{"VADSensitiveLevel":2}"""), null);
+        Assert.Equal((TimeSpan.FromMilliseconds(200), 1, TimeSpan.FromMilliseconds(600)), (high.MinSpeech, high.MinWords, high.EchoGuard));
+        Assert.Equal(InterruptionPolicy.NoBargeIn, ZegoConfig.ToInterruptionPolicy(1, null, Json("""{"VoiceDetectConfig":{"SensitiveConfig":{"Level":2}}}""")));
+    }
+
+    [Fact]
+    public void TurnOptions_AreClauseAware_WithinTheSilenceBound()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(1200), ZegoConfig.ToTurnOptions(null, null).UnfinishedClauseWait);
+        Assert.IsType<ClauseAwareEndOfTurn>(ZegoConfig.ToTurnOptions(null, null).CreateEndOfTurnPolicy());
+        var long_ = ZegoConfig.ToTurnOptions(null, Json("""{"TurnDetectConfig":{"SilenceSegmentation":2000}}"""));
+        Assert.Equal(TimeSpan.FromMilliseconds(2000), long_.UnfinishedClauseWait);
     }
 }

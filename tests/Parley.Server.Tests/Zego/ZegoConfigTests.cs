@@ -42,6 +42,6 @@ public sealed class ZegoConfigTests
     {
         Assert.True(ZegoConfig.ToInterruptionPolicy(0).BargeIn);
         Assert.False(ZegoConfig.ToInterruptionPolicy(1).BargeIn);
-        Assert.Equal(InterruptionPolicy.Default, ZegoConfig.ToInterruptionPolicy(0));
+        Assert.Equal(InterruptionPolicy.Parley, ZegoConfig.ToInterruptionPolicy(0));
     }
 }
