@@ -23,6 +23,12 @@ public sealed record LoadOptions
     /// <summary>Speech vendors: fake DashScope ones of fixed latency (default), or the real local engines.</summary>
     public VendorMode Vendors { get; init; } = VendorMode.Fake;
 
+    /// <summary>
+    /// Which fake vendors (<see cref="VendorMode.Fake"/>): <c>dashscope</c> (CosyVoice + Paraformer, the default),
+    /// or a family of <see cref="CloudVendorFamilies.Names"/>; <c>local</c> with the local engines.
+    /// </summary>
+    public string VendorFamily { get; init; } = "dashscope";
+
     /// <summary>The fake ASR's delay from the end of an utterance (finish-task) to its final result.</summary>
     public TimeSpan AsrFinalDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
@@ -79,7 +85,11 @@ public sealed record LoadOptions
           --llm-first-token-ms MS  fake LLM time to first token (default 200)
           --llm-token-ms MS        fake LLM time between tokens (default 20)
           --vad-silence-ms MS      ASR.VADSilenceSegmentation (default 500)
-          --vendors fake|local     fake DashScope ASR/TTS of fixed latency (default) or the real local engines
+          --vendors fake|local|volcengine|flowing|minimax|aliyun
+                                   fake DashScope ASR/TTS of fixed latency (default, also "dashscope"), the real
+                                   local engines, or another vendor family's fakes over its own protocol:
+                                   volcengine = ByteDanceV3 + VolcSeedASR, flowing = ByteDanceFlowing (text streamed
+                                   in) + VolcSeedASR, minimax = MiniMax + Tencent ASR, aliyun = Aliyun NLS + Azure ASR
           --asr-final-ms MS        fake ASR: end of utterance → final result (default 100)
           --tts-first-audio-ms MS  fake TTS: text → first audio (default 100)
           --talk-spread-ms MS      users start talking at random within this window (default 3000)
@@ -118,14 +128,12 @@ public sealed record LoadOptions
                 "--llm-first-token-ms" => options with { LlmFirstToken = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },
                 "--llm-token-ms" => options with { LlmTokenInterval = TimeSpan.FromMilliseconds(reader.Int(0, 10000)) },
                 "--vad-silence-ms" => options with { VadSilenceMs = reader.Int(200, 2000) },
-                "--vendors" => options with
+                "--vendors" => reader.Value() switch
                 {
-                    Vendors = reader.Value() switch
-                    {
-                        "fake" => VendorMode.Fake,
-                        "local" => VendorMode.Local,
-                        var other => throw new ArgumentException($"--vendors must be 'fake' or 'local', got '{other}'"),
-                    },
+                    "fake" or "dashscope" => options with { Vendors = VendorMode.Fake, VendorFamily = "dashscope" },
+                    "local" => options with { Vendors = VendorMode.Local, VendorFamily = "local" },
+                    var family when CloudVendorFamilies.Names.Contains(family) => options with { Vendors = VendorMode.Fake, VendorFamily = family },
+                    var other => throw new ArgumentException($"--vendors must be fake (= dashscope), local or one of {string.Join(", ", CloudVendorFamilies.Names)}; got '{other}'"),
                 },
                 "--asr-final-ms" => options with { AsrFinalDelay = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },
                 "--tts-first-audio-ms" => options with { TtsFirstAudio = TimeSpan.FromMilliseconds(reader.Int(0, 60000)) },

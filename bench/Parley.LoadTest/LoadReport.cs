@@ -222,7 +222,7 @@ public sealed record LoadReport
         return new LoadReport
         {
             Engines = vendors.Description,
-            Vendors = vendors.Mode == VendorMode.Fake ? "fake" : "local",
+            Vendors = vendors.Mode == VendorMode.Fake ? (vendors.Family == "dashscope" ? "fake" : "fake " + vendors.Family) : "local",
             AsrFinalDelayMs = vendors.Mode == VendorMode.Fake ? options.AsrFinalDelay.TotalMilliseconds : 0,
             TtsFirstAudioMs = vendors.Mode == VendorMode.Fake ? options.TtsFirstAudio.TotalMilliseconds : 0,
             Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}",

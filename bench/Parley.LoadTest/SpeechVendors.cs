@@ -44,6 +44,9 @@ internal sealed class SpeechVendors : IAsyncDisposable
 
     public string Description { get; }
 
+    /// <summary>The vendor family (<c>dashscope</c>, <c>local</c>, or one of <see cref="CloudVendorFamilies.Names"/>).</summary>
+    public string Family { get; init; } = "dashscope";
+
     public static async Task<SpeechVendors> StartAsync(LoadOptions options, string transcript, CancellationToken cancellationToken)
     {
         var asr = new AsrConfig { VADSilenceSegmentation = options.VadSilenceMs };
@@ -56,7 +59,26 @@ internal sealed class SpeechVendors : IAsyncDisposable
                 [],
                 0,
                 "REAL local engines: Silero VAD + pocketsphinx ASR + flite TTS (kal16); fake OpenAI-compatible LLM with fixed latency",
-                null);
+                null)
+            {
+                Family = "local",
+            };
+        }
+
+        if (options.VendorFamily != "dashscope")
+        {
+            var family = await CloudVendorFamilies.StartAsync(options.VendorFamily, options, transcript, asr, cancellationToken);
+            return new SpeechVendors(
+                VendorMode.Fake,
+                family.Tts,
+                family.Asr,
+                family.ServerArguments,
+                (options.AsrFinalDelay + options.TtsFirstAudio).TotalMilliseconds,
+                family.Description + "; fake OpenAI-compatible LLM with fixed latency",
+                new Fakes(family.Fakes))
+            {
+                Family = options.VendorFamily,
+            };
         }
 
         var fake = await FakeVendors.StartAsync(options, transcript, cancellationToken);
@@ -76,6 +98,18 @@ internal sealed class SpeechVendors : IAsyncDisposable
         if (_fake is not null)
         {
             await _fake.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Several fakes disposed together.</summary>
+internal sealed class Fakes(IReadOnlyList<IAsyncDisposable> fakes) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var fake in fakes)
+        {
+            await fake.DisposeAsync();
         }
     }
 }

@@ -128,6 +128,20 @@ public interface IRoomAudioOutput : IAsyncDisposable
 
     /// <summary>Completes when everything written so far has been sent to the players.</summary>
     Task WaitUntilPlayedAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops sending at the next frame boundary and keeps the queue (a provisional barge-in): the listener hears
+    /// silence until <see cref="Resume"/>, which goes on with the frame that would have come next. <see cref="Clear"/>
+    /// also ends a pause.
+    /// </summary>
+    void Pause()
+    {
+    }
+
+    /// <summary>Ends a <see cref="Pause"/>.</summary>
+    void Resume()
+    {
+    }
 }
 
 /// <summary>A live published stream (<see cref="IRoomParticipant.PublishLiveAsync"/>): writes never wait.</summary>

@@ -37,6 +37,7 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
     private long _droppedChunks;
     private long _framesSent;
     private int _clearRequested;
+    private TaskCompletionSource? _resumed;
 
     public StreamPublication(Room room, RoomParticipant owner, string streamId, bool live)
     {
@@ -143,11 +144,41 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
         chunk.Dispose();
     }
 
+    public void Pause()
+    {
+        lock (_idleGate)
+        {
+            _resumed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public void Resume()
+    {
+        TaskCompletionSource? resumed;
+        lock (_idleGate)
+        {
+            resumed = _resumed;
+            _resumed = null;
+        }
+
+        resumed?.TrySetResult();
+    }
+
+    /// <summary>The wait of a paused output, or null.</summary>
+    private Task? PausedTask()
+    {
+        lock (_idleGate)
+        {
+            return _resumed?.Task;
+        }
+    }
+
     public void Clear()
     {
         Interlocked.Exchange(ref _clearRequested, 1);
         DrainInput();
         SignalIdleIfDrained();
+        Resume();
     }
 
     private void DrainInput()
@@ -234,6 +265,15 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                     Interlocked.Add(ref _pendingSamples, -filled);
                     filled = 0;
                     held = false;
+                }
+
+                if (PausedTask() is { } paused)
+                {
+                    // Paused: nothing goes out (the listener hears silence); the queue and the partial frame wait.
+                    running = false;
+                    resumable = false;
+                    await paused.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
 
                 while (filled < FrameSamples)

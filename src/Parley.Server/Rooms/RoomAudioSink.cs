@@ -7,8 +7,8 @@ namespace Parley.Server.Rooms;
 /// <summary>
 /// The agent's published room stream as an <see cref="IAudioSink"/>: counts what was written so that the played
 /// position is what left the room output (written minus still pending), with cleared audio taken out.
-/// <see cref="Pause"/> holds back further writes at the sink (they wait until <see cref="Resume"/> or <see cref="Clear"/>);
-/// the room output has no pause of its own, so what it already queued for pacing still plays.
+/// <see cref="Pause"/> pauses the room output at the next frame (its queue is kept) and holds back further writes at
+/// the sink (they wait until <see cref="Resume"/> or <see cref="Clear"/>).
 /// </summary>
 internal sealed class RoomAudioSink(IRoomAudioOutput output) : IAudioSink
 {
@@ -34,6 +34,8 @@ internal sealed class RoomAudioSink(IRoomAudioOutput output) : IAudioSink
         {
             _resumed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+
+        output.Pause();
     }
 
     public void Resume()
@@ -45,6 +47,7 @@ internal sealed class RoomAudioSink(IRoomAudioOutput output) : IAudioSink
             _resumed = null;
         }
 
+        output.Resume();
         resumed?.TrySetResult();
     }
 
