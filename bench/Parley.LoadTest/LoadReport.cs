@@ -289,7 +289,7 @@ public sealed record LoadReport
         s.AppendLine(inv, $"{Sessions} session(s) × {TurnsPerSession} turn(s), barge-in share {BargeInShare:0.##}, LLM first token {LlmFirstTokenMs:0} ms (+{LlmTokenIntervalMs:0} ms/token), VAD hang-over {VadSilenceMs} ms; {Machine}");
         s.AppendLine(inv, $"  failed sessions          {FailedSessions}");
         s.AppendLine(inv, $"  voice-to-voice           {VoiceToVoiceMs}");
-        if (Vendors == "fake")
+        if (Vendors.StartsWith("fake", StringComparison.Ordinal))
         {
             s.AppendLine(inv, $"  pipeline overhead        {PipelineOverheadMs}   (v2v − {VadSilenceMs} ms VAD − {LlmFirstTokenMs:0} ms LLM − {AsrFinalDelayMs:0} ms ASR − {TtsFirstAudioMs:0} ms TTS)");
         }
