@@ -17,9 +17,10 @@ public sealed class InstanceHostOptions
     public int GatewayPort { get; set; } = 30000;
 
     /// <summary>
-    /// <c>Parley:Orleans:Clustering</c>: <c>Localhost</c> (one machine, in-memory membership) or <c>AdoNet</c>
-    /// (membership in the PostgreSQL store, for a cluster of nodes; needs <c>Parley:Store:Provider</c> PostgreSQL).
-    /// Empty (default): AdoNet with the PostgreSQL store, Localhost with SQLite.
+    /// <c>Parley:Orleans:Clustering</c>: <c>Localhost</c> (one machine, in-memory membership) or <c>PostgreSQL</c>
+    /// (membership in the PostgreSQL store, for a cluster of nodes; needs <c>Parley:Store:Provider</c> PostgreSQL;
+    /// <c>AdoNet</c>, its former name, still means the same). Empty (default): PostgreSQL with the PostgreSQL store,
+    /// Localhost with SQLite.
     /// </summary>
     public string Clustering { get; set; } = "";
 
@@ -97,11 +98,11 @@ public static class InstanceHosting
         builder.Services.AddHostedService<InstanceRecovery>();
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(InstanceActions.Map);
         builder.Services.AddSingleton<Action<Api.ActionRegistry>>(ControlActions.Map);
-        builder.UseOrleans(silo => ConfigureSilo(silo, cluster, store));
+        builder.UseOrleans(silo => ConfigureSilo(silo, cluster));
 
         // After the silo's own hosted service, so the warm-up's grain calls find it started (and it stops first).
         builder.Services.AddHostedService<InstanceWarmup>();
-        if (cluster.IsAdoNet)
+        if (cluster.IsPostgresMembership)
         {
             // Stops before the silo: live calls may finish (up to the drain timeout) while new ones go elsewhere.
             builder.Services.AddHostedService<Storage.Postgres.NodeDrainService>();
@@ -110,9 +111,9 @@ public static class InstanceHosting
         return builder;
     }
 
-    private static void ConfigureSilo(ISiloBuilder silo, ParleyClusterOptions cluster, Storage.StoreOptions store)
+    private static void ConfigureSilo(ISiloBuilder silo, ParleyClusterOptions cluster)
     {
-        if (!cluster.IsAdoNet)
+        if (!cluster.IsPostgresMembership)
         {
             // Localhost clustering: the silo only talks to itself, so a busy configured port (another Parley in the same
             // process or machine) falls back to a free one instead of failing the start.
@@ -128,13 +129,10 @@ public static class InstanceHosting
             return;
         }
 
-        // A cluster: membership in the shared PostgreSQL database (the Orleans tables are created by Parley's migration,
-        // which runs before the silo starts). Ports are exact: a node of a cluster must be reachable where it says.
-        silo.UseAdoNetClustering(o =>
-        {
-            o.Invariant = "Npgsql";
-            o.ConnectionString = store.ConnectionString;
-        });
+        // A cluster: membership in the shared PostgreSQL database, Parley's own table (schema version 3, created by the
+        // store's migration). No other clustering is configured; nothing outside the process connects to the gateway,
+        // so no gateway list provider either. Ports are exact: a node of a cluster must be reachable where it says.
+        silo.Services.AddSingleton<IMembershipTable, Storage.Postgres.PostgresMembershipTable>();
         silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
         {
             o.ClusterId = cluster.ClusterId;

@@ -9,7 +9,8 @@ namespace Parley.Server.Instances;
 /// </summary>
 public sealed class ParleyClusterOptions
 {
-    public bool IsAdoNet { get; init; }
+    /// <summary>True when Orleans membership is kept in the PostgreSQL store (a cluster of nodes), false for localhost clustering.</summary>
+    public bool IsPostgresMembership { get; init; }
 
     public int SiloPort { get; init; } = 11111;
 
@@ -38,20 +39,22 @@ public sealed class ParleyClusterOptions
     {
         var section = configuration.GetSection("Parley:Cluster");
         var clustering = orleans.Clustering;
-        var adoNet = clustering.Length == 0
+        // "AdoNet" is the former name of the PostgreSQL membership (Orleans' ADO.NET provider), still accepted.
+        var postgres = clustering.Length == 0
             ? store.IsPostgres
-            : string.Equals(clustering, "AdoNet", StringComparison.OrdinalIgnoreCase)
+            : string.Equals(clustering, "PostgreSQL", StringComparison.OrdinalIgnoreCase)
+                || string.Equals(clustering, "AdoNet", StringComparison.OrdinalIgnoreCase)
                 || (!string.Equals(clustering, "Localhost", StringComparison.OrdinalIgnoreCase)
-                    ? throw new InvalidOperationException($"Parley:Orleans:Clustering '{clustering}' is not a clustering; use 'Localhost' or 'AdoNet'")
+                    ? throw new InvalidOperationException($"Parley:Orleans:Clustering '{clustering}' is not a clustering; use 'Localhost' or 'PostgreSQL'")
                     : false);
-        if (adoNet && !store.IsPostgres)
+        if (postgres && !store.IsPostgres)
         {
-            throw new InvalidOperationException("Parley:Orleans:Clustering 'AdoNet' keeps the membership in the PostgreSQL store: set Parley:Store:Provider to PostgreSQL and Parley:Store:ConnectionString");
+            throw new InvalidOperationException($"Parley:Orleans:Clustering '{clustering}' keeps the membership in the PostgreSQL store: set Parley:Store:Provider to PostgreSQL and Parley:Store:ConnectionString");
         }
 
         return new ParleyClusterOptions
         {
-            IsAdoNet = adoNet,
+            IsPostgresMembership = postgres,
             SiloPort = Port(section, "SiloPort", orleans.SiloPort),
             GatewayPort = Port(section, "GatewayPort", orleans.GatewayPort),
             ClusterId = section["ClusterId"] ?? orleans.ClusterId,

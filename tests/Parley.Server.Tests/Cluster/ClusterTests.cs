@@ -23,6 +23,11 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
             Assert.True(ready.StatusCode == HttpStatusCode.OK, await ready.Content.ReadAsStringAsync());
         }
 
+        // The three silos joined through Parley's membership table: three Active rows (SiloStatus.Active = 3), and
+        // the table version moved with every join.
+        Assert.Equal(3, await cluster.CountAsync("SELECT COUNT(*) FROM parley_cluster_members WHERE status = 3"));
+        Assert.True(await cluster.CountAsync("SELECT MAX(version)::bigint FROM parley_cluster_version") >= 3);
+
         var agentId = await ThreeNodeCluster.RegisterAgentAsync(cluster.Api(0, App));
         var first = await ThreeNodeCluster.CreateAsync(cluster.Api(0, App), agentId, 1);
         Assert.True(first["Code"]!.GetValue<int>() == 0, first.ToJsonString());
@@ -151,5 +156,9 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
         }
 
         Assert.Equal(1, await cluster.CountAsync("SELECT COUNT(*) FROM parley_agents"));
+
+        // Each stopped process left the membership as Dead (6); the three running ones are the Active rows.
+        Assert.Equal(3, await cluster.CountAsync("SELECT COUNT(*) FROM parley_cluster_members WHERE status = 3"));
+        Assert.Equal(3, await cluster.CountAsync("SELECT COUNT(*) FROM parley_cluster_members WHERE status = 6"));
     }
 }

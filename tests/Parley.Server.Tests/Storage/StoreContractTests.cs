@@ -182,9 +182,11 @@ public sealed class StoreContractTests(PostgresDatabaseFixture postgres) : IClas
         await using var check = await databases[0].OpenAsync(CancellationToken.None);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT string_agg(version::text, ',' ORDER BY version) FROM parley_schema_migrations";
-        Assert.Equal("1,2", await command.ExecuteScalarAsync());
-        command.CommandText = "SELECT COUNT(*) FROM OrleansQuery WHERE QueryKey IN ('InsertMembershipKey', 'MembershipReadAllKey', 'GatewaysQueryKey')";
-        Assert.Equal(3L, await command.ExecuteScalarAsync());
+        Assert.Equal("1,2,3", await command.ExecuteScalarAsync());
+        command.CommandText = "SELECT COUNT(*) FROM pg_tables WHERE tablename IN ('parley_cluster_version', 'parley_cluster_members')";
+        Assert.Equal(2L, await command.ExecuteScalarAsync());
+        command.CommandText = "SELECT to_regclass('orleansquery') IS NULL";
+        Assert.Equal(true, await command.ExecuteScalarAsync());
     }
 
     private (PostgresInstanceJournal Journal, PostgresInstanceSlots Slots, PostgresCallbackOutbox Outbox) OpenPostgresNode(string connection, TimeProvider time, NodeLeaseOptions lease)

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Npgsql;
 
 namespace Parley.Server.Storage.Postgres;
@@ -27,14 +26,17 @@ public sealed partial class PostgresDatabase : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>For Orleans' ADO.NET clustering, which opens its own connections.</summary>
+    /// <summary>The connection string the database was opened with (never logged).</summary>
     internal string ConnectionString { get; }
 
     /// <summary>The migrations, in order. Never edit a released one: add the next.</summary>
     internal static IReadOnlyList<(int Version, string Name, Func<string> Sql)> Migrations { get; } =
     [
-        (1, "orleans-clustering", () => Resource("PostgreSQL-Main.sql") + "\n" + Resource("PostgreSQL-Clustering.sql")),
+        // Version 1 once created Orleans' ADO.NET membership tables; membership is now Parley's own (version 3), so a
+        // new database records it without doing anything. Old databases keep their Orleans tables, unused.
+        (1, "orleans-clustering (retired)", () => ""),
         (2, "parley-stores", () => PostgresSchema.V2),
+        (3, "parley-cluster-membership", () => PostgresSchema.V3),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>
@@ -113,14 +115,12 @@ public sealed partial class PostgresDatabase : IAsyncDisposable
                     continue;
                 }
 
-                // The Orleans tables may have been created by an operator following the Orleans documentation.
-                if (version == 1 && await ExistsAsync(connection, "orleansquery", cancellationToken).ConfigureAwait(false))
+                var script = sql();
+                if (script.Length > 0)
                 {
-                    await RecordAsync(connection, version, name, cancellationToken).ConfigureAwait(false);
-                    continue;
+                    await ExecuteAsync(connection, script, cancellationToken).ConfigureAwait(false);
                 }
 
-                await ExecuteAsync(connection, sql(), cancellationToken).ConfigureAwait(false);
                 await RecordAsync(connection, version, name, cancellationToken).ConfigureAwait(false);
                 if (_logger is not null)
                 {
@@ -139,14 +139,6 @@ public sealed partial class PostgresDatabase : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    private static async Task<bool> ExistsAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT to_regclass(@t) IS NOT NULL";
-        command.Parameters.AddWithValue("t", table);
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-    }
-
     private static async Task RecordAsync(NpgsqlConnection connection, int version, string name, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
@@ -161,15 +153,6 @@ public sealed partial class PostgresDatabase : IAsyncDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static string Resource(string file)
-    {
-        var name = "Parley.Server.Storage.Postgres.Orleans." + file;
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
-            ?? throw new InvalidOperationException($"embedded script {name} is missing from the build");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "PostgreSQL store migrated to schema version {Version} ({Name})")]

@@ -62,4 +62,33 @@ internal static class PostgresSchema
             reserved_at     bigint NOT NULL,
             PRIMARY KEY (app_id, instance_id));
         """;
+
+    /// <summary>
+    /// Version 3: Orleans cluster membership (<see cref="PostgresMembershipTable"/>). One version row per cluster, locked
+    /// by every membership write; one row per silo incarnation (address, port, generation), with its own row etag.
+    /// </summary>
+    public const string V3 = """
+        CREATE TABLE parley_cluster_version (
+            cluster_id text    PRIMARY KEY,
+            version    integer NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now());
+
+        CREATE TABLE parley_cluster_members (
+            cluster_id      text        NOT NULL REFERENCES parley_cluster_version (cluster_id) ON DELETE CASCADE,
+            address         text        NOT NULL,
+            port            integer     NOT NULL,
+            generation      integer     NOT NULL,
+            silo_name       text        NOT NULL,
+            host_name       text        NOT NULL,
+            role_name       text        NOT NULL DEFAULT '',
+            status          integer     NOT NULL,
+            proxy_port      integer     NOT NULL,
+            update_zone     integer     NOT NULL DEFAULT 0,
+            fault_zone      integer     NOT NULL DEFAULT 0,
+            suspect_times   text        NOT NULL DEFAULT '',
+            start_time      timestamptz NOT NULL,
+            i_am_alive_time timestamptz NOT NULL,
+            etag            text        NOT NULL,
+            PRIMARY KEY (cluster_id, address, port, generation));
+        """;
 }
