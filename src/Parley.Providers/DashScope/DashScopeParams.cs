@@ -59,6 +59,29 @@ internal static class DashScopeParams
     public static bool TryGetInt(JsonNode? node, out int value)
     {
         value = 0;
-        return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out value);
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            return false;
+        }
+
+        // A value parsed from JSON reads as any integer type; one built in code holds its own CLR type (long, double…).
+        if (v.TryGetValue(out value))
+        {
+            return true;
+        }
+
+        if (v.TryGetValue(out long wide) && wide is >= int.MinValue and <= int.MaxValue)
+        {
+            value = (int)wide;
+            return true;
+        }
+
+        if (v.TryGetValue(out double real) && real == Math.Floor(real) && real is >= int.MinValue and <= int.MaxValue)
+        {
+            value = (int)real;
+            return true;
+        }
+
+        return false;
     }
 }
