@@ -65,7 +65,16 @@ internal sealed class StreamedReplyAudio : IAsyncDisposable
             return;
         }
 
-        await _stream.PushTextAsync(text, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _stream.PushTextAsync(text, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // The synthesis failed: the reply's audio reports it (a speech error), not the LLM stage pushing text.
+            return;
+        }
+
         Pushed += text.Length;
     }
 
@@ -77,7 +86,14 @@ internal sealed class StreamedReplyAudio : IAsyncDisposable
         }
 
         TextEnded = true;
-        await _stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await _stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // As above: the failure is the audio's to report.
+        }
     }
 
     /// <summary>Stops the synthesis from any thread without waiting (the interruption lane); disposal follows.</summary>

@@ -84,6 +84,10 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         {
             started = ReportPlayedLocked();
             _segment = null;
+
+            // Cleared audio never counts as played: the written count goes back to the sink's played position, so
+            // the next segment's played fraction (and a streamed reply's positions) are measured from where it is.
+            _written = sink.PlayedSamples;
             streamed = _streamed;
             _streamed = null;
             _segmentOpen = false;

@@ -31,6 +31,9 @@ public sealed class AliyunNlsOptions
     /// <summary>Largest JSON event accepted from the gateway (audio comes in binary frames, not limited by this).</summary>
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>How long the gateway connection opened ahead for the next sentence is kept unused before it is closed (0 = none opened ahead).</summary>
+    public TimeSpan SpareLifetime { get; set; } = TimeSpan.FromSeconds(8);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting when one is out of range.</summary>
     public void Validate()
     {

@@ -27,6 +27,7 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
     private readonly HttpMessageInvoker _agentInvoker;
     private readonly OutboundPolicy _policy;
     private readonly ILogger _logger;
+    private readonly AliyunNlsSpares _spares;
     private long _connections;
 
     public AliyunNlsTtsProvider(AliyunNlsOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, OutboundPolicy? policy = null)
@@ -40,6 +41,7 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
         _tokens = new AliyunNlsTokenClient(Options, Time, loggerFactory, _policy);
         _invoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Operator));
         _agentInvoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Agent));
+        _spares = new AliyunNlsSpares(Time, Options.SpareLifetime);
     }
 
     public AliyunNlsOptions Options { get; }
@@ -52,6 +54,9 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
 
     /// <summary>Gateway connections opened so far.</summary>
     public long ConnectionsOpened => Interlocked.Read(ref _connections);
+
+    /// <summary>Syntheses that started on the connection opened ahead for them (no handshake on the way to the first audio).</summary>
+    public long SparesUsed => _spares.Used;
 
     public string Name => VendorName;
 
@@ -75,6 +80,7 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
 
     public void Dispose()
     {
+        _spares.Dispose();
         _tokens.Dispose();
         _invoker.Dispose();
         _agentInvoker.Dispose();
@@ -103,10 +109,22 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
             var builder = new UriBuilder(baseUri);
             var query = builder.Query.TrimStart('?');
             builder.Query = (query.Length > 0 ? query + "&" : "") + "token=" + Uri.EscapeDataString(token);
-            using var socket = await TtsVendorSocket.ConnectAsync(
-                VendorName, builder.Uri, agent ? _agentInvoker : _invoker, [], "TTS.Params.app (app_key, ak_id, ak_key)",
-                Options.ConnectTimeout, Options.MaxMessageBytes, Time, Fail, cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref _connections);
+            var uri = builder.Uri;
+            var invoker = agent ? _agentInvoker : _invoker;
+            var key = (agent ? "agent|" : "operator|") + uri.AbsoluteUri;
+            Task<TtsVendorSocket> Connect(CancellationToken connectToken)
+            {
+                Interlocked.Increment(ref _connections);
+                return TtsVendorSocket.ConnectAsync(
+                    VendorName, uri, invoker, [], "TTS.Params.app (app_key, ak_id, ak_key)",
+                    Options.ConnectTimeout, Options.MaxMessageBytes, Time, Fail, connectToken);
+            }
+
+            var spare = attempt == 0 ? await _spares.TakeAsync(key, cancellationToken).ConfigureAwait(false) : null;
+            using var socket = spare ?? await Connect(cancellationToken).ConfigureAwait(false);
+
+            // The next sentence's connection opens while this one is synthesised and played.
+            _spares.Prepare(key, Connect);
             var start = AliyunNlsParams.StartSynthesis(parameters, appKey, Guid.NewGuid().ToString("N"), text);
             try
             {
@@ -121,10 +139,18 @@ public sealed partial class AliyunNlsTtsProvider : ITextToSpeech, IDisposable
                 _tokens.Invalidate(id, secret);
                 LogTokenRetry(_logger);
             }
+            catch (AliyunNlsException) when (spare is not null && attempt == 0 && !progress.Audio)
+            {
+                // The connection opened ahead may have been closed by the gateway meanwhile: once more on a new one.
+                LogSpareRetry(_logger);
+            }
         }
     }
 
     private static Exception Fail(string message, string code, Exception? inner) => new AliyunNlsException(message, code, null, inner);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Aliyun NLS: the connection opened ahead failed before any audio; retrying on a new one")]
+    private static partial void LogSpareRetry(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Aliyun NLS refused the cached token; retrying with a new one")]
     private static partial void LogTokenRetry(ILogger logger);

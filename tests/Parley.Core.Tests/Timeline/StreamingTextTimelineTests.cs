@@ -111,7 +111,14 @@ public sealed class StreamingTextTimelineTests
         tts.FailAfterWords = null;
         t.UserSays(t.Now + Ms(300), Ms(600), "again");
         t.Llm.Add(LlmScript.Words("Fine now."));
-        await t.RunUntilAsync(() => t.All<ReplyFinishedEvent>().Any(f => f.Text == "Fine now."), TimeSpan.FromSeconds(20));
+        try
+        {
+            await t.RunUntilAsync(() => t.All<ReplyFinishedEvent>().Any(f => f.Text == "Fine now."), TimeSpan.FromSeconds(20));
+        }
+        catch (Exception ex)
+        {
+            throw new Xunit.Sdk.XunitException(ex.Message + "\n" + string.Join("\n", t.Events.ToArray().Select(e => $"{e.At.TotalMilliseconds} {e.Event}")));
+        }
         var second = t.TimeOf<ReplySentenceEvent>(s => s.Text == "Fine now.");
         Assert.Contains(t.Sink.Played, f => f.At > second && f.Marker != 0);
     }

@@ -65,6 +65,28 @@ public sealed class AliyunNlsTtsProviderTests
     }
 
     [Fact]
+    public async Task NextSentence_StartsOnTheConnectionOpenedAhead_AndAnUnusedOneIsClosedAfterItsLifetime()
+    {
+        await using var fake = await FakeAliyunNlsServer.StartAsync();
+        var (clock, engine) = Engine(fake);
+        using var _ = engine;
+        var request = new TtsRequest(Params(fake.Options));
+
+        await SpeechStreams.SpeakAsync(engine, request, "一。");
+        await SpeechStreams.SpeakAsync(engine, request, "二。");
+        await SpeechStreams.SpeakAsync(engine, request, "三。");
+        Assert.Equal(2, engine.SparesUsed);
+        Assert.Equal(4, engine.ConnectionsOpened); // the first sentence's, and one opened ahead by each sentence
+
+        // Unused past its lifetime (8 s): closed, and the next sentence connects anew.
+        clock.Advance(TimeSpan.FromSeconds(9));
+        await SpeechStreams.SpeakAsync(engine, request, "四。");
+        Assert.Equal(2, engine.SparesUsed);
+        Assert.Equal(6, engine.ConnectionsOpened);
+        Assert.Equal(6, fake.GatewayConnections);
+    }
+
+    [Fact]
     public async Task Token_IsCachedUntilShortlyBeforeExpiry_ThenRenewed()
     {
         await using var fake = await FakeAliyunNlsServer.StartAsync(new FakeAliyunNlsOptions { TokenLifetime = TimeSpan.FromHours(1) });

@@ -364,8 +364,11 @@ public sealed class PlaygroundTests(ITestOutputHelper output)
                     statuses.Add(status);
                 }
 
+                // The barge-in is judged (duration and words), so the transcript of "Stop please" may show before the
+                // agent stops: wait for the status to follow it.
                 var second = await page.EvaluateAsync<bool>("() => [...document.querySelectorAll('.line.user span')].some(s => /time|stop/.test(s.textContent))");
-                if (second && statuses.Contains("speaking"))
+                var spoke = statuses.IndexOf("speaking");
+                if (second && spoke >= 0 && statuses.Skip(spoke + 1).Contains("listening"))
                 {
                     break;
                 }
