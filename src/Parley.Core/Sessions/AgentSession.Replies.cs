@@ -305,7 +305,15 @@ public sealed partial class AgentSession
             handle.CancelAndClear();
             _context.CommitUnfinished(handle);
             var message = exception is SpeechStallException ? exception.Message : $"Speech output failed: {exception.Message}";
-            Emit(new SessionErrorEvent(handle.Round, SessionErrorSource.Speech, LlmErrorKind.General, message));
+            var kind = Parley.Abstractions.Speech.SpeechFailures.KindOf(exception) switch
+            {
+                Parley.Abstractions.Speech.SpeechFailureKind.InvalidParameter => LlmErrorKind.InvalidParameter,
+                Parley.Abstractions.Speech.SpeechFailureKind.Authentication => LlmErrorKind.Authentication,
+                Parley.Abstractions.Speech.SpeechFailureKind.RateLimited => LlmErrorKind.RateLimited,
+                Parley.Abstractions.Speech.SpeechFailureKind.Arrears => LlmErrorKind.Arrears,
+                _ => LlmErrorKind.General,
+            };
+            Emit(new SessionErrorEvent(handle.Round, SessionErrorSource.Speech, kind, message));
         }
     }
 }

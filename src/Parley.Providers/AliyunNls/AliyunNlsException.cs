@@ -6,7 +6,7 @@ namespace Parley.Providers.AliyunNls;
 /// is its <c>header.status</c>), or the connection broke. <see cref="IsRateLimited"/> tells a concurrency/QPS limit
 /// (retry later) from other failures. Messages never contain AccessKey secrets or tokens.
 /// </summary>
-public sealed class AliyunNlsException : Exception
+public sealed class AliyunNlsException : Exception, Parley.Abstractions.Speech.ISpeechVendorFailure
 {
     public AliyunNlsException(string message, string errorCode, int? status = null, Exception? innerException = null)
         : base(message, innerException)
@@ -17,6 +17,14 @@ public sealed class AliyunNlsException : Exception
 
     /// <summary>Parley's class: "RateLimited", "Unauthorized", "TokenFailed", "TaskFailed", "ConnectionBroken", "Timeout", …</summary>
     public string ErrorCode { get; }
+
+    /// <summary>The contract's class of the failure (TTS 2303 credentials, 2304 limits, else 2301).</summary>
+    public Parley.Abstractions.Speech.SpeechFailureKind FailureKind => ErrorCode switch
+    {
+        "Unauthorized" => Parley.Abstractions.Speech.SpeechFailureKind.Authentication,
+        "RateLimited" => Parley.Abstractions.Speech.SpeechFailureKind.RateLimited,
+        _ => Parley.Abstractions.Speech.SpeechFailureKind.General,
+    };
 
     /// <summary>The gateway's <c>header.status</c> for TaskFailed (e.g. 40000005), else null.</summary>
     public int? Status { get; }

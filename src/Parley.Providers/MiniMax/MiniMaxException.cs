@@ -6,7 +6,7 @@ namespace Parley.Providers.MiniMax;
 /// <see cref="IsRateLimited"/> tells a rate or concurrency limit (retry later, the contract's TTS concurrency error)
 /// from other failures. Messages never contain the API key.
 /// </summary>
-public sealed class MiniMaxException : Exception
+public sealed class MiniMaxException : Exception, Parley.Abstractions.Speech.ISpeechVendorFailure
 {
     /// <summary>MiniMax's "rate limit" (1002) and "TPM rate limit" (1039) codes (https://platform.minimax.io/docs/api-reference/errorcode).</summary>
     private static readonly int[] RateLimitCodes = [1002, 1039];
@@ -23,6 +23,14 @@ public sealed class MiniMaxException : Exception
 
     /// <summary>Parley's class of the failure: "RateLimited", "Unauthorized", "TaskFailed", "ConnectionBroken", "ConnectionClosed", "ConnectTimeout", "Timeout", "BadEvent", …</summary>
     public string ErrorCode { get; }
+
+    /// <summary>The contract's class of the failure (TTS 2303 credentials, 2304 limits, else 2301).</summary>
+    public Parley.Abstractions.Speech.SpeechFailureKind FailureKind => ErrorCode switch
+    {
+        "Unauthorized" => Parley.Abstractions.Speech.SpeechFailureKind.Authentication,
+        "RateLimited" => Parley.Abstractions.Speech.SpeechFailureKind.RateLimited,
+        _ => Parley.Abstractions.Speech.SpeechFailureKind.General,
+    };
 
     /// <summary>MiniMax's <c>base_resp.status_code</c> when the server reported one.</summary>
     public int? StatusCode { get; }

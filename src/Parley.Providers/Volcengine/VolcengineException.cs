@@ -34,8 +34,17 @@ public enum VolcengineErrorKind
 /// contain the token.
 /// </summary>
 public sealed class VolcengineException(string message, VolcengineErrorKind kind, long? code = null, Exception? innerException = null)
-    : Exception(message, innerException)
+    : Exception(message, innerException), Parley.Abstractions.Speech.ISpeechVendorFailure
 {
+    /// <summary>The contract's class of the failure (TTS 2302 parameters, 2303 credentials, 2304 limits).</summary>
+    public Parley.Abstractions.Speech.SpeechFailureKind FailureKind => Kind switch
+    {
+        VolcengineErrorKind.Unauthorized => Parley.Abstractions.Speech.SpeechFailureKind.Authentication,
+        VolcengineErrorKind.RateLimited => Parley.Abstractions.Speech.SpeechFailureKind.RateLimited,
+        VolcengineErrorKind.InvalidRequest => Parley.Abstractions.Speech.SpeechFailureKind.InvalidParameter,
+        _ => Parley.Abstractions.Speech.SpeechFailureKind.General,
+    };
+
     public VolcengineErrorKind Kind { get; } = kind;
 
     public long? Code { get; } = code;

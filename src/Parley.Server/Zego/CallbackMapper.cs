@@ -7,7 +7,7 @@ namespace Parley.Server.Zego;
 /// <summary>
 /// Turns session events into the contract's callbacks (event name and Data), honouring the instance's
 /// <c>CallbackConfig</c> flags: AgentInstanceStatus, AgentSpeakAction (deprecated, still honoured), UserSpeakAction,
-/// ASRResult, Interrupted and LLMResult are opt-in; AgentInstanceMetaInfo (LLMMetaInfo's SendMetaKeys, no flag) and Exception (1004, LLM 2201–2206, TTS 2301) is always sent.
+/// ASRResult, Interrupted and LLMResult are opt-in; AgentInstanceMetaInfo (LLMMetaInfo's SendMetaKeys, no flag) and Exception (1004, LLM 2201–2206, TTS 2301–2305) is always sent.
 /// AgentInstanceStatus is sent once per change of status (a repeated status is no change).
 /// Not thread-safe: one mapper per instance's callback lane.
 /// </summary>
@@ -50,7 +50,14 @@ internal sealed class CallbackMapper(IReadOnlyDictionary<string, int> flags, str
     /// <summary>The contract's Exception code of a session error.</summary>
     public static int ExceptionCode(SessionErrorEvent error) => error.Source switch
     {
-        SessionErrorSource.Speech => 2301,
+        SessionErrorSource.Speech => error.Kind switch
+        {
+            LlmErrorKind.InvalidParameter => 2302,
+            LlmErrorKind.Authentication => 2303,
+            LlmErrorKind.RateLimited => 2304,
+            LlmErrorKind.Arrears => 2305,
+            _ => 2301,
+        },
         _ => error.Kind switch
         {
             LlmErrorKind.InvalidParameter => 2202,

@@ -107,6 +107,7 @@ public sealed class StreamingTextTimelineTests
         t.Llm.Add(LlmScript.Words("One two three four. Five six.", perTokenMs: 30));
         await t.RunUntilAsync(() => t.All<SessionErrorEvent>().Any(), TimeSpan.FromSeconds(20));
         Assert.Equal(SessionErrorSource.Speech, t.First<SessionErrorEvent>().Source);
+        Assert.Equal(LlmErrorKind.RateLimited, t.First<SessionErrorEvent>().Kind); // the vendor's class reaches the event (→ 2304)
 
         tts.FailAfterWords = null;
         t.UserSays(t.Now + Ms(300), Ms(600), "again");
@@ -203,7 +204,7 @@ internal sealed class StreamingScriptedTts(FakeTimeProvider time, bool wordTimin
                     await Task.Delay(owner.PerWordDelay, owner._time, cancellationToken);
                     if (owner.FailAfterWords is { } fail && words++ >= fail)
                     {
-                        throw new InvalidOperationException("the streaming TTS vendor closed the connection");
+                        throw new VendorLimitException("the streaming TTS vendor refused: concurrency limit");
                     }
 
                     var duration = TimeSpan.FromMilliseconds(word.Length * 60);
@@ -235,4 +236,10 @@ internal sealed class StreamingScriptedTts(FakeTimeProvider time, bool wordTimin
     }
 
     private readonly FakeTimeProvider _time = time;
+}
+
+/// <summary>A vendor failure that says it is a concurrency limit.</summary>
+internal sealed class VendorLimitException(string message) : Exception(message), ISpeechVendorFailure
+{
+    public SpeechFailureKind FailureKind => SpeechFailureKind.RateLimited;
 }

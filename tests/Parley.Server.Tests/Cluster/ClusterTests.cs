@@ -116,7 +116,15 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
             HttpStatusCode status;
             do
             {
-                status = (await http.GetAsync("readyz")).StatusCode;
+                try
+                {
+                    status = (await http.GetAsync("readyz")).StatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    // The node stopped listening already: to a load balancer that is not ready either.
+                    status = HttpStatusCode.ServiceUnavailable;
+                }
             }
             while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, status);

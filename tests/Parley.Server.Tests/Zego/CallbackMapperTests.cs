@@ -13,6 +13,19 @@ public sealed class CallbackMapperTests
     private static void AssertData(string expected, JsonObject actual) =>
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), actual), actual.ToJsonString());
 
+    [Theory]
+    [InlineData(LlmErrorKind.General, 2301)]
+    [InlineData(LlmErrorKind.InvalidParameter, 2302)]
+    [InlineData(LlmErrorKind.Authentication, 2303)]
+    [InlineData(LlmErrorKind.RateLimited, 2304)]
+    [InlineData(LlmErrorKind.Arrears, 2305)]
+    public void SpeechErrors_MapToTheContractsTtsCodes(LlmErrorKind kind, int code)
+    {
+        var error = new SessionErrorEvent(3, SessionErrorSource.Speech, kind, "Speech output failed: the vendor said no");
+        Assert.Equal(code, CallbackMapper.ExceptionCode(error));
+        Assert.Equal(code, Mapper().Map(error)!.Value.Data["Code"]!.GetValue<int>());
+    }
+
     [Fact]
     public void Interrupted_CarriesPlayedText()
     {
