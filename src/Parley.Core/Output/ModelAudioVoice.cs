@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
+using Parley.Media;
 
 namespace Parley.Core.Output;
 
@@ -81,21 +81,16 @@ public sealed class ModelAudioVoice : ITextToSpeech
 
                 var chunk = AudioChunk.Rent(samples, sampleRate);
                 var target = chunk.WritableSpan;
-                var i = 0;
-                var s = 0;
                 if (carried == 1)
                 {
                     // A sample split across two pieces of the model's stream.
-                    target[s++] = (short)(_odd | (bytes[0] << 8));
-                    i = 1;
+                    target[0] = (short)(_odd | (bytes[0] << 8));
+                    bytes = bytes[1..];
                 }
 
-                for (; s < samples; s++, i += 2)
-                {
-                    target[s] = BinaryPrimitives.ReadInt16LittleEndian(bytes.Slice(i, 2));
-                }
-
-                _odd = i < bytes.Length ? bytes[i] : -1;
+                var whole = bytes.Length & ~1;
+                PcmMath.FromBytes(bytes[..whole], target[carried..]);
+                _odd = whole < bytes.Length ? bytes[whole] : -1;
                 _position += TimeSpan.FromSeconds(samples / (double)sampleRate);
                 if (!_out.Writer.TryWrite(new TtsAudio(chunk.WithLength(samples), null)))
                 {

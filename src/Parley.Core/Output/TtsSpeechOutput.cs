@@ -107,7 +107,12 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
     /// each word's audio is (<see cref="TtsCapabilities.StreamingText"/> and <see cref="TtsCapabilities.WordTimings"/>):
     /// the timings are what places each sentence's audio. Other engines get whole sentences.
     /// </summary>
-    public bool StreamsText => Volatile.Read(ref _voice).Provider.Capabilities is { StreamingText: true, WordTimings: true };
+    public bool StreamsText => TakesTextPieces(Volatile.Read(ref _voice));
+
+    private static bool TakesTextPieces(TtsVoice voice) => voice.Provider.Capabilities is { StreamingText: true, WordTimings: true };
+
+    /// <summary>The streamed reply of round <paramref name="roundId"/>, or null (call under <c>_gate</c>).</summary>
+    private StreamedReplyAudio? StreamedLocked(long roundId) => _streamed is { } current && current.RoundId == roundId ? current : null;
 
     public async ValueTask<int> PushTextAsync(long roundId, string text, bool first, CancellationToken cancellationToken)
     {
@@ -117,7 +122,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         var voice = Volatile.Read(ref _voice);
         lock (_gate)
         {
-            if (first && voice.Provider.Capabilities is { StreamingText: true, WordTimings: true })
+            if (first && TakesTextPieces(voice))
             {
                 previous = _streamed;
                 _round = roundId;
@@ -128,7 +133,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
                 _streamed.Start(_written, WriteStreamedAsync);
             }
 
-            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+            reply = StreamedLocked(roundId);
         }
 
         if (previous is not null)
@@ -150,7 +155,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         StreamedReplyAudio? reply;
         lock (_gate)
         {
-            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+            reply = StreamedLocked(roundId);
         }
 
         return reply?.Stream is ModelAudioVoice.IAudioInput input ? input.PushAudioAsync(pcm16, sampleRate, cancellationToken) : ValueTask.CompletedTask;
@@ -161,7 +166,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         StreamedReplyAudio? reply;
         lock (_gate)
         {
-            reply = _streamed is { RoundId: var r } current && r == roundId ? current : null;
+            reply = StreamedLocked(roundId);
         }
 
         if (reply is not null && !reply.TextEnded)
@@ -214,7 +219,7 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
         StreamedReplyAudio? streamed;
         lock (_gate)
         {
-            streamed = _streamed is { RoundId: var r } current && r == segment.RoundId && segment.TextEnd >= 0 ? current : null;
+            streamed = segment.TextEnd >= 0 ? StreamedLocked(segment.RoundId) : null;
         }
 
         if (streamed is not null)

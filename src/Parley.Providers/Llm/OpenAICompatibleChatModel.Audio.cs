@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using OpenAI.Chat;
 using Parley.Core.Sessions;
-using Parley.Providers.Net;
 
 namespace Parley.Providers.Llm;
 
@@ -13,11 +12,7 @@ public sealed partial class OpenAICompatibleChatModel
     private async IAsyncEnumerable<ChatOutput> StreamAudioAsync(ChatModelRequest request, JsonObject extras, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var settings = request.Settings;
-        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
-        if (refusal is not null || !Uri.TryCreate(settings.Url, UriKind.Absolute, out var url))
-        {
-            throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
-        }
+        var url = CheckedUrl(settings);
 
         var messages = new List<ChatMessage>(request.History.Count + 2);
         if (!string.IsNullOrEmpty(request.SystemPrompt))

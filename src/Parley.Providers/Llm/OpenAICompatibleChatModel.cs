@@ -53,13 +53,16 @@ public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
     public IChatClient CreateChatClient(LlmSettings settings, JsonObject? bodyExtras)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
-        if (refusal is not null || !Uri.TryCreate(settings.Url, UriKind.Absolute, out var url))
-        {
-            throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
-        }
+        return CreateOpenAIClient(CheckedUrl(settings), settings, bodyExtras).GetChatClient(settings.Model).AsIChatClient();
+    }
 
-        return CreateOpenAIClient(url, settings, bodyExtras).GetChatClient(settings.Model).AsIChatClient();
+    /// <summary>LLM.Url once the outbound URL policy accepted it; an <see cref="LlmException"/> (parameter) otherwise.</summary>
+    private Uri CheckedUrl(LlmSettings settings)
+    {
+        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
+        return refusal is null && Uri.TryCreate(settings.Url, UriKind.Absolute, out var url)
+            ? url
+            : throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
     }
 
     /// <summary>The SDK's client posting to exactly <paramref name="url"/> with the contract's headers and body.</summary>

@@ -243,7 +243,7 @@ internal sealed partial class AgentInstanceHost
             return;
         }
 
-        LogVendorNotice(_deps.Logger, _spec.InstanceId, notice.Code, notice.Message);
+        // The selection already logged a warning naming the vendor and the reason; this is the backend's copy.
         lock (_streamLock)
         {
             if (_pendingNotices is { } pending)
@@ -258,9 +258,6 @@ internal sealed partial class AgentInstanceHost
 
     private Task PublishNoticeAsync(VendorNotice notice) =>
         PublishAsync(CallbackEvents.Exception, new JsonObject { ["Code"] = notice.Code, ["Message"] = notice.Message, ["Round"] = Session.LastRound });
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent instance {InstanceId}: Exception {Code}: {Message}")]
-    private static partial void LogVendorNotice(ILogger logger, string instanceId, int code, string message);
 
     public async Task PublishAsync(string eventName, JsonObject data)
     {
