@@ -73,7 +73,8 @@ public static class RtcServiceCollectionExtensions
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>(),
             services.GetService<IRoomLocator>());
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime?.ApplicationStopping ?? CancellationToken.None);
+        var shutdown = services.GetService<IRoomServerShutdown>()?.Stopping ?? lifetime?.ApplicationStopping ?? CancellationToken.None;
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, shutdown);
         await connection.RunAsync(stopping.Token).ConfigureAwait(false);
     }
 }

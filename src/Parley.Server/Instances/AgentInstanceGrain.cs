@@ -10,12 +10,14 @@ using Parley.Server.Zego;
 namespace Parley.Server.Instances;
 
 [KeepAlive]
+[Placement.LeastLoadedPlacement]
 internal sealed partial class AgentInstanceGrain(
     AgentInstanceHostFactory hosts,
     TtsProviders speakers,
     InstanceLifecycle lifecycle,
     Parley.Providers.Net.OutboundPolicy outboundPolicy,
     IHostApplicationLifetime lifetime,
+    IServiceProvider services,
     ILogger<AgentInstanceGrain> logger) : Grain, IAgentInstanceGrain
 {
     private static readonly InstanceReply NotFound = InstanceReply.Error(ReturnCodes.InstanceNotFound, "agent instance not found; it may already be deleted");
@@ -47,7 +49,7 @@ internal sealed partial class AgentInstanceGrain(
         }
 
         // A draining node (SIGTERM) takes no new instances: this activation goes away and the caller places it again.
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        if (lifetime.ApplicationStopping.IsCancellationRequested || services.GetService<Storage.Postgres.NodeDrain>()?.IsDraining == true)
         {
             DeactivateOnIdle();
             return InstanceReply.Error(InstanceCodes.NodeDraining, "the node chosen for the instance is draining");

@@ -155,6 +155,7 @@ public static class InstanceActions
             // A grain placed on a draining node refuses and deactivates; the next call places it again (elsewhere, as
             // the draining node leaves the cluster).
             var attempt = 0;
+            using var placement = Placement.LeastLoadedPlacementDirector.MarkCreate();
             do
             {
                 reply = await CreateOnceAsync();

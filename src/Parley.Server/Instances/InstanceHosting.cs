@@ -104,7 +104,10 @@ public static class InstanceHosting
         builder.Services.AddHostedService<InstanceWarmup>();
         if (cluster.IsPostgresMembership)
         {
-            // Stops before the silo: live calls may finish (up to the drain timeout) while new ones go elsewhere.
+            // The drain runs in the stopping phase, before any service stops (the web server still listens): live calls
+            // may finish (up to the drain timeout) while new ones go elsewhere; the room connections end after it.
+            builder.Services.AddSingleton<Storage.Postgres.NodeDrain>();
+            builder.Services.AddSingleton<Parley.Rtc.Rooms.IRoomServerShutdown>(sp => sp.GetRequiredService<Storage.Postgres.NodeDrain>());
             builder.Services.AddHostedService<Storage.Postgres.NodeDrainService>();
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = cluster.DrainTimeout + TimeSpan.FromSeconds(30));
         }
@@ -113,6 +116,9 @@ public static class InstanceHosting
 
     private static void ConfigureSilo(ISiloBuilder silo, ParleyClusterOptions cluster)
     {
+        // Agent instances go to the least-loaded node (sessions and CPU, from the loads the nodes publish).
+        silo.Services.AddSingleton(new Placement.LeastLoadedChoice(cluster.PlacementCpuCoresPerSession));
+        silo.Services.AddPlacementDirector<Placement.LeastLoadedPlacement, Placement.LeastLoadedPlacementDirector>();
         if (!cluster.IsPostgresMembership)
         {
             // Localhost clustering: the silo only talks to itself, so a busy configured port (another Parley in the same

@@ -35,6 +35,12 @@ public sealed class ParleyClusterOptions
     /// <summary><c>Parley:Cluster:DrainTimeoutSeconds</c> (default 30): after SIGTERM, how long live instances may keep running before they are ended.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// <c>Parley:Cluster:PlacementCpuCoresPerSession</c> (default 0.1, about one talking session's CPU): how much of a
+    /// node's process CPU (in cores) counts as one live session when new instances go to the least-loaded node.
+    /// </summary>
+    public double PlacementCpuCoresPerSession { get; init; } = 0.1;
+
     internal static ParleyClusterOptions Read(IConfiguration configuration, InstanceHostOptions orleans, Storage.StoreOptions store)
     {
         var section = configuration.GetSection("Parley:Cluster");
@@ -64,6 +70,9 @@ public sealed class ParleyClusterOptions
             PublicUrl = PublicUrlOf(section["PublicUrl"]),
             ProbeTimeout = Seconds(section, "ProbeTimeoutSeconds", 5, min: 0.2),
             DrainTimeout = Seconds(section, "DrainTimeoutSeconds", 30, min: 0),
+            PlacementCpuCoresPerSession = section.GetValue("PlacementCpuCoresPerSession", 0.1) is var perSession and > 0
+                ? perSession
+                : throw new InvalidOperationException("Parley:Cluster:PlacementCpuCoresPerSession must be positive"),
         };
     }
 

@@ -19,7 +19,7 @@ public static class ReadinessEndpoints
             var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
             timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            var draining = lifetime.ApplicationStopping.IsCancellationRequested;
+            var draining = lifetime.ApplicationStopping.IsCancellationRequested || services.GetService<Storage.Postgres.NodeDrain>()?.IsDraining == true;
             var silo = SiloStatusOf(services);
             var store = await StoreReachableAsync(services, timeout.Token);
             var ready = !draining && silo == SiloStatus.Active && store;

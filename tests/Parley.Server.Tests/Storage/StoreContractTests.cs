@@ -139,8 +139,8 @@ public sealed class StoreContractTests(PostgresDatabaseFixture postgres) : IClas
         var lease = new NodeLeaseOptions { Lease = TimeSpan.FromSeconds(10) };
         var (nodeA, slotsA, outboxA) = OpenPostgresNode(connection, time, lease);
         var (nodeB, slotsB, outboxB) = OpenPostgresNode(connection, time, lease);
-        await nodeA.HeartbeatAsync("a", CancellationToken.None);
-        await nodeB.HeartbeatAsync("b", CancellationToken.None);
+        await nodeA.HeartbeatAsync(new NodeReport("a", "", 0, false), CancellationToken.None);
+        await nodeB.HeartbeatAsync(new NodeReport("b", "", 0, false), CancellationToken.None);
 
         var replies = await Task.WhenAll(Enumerable.Range(0, 6).Select(i =>
             (i % 2 == 0 ? slotsA : slotsB).ReserveAsync(AppId, new InstanceReservation { InstanceId = "i" + i, AgentUserId = "u" + i, AgentStreamId = "s" + i, MaxInstances = 3 }, CancellationToken.None)));
@@ -160,7 +160,7 @@ public sealed class StoreContractTests(PostgresDatabaseFixture postgres) : IClas
         var lifecycleB = new InstanceLifecycle(nodeB, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<InstanceLifecycle>.Instance);
         Assert.Equal(0, await lifecycleB.RecoverAsync(CancellationToken.None));
         time.Advance(TimeSpan.FromSeconds(11));
-        await nodeB.HeartbeatAsync("b", CancellationToken.None);
+        await nodeB.HeartbeatAsync(new NodeReport("b", "", 0, false), CancellationToken.None);
         var recovered = await Task.WhenAll(lifecycleB.RecoverAsync(CancellationToken.None), lifecycleB.RecoverAsync(CancellationToken.None));
         Assert.Equal(2, recovered.Sum());
         Assert.Equal(0, await slotsB.CountAsync(AppId, CancellationToken.None));
@@ -182,7 +182,7 @@ public sealed class StoreContractTests(PostgresDatabaseFixture postgres) : IClas
         await using var check = await databases[0].OpenAsync(CancellationToken.None);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT string_agg(version::text, ',' ORDER BY version) FROM parley_schema_migrations";
-        Assert.Equal("1,2,3", await command.ExecuteScalarAsync());
+        Assert.Equal("1,2,3,4", await command.ExecuteScalarAsync());
         command.CommandText = "SELECT COUNT(*) FROM pg_tables WHERE tablename IN ('parley_cluster_version', 'parley_cluster_members')";
         Assert.Equal(2L, await command.ExecuteScalarAsync());
         command.CommandText = "SELECT to_regclass('orleansquery') IS NULL";

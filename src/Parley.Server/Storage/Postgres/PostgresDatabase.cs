@@ -37,6 +37,7 @@ public sealed partial class PostgresDatabase : IAsyncDisposable
         (1, "orleans-clustering (retired)", () => ""),
         (2, "parley-stores", () => PostgresSchema.V2),
         (3, "parley-cluster-membership", () => PostgresSchema.V3),
+        (4, "parley-node-load", () => PostgresSchema.V4),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>

@@ -37,8 +37,11 @@ public static class PostgresHosting
         services.TryAddSingleton<IInstanceSlotStore, PostgresInstanceSlots>();
         services.TryAddSingleton<Parley.Rtc.Rooms.IRoomLocator, PostgresRoomLocator>();
 
-        // Migrate before anything else starts, then heartbeat and recover lost nodes' instances for as long as the node runs.
-        services.AddHostedService<ClusterNodeService>();
+        // Migrate before anything else starts, then heartbeat (with the node's load report) and recover lost nodes'
+        // instances for as long as the node runs.
+        services.TryAddSingleton<ClusterNodeService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterNodeService>());
+        services.TryAddSingleton<Parley.Server.Instances.Placement.INodeLoadSource, PostgresNodeLoads>();
         return builder;
     }
 }
@@ -55,15 +58,26 @@ internal sealed partial class ClusterNodeService(
     NodeLeaseOptions lease,
     TimeProvider time,
     IConfiguration configuration,
+    IServiceProvider services,
     ILogger<ClusterNodeService> logger) : BackgroundService
 {
+    private readonly Parley.Server.Instances.Placement.ProcessCpuMeter _cpu = new(time);
+
     /// <summary>The node's public URL (where room clients are redirected); empty when not configured.</summary>
     private string Address => configuration["Parley:Cluster:PublicUrl"] ?? "";
+
+    /// <summary>Renews the lease with this node's load report (silo address, process CPU since the last report, drain flag).</summary>
+    public Task PublishAsync(CancellationToken cancellationToken)
+    {
+        var silo = services.GetService<Orleans.Runtime.ILocalSiloDetails>()?.SiloAddress.ToParsableString() ?? "";
+        var draining = services.GetService<NodeDrain>()?.IsDraining ?? false;
+        return journal.HeartbeatAsync(new NodeReport(Address, silo, _cpu.Sample(), draining), cancellationToken);
+    }
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await database.EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
-        await journal.HeartbeatAsync(Address, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(cancellationToken).ConfigureAwait(false);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -91,7 +105,7 @@ internal sealed partial class ClusterNodeService(
             {
                 if (tick % 2 == 0)
                 {
-                    await journal.HeartbeatAsync(Address, stoppingToken).ConfigureAwait(false);
+                    await PublishAsync(stoppingToken).ConfigureAwait(false);
                 }
 
                 if (tick % 3 == 0)
@@ -130,16 +144,51 @@ internal sealed partial class ClusterNodeService(
 }
 
 /// <summary>
-/// The drain of a cluster node: registered after the silo, so at SIGTERM it stops first. While it waits the node is
-/// not ready (<c>/readyz</c> 503) and refuses new instances (they are placed elsewhere); live calls go on until they
-/// end or <see cref="ParleyClusterOptions.DrainTimeout"/> passes, then the silo stops and ends the rest cleanly
-/// (Deleted 1205, ServerStopped).
+/// The drain of a cluster node at SIGTERM, done in the host's stopping phase (<see cref="IHostedLifecycleService.StoppingAsync"/>),
+/// before any hosted service stops: the web server keeps listening, so <c>/readyz</c> answers 503 and the calls in
+/// progress (control API, room connections) are served. The node publishes its drain flag at once (placement skips
+/// it) and refuses new instances (they are placed elsewhere); live calls go on until they end or
+/// <see cref="ParleyClusterOptions.DrainTimeout"/> passes. Then the room connections end, the web server stops
+/// listening, and the silo ends the instances left cleanly (Deleted 1205, ServerStopped).
 /// </summary>
-internal sealed partial class NodeDrainService(PostgresInstanceJournal journal, ParleyClusterOptions cluster, TimeProvider time, ILogger<NodeDrainService> logger) : IHostedService
+internal sealed partial class NodeDrainService(
+    NodeDrain drain,
+    PostgresInstanceJournal journal,
+    ClusterNodeService node,
+    ParleyClusterOptions cluster,
+    TimeProvider time,
+    ILogger<NodeDrainService> logger) : IHostedLifecycleService
 {
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        drain.Begin();
+        LogDraining(logger, cluster.DrainTimeout.TotalSeconds);
+        try
+        {
+            await node.PublishAsync(cancellationToken).ConfigureAwait(false);
+            await WaitForLiveCallsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            LogDrainTimedOut(logger, -1, cluster.DrainTimeout.TotalSeconds);
+        }
+        finally
+        {
+            drain.EndRooms();
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task WaitForLiveCallsAsync(CancellationToken cancellationToken)
     {
         if (cluster.DrainTimeout <= TimeSpan.Zero)
         {
@@ -147,26 +196,48 @@ internal sealed partial class NodeDrainService(PostgresInstanceJournal journal, 
         }
 
         var start = time.GetTimestamp();
-        try
+        long hosted;
+        while ((hosted = await journal.CountHostedAsync(cancellationToken).ConfigureAwait(false)) > 0)
         {
-            long hosted;
-            while ((hosted = await journal.CountHostedAsync(cancellationToken).ConfigureAwait(false)) > 0)
+            if (time.GetElapsedTime(start) >= cluster.DrainTimeout)
             {
-                if (time.GetElapsedTime(start) >= cluster.DrainTimeout)
-                {
-                    LogDrainTimedOut(logger, hosted, cluster.DrainTimeout.TotalSeconds);
-                    return;
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken).ConfigureAwait(false);
+                LogDrainTimedOut(logger, hosted, cluster.DrainTimeout.TotalSeconds);
+                return;
             }
-        }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or OperationCanceledException or TimeoutException)
-        {
-            LogDrainTimedOut(logger, -1, cluster.DrainTimeout.TotalSeconds);
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken).ConfigureAwait(false);
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draining: not ready, no new instances; live calls may go on for up to {Seconds} s")]
+    private static partial void LogDraining(ILogger logger, double seconds);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Drain: {Count} agent instances still live after {Seconds} s; they are ended now")]
     private static partial void LogDrainTimedOut(ILogger logger, long count, double seconds);
+}
+
+/// <summary>
+/// Whether this node drains (SIGTERM received in a cluster): <c>/readyz</c> and the instance grain read it, and the
+/// room server ends its connections only when <see cref="EndRooms"/> is called after the drain.
+/// </summary>
+public sealed class NodeDrain : Parley.Rtc.Rooms.IRoomServerShutdown, IDisposable
+{
+    private readonly CancellationTokenSource _rooms = new();
+    private volatile bool _draining;
+
+    /// <summary>True from SIGTERM on: not ready, no new instances here.</summary>
+    public bool IsDraining => _draining;
+
+    /// <summary>Cancelled after the drain: the room connections end.</summary>
+    public CancellationToken Stopping => _rooms.Token;
+
+    public void Begin() => _draining = true;
+
+    public void EndRooms()
+    {
+        _draining = true;
+        _rooms.Cancel();
+    }
+
+    public void Dispose() => _rooms.Dispose();
 }

@@ -12,6 +12,9 @@ public sealed class NodeLeaseOptions
     public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
 }
 
+/// <summary>What a node publishes with its lease: its public address, silo address, process CPU (cores) and drain flag.</summary>
+internal sealed record NodeReport(string Address, string Silo, double CpuCores, bool Draining);
+
 /// <summary>
 /// <see cref="IInstanceJournal"/> in the shared PostgreSQL database: each live instance records the node that hosts
 /// it (<see cref="NodeId"/>), and every node heartbeats in <c>parley_nodes</c> (<see cref="HeartbeatAsync"/>).
@@ -113,18 +116,26 @@ internal sealed class PostgresInstanceJournal(PostgresDatabase database, Postgre
         return count;
     }
 
-    /// <summary>Renews this node's lease (and records its address, for operators).</summary>
-    public async Task HeartbeatAsync(string address, CancellationToken cancellationToken)
+    /// <summary>
+    /// Renews this node's lease and publishes its load report: its address (for operators and redirects), its silo
+    /// address, its process CPU in cores and whether it drains (see <see cref="PostgresNodeLoads"/>).
+    /// </summary>
+    public async Task HeartbeatAsync(NodeReport report, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(report);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("""
-            INSERT INTO parley_nodes (node_id, address, started_at, heartbeat_at) VALUES (@node, @address, @now, @now)
-            ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = @now, address = @address
+            INSERT INTO parley_nodes (node_id, address, started_at, heartbeat_at, silo, cpu_cores, draining)
+            VALUES (@node, @address, @now, @now, @silo, @cpu, @draining)
+            ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = @now, address = @address, silo = @silo, cpu_cores = @cpu, draining = @draining
             """, connection);
         command.Parameters.AddWithValue("node", NodeId);
-        command.Parameters.AddWithValue("address", address);
+        command.Parameters.AddWithValue("address", report.Address);
         command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("silo", report.Silo);
+        command.Parameters.AddWithValue("cpu", report.CpuCores);
+        command.Parameters.AddWithValue("draining", report.Draining);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -91,4 +91,15 @@ internal static class PostgresSchema
             etag            text        NOT NULL,
             PRIMARY KEY (cluster_id, address, port, generation));
         """;
+
+    /// <summary>
+    /// Version 4: the load every node publishes for the placement of new instances (<see cref="PostgresNodeLoads"/>):
+    /// its silo address, process CPU (cores) and drain flag; live instances indexed by node for the session counts.
+    /// </summary>
+    public const string V4 = """
+        ALTER TABLE parley_nodes ADD COLUMN silo text NOT NULL DEFAULT '';
+        ALTER TABLE parley_nodes ADD COLUMN cpu_cores double precision NOT NULL DEFAULT 0;
+        ALTER TABLE parley_nodes ADD COLUMN draining boolean NOT NULL DEFAULT false;
+        CREATE INDEX ix_parley_live_instances_node ON parley_live_instances (node_id);
+        """;
 }
