@@ -116,18 +116,16 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
             HttpStatusCode status;
             do
             {
-                try
-                {
-                    status = (await http.GetAsync("readyz")).StatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    // The node stopped listening already: to a load balancer that is not ready either.
-                    status = HttpStatusCode.ServiceUnavailable;
-                }
+                // Strict: the node keeps listening through the drain, so a refused connection fails the test.
+                status = (await http.GetAsync("readyz")).StatusCode;
             }
             while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            Assert.Contains("\"draining\":true", await (await http.GetAsync("readyz")).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+            // The draining node still serves calls: its live instance answers through it.
+            var served = await cluster.Api(host, App).CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instance });
+            Assert.True(served.Code() == 0, served.ToString());
         }
 
         for (var n = 2; n <= 5; n++)

@@ -15,15 +15,22 @@ internal sealed class ThreeNodeCluster : IAsyncDisposable
 {
     private readonly List<string> _directories = [];
 
-    private ThreeNodeCluster(string connectionString) => ConnectionString = connectionString;
+    private readonly IReadOnlyList<string> _extraArguments;
+
+    private ThreeNodeCluster(string connectionString, IReadOnlyList<string> extraArguments)
+    {
+        ConnectionString = connectionString;
+        _extraArguments = extraArguments;
+    }
 
     public string ConnectionString { get; }
 
     public List<ServerProcess?> Nodes { get; } = [];
 
-    public static async Task<ThreeNodeCluster> StartAsync(PostgresDatabaseFixture postgres, TestApp app, CallbackReceiver receiver, int maxInstances, int count = 3)
+    /// <summary>Starts <paramref name="count"/> nodes; <paramref name="extraArguments"/> are added to every node's command line.</summary>
+    public static async Task<ThreeNodeCluster> StartAsync(PostgresDatabaseFixture postgres, TestApp app, CallbackReceiver receiver, int maxInstances, int count = 3, IReadOnlyList<string>? extraArguments = null)
     {
-        var cluster = new ThreeNodeCluster(await postgres.CreateAnotherAsync("cluster"));
+        var cluster = new ThreeNodeCluster(await postgres.CreateAnotherAsync("cluster"), extraArguments ?? []);
         try
         {
             // The first node migrates the schema; the others join the membership it created.
@@ -120,6 +127,7 @@ internal sealed class ThreeNodeCluster : IAsyncDisposable
             "--Parley:Cluster:DrainTimeoutSeconds", "6",
             "--Parley:RateLimitPerSecond", "1000",
             "--Parley:Outbound:AllowLoopback", "true",
+            .. _extraArguments,
         ], port: port);
     }
 
