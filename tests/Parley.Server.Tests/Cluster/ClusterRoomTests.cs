@@ -1,34 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Parley.Rtc.Tokens;
 using Parley.Testing;
 using Parley.Testing.Callbacks;
+using Parley.Testing.FakeLlm;
 using Parley.Testing.Postgres;
 using Parley.Testing.Rooms;
+using Parley.Testing.Speech;
 
 namespace Parley.Server.Tests.Cluster;
 
-/// <summary>Rooms live where their agents live: a client that logs in on another node is redirected to the agent's node.</summary>
+/// <summary>
+/// Rooms live where their agents live: a client that logs in on another node is redirected to the agent's node,
+/// follows the redirect, asks the agent a question aloud there and hears it answered.
+/// </summary>
 [Trait("Category", "RealEngine")]
 public sealed class ClusterRoomTests(PostgresDatabaseFixture postgres) : IClassFixture<PostgresDatabaseFixture>
 {
+    private const string Question = "What is the weather like today?";
+    private const string Answer = "It is sunny and warm. Enjoy your day!";
     private static readonly TestApp App = new(3000017, "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5");
 
     [PostgresFact]
-    public async Task ClientLoggingInOnANodeWithoutTheAgent_IsRedirectedToTheAgentsNode_AndHearsTheAgentThere()
+    public async Task ClientLoggingInOnANodeWithoutTheAgent_FollowsTheRedirect_AsksAloud_AndHearsTheAgentAnswer()
     {
+        await using var llm = await FakeLlmServer.StartAsync();
+        llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(10), "It is", " sunny", " and warm.", " Enjoy your day!"));
         await using var receiver = await CallbackReceiver.StartAsync();
         await using var cluster = await ThreeNodeCluster.StartAsync(postgres, App, receiver, maxInstances: 3);
-        var agentId = await ThreeNodeCluster.RegisterAgentAsync(cluster.Api(0, App));
-        var created = await ThreeNodeCluster.CreateAsync(cluster.Api(0, App), agentId, 1);
+        var registered = await cluster.Api(0, App).CallAsync("RegisterAgent", new
+        {
+            AgentId = "voice_agent",
+            LLM = new { Url = llm.Url, Model = "fake", SystemPrompt = "You are a weather bot." },
+            TTS = new { Vendor = "Local", Params = new { engine = "flite", voice = "kal16" } },
+            ASR = new { VADSilenceSegmentation = 500 },
+        });
+        Assert.True(registered.Code() == 0, registered.ToString());
+        var created = await ThreeNodeCluster.CreateAsync(cluster.Api(0, App), "voice_agent", 1);
         Assert.True(created["Code"]!.GetValue<int>() == 0, created.ToJsonString());
         var instance = created["Data"]!["AgentInstanceId"]!.GetValue<string>();
         await ThreeNodeCluster.WaitForEventsAsync(receiver, "AgentInstanceCreated", 1, instance);
         var host = await cluster.HostOfAsync(instance);
         var other = host == 2 ? 1 : 2;
+        var third = 3 - host - other;
 
+        // On the wire: a node without the agent answers LoginResult 30701 with the agent node's /rtc/ws.
         var token = Token04.Mint(App.AppId, "user_1", App.ServerSecret, TimeSpan.FromHours(1), "", TimeProvider.System);
-        await using (var elsewhere = await RoomTestClient.ConnectAsync(cluster.Node(other).BaseAddress))
+        await using (var raw = await RoomTestClient.ConnectAsync(cluster.Node(other).BaseAddress))
         {
-            var redirect = await elsewhere.LoginAsync(token, "room_1", "user_1");
+            var redirect = await raw.LoginAsync(token, "room_1", "user_1", followRedirect: false);
             Assert.Equal(Parley.Rtc.WebSockets.RtcCodes.RoomOnAnotherNode, redirect.GetProperty("Code").GetInt32());
             var target = new Uri(redirect.GetProperty("Redirect").GetString()!);
             Assert.Equal("ws", target.Scheme);
@@ -36,18 +56,57 @@ public sealed class ClusterRoomTests(PostgresDatabaseFixture postgres) : IClassF
             Assert.Equal("/rtc/ws", target.AbsolutePath);
         }
 
-        // On the agent's node the login succeeds and the agent's stream is there; a control call through the third
-        // node makes the agent speak, and the client hears it.
-        await using var client = await RoomTestClient.ConnectAsync(cluster.Node(host).BaseAddress);
+        // The client logs in on the same wrong node and follows the redirect by itself: one extra round trip.
+        await using var client = await RoomTestClient.ConnectAsync(cluster.Node(other).BaseAddress);
         var login = await client.LoginAsync(token, "room_1", "user_1");
         Assert.True(login.GetProperty("Code").GetInt32() == 0, login.GetRawText());
+        Assert.Equal(1, client.RedirectsFollowed);
+        Assert.Equal(cluster.Node(host).BaseAddress.Port, client.ServerBase.Port);
         Assert.Contains(login.GetProperty("Streams").EnumerateArray(), s => s.GetProperty("StreamId").GetString() == "agent_stream_1");
         Assert.Equal(0, (await client.PlayAsync("agent_stream_1")).GetProperty("Code").GetInt32());
-        var third = 3 - host - other;
-        var speak = await cluster.Api(third, App).CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = instance, Text = "Hello from the agent's node." });
-        Assert.True(speak.Code() == 0, speak.ToString());
-        var frames = await client.WaitForAudioToEndAsync(TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(30));
+        Assert.Equal(0, (await client.PublishAsync("user_stream_1")).GetProperty("Code").GetInt32());
+
+        // The user asks aloud (flite), then is silent; the agent's node hears it, asks the LLM, and answers.
+        await client.SendAudioRealTimeAsync(TestSpeech.Flite(Question));
+        await client.SendAudioRealTimeAsync(TestSpeech.Silence(1500));
+        var request = await llm.WaitForRequestAsync(timeout: TimeSpan.FromSeconds(30));
+        Assert.Contains("weather", request.Body["messages"]!.AsArray()[^1]!["content"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
+
+        var frames = await client.WaitForAudioToEndAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         var loud = frames.Count(f => f.Samples.Any(s => Math.Abs((int)s) > 500));
-        Assert.True(loud > 10, $"expected the agent's speech, got {frames.Count} frames ({loud} with sound)");
+        Assert.True(loud > 25, $"expected the agent's spoken answer, got {frames.Count} frames ({loud} with sound)");
+
+        // Subtitles: the user's recognised question (Cmd 3, final) and the agent's answer (Cmd 4) reached the room.
+        var final = await WaitForRoomMessageAsync(client, m => Cmd(m) == 4 && m.GetProperty("Data").GetProperty("EndFlag").GetBoolean());
+        Assert.Contains(client.RoomMessages, m => Cmd(m) == 3 && m.GetProperty("Data").GetProperty("EndFlag").GetBoolean()
+            && m.GetProperty("Data").GetProperty("Text").GetString()!.Contains("weather", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(Answer, string.Concat(client.RoomMessages.Where(m => Cmd(m) == 4).Select(m => m.GetProperty("Data").GetProperty("Text").GetString())));
+
+        // Through the third node (forwarded through Orleans): the context holds both sides.
+        var messages = await cluster.Api(third, App).CallAsync("GetAgentInstanceMsgList", new { AgentInstanceId = instance });
+        Assert.True(messages.Code() == 0, messages.ToString());
+        var list = JsonNode.Parse(messages.ToString())!["Data"]!["MessageList"]!.AsArray();
+        Assert.True(list.Count >= 2, messages.ToString());
+        Assert.Equal("assistant", list[^1]!["Role"]!.GetValue<string>());
+        Assert.Equal(Answer, list[^1]!["Content"]!.GetValue<string>());
+    }
+
+    private static int Cmd(JsonElement message) => message.GetProperty("Cmd").GetInt32();
+
+    private static async Task<JsonElement> WaitForRoomMessageAsync(RoomTestClient client, Func<JsonElement, bool> match)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var found = client.RoomMessages.FirstOrDefault(match);
+            if (found.ValueKind != JsonValueKind.Undefined)
+            {
+                return found;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException("room messages: " + string.Join(" | ", client.RoomMessages.Select(m => m.GetRawText())));
     }
 }

@@ -31,7 +31,8 @@ public sealed class RoomSocket : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(receiveLoop);
         var socket = new RoomSocket();
         configure?.Invoke(socket._socket.Options);
-        var uri = new UriBuilder(serverBase) { Scheme = serverBase.Scheme == "https" ? "wss" : "ws", Path = "/rtc/ws" }.Uri;
+        var secure = serverBase.Scheme is "https" or "wss";
+        var uri = new UriBuilder(serverBase) { Scheme = secure ? "wss" : "ws", Path = "/rtc/ws" }.Uri;
         try
         {
             await socket._socket.ConnectAsync(uri, cancellationToken);

@@ -67,14 +67,26 @@ public sealed class RoomTestClient : IAsyncDisposable
         throw new ArgumentException("message not received by this client", nameof(message));
     }
 
+    /// <summary>The node this client is connected to now (another one after it followed a redirect).</summary>
+    public Uri ServerBase { get; private set; } = null!;
+
+    /// <summary>How many LoginResult redirects (30701) this client followed.</summary>
+    public int RedirectsFollowed { get; private set; }
+
     public static async Task<RoomTestClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken = default)
     {
-        var client = new RoomTestClient();
+        var client = new RoomTestClient { ServerBase = serverBase };
         client._socket = await RoomSocket.ConnectAsync(serverBase, client.ReceiveLoopAsync, configure: null, cancellationToken);
         return client;
     }
 
-    public async Task<JsonElement> LoginAsync(string token, string roomId, string userId, uint? appId = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Logs in and answers the LoginResult. With <paramref name="followRedirect"/> (the default) a LoginResult 30701
+    /// (the room lives on another node of a cluster, docs/deployment.md "Rooms") is followed as a client must: the
+    /// connection closes, a new one opens to its <c>Redirect</c> URL, and the same Login is sent there (at most
+    /// once: a second redirect is answered as it is).
+    /// </summary>
+    public async Task<JsonElement> LoginAsync(string token, string roomId, string userId, uint? appId = null, CancellationToken cancellationToken = default, bool followRedirect = true)
     {
         var message = new Dictionary<string, object?> { ["Type"] = "Login", ["Token"] = token, ["RoomId"] = roomId, ["UserId"] = userId };
         if (appId is not null)
@@ -82,8 +94,45 @@ public sealed class RoomTestClient : IAsyncDisposable
             message["AppId"] = appId;
         }
 
+        var result = await SendLoginAsync(message, cancellationToken);
+        if (!followRedirect || result.GetProperty("Code").GetInt32() != RoomOnAnotherNode
+            || !result.TryGetProperty("Redirect", out var redirect) || !Uri.TryCreate(redirect.GetString(), UriKind.Absolute, out var target))
+        {
+            return result;
+        }
+
+        await _socket!.DisposeAsync();
+        _socket = await RoomSocket.ConnectAsync(target, ReceiveLoopAsync, configure: null, cancellationToken);
+        ServerBase = new UriBuilder(target) { Scheme = target.Scheme is "wss" or "https" ? "https" : "http", Path = "/" }.Uri;
+        RedirectsFollowed++;
+        return await SendLoginAsync(message, cancellationToken);
+    }
+
+    /// <summary>LoginResult code: the room lives on another node; reconnect to <c>Redirect</c> (docs/protocol.md).</summary>
+    public const int RoomOnAnotherNode = 30701;
+
+    private async Task<JsonElement> SendLoginAsync(Dictionary<string, object?> message, CancellationToken cancellationToken)
+    {
+        int seen;
+        lock (_lock)
+        {
+            seen = _allMessages.Count;
+        }
+
         await SendJsonAsync(message, cancellationToken);
-        return await WaitForAsync(m => m.GetProperty("Type").GetString() == "LoginResult", TimeSpan.FromSeconds(10), cancellationToken);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            var found = Messages.Skip(seen).FirstOrDefault(m => m.GetProperty("Type").GetString() == "LoginResult");
+            if (found.ValueKind != JsonValueKind.Undefined)
+            {
+                return found;
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+
+        throw new TimeoutException($"no LoginResult within 10 s; received: {string.Join(" | ", Messages.Select(m => m.GetRawText()))}");
     }
 
     public async Task<JsonElement> PlayAsync(string streamId, int sampleRate = 16000, string codec = "pcm16", CancellationToken cancellationToken = default)
