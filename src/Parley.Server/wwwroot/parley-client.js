@@ -14,11 +14,26 @@ export function defaultUrl() {
   return `${scheme}//${location.host}/rtc/ws`;
 }
 
-/** Connects and logs in; resolves with a ParleyRoom, rejects with the LoginResult's Code and Message on refusal. */
+/** LoginResult code: the room lives on another node of the cluster; reconnect to `Redirect` and log in there. */
+export const ROOM_ON_ANOTHER_NODE = 30701;
+
+/**
+ * Connects and logs in; resolves with a ParleyRoom, rejects with the LoginResult's Code and Message on refusal.
+ * In a cluster a node that does not host the room's agent answers 30701 with `Redirect`: the client follows it
+ * (closes, connects there, sends the same Login) once, so the caller sees one extra round trip and no error.
+ */
 export async function connect({ url = defaultUrl(), appId, token, roomId, userId }) {
-  const room = new ParleyRoom(url);
+  const request = { Type: 'Login', AppId: appId, Token: token, RoomId: roomId, UserId: userId };
+  let room = new ParleyRoom(url);
   await room._open();
-  const login = await room._request({ Type: 'Login', AppId: appId, Token: token, RoomId: roomId, UserId: userId }, 'LoginResult');
+  let login = await room._request(request, 'LoginResult');
+  if (login.Code === ROOM_ON_ANOTHER_NODE && typeof login.Redirect === 'string' && login.Redirect) {
+    room.close();
+    room = new ParleyRoom(login.Redirect);
+    room.redirectedFrom = url;
+    await room._open();
+    login = await room._request(request, 'LoginResult');
+  }
   if (login.Code !== 0) {
     room.close();
     throw new ParleyError('Login', login.Code, login.Message);
@@ -40,7 +55,10 @@ export class ParleyError extends Error {
 
 export class ParleyRoom {
   constructor(url) {
+    /** The room WebSocket this connection uses (the redirect's target after a cluster redirect). */
     this.url = url;
+    /** The URL first asked when the login was redirected to another node, else null. */
+    this.redirectedFrom = null;
     /** (message, fromUserId) for each in-room message (agent subtitles, status: see the Cmd table). */
     this.onRoomMessage = null;
     /** (streamId, userId) */

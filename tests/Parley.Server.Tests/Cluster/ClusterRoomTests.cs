@@ -89,6 +89,56 @@ public sealed class ClusterRoomTests(PostgresDatabaseFixture postgres) : IClassF
         Assert.True(list.Count >= 2, messages.ToString());
         Assert.Equal("assistant", list[^1]!["Role"]!.GetValue<string>());
         Assert.Equal(Answer, list[^1]!["Content"]!.GetValue<string>());
+
+        // The web client Parley serves (parley-client.js) follows the redirect too: a second user's connect() through
+        // the third node resolves on the agent's node, with the agent's stream in the room.
+        var webToken = Token04.Mint(App.AppId, "user_2", App.ServerSecret, TimeSpan.FromHours(1), "", TimeProvider.System);
+        var web = await WebClientConnectAsync(cluster.Node(third).BaseAddress, webToken);
+        Assert.Equal(cluster.Node(host).BaseAddress.Port, new Uri(web["url"]!.GetValue<string>()).Port);
+        Assert.Equal(cluster.Node(third).BaseAddress.Port, new Uri(web["redirectedFrom"]!.GetValue<string>()).Port);
+        Assert.Contains("agent_stream_1", web["streams"]!.AsArray().Select(s => s!.GetValue<string>()));
+    }
+
+    /// <summary>
+    /// Runs the served parley-client.js in Node (its experimental WebSocket is the browser's API): <c>connect()</c> to
+    /// <paramref name="node"/>'s /rtc/ws as user_2 in room_1, answering the room's url, redirectedFrom and streams.
+    /// </summary>
+    private static async Task<JsonObject> WebClientConnectAsync(Uri node, string token)
+    {
+        var directory = Directory.CreateTempSubdirectory("parley-webclient-");
+        try
+        {
+            using (var http = new HttpClient { BaseAddress = node })
+            {
+                await File.WriteAllTextAsync(Path.Combine(directory.FullName, "parley-client.mjs"), await http.GetStringAsync("parley-client.js"));
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(directory.FullName, "connect.mjs"), """
+                import { connect } from './parley-client.mjs';
+                const [url, appId, token] = process.argv.slice(2);
+                const room = await connect({ url, appId: Number(appId), token, roomId: 'room_1', userId: 'user_2' });
+                console.log(JSON.stringify({ url: room.url, redirectedFrom: room.redirectedFrom, streams: [...room.streams.keys()] }));
+                room.close();
+                process.exit(0);
+                """);
+            var start = new System.Diagnostics.ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory.FullName };
+            foreach (var arg in new[] { "--experimental-websocket", "connect.mjs", new UriBuilder(node) { Scheme = "ws", Path = "/rtc/ws" }.Uri.ToString(), App.AppId.ToString(System.Globalization.CultureInfo.InvariantCulture), token })
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var errors = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.True(process.ExitCode == 0, $"node exited {process.ExitCode}: {await errors}");
+            return JsonNode.Parse((await output).Trim())!.AsObject();
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     private static int Cmd(JsonElement message) => message.GetProperty("Cmd").GetInt32();
