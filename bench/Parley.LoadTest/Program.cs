@@ -6,6 +6,11 @@ if (args.Length > 0 && args[0] == "control")
     return await ControlProgram.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "cluster")
+{
+    return await ClusterProgram.RunAsync(args[1..]);
+}
+
 var capacity = args.Length > 0 && args[0] == "capacity";
 var idleOnly = args.Length > 0 && args[0] == "idle";
 var rest = capacity || idleOnly ? args[1..] : args;

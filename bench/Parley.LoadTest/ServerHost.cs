@@ -42,7 +42,8 @@ internal sealed class ServerHost : IAsyncDisposable
     }
 
     /// <param name="extraArgs">More configuration arguments, after the defaults (a later key wins, e.g. <c>--Parley:RateLimitPerSecond 0</c>).</param>
-    public static async Task<ServerHost> StartAsync(LoadOptions options, CancellationToken cancellationToken, IReadOnlyList<string>? extraArgs = null)
+    /// <param name="port">The HTTP port (0 = a free one).</param>
+    public static async Task<ServerHost> StartAsync(LoadOptions options, CancellationToken cancellationToken, IReadOnlyList<string>? extraArgs = null, int port = 0)
     {
         var dll = options.ServerDll ?? Path.Combine(AppContext.BaseDirectory, "Parley.Server.dll");
         if (!File.Exists(dll))
@@ -50,7 +51,7 @@ internal sealed class ServerHost : IAsyncDisposable
             throw new FileNotFoundException($"Parley.Server.dll not found at {dll}", dll);
         }
 
-        var port = Parley.Testing.ServerProcess.FreePort();
+        port = port == 0 ? Parley.Testing.ServerProcess.FreePort() : port;
         var data = Path.Combine(Path.GetTempPath(), "parley-load", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(data);
         var start = new ProcessStartInfo("dotnet")
