@@ -82,13 +82,13 @@ public sealed record ClusterReport(
         var s = new StringBuilder();
         s.AppendLine(inv, $"cluster of {Nodes} nodes on one PostgreSQL");
         s.AppendLine(inv, $"  cold instance            reply {Cold.ReplyMs:0.0} ms, in room {Cold.InRoomMs:0.0} ms{(Cold.Error is null ? "" : "  ! " + Cold.Error)}");
-        s.AppendLine(inv, $"  CreateAgentInstance      reply {ReplyMs}");
-        s.AppendLine(inv, $"  create → user in room    {InRoomMs}");
-        s.AppendLine(inv, $"    login redirected       {InRoomRedirectedMs}");
-        s.AppendLine(inv, $"    login on agent's node  {InRoomDirectMs}");
+        s.AppendLine(inv, $"  CreateAgentInstance      reply {F(ReplyMs)}");
+        s.AppendLine(inv, $"  create → user in room    {F(InRoomMs)}");
+        s.AppendLine(inv, $"    login redirected       {F(InRoomRedirectedMs)}");
+        s.AppendLine(inv, $"    login on agent's node  {F(InRoomDirectMs)}");
         s.AppendLine(inv, $"  instances per node       {string.Join(" / ", InstancesPerNode)}");
-        s.AppendLine(inv, $"  status via owning node   {StatusOwnerMs}");
-        s.AppendLine(inv, $"  status via other node    {StatusForwardedMs}");
+        s.AppendLine(inv, $"  status via owning node   {F(StatusOwnerMs)}");
+        s.AppendLine(inv, $"  status via other node    {F(StatusForwardedMs)}");
         s.AppendLine(inv, $"  status errors            {StatusErrors}");
         foreach (var failed in Joins.Where(j => j.Error is not null))
         {
@@ -97,6 +97,10 @@ public sealed record ClusterReport(
 
         return s.ToString();
     }
+
+    private static string F(Percentiles p) => p.Count == 0
+        ? "n/a (no samples)"
+        : string.Create(CultureInfo.InvariantCulture, $"p50 {p.P50:0.0} ms, p95 {p.P95:0.0} ms, p99 {p.P99:0.0} ms, max {p.Max:0.0} ms (n={p.Count})");
 
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
 }

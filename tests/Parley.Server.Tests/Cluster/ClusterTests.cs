@@ -107,6 +107,13 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
         var host = await cluster.HostOfAsync(instance);
         var survivor = host == 0 ? 1 : 0;
 
+        // A user in the instance's room, on its node: a live call.
+        await ThreeNodeCluster.WaitForEventsAsync(receiver, "AgentInstanceCreated", 1, instance);
+        await using var user = await Parley.Testing.Rooms.RoomTestClient.ConnectAsync(cluster.Node(host).BaseAddress);
+        var token = Parley.Rtc.Tokens.Token04.Mint(App.AppId, "user_1", App.ServerSecret, TimeSpan.FromHours(1), "", TimeProvider.System);
+        Assert.Equal(0, (await user.LoginAsync(token, "room_1", "user_1")).GetProperty("Code").GetInt32());
+        Assert.Equal(0, (await user.PlayAsync("agent_stream_1")).GetProperty("Code").GetInt32());
+
         // SIGTERM: the node drains (its live instance keeps running up to the drain timeout of 6 s).
         var drained = cluster.Node(host);
         var exit = drained.TerminateAsync(TimeSpan.FromSeconds(90));
@@ -126,6 +133,12 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
             // The draining node still serves calls: its live instance answers through it.
             var served = await cluster.Api(host, App).CallAsync("QueryAgentInstanceStatus", new { AgentInstanceId = instance });
             Assert.True(served.Code() == 0, served.ToString());
+
+            // The live call goes on through the drain: the agent speaks and the user in the room hears it.
+            var speak = await cluster.Api(survivor, App).CallAsync("SendAgentInstanceTTS", new { AgentInstanceId = instance, Text = "Still here." });
+            Assert.True(speak.Code() == 0, speak.ToString());
+            var frames = await user.WaitForAudioToEndAsync(TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(5));
+            Assert.True(frames.Count(f => f.Samples.Any(x => Math.Abs((int)x) > 500)) > 5, $"the user heard {frames.Count} frames during the drain");
         }
 
         for (var n = 2; n <= 5; n++)
