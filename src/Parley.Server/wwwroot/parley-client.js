@@ -27,7 +27,7 @@ export async function connect({ url = defaultUrl(), appId, token, roomId, userId
   let room = new ParleyRoom(url);
   await room._open();
   let login = await room._request(request, 'LoginResult');
-  if (login.Code === ROOM_ON_ANOTHER_NODE && typeof login.Redirect === 'string' && login.Redirect) {
+  if (login.Code === ROOM_ON_ANOTHER_NODE && isRoomUrl(login.Redirect)) {
     room.close();
     room = new ParleyRoom(login.Redirect);
     room.redirectedFrom = url;
@@ -43,6 +43,17 @@ export async function connect({ url = defaultUrl(), appId, token, roomId, userId
   room.streams = new Map((login.Streams || []).map(s => [s.StreamId, s.UserId]));
   room.users = new Set((login.Users || []).map(u => u.UserId));
   return room;
+}
+
+/** A redirect target the client follows: a ws: or wss: URL (anything else is refused as the LoginResult it came in). */
+function isRoomUrl(text) {
+  if (typeof text !== 'string') return false;
+  try {
+    const url = new URL(text);
+    return url.protocol === 'ws:' || url.protocol === 'wss:';
+  } catch {
+    return false;
+  }
 }
 
 export class ParleyError extends Error {

@@ -93,6 +93,17 @@ public sealed class PlacementTests(PostgresDatabaseFixture postgres) : IClassFix
         Assert.Equal(0.5, ProcessCpuMeter.Cores(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)), 6);
         Assert.Equal(1.5, ProcessCpuMeter.Cores(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2)), 6);
         Assert.Equal(0, ProcessCpuMeter.Cores(TimeSpan.FromSeconds(1), TimeSpan.Zero));
+
+        // The first report, at start, covers no real interval: 0, not the start-up's CPU over a few milliseconds.
+        var time = FakeTime.Create();
+        var meter = new ProcessCpuMeter(time);
+        for (var i = 0; i < 200_000; i++)
+        {
+            _ = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(0, meter.Sample());
     }
 
     [PostgresFact]

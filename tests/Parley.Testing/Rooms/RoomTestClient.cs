@@ -96,7 +96,8 @@ public sealed class RoomTestClient : IAsyncDisposable
 
         var result = await SendLoginAsync(message, cancellationToken);
         if (!followRedirect || result.GetProperty("Code").GetInt32() != RoomOnAnotherNode
-            || !result.TryGetProperty("Redirect", out var redirect) || !Uri.TryCreate(redirect.GetString(), UriKind.Absolute, out var target))
+            || !result.TryGetProperty("Redirect", out var redirect) || !Uri.TryCreate(redirect.GetString(), UriKind.Absolute, out var target)
+            || target.Scheme is not ("ws" or "wss"))
         {
             return result;
         }
