@@ -119,7 +119,8 @@ public static class ClusterRun
         log ??= TextWriter.Null;
         await using var llm = await FakeLlmServer.StartAsync(cancellationToken);
         log.WriteLine("starting PostgreSQL …");
-        using var postgres = await PostgresTestCluster.Shared;
+        // The process-wide server (stopped and removed when this process exits): not disposed here, a test run shares it.
+        var postgres = await PostgresTestCluster.Shared;
         var database = await postgres.CreateDatabaseAsync("bench", cancellationToken);
         var connection = postgres.ConnectionString(database);
         var nodes = new List<ServerHost>();
