@@ -36,6 +36,13 @@ public sealed class ParleyClusterOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// <c>Parley:Cluster:DrainMinimumSeconds</c> (default 2, at most the drain timeout): how long a draining node keeps
+    /// listening and answering <c>/readyz</c> 503 even with no live call, so a load balancer sees it not ready
+    /// before its connections are refused.
+    /// </summary>
+    public TimeSpan DrainMinimum { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// <c>Parley:Cluster:PlacementCpuCoresPerSession</c> (default 0.1, about one talking session's CPU): how much of a
     /// node's process CPU (in cores) counts as one live session when new instances go to the least-loaded node.
     /// </summary>
@@ -70,6 +77,7 @@ public sealed class ParleyClusterOptions
             PublicUrl = PublicUrlOf(section["PublicUrl"]),
             ProbeTimeout = Seconds(section, "ProbeTimeoutSeconds", 5, min: 0.2),
             DrainTimeout = Seconds(section, "DrainTimeoutSeconds", 30, min: 0),
+            DrainMinimum = Seconds(section, "DrainMinimumSeconds", 2, min: 0),
             PlacementCpuCoresPerSession = section.GetValue("PlacementCpuCoresPerSession", 0.1) is var perSession and > 0
                 ? perSession
                 : throw new InvalidOperationException("Parley:Cluster:PlacementCpuCoresPerSession must be positive"),

@@ -157,6 +157,56 @@ public sealed class ClusterTests(PostgresDatabaseFixture postgres) : IClassFixtu
     }
 
     [PostgresFact]
+    public async Task AnIdleDrainedNode_AnswersNotReadyForTheDrainMinimum_BeforeItStopsListening()
+    {
+        await using var receiver = await CallbackReceiver.StartAsync();
+        await using var cluster = await ThreeNodeCluster.StartAsync(postgres, App, receiver, maxInstances: 2, count: 2);
+        var node = cluster.Node(1);
+        using var http = new HttpClient { BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("readyz")).StatusCode);
+
+        // No live call: the drain has nothing to wait for, yet the node keeps listening for its minimum (2 s),
+        // answering 503, so a balancer polling /readyz sees it not ready before connections are refused. Strict: a
+        // refusal before the first 503 fails.
+        var exit = node.TerminateAsync(TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        HttpStatusCode status;
+        do
+        {
+            status = (await http.GetAsync("readyz")).StatusCode;
+        }
+        while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        var firstNotReady = System.Diagnostics.Stopwatch.GetTimestamp();
+        var lastNotReady = firstNotReady;
+        while (!exit.IsCompleted)
+        {
+            try
+            {
+                if ((await http.GetAsync("readyz")).StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    lastNotReady = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
+            }
+            catch (HttpRequestException)
+            {
+                break;
+            }
+            catch (TaskCanceledException)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        var window = System.Diagnostics.Stopwatch.GetElapsedTime(firstNotReady, lastNotReady);
+        Assert.True(window >= TimeSpan.FromSeconds(1.5), $"the node answered 503 for only {window.TotalMilliseconds:0} ms before it stopped listening");
+        Assert.Equal(0, await exit);
+        cluster.Nodes[1] = null;
+    }
+
+    [PostgresFact]
     public async Task RollingRestartOfAllThreeNodes_KeepsTheRegisteredAgents_AndTheClusterServesThroughout()
     {
         await using var receiver = await CallbackReceiver.StartAsync();

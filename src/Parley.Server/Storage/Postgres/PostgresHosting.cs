@@ -188,6 +188,10 @@ internal sealed partial class NodeDrainService(
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// Waits until this node hosts no live instance and <see cref="ParleyClusterOptions.DrainMinimum"/> has passed, or
+    /// until <see cref="ParleyClusterOptions.DrainTimeout"/> (which also caps the minimum).
+    /// </summary>
     private async Task WaitForLiveCallsAsync(CancellationToken cancellationToken)
     {
         if (cluster.DrainTimeout <= TimeSpan.Zero)
@@ -195,13 +199,24 @@ internal sealed partial class NodeDrainService(
             return;
         }
 
+        var minimum = cluster.DrainMinimum < cluster.DrainTimeout ? cluster.DrainMinimum : cluster.DrainTimeout;
         var start = time.GetTimestamp();
-        long hosted;
-        while ((hosted = await journal.CountHostedAsync(cancellationToken).ConfigureAwait(false)) > 0)
+        while (true)
         {
-            if (time.GetElapsedTime(start) >= cluster.DrainTimeout)
+            var hosted = await journal.CountHostedAsync(cancellationToken).ConfigureAwait(false);
+            var elapsed = time.GetElapsedTime(start);
+            if (hosted == 0 && elapsed >= minimum)
             {
-                LogDrainTimedOut(logger, hosted, cluster.DrainTimeout.TotalSeconds);
+                return;
+            }
+
+            if (elapsed >= cluster.DrainTimeout)
+            {
+                if (hosted > 0)
+                {
+                    LogDrainTimedOut(logger, hosted, cluster.DrainTimeout.TotalSeconds);
+                }
+
                 return;
             }
 
