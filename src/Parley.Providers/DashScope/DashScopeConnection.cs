@@ -22,7 +22,7 @@ internal enum DashScopeMessageKind
 /// task-finished); at most one sender and one receiver at a time. Commands are written with a reused
 /// <see cref="Utf8JsonWriter"/>, audio goes out and comes in through reused buffers.
 /// </summary>
-internal sealed class DashScopeConnection : IDisposable
+internal sealed class DashScopeConnection : IVendorConnection
 {
     private const int ReceiveBufferSize = 16 * 1024;
 
@@ -51,8 +51,6 @@ internal sealed class DashScopeConnection : IDisposable
     /// <summary>The endpoint for messages (scheme, host and path; no query).</summary>
     public string Endpoint { get; }
 
-    /// <summary>When the connection last went idle (pool timestamp).</summary>
-    public long IdleSince { get; set; }
 
     public bool IsOpen => _socket.State == WebSocketState.Open;
 

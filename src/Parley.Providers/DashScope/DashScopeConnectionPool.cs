@@ -14,14 +14,11 @@ namespace Parley.Providers.DashScope;
 /// </summary>
 public sealed partial class DashScopeConnectionPool : IDisposable
 {
-    private readonly Dictionary<string, Stack<DashScopeConnection>> _idle = new(StringComparer.Ordinal);
-    private readonly Lock _gate = new();
+    private readonly VendorConnectionPool<string, DashScopeConnection> _pool;
     private readonly ILogger _logger;
     private readonly HttpMessageInvoker _invoker;
     private readonly HttpMessageInvoker _agentInvoker;
     private readonly OutboundPolicy _policy;
-    private long _opened;
-    private bool _disposed;
 
     /// <param name="policy">Checks every connection's resolved address (default <see cref="OutboundPolicy.Default"/>); the URL is the operator's, so loopback and private networks are allowed.</param>
     public DashScopeConnectionPool(DashScopeOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, OutboundPolicy? policy = null)
@@ -30,6 +27,7 @@ public sealed partial class DashScopeConnectionPool : IDisposable
         Options.Validate();
         Endpoint = new Uri(Options.Url);
         Time = time ?? TimeProvider.System;
+        _pool = new VendorConnectionPool<string, DashScopeConnection>(Options.MaxIdleConnectionsPerKey, Options.IdleTimeout, Time, StringComparer.Ordinal);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<DashScopeConnectionPool>();
         _policy = policy ?? OutboundPolicy.Default;
         _invoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Operator));
@@ -45,19 +43,10 @@ public sealed partial class DashScopeConnectionPool : IDisposable
     internal TimeProvider Time { get; }
 
     /// <summary>Connections opened so far (handshakes paid).</summary>
-    public long ConnectionsOpened => Interlocked.Read(ref _opened);
+    public long ConnectionsOpened => _pool.Opened;
 
     /// <summary>Idle connections currently kept.</summary>
-    public int IdleCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _idle.Values.Sum(s => s.Count);
-            }
-        }
-    }
+    public int IdleCount => _pool.IdleCount;
 
     /// <summary>
     /// Starts a task: sends run-task on an idle connection (or a new one) and waits for task-started. A reused
@@ -69,173 +58,69 @@ public sealed partial class DashScopeConnectionPool : IDisposable
     /// ws(s); the outbound URL policy applies to it as to an agent's URL (<see cref="UrlOrigin.Agent"/>), refusals throw
     /// <see cref="OutboundPolicyException"/>. Its connections are pooled apart from the configured endpoint's.
     /// </param>
-    internal async Task<DashScopeConnection> StartTaskAsync<TState>(
+    internal Task<DashScopeConnection> StartTaskAsync<TState>(
         string vendor, string apiKey, string taskId, TState state, Action<Utf8JsonWriter, TState> writePayload, CancellationToken cancellationToken, Uri? endpoint = null)
     {
-        endpoint = AgentEndpoint(endpoint);
-        for (var attempt = 0; ; attempt++)
-        {
-            var (connection, reused) = await RentAsync(apiKey, fresh: attempt > 0, endpoint, cancellationToken).ConfigureAwait(false);
-            var keep = false;
-            try
-            {
-                await connection.SendRunTaskAsync(taskId, state, writePayload, cancellationToken).ConfigureAwait(false);
-                using var limit = new CancellationTokenSource(Options.ResponseTimeout, Time);
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
-                while (true)
-                {
-                    DashScopeEvent? e;
-                    try
-                    {
-                        (_, e) = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                    {
-                        throw new DashScopeException(
-                            $"{vendor}: DashScope did not start the task within {Options.ResponseTimeout.TotalSeconds:0.#} s.", "Timeout");
-                    }
-
-                    if (e is null || e.TaskId != taskId)
-                    {
-                        continue; // audio or an event of an earlier task: not ours
-                    }
-
-                    if (e.Name == DashScopeEvent.TaskStarted)
-                    {
-                        keep = true;
-                        return connection;
-                    }
-
-                    if (e.Name == DashScopeEvent.TaskFailed)
-                    {
-                        throw TaskFailed(vendor, e);
-                    }
-                }
-            }
-            catch (DashScopeException ex) when (reused && attempt == 0 && ex.ErrorCode is "ConnectionBroken" or "ConnectionClosed")
-            {
-                LogStaleConnection(_logger, vendor);
-            }
-            finally
-            {
-                if (!keep)
-                {
-                    connection.Dispose();
-                }
-            }
-        }
+        var agent = endpoint is null ? null : VendorUrls.AgentWebSocket(endpoint, _policy);
+        var key = agent is null ? apiKey : agent.AbsoluteUri + "\n" + apiKey;
+        return _pool.StartAsync(
+            key,
+            ct => agent is null
+                ? DashScopeConnection.ConnectAsync(Endpoint, _invoker, apiKey, key, Options, Time, ct)
+                : DashScopeConnection.ConnectAsync(agent, _agentInvoker, apiKey, key, Options, Time, ct),
+            (connection, ct) => AwaitTaskStartedAsync(connection, vendor, taskId, state, writePayload, ct),
+            ex => ex is DashScopeException { ErrorCode: "ConnectionBroken" or "ConnectionClosed" },
+            () => LogStaleConnection(_logger, vendor),
+            cancellationToken);
     }
 
     internal static DashScopeException TaskFailed(string vendor, DashScopeEvent e) =>
         new($"{vendor}: DashScope task failed: {e.ErrorCode ?? "UnknownError"}: {e.ErrorMessage ?? "no message"}", e.ErrorCode ?? "UnknownError");
 
     /// <summary>Hands a connection back: kept when <paramref name="reusable"/> (its task ended cleanly) and there is room.</summary>
-    internal void Return(DashScopeConnection connection, bool reusable)
-    {
-        if (reusable && connection.IsOpen)
-        {
-            lock (_gate)
-            {
-                if (!_disposed)
-                {
-                    if (!_idle.TryGetValue(connection.PoolKey, out var stack))
-                    {
-                        stack = new Stack<DashScopeConnection>();
-                        _idle[connection.PoolKey] = stack;
-                    }
-
-                    if (stack.Count < Options.MaxIdleConnectionsPerKey)
-                    {
-                        connection.IdleSince = Time.GetTimestamp();
-                        stack.Push(connection);
-                        return;
-                    }
-                }
-            }
-        }
-
-        connection.Dispose();
-    }
+    internal void Return(DashScopeConnection connection, bool reusable) => _pool.Return(connection.PoolKey, connection, reusable);
 
     public void Dispose()
     {
-        List<DashScopeConnection> all;
-        lock (_gate)
-        {
-            _disposed = true;
-            all = [.. _idle.Values.SelectMany(s => s)];
-            _idle.Clear();
-        }
-
-        foreach (var connection in all)
-        {
-            connection.Dispose();
-        }
-
+        _pool.Dispose();
         _invoker.Dispose();
         _agentInvoker.Dispose();
     }
 
-    /// <summary>An agent's endpoint as a WebSocket URL that passed the policy, or null for the configured one.</summary>
-    private Uri? AgentEndpoint(Uri? endpoint)
+    private async Task<DashScopeConnection> AwaitTaskStartedAsync<TState>(
+        DashScopeConnection connection, string vendor, string taskId, TState state, Action<Utf8JsonWriter, TState> writePayload, CancellationToken cancellationToken)
     {
-        if (endpoint is null)
+        await connection.SendRunTaskAsync(taskId, state, writePayload, cancellationToken).ConfigureAwait(false);
+        using var limit = new CancellationTokenSource(Options.ResponseTimeout, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
+        while (true)
         {
-            return null;
-        }
-
-        var builder = new UriBuilder(endpoint);
-        builder.Scheme = builder.Scheme switch
-        {
-            "http" => "ws",
-            "https" => "wss",
-            var other => other,
-        };
-        var ws = builder.Uri;
-        if (_policy.CheckUrl(ws.AbsoluteUri, OutboundProtocol.WebSocket, UrlOrigin.Agent) is { } refusal)
-        {
-            throw new OutboundPolicyException($"TTS.Url is refused by the outbound URL policy: it {refusal}.");
-        }
-
-        return ws;
-    }
-
-    private async Task<(DashScopeConnection Connection, bool Reused)> RentAsync(string apiKey, bool fresh, Uri? endpoint, CancellationToken cancellationToken)
-    {
-        var key = endpoint is null ? apiKey : endpoint.AbsoluteUri + "\n" + apiKey;
-        if (!fresh)
-        {
-            while (true)
+            DashScopeEvent? e;
+            try
             {
-                DashScopeConnection? idle = null;
-                lock (_gate)
-                {
-                    ObjectDisposedException.ThrowIf(_disposed, this);
-                    if (_idle.TryGetValue(key, out var stack) && stack.Count > 0)
-                    {
-                        idle = stack.Pop();
-                    }
-                }
+                (_, e) = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new DashScopeException(
+                    $"{vendor}: DashScope did not start the task within {Options.ResponseTimeout.TotalSeconds:0.#} s.", "Timeout");
+            }
 
-                if (idle is null)
-                {
-                    break;
-                }
+            if (e is null || e.TaskId != taskId)
+            {
+                continue; // audio or an event of an earlier task: not ours
+            }
 
-                if (idle.IsOpen && Time.GetElapsedTime(idle.IdleSince) < Options.IdleTimeout)
-                {
-                    return (idle, true);
-                }
+            if (e.Name == DashScopeEvent.TaskStarted)
+            {
+                return connection;
+            }
 
-                idle.Dispose();
+            if (e.Name == DashScopeEvent.TaskFailed)
+            {
+                throw TaskFailed(vendor, e);
             }
         }
-
-        var connection = endpoint is null
-            ? await DashScopeConnection.ConnectAsync(Endpoint, _invoker, apiKey, key, Options, Time, cancellationToken).ConfigureAwait(false)
-            : await DashScopeConnection.ConnectAsync(endpoint, _agentInvoker, apiKey, key, Options, Time, cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref _opened);
-        return (connection, false);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Vendor}: an idle DashScope connection was dead; retrying on a new one")]

@@ -14,7 +14,7 @@ namespace Parley.Providers.MiniMax;
 /// <c>is_final</c>. The task stays open between texts (MiniMax allows several task_continue per task and closes the
 /// connection on task_finish), so the session is pooled for the next sentence with the same settings.
 /// </summary>
-internal sealed class MiniMaxSession : IDisposable
+internal sealed class MiniMaxSession : IVendorConnection
 {
     private readonly TtsVendorSocket _socket;
     private readonly MiniMaxOptions _options;
@@ -37,8 +37,6 @@ internal sealed class MiniMaxSession : IDisposable
     public string Endpoint => _socket.Endpoint;
 
     public bool IsOpen => _socket.IsOpen;
-
-    public long IdleSince { get; set; }
 
     /// <summary>Connects, waits for connected_success, sends task_start and waits for task_started.</summary>
     public static async Task<MiniMaxSession> StartAsync(

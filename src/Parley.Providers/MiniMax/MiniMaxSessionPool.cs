@@ -13,14 +13,11 @@ namespace Parley.Providers.MiniMax;
 /// </summary>
 public sealed partial class MiniMaxSessionPool : IDisposable
 {
-    private readonly Dictionary<string, Stack<MiniMaxSession>> _idle = new(StringComparer.Ordinal);
-    private readonly Lock _gate = new();
+    private readonly VendorConnectionPool<string, MiniMaxSession> _pool;
     private readonly HttpMessageInvoker _invoker;
     private readonly HttpMessageInvoker _agentInvoker;
     private readonly OutboundPolicy _policy;
     private readonly ILogger _logger;
-    private long _opened;
-    private bool _disposed;
 
     public MiniMaxSessionPool(MiniMaxOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, OutboundPolicy? policy = null)
     {
@@ -28,6 +25,7 @@ public sealed partial class MiniMaxSessionPool : IDisposable
         Options.Validate();
         Endpoint = new Uri(Options.Url);
         Time = time ?? TimeProvider.System;
+        _pool = new VendorConnectionPool<string, MiniMaxSession>(Options.MaxIdleSessionsPerKey, Options.IdleTimeout, Time, StringComparer.Ordinal);
         _policy = policy ?? OutboundPolicy.Default;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MiniMaxSessionPool>();
         _invoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Operator));
@@ -42,18 +40,9 @@ public sealed partial class MiniMaxSessionPool : IDisposable
     internal TimeProvider Time { get; }
 
     /// <summary>Connections opened so far (handshakes and task_starts paid).</summary>
-    public long SessionsOpened => Interlocked.Read(ref _opened);
+    public long SessionsOpened => _pool.Opened;
 
-    public int IdleCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _idle.Values.Sum(s => s.Count);
-            }
-        }
-    }
+    public int IdleCount => _pool.IdleCount;
 
     internal ILogger Logger => _logger;
 
@@ -75,83 +64,19 @@ public sealed partial class MiniMaxSessionPool : IDisposable
         }
 
         var key = string.Concat(uri.AbsoluteUri, "\n", apiKey, "\n", System.Text.Encoding.UTF8.GetString(taskStart));
-        if (!fresh)
-        {
-            while (true)
-            {
-                MiniMaxSession? idle = null;
-                lock (_gate)
-                {
-                    ObjectDisposedException.ThrowIf(_disposed, this);
-                    if (_idle.TryGetValue(key, out var stack) && stack.Count > 0)
-                    {
-                        idle = stack.Pop();
-                    }
-                }
-
-                if (idle is null)
-                {
-                    break;
-                }
-
-                if (idle.IsOpen && Time.GetElapsedTime(idle.IdleSince) < Options.IdleTimeout)
-                {
-                    return (idle, true);
-                }
-
-                idle.Dispose();
-            }
-        }
-
-        var session = await MiniMaxSession.StartAsync(
-            uri, agent ? _agentInvoker : _invoker, apiKey, key, taskStart, sampleRate, Options, Time, cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref _opened);
-        return (session, false);
+        return await _pool.RentAsync(
+            key,
+            fresh,
+            ct => MiniMaxSession.StartAsync(uri, agent ? _agentInvoker : _invoker, apiKey, key, taskStart, sampleRate, Options, Time, ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Hands a session back: kept when <paramref name="reusable"/> (its last text ended with is_final) and there is room.</summary>
-    internal void Return(MiniMaxSession session, bool reusable)
-    {
-        if (reusable && session.IsOpen)
-        {
-            lock (_gate)
-            {
-                if (!_disposed)
-                {
-                    if (!_idle.TryGetValue(session.Key, out var stack))
-                    {
-                        stack = new Stack<MiniMaxSession>();
-                        _idle[session.Key] = stack;
-                    }
-
-                    if (stack.Count < Options.MaxIdleSessionsPerKey)
-                    {
-                        session.IdleSince = Time.GetTimestamp();
-                        stack.Push(session);
-                        return;
-                    }
-                }
-            }
-        }
-
-        session.Dispose();
-    }
+    internal void Return(MiniMaxSession session, bool reusable) => _pool.Return(session.Key, session, reusable);
 
     public void Dispose()
     {
-        List<MiniMaxSession> all;
-        lock (_gate)
-        {
-            _disposed = true;
-            all = [.. _idle.Values.SelectMany(s => s)];
-            _idle.Clear();
-        }
-
-        foreach (var session in all)
-        {
-            session.Dispose();
-        }
-
+        _pool.Dispose();
         _invoker.Dispose();
         _agentInvoker.Dispose();
     }

@@ -16,7 +16,9 @@ namespace Parley.Providers.Tencent;
 /// A Tencent real-time recognition stream: one Tencent audio stream (one signed connection, one <c>voice_id</c>) per
 /// utterance. A connection is opened ahead of each utterance (at stream open, and again after each final), kept at
 /// most <see cref="TencentAsrOptions.WarmConnectionLifetime"/> unused, so the first audio goes out without a
-/// handshake. Audio is sent as binary PCM16 LE frames of 40 ms (Tencent's recommended packet); the end of an
+/// handshake. Tencent ends a connection that gets no audio for 15 s, so a warm connection is replaced while the
+/// stream is idle, but only within <see cref="TencentAsrOptions.WarmWindow"/> of the stream's opening or the last
+/// final: past it an idle session holds nothing and the next utterance connects at its first audio. Audio is sent as binary PCM16 LE frames of 40 ms (Tencent's recommended packet); the end of an
 /// utterance sends <c>{"type":"end"}</c> and the final result is the utterance's stable sentences (slice_type 2,
 /// by index) plus any unstable rest, once Tencent answers <c>final: 1</c>. Partials: the stable sentences plus the
 /// current unstable one. A non-zero <c>code</c> ends the results with a <see cref="SpeechVendorException"/>.
@@ -49,7 +51,8 @@ internal sealed partial class TencentRecognitionStream : RecognitionStreamBase
 
     protected override async Task RunAsync(ChannelReader<AudioPiece> input, ChannelWriter<SpeechRecognitionResult> results, CancellationToken cancellationToken)
     {
-        var warm = OpenAsync(cancellationToken);
+        Task<VendorWebSocket>? warm = Options.WarmWindow > TimeSpan.Zero ? OpenAsync(cancellationToken) : null;
+        var active = Time.GetTimestamp(); // the stream's opening, then the last final: the warm window runs from it
         Utterance? current = null;
         var packet = ArrayPool<byte>.Shared.Rent(PacketBytes * 4);
         var filled = 0;
@@ -59,15 +62,28 @@ internal sealed partial class TencentRecognitionStream : RecognitionStreamBase
             {
                 if (current is null && !input.TryPeek(out _))
                 {
-                    // Idle between utterances: keep the warm connection young.
+                    // Idle between utterances: keep the warm connection young within the warm window, then let it go.
                     var waited = input.WaitToReadAsync(cancellationToken).AsTask();
-                    while (!waited.IsCompleted)
+                    while (!waited.IsCompleted && warm is not null)
                     {
+                        if (!warm.IsCompleted)
+                        {
+                            // Still connecting (bounded by ConnectTimeout): its age counts from when it opened.
+                            await Task.WhenAny(waited, warm).ConfigureAwait(false);
+                            continue;
+                        }
+
                         var age = warm.IsCompletedSuccessfully ? Time.GetElapsedTime(warm.Result.OpenedAt) : TimeSpan.Zero;
                         var left = Options.WarmConnectionLifetime - age;
                         if (left <= TimeSpan.Zero)
                         {
                             Discard(warm);
+                            warm = null;
+                            if (Time.GetElapsedTime(active) >= Options.WarmWindow)
+                            {
+                                break; // idle past the window: hold nothing until the next utterance's audio
+                            }
+
                             warm = OpenAsync(cancellationToken);
                             left = Options.WarmConnectionLifetime;
                         }
@@ -107,7 +123,8 @@ internal sealed partial class TencentRecognitionStream : RecognitionStreamBase
                             }
 
                             text = await utterance.FinishAsync(cancellationToken).ConfigureAwait(false);
-                            warm = OpenAsync(cancellationToken);
+                            active = Time.GetTimestamp();
+                            warm = Options.WarmWindow > TimeSpan.Zero ? OpenAsync(cancellationToken) : null;
                         }
 
                         await results.WriteAsync(new SpeechRecognitionResult(text, IsFinal: true), cancellationToken).ConfigureAwait(false);
@@ -151,9 +168,14 @@ internal sealed partial class TencentRecognitionStream : RecognitionStreamBase
         }
     }
 
-    /// <summary>The warm connection if it is still young and open, else a fresh one.</summary>
-    private async Task<VendorWebSocket> TakeAsync(Task<VendorWebSocket> warm, CancellationToken cancellationToken)
+    /// <summary>The warm connection if there is one still young and open, else a fresh one.</summary>
+    private async Task<VendorWebSocket> TakeAsync(Task<VendorWebSocket>? warm, CancellationToken cancellationToken)
     {
+        if (warm is null)
+        {
+            return await OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var connection = await warm.ConfigureAwait(false);
         if (connection.IsOpen && Time.GetElapsedTime(connection.OpenedAt) < Options.WarmConnectionLifetime)
         {
@@ -164,9 +186,9 @@ internal sealed partial class TencentRecognitionStream : RecognitionStreamBase
         return await OpenAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static void Discard(Task<VendorWebSocket> warm)
+    private static void Discard(Task<VendorWebSocket>? warm)
     {
-        _ = warm.ContinueWith(static t =>
+        _ = warm?.ContinueWith(static t =>
         {
             if (t.IsCompletedSuccessfully)
             {

@@ -77,42 +77,33 @@ internal sealed partial class ByteDanceFlowingStream(VolcConnectionPool pool, Vo
     private async Task<VolcSocket> StartSessionAsync(string sessionId, ArrayBufferWriter<byte> payload, CancellationToken cancellationToken)
     {
         request.Write(payload, VolcEvent.StartSession, null, _uid);
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            var (socket, reused) = await pool.RentAsync(Vendor, endpoint, agent, request.Credentials, bidirectional: true, fresh: attempt > 0, cancellationToken)
-                .ConfigureAwait(false);
-            try
-            {
-                await socket.SendEventAsync(VolcEvent.StartSession, sessionId, payload.WrittenMemory, cancellationToken).ConfigureAwait(false);
-                while (true)
+            return await pool.StartAsync(
+                Vendor, endpoint, agent, request.Credentials, bidirectional: true,
+                async (socket, ct) =>
                 {
-                    var frame = await pool.ReceiveWithinAsync(socket, "SessionStarted", cancellationToken).ConfigureAwait(false);
-                    if (frame.Type == VolcMessageType.Error || frame.Event is VolcEvent.SessionFailed or VolcEvent.ConnectionFailed)
+                    await socket.SendEventAsync(VolcEvent.StartSession, sessionId, payload.WrittenMemory, ct).ConfigureAwait(false);
+                    while (true)
                     {
-                        throw socket.Failure(frame);
-                    }
+                        var frame = await pool.ReceiveWithinAsync(socket, "SessionStarted", ct).ConfigureAwait(false);
+                        if (frame.Type == VolcMessageType.Error || frame.Event is VolcEvent.SessionFailed or VolcEvent.ConnectionFailed)
+                        {
+                            throw socket.Failure(frame);
+                        }
 
-                    if (frame.Event == VolcEvent.SessionStarted && frame.SessionId == sessionId)
-                    {
-                        return socket;
+                        if (frame.Event == VolcEvent.SessionStarted && frame.SessionId == sessionId)
+                        {
+                            return socket;
+                        }
                     }
-                }
-            }
-            catch (VolcengineException ex) when (reused && attempt == 0 && ex.Kind == VolcengineErrorKind.ConnectionBroken)
-            {
-                socket.Dispose();
-                pool.LogStale(Vendor);
-            }
-            catch (Exception ex)
-            {
-                if (ex is VolcengineException v)
-                {
-                    LogFailed(logger, v.Code ?? 0, v.Kind);
-                }
-
-                socket.Dispose();
-                throw;
-            }
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (VolcengineException v)
+        {
+            LogFailed(logger, v.Code ?? 0, v.Kind);
+            throw;
         }
     }
 

@@ -111,31 +111,17 @@ public sealed partial class ByteDanceV3TtsProvider(VolcConnectionPool pool, ILog
     }
 
     /// <summary>Sends the request and returns its first answer; a pooled connection found dead is replaced once.</summary>
-    private async Task<(VolcSocket Socket, VolcFrame First)> StartAsync(
-        Uri uri, bool agent, VolcTtsRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var (socket, reused) = await pool.RentAsync(VendorName, uri, agent, request.Credentials, bidirectional: false, fresh: attempt > 0, cancellationToken)
-                .ConfigureAwait(false);
-            try
+    private Task<(VolcSocket Socket, VolcFrame First)> StartAsync(
+        Uri uri, bool agent, VolcTtsRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        pool.StartAsync(
+            VendorName, uri, agent, request.Credentials, bidirectional: false,
+            async (socket, ct) =>
             {
-                await socket.SendAsync(VolcMessageType.FullClientRequest, VolcFlags.None, json: true, payload, cancellationToken).ConfigureAwait(false);
-                var first = await pool.ReceiveWithinAsync(socket, "a first answer", cancellationToken).ConfigureAwait(false);
+                await socket.SendAsync(VolcMessageType.FullClientRequest, VolcFlags.None, json: true, payload, ct).ConfigureAwait(false);
+                var first = await pool.ReceiveWithinAsync(socket, "a first answer", ct).ConfigureAwait(false);
                 return (socket, first);
-            }
-            catch (VolcengineException ex) when (reused && attempt == 0 && ex.Kind == VolcengineErrorKind.ConnectionBroken)
-            {
-                socket.Dispose();
-                pool.LogStale(VendorName);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-    }
+            },
+            cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ByteDanceV3 synthesis failed with code {Code} ({Kind})")]
     private static partial void LogFailed(ILogger logger, long code, VolcengineErrorKind kind);

@@ -14,20 +14,18 @@ namespace Parley.Providers.Volcengine;
 /// </summary>
 public sealed partial class VolcConnectionPool : IDisposable
 {
-    private readonly Dictionary<string, Stack<VolcSocket>> _idle = new(StringComparer.Ordinal);
-    private readonly Lock _gate = new();
+    private readonly VendorConnectionPool<string, VolcSocket> _pool;
     private readonly ILogger _logger;
     private readonly HttpMessageInvoker _invoker;
     private readonly HttpMessageInvoker _agentInvoker;
     private readonly OutboundPolicy _policy;
-    private long _opened;
-    private bool _disposed;
 
     public VolcConnectionPool(VolcengineOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, OutboundPolicy? policy = null)
     {
         Options = options ?? new VolcengineOptions();
         Options.Validate();
         Time = time ?? TimeProvider.System;
+        _pool = new VendorConnectionPool<string, VolcSocket>(Options.MaxIdleConnectionsPerKey, Options.IdleTimeout, Time, StringComparer.Ordinal);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<VolcConnectionPool>();
         _policy = policy ?? OutboundPolicy.Default;
         _invoker = new HttpMessageInvoker(_policy.CreateHandler(UrlOrigin.Operator));
@@ -47,18 +45,9 @@ public sealed partial class VolcConnectionPool : IDisposable
     internal HttpClient AgentHttp { get; }
 
     /// <summary>WebSocket connections opened so far (handshakes paid).</summary>
-    public long ConnectionsOpened => Interlocked.Read(ref _opened);
+    public long ConnectionsOpened => _pool.Opened;
 
-    public int IdleCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _idle.Values.Sum(s => s.Count);
-            }
-        }
-    }
+    public int IdleCount => _pool.IdleCount;
 
     /// <summary>
     /// An agent's <c>TTS.Url</c> that passed the policy (http(s) taken as ws(s) when <paramref name="webSocket"/>), or
@@ -92,46 +81,39 @@ public sealed partial class VolcConnectionPool : IDisposable
     }
 
     /// <summary>
-    /// An open connection to <paramref name="endpoint"/> with these credentials: an idle one, or a new one (for
-    /// <paramref name="bidirectional"/> after StartConnection → ConnectionStarted). <paramref name="agent"/> says the
-    /// endpoint is an agent's URL (the whole policy applies).
+    /// Rents a connection to <paramref name="endpoint"/> with these credentials and runs <paramref name="start"/> on it
+    /// (the request up to the first answer): an idle one, or a new one (for <paramref name="bidirectional"/> after
+    /// StartConnection → ConnectionStarted). A reused connection found broken before the first answer is replaced once.
+    /// <paramref name="agent"/> says the endpoint is an agent's URL (the whole policy applies). On success the caller
+    /// owns the connection (<see cref="Return"/>); on failure it is disposed.
     /// </summary>
-    internal async Task<(VolcSocket Socket, bool Reused)> RentAsync(
-        string vendor, Uri endpoint, bool agent, VolcCredentials credentials, bool bidirectional, bool fresh, CancellationToken cancellationToken)
+    internal Task<T> StartAsync<T>(
+        string vendor, Uri endpoint, bool agent, VolcCredentials credentials, bool bidirectional, Func<VolcSocket, CancellationToken, Task<T>> start,
+        CancellationToken cancellationToken) =>
+        _pool.StartAsync(
+            credentials.Key(endpoint),
+            ct => ConnectAsync(vendor, endpoint, agent, credentials, bidirectional, ct),
+            start,
+            ex => ex is VolcengineException { Kind: VolcengineErrorKind.ConnectionBroken },
+            () => LogStale(vendor),
+            cancellationToken);
+
+    /// <summary>Opens a WebSocket with the given headers (counted; not pooled by itself).</summary>
+    internal async Task<VolcSocket> OpenAsync(
+        string vendor, Uri endpoint, bool agent, IReadOnlyList<KeyValuePair<string, string>> headers, string key, CancellationToken cancellationToken)
     {
-        var key = credentials.Key(endpoint);
-        if (!fresh)
-        {
-            while (true)
-            {
-                VolcSocket? idle = null;
-                lock (_gate)
-                {
-                    ObjectDisposedException.ThrowIf(_disposed, this);
-                    if (_idle.TryGetValue(key, out var stack) && stack.Count > 0)
-                    {
-                        idle = stack.Pop();
-                    }
-                }
+        var socket = await ConnectSocketAsync(vendor, endpoint, agent, headers, key, cancellationToken).ConfigureAwait(false);
+        _pool.CountOpened();
+        return socket;
+    }
 
-                if (idle is null)
-                {
-                    break;
-                }
-
-                if (idle.IsOpen && Time.GetElapsedTime(idle.IdleSince) < Options.IdleTimeout)
-                {
-                    return (idle, true);
-                }
-
-                idle.Dispose();
-            }
-        }
-
-        var socket = await OpenAsync(vendor, endpoint, agent, V3Headers(credentials, appIdHeader: "X-Api-App-Id"), key, cancellationToken).ConfigureAwait(false);
+    private async Task<VolcSocket> ConnectAsync(string vendor, Uri endpoint, bool agent, VolcCredentials credentials, bool bidirectional, CancellationToken cancellationToken)
+    {
+        var socket = await ConnectSocketAsync(vendor, endpoint, agent, V3Headers(credentials, appIdHeader: "X-Api-App-Id"), credentials.Key(endpoint), cancellationToken)
+            .ConfigureAwait(false);
         if (!bidirectional)
         {
-            return (socket, false);
+            return socket;
         }
 
         try
@@ -149,7 +131,7 @@ public sealed partial class VolcConnectionPool : IDisposable
             }
 
             socket.ConnectId = frame.ConnectId;
-            return (socket, false);
+            return socket;
         }
         catch
         {
@@ -158,15 +140,9 @@ public sealed partial class VolcConnectionPool : IDisposable
         }
     }
 
-    /// <summary>Opens a WebSocket with the given headers (counted; not pooled by itself).</summary>
-    internal async Task<VolcSocket> OpenAsync(
-        string vendor, Uri endpoint, bool agent, IReadOnlyList<KeyValuePair<string, string>> headers, string key, CancellationToken cancellationToken)
-    {
-        var socket = await VolcSocket.ConnectAsync(vendor, endpoint, agent ? _agentInvoker : _invoker, headers, key, Options, Time, cancellationToken)
-            .ConfigureAwait(false);
-        Interlocked.Increment(ref _opened);
-        return socket;
-    }
+    private Task<VolcSocket> ConnectSocketAsync(
+        string vendor, Uri endpoint, bool agent, IReadOnlyList<KeyValuePair<string, string>> headers, string key, CancellationToken cancellationToken) =>
+        VolcSocket.ConnectAsync(vendor, endpoint, agent ? _agentInvoker : _invoker, headers, key, Options, Time, cancellationToken);
 
     /// <summary>Receives the next frame within <see cref="VolcengineOptions.ResponseTimeout"/>.</summary>
     internal async ValueTask<VolcFrame> ReceiveWithinAsync(VolcSocket socket, string waitingFor, CancellationToken cancellationToken)
@@ -185,32 +161,7 @@ public sealed partial class VolcConnectionPool : IDisposable
     }
 
     /// <summary>Hands a connection back: kept when <paramref name="reusable"/> (its session ended cleanly) and there is room.</summary>
-    internal void Return(VolcSocket socket, bool reusable)
-    {
-        if (reusable && socket.IsOpen)
-        {
-            lock (_gate)
-            {
-                if (!_disposed)
-                {
-                    if (!_idle.TryGetValue(socket.PoolKey, out var stack))
-                    {
-                        stack = new Stack<VolcSocket>();
-                        _idle[socket.PoolKey] = stack;
-                    }
-
-                    if (stack.Count < Options.MaxIdleConnectionsPerKey)
-                    {
-                        socket.IdleSince = Time.GetTimestamp();
-                        stack.Push(socket);
-                        return;
-                    }
-                }
-            }
-        }
-
-        socket.Dispose();
-    }
+    internal void Return(VolcSocket socket, bool reusable) => _pool.Return(socket.PoolKey, socket, reusable);
 
     internal static KeyValuePair<string, string>[] V3Headers(VolcCredentials credentials, string appIdHeader) =>
     [
@@ -224,19 +175,7 @@ public sealed partial class VolcConnectionPool : IDisposable
 
     public void Dispose()
     {
-        List<VolcSocket> all;
-        lock (_gate)
-        {
-            _disposed = true;
-            all = [.. _idle.Values.SelectMany(s => s)];
-            _idle.Clear();
-        }
-
-        foreach (var socket in all)
-        {
-            socket.Dispose();
-        }
-
+        _pool.Dispose();
         _invoker.Dispose();
         _agentInvoker.Dispose();
         Http.Dispose();

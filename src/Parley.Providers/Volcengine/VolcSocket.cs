@@ -12,7 +12,7 @@ namespace Parley.Providers.Volcengine;
 /// and one receiver at a time. Failures are <see cref="VolcengineException"/>s that never echo the far end's bytes
 /// (except a server's own error message) nor the token.
 /// </summary>
-internal sealed class VolcSocket : IDisposable
+internal sealed class VolcSocket : IVendorConnection
 {
     private readonly ClientWebSocket _socket;
     private readonly ArrayBufferWriter<byte> _out = new(1024);
@@ -37,8 +37,6 @@ internal sealed class VolcSocket : IDisposable
 
     public string PoolKey { get; }
 
-    /// <summary>When the connection last went idle (pool timestamp).</summary>
-    public long IdleSince { get; set; }
 
     /// <summary>The connection id the server gave in ConnectionStarted (bidirectional TTS).</summary>
     public string? ConnectId { get; set; }

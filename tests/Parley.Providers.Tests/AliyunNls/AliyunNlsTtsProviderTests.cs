@@ -87,6 +87,27 @@ public sealed class AliyunNlsTtsProviderTests
     }
 
     [Fact]
+    public async Task ConnectionOpenedAhead_ClosedByTheGateway_IsRetriedOnceOnANewConnection()
+    {
+        await using var fake = await FakeAliyunNlsServer.StartAsync();
+        var (_, engine) = Engine(fake);
+        using var _ = engine;
+        var request = new TtsRequest(Params(fake.Options));
+        await SpeechStreams.SpeakAsync(engine, request, "一。");
+
+        // The spare the first sentence opened ahead is closed by the gateway before the next sentence takes it.
+        await fake.CloseWaitingConnectionsAsync(1, TimeSpan.FromSeconds(10));
+        var result = await SpeechStreams.SpeakAsync(engine, request, "二。");
+
+        Assert.Equal(2 * 60 * 16, result.Samples); // the whole sentence, once: nothing was heard from the closed spare
+        Assert.True(result.Rms > 1000);
+        Assert.Equal(1, fake.ClosedWaiting);
+        Assert.Equal(1, engine.SparesUsed); // taken, found closed
+        Assert.Equal(4, engine.ConnectionsOpened); // the first sentence's, its spare, the retry, and the retry's spare
+        Assert.Equal(["一。", "二。"], fake.Starts.Select(s => s["payload"]!["text"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Token_IsCachedUntilShortlyBeforeExpiry_ThenRenewed()
     {
         await using var fake = await FakeAliyunNlsServer.StartAsync(new FakeAliyunNlsOptions { TokenLifetime = TimeSpan.FromHours(1) });

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Speech;
 using Parley.Providers.Net;
 using Parley.Providers.Tencent;
@@ -135,6 +136,53 @@ public sealed class TencentRecognizerProviderTests
     }
 
     [Fact]
+    public async Task IdleSession_KeepsAConnectionWarmOnlyWithinTheWarmWindow_ThenHoldsNothing()
+    {
+        await using var fake = await FakeTencentAsrServer.StartAsync(new FakeTencentAsrOptions { Transcript = Transcript });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var provider = new TencentRecognizerProvider(
+            new TencentAsrOptions
+            {
+                Url = fake.Url, AppId = fake.Options.AppId, SecretId = fake.Options.SecretId, SecretKey = fake.Options.SecretKey,
+                WarmConnectionLifetime = TimeSpan.FromSeconds(8), WarmWindow = TimeSpan.FromSeconds(30),
+            },
+            clock);
+        await using var stream = provider.Open(new SpeechRecognitionOptions(null, null));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var results = stream.Results(timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await WaitAsync(() => fake.ConnectionsAccepted == 1, "no connection opened at stream open");
+
+        // Within the window the unused connection is replaced every 8 s (before Tencent's 15 s no-audio limit); past
+        // the 30 s window (at about 32 s) the aged one is closed and none replaces it, however long the session idles.
+        var opened = clock.GetUtcNow();
+        while (fake.ConnectionsEnded < 4)
+        {
+            Assert.True(clock.GetUtcNow() - opened < TimeSpan.FromSeconds(60), $"accepted {fake.ConnectionsAccepted}, ended {fake.ConnectionsEnded}");
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(20); // lets the connection replaced at this step open (real loopback I/O) before the clock moves on
+        }
+
+        var idleFor = clock.GetUtcNow() - opened;
+        Assert.InRange(idleFor, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(35));
+        Assert.Equal(4, fake.ConnectionsAccepted); // at 0, ~8, ~16 and ~24 s
+        for (var i = 0; i < 30; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(10));
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(4, fake.ConnectionsAccepted);
+        Assert.Equal(4, fake.ConnectionsEnded);
+
+        // The next utterance connects at its first audio and is recognised whole; after its final the window restarts.
+        await PushSpeechAsync(stream, TimeSpan.FromMilliseconds(600));
+        await stream.EndUtteranceAsync(CancellationToken.None);
+        Assert.Equal(new SpeechRecognitionResult(Transcript, IsFinal: true), (await ReadUtteranceAsync(results))[^1]);
+        await WaitAsync(() => fake.ConnectionsAccepted == 6, "no connection opened ahead after the final");
+        Assert.Equal(19200, fake.AudioBytesReceived); // 600 ms of 16 kHz PCM16, none lost while connecting
+    }
+
+    [Fact]
     public void Validate_NamesTheMissingCredential_AndAcceptsConfiguredDefaults()
     {
         using var bare = new TencentRecognizerProvider(new TencentAsrOptions());
@@ -169,12 +217,14 @@ public sealed class TencentRecognizerProviderTests
         Url = fake.Url, AppId = fake.Options.AppId, SecretId = fake.Options.SecretId, SecretKey = fake.Options.SecretKey,
     });
 
-    private static async Task WaitAsync(Func<bool> condition, string message)
+    private static Task WaitAsync(Func<bool> condition, string message) => WaitAsync(condition, () => message);
+
+    private static async Task WaitAsync(Func<bool> condition, Func<string> message)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, message);
+            Assert.True(DateTime.UtcNow < deadline, message());
             await Task.Delay(10);
         }
     }

@@ -69,6 +69,9 @@ public sealed class FakeAliyunNlsServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, byte> _nonces = new();
     private readonly ConcurrentQueue<(int Status, string Text)> _failures = new();
     private readonly List<JsonObject> _starts = [];
+    private readonly List<WaitingConnection> _waiting = [];
+    private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _closedWaiting;
     private long _tokensIssued;
     private long _tokenRefusals;
     private long _connections;
@@ -93,6 +96,9 @@ public sealed class FakeAliyunNlsServer : IAsyncDisposable
     public long TokenRefusals => Interlocked.Read(ref _tokenRefusals);
 
     public long GatewayConnections => Interlocked.Read(ref _connections);
+
+    /// <summary>Connections closed by <see cref="CloseWaitingConnectionsAsync"/> before they carried a task.</summary>
+    public long ClosedWaiting => Interlocked.Read(ref _closedWaiting);
 
     /// <summary>The last refusal reason (for assertions).</summary>
     public string? LastRefusal { get; private set; }
@@ -127,6 +133,42 @@ public sealed class FakeAliyunNlsServer : IAsyncDisposable
 
     /// <summary>The next StartSynthesis is answered with TaskFailed carrying this status.</summary>
     public void FailNextTask(int status = 50000000, string text = "SERVER_ERROR") => _failures.Enqueue((status, text));
+
+    /// <summary>
+    /// Waits (at most <paramref name="timeout"/>) until <paramref name="count"/> gateway connections are open without a
+    /// StartSynthesis yet, then closes them from the gateway's side (a close frame, as a gateway does to a connection
+    /// idle too long) and returns once the close frames are sent. Whatever the client sends on them afterwards is not
+    /// answered.
+    /// </summary>
+    public async Task CloseWaitingConnectionsAsync(int count, TimeSpan timeout)
+    {
+        using var limit = new CancellationTokenSource(timeout);
+        List<WaitingConnection> closing;
+        while (true)
+        {
+            Task arrived;
+            lock (_waiting)
+            {
+                if (_waiting.Count >= count)
+                {
+                    closing = [.. _waiting];
+                    _waiting.Clear();
+                    break;
+                }
+
+                arrived = _arrived.Task;
+            }
+
+            await arrived.WaitAsync(limit.Token);
+        }
+
+        foreach (var connection in closing)
+        {
+            connection.CloseRequested.TrySetResult();
+        }
+
+        await Task.WhenAll(closing.Select(c => c.Closed.Task)).WaitAsync(limit.Token);
+    }
 
     /// <summary>Forgets every issued token (the gateway refuses them from now on).</summary>
     public void RevokeTokens() => _tokens.Clear();
@@ -264,7 +306,30 @@ public sealed class FakeAliyunNlsServer : IAsyncDisposable
     private async Task SynthesizeAsync(WebSocket socket, string token, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
-        var received = await socket.ReceiveAsync(buffer.AsMemory(), ct);
+        var waiting = new WaitingConnection();
+        lock (_waiting)
+        {
+            _waiting.Add(waiting);
+            _arrived.TrySetResult();
+            _arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        var receiving = socket.ReceiveAsync(buffer.AsMemory(), ct).AsTask();
+        if (await Task.WhenAny(receiving, waiting.CloseRequested.Task) != receiving)
+        {
+            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "idle timeout", ct);
+            Interlocked.Increment(ref _closedWaiting);
+            waiting.Closed.TrySetResult();
+            await ((Task)receiving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // a StartSynthesis sent after the close is not answered
+            return;
+        }
+
+        lock (_waiting)
+        {
+            _waiting.Remove(waiting);
+        }
+
+        var received = await receiving;
         if (received.MessageType != WebSocketMessageType.Text)
         {
             return;
@@ -360,4 +425,11 @@ public sealed class FakeAliyunNlsServer : IAsyncDisposable
 
     private static Task SendAsync(WebSocket socket, JsonObject message, CancellationToken ct) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, ct);
+
+    private sealed class WaitingConnection
+    {
+        public TaskCompletionSource CloseRequested { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }

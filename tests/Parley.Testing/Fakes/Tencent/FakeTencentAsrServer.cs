@@ -54,6 +54,7 @@ public sealed class FakeTencentAsrServer : IAsyncDisposable
     private readonly ConcurrentQueue<(int Code, string Message)> _errors = new();
     private readonly ConcurrentQueue<Dictionary<string, string>> _handshakes = new();
     private long _accepted;
+    private long _ended;
     private long _rejected;
     private long _audioBytes;
     private long _finals;
@@ -72,6 +73,9 @@ public sealed class FakeTencentAsrServer : IAsyncDisposable
 
     /// <summary>Connections whose signature checked out.</summary>
     public long ConnectionsAccepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Accepted connections that have ended (closed or dropped by either side).</summary>
+    public long ConnectionsEnded => Interlocked.Read(ref _ended);
 
     /// <summary>Connections refused with 4002 (bad signature or SecretId) or 4001 (missing parameter).</summary>
     public long ConnectionsRejected => Interlocked.Read(ref _rejected);
@@ -160,6 +164,10 @@ public sealed class FakeTencentAsrServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
         {
+        }
+        finally
+        {
+            Interlocked.Increment(ref _ended);
         }
     }
 
