@@ -336,7 +336,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private void StartIdleTimer()
     {
         _idle?.Dispose();
-        _idle = _time.CreateTimer(_ => _lost.TrySetResult(InstanceCodes.RoomIdle), null, _idleTimeout, Timeout.InfiniteTimeSpan);
+        _idle = MediaTimer.For(_time).CreateTimer(static s => ((TaskCompletionSource<int>)s!).TrySetResult(InstanceCodes.RoomIdle), _lost, _idleTimeout, Timeout.InfiniteTimeSpan); // the shared clock
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Agent action reply to {UserId} could not be sent")]
