@@ -9,7 +9,7 @@ namespace Parley.Media;
 /// outstanding wait at a time. A wait ends with the due result once its delay has passed, with an
 /// <see cref="OperationCanceledException"/> once the token is cancelled, or earlier when its owner saw something else
 /// first (<see cref="TryClaim"/>, then <see cref="Complete"/> or <see cref="Fail"/>). <see cref="FrameClock"/> (the
-/// pacer's delay) and <see cref="GapFiller.FrameOrGap"/> (a frame or the gap, whichever comes first) are built on it.
+/// pacer's delay) is built on it; the gap filler uses a plain entry of the shared clock (<see cref="GapFilledStream"/>).
 /// </summary>
 /// <remarks>
 /// A wait that ends early leaves its tick scheduled, and a later wait whose deadline is after that tick does not touch
