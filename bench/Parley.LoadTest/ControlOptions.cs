@@ -37,6 +37,9 @@ public sealed record ControlOptions
 
     public string? OutFile { get; init; }
 
+    /// <summary>Where the started server's Parley.Server.dll is (defaults to next to this assembly).</summary>
+    public string? ServerDll { get; init; }
+
     public const string Usage = """
         Parley control-plane benchmark (subcommand `control`): CreateAgentInstance → agent in the room, and signed
         QueryAgentInstanceStatus throughput, against a server process it starts (rate limit off, fake LLM).
@@ -52,6 +55,7 @@ public sealed record ControlOptions
           --server-pid PID         that server's process id, for CPU
           --app-id ID --secret S   the app's credentials (a started server is configured with the defaults)
           --out FILE               write the JSON report to FILE
+          --server-dll PATH        start this Parley.Server.dll (e.g. a ReadyToRun publish) instead of the one built beside the generator
         """;
 
     /// <summary>Parses the arguments after <c>control</c>; throws <see cref="ArgumentException"/> naming the bad option.</summary>
@@ -76,6 +80,7 @@ public sealed record ControlOptions
                 "--app-id" => options with { AppId = reader.UInt() },
                 "--secret" => options with { ServerSecret = reader.Value() },
                 "--out" => options with { OutFile = reader.Value() },
+                "--server-dll" => options with { ServerDll = reader.Value() },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }

@@ -36,7 +36,7 @@ public static class ControlRun
             {
                 log.WriteLine("starting the server process (rate limit off) …");
                 host = await ServerHost.StartAsync(
-                    new LoadOptions { AppId = options.AppId, ServerSecret = options.ServerSecret },
+                    new LoadOptions { AppId = options.AppId, ServerSecret = options.ServerSecret, ServerDll = options.ServerDll },
                     cancellationToken,
                     ["--Parley:RateLimitPerSecond", "0", "--Parley:MaxInstancesPerApp", "100000"]);
                 baseAddress = host.BaseAddress;

@@ -99,6 +99,7 @@ public sealed record LoadOptions
           --seed N                 random seed (default 1)
           --out FILE               write the JSON report to FILE
           --no-warmup              measure the server's very first conversation too (default: one untimed question first)
+          --server-dll PATH        start this Parley.Server.dll (e.g. a ReadyToRun publish) instead of the one built beside the generator
           --server-log LEVEL       the started server's log level (e.g. Information: one line per turn); printed after the run
           --idle-seconds S         how long the idle server is sampled, with no session and with N silent ones (default 3)
 
@@ -146,6 +147,7 @@ public sealed record LoadOptions
                 "--out" => options with { OutFile = reader.Value() },
                 "--no-warmup" => options with { WarmUp = false },
                 "--server-log" => options with { ServerLogLevel = reader.Value() },
+                "--server-dll" => options with { ServerDll = reader.Value() },
                 "--idle-seconds" => options with { IdleSample = TimeSpan.FromSeconds(reader.Int(1, 3600)) },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };

@@ -3,17 +3,17 @@ using System.Threading.Tasks.Sources;
 namespace Parley.Media;
 
 /// <summary>
-/// A reusable, allocation-free timed wait over a <see cref="TimeProvider"/>: one <see cref="ITimer"/>, one
+/// A reusable, allocation-free timed wait over a <see cref="TimeProvider"/>: one entry on the shared
+/// <see cref="MediaTimer"/> of that provider (one clock for all streams, not a timer each), one
 /// <see cref="ManualResetValueTaskSourceCore{TResult}"/> and one cancellation registration for its whole life, one
 /// outstanding wait at a time. A wait ends with the due result once its delay has passed, with an
 /// <see cref="OperationCanceledException"/> once the token is cancelled, or earlier when its owner saw something else
 /// first (<see cref="TryClaim"/>, then <see cref="Complete"/> or <see cref="Fail"/>). <see cref="FrameClock"/> (the
-/// pacer's delay) and <see cref="GapFiller.FrameOrGap"/> (a frame or the gap, whichever comes first) are built on it.
+/// pacer's delay) is built on it; the gap filler uses a plain entry of the shared clock (<see cref="GapFilledStream"/>).
 /// </summary>
 /// <remarks>
 /// A wait that ends early leaves its tick scheduled, and a later wait whose deadline is after that tick does not touch
-/// the timer (changing it takes the runtime's timer-queue lock, which was contended with hundreds of streams at 50
-/// frames/s): the stale tick re-arms for the rest of the delay instead. A tick for the wait's own deadline ends it,
+/// the timer (each change is a queue item on the shared clock): the stale tick re-arms for the rest of the delay instead. A tick for the wait's own deadline ends it,
 /// even up to <see cref="TimerResolution"/> before the deadline by the provider's timestamp: timers count whole
 /// milliseconds, so a fractional delay often fires that early, and checking again would cost a second timer change.
 /// </remarks>
@@ -44,7 +44,7 @@ internal sealed class ReusableTimerSource<TResult> : IValueTaskSource<TResult>, 
         _dueResult = dueResult;
         _resolution = (long)(TimerResolution.TotalSeconds * time.TimestampFrequency);
         _core.RunContinuationsAsynchronously = runContinuationsAsynchronously;
-        _timer = time.CreateTimer(static state => ((ReusableTimerSource<TResult>)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer = MediaTimer.For(time).CreateTimer(static state => ((ReusableTimerSource<TResult>)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _registration = cancellationToken.UnsafeRegister(static state => ((ReusableTimerSource<TResult>)state!).OnCancelled(), this);
     }
 

@@ -54,62 +54,102 @@ public sealed class GapFillerTests
     }
 
     [Fact]
-    public void FrameOrGapWait_AllocatesNothingPerFrame_SilentOrNot()
+    public void GapFilledStream_AllocatesNothingPerFrame_SilentOrNot()
     {
-        // Driven on this thread: FakeTimeProvider runs the timer callback inside Advance.
+        // Driven on this thread: FakeTimeProvider runs the clock's tick inside Advance.
         var time = new FakeTimeProvider(T0);
-        var source = Channel.CreateBounded<AudioChunk>(new BoundedChannelOptions(25) { SingleReader = true });
-        using var wait = new GapFiller.FrameOrGap(source.Reader, time, CancellationToken.None);
-        using var plain = time.CreateTimer(static _ => { }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        using var stream = new GapFilledStream(time, CancellationToken.None);
         var period = TimeSpan.FromMilliseconds(20);
 
         void Frames(int count)
         {
             for (var i = 0; i < count; i++)
             {
-                var gap = wait.WaitAsync(period);
-                Assert.False(gap.IsCompleted);
-                time.Advance(period);
-                Assert.True(gap.IsCompleted);
-                Assert.True(gap.Result == GapFiller.FrameOrGap.Outcome.Gap); // (Assert.Equal allocates)
-
-                source.Writer.TryWrite(AudioChunk.Rent(320, 16000));
-                var frames = wait.WaitAsync(period);
-                var spins = 0;
-                while (!frames.IsCompleted)
+                // Real frames for 60 ms, then a gap of 100 ms plus one silence frame.
+                for (var f = 0; f < 3; f++)
                 {
-                    Assert.True(++spins < 10_000_000, "the frame was not seen");
-                    Thread.Yield(); // the channel signals readers from the thread pool
+                    stream.Write(AudioChunk.Rent(320, 16000));
+                    Assert.True(stream.Reader.TryRead(out var real));
+                    real.Dispose();
+                    time.Advance(period);
                 }
 
-                Assert.True(frames.Result == GapFiller.FrameOrGap.Outcome.Frames);
-                Assert.True(source.Reader.TryRead(out var chunk));
-                chunk.Dispose();
+                time.Advance(TimeSpan.FromMilliseconds(100));
+                Assert.True(stream.Reader.TryRead(out var silence), "no silence after the gap");
+                Assert.True(silence.Samples.IndexOfAnyExcept((short)0) < 0);
+                silence.Dispose();
+                while (stream.Reader.TryRead(out var more))
+                {
+                    more.Dispose();
+                }
             }
         }
 
+        using var plain = time.CreateTimer(static _ => { }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         void FakeClockOnly(int count)
         {
             for (var i = 0; i < count; i++)
             {
-                plain.Change(period, Timeout.InfiniteTimeSpan); // as the gap wait arms
-                time.Advance(period);
-                plain.Change(period, Timeout.InfiniteTimeSpan); // as the frame wait arms before the frame is seen
+                for (var f = 0; f < 3; f++)
+                {
+                    plain.Change(period, Timeout.InfiniteTimeSpan);
+                    time.Advance(period);
+                }
+
+                plain.Change(period, Timeout.InfiniteTimeSpan);
+                time.Advance(TimeSpan.FromMilliseconds(100));
             }
         }
 
-        Frames(50);
-        FakeClockOnly(50);
+        Frames(100);
+        FakeClockOnly(100);
         const int n = 500;
         var before = GC.GetAllocatedBytesForCurrentThread();
         FakeClockOnly(n);
-        var clock = GC.GetAllocatedBytesForCurrentThread() - before; // FakeTimeProvider's own cost of the same Changes and Advance
+        var clock = GC.GetAllocatedBytesForCurrentThread() - before; // FakeTimeProvider's own cost of the same Changes and Advances
         before = GC.GetAllocatedBytesForCurrentThread();
         Frames(n);
-        var perFrame = (GC.GetAllocatedBytesForCurrentThread() - before - clock) / (double)n;
+        var perFrame = (GC.GetAllocatedBytesForCurrentThread() - before - clock) / (double)(n * 4);
 
-        // A timer, a CancellationTokenSource and a linked one per wait were several hundred bytes.
-        Assert.True(perFrame < 8, $"{perFrame:F0} bytes allocated per gap + frame beyond the fake clock's own");
+        Assert.True(perFrame < 8, $"{perFrame:F1} bytes allocated per frame (real or silence)");
+    }
+
+    [Fact]
+    public void GapFilledStream_SilenceKeepsItsOwnSchedule_AndStopsWhenCompleted()
+    {
+        var time = new FakeTimeProvider(T0);
+        using var stop = new CancellationTokenSource();
+        using var stream = new GapFilledStream(time, stop.Token);
+        var period = TimeSpan.FromMilliseconds(20);
+        time.Advance(TimeSpan.FromMilliseconds(99));
+        Assert.False(stream.Reader.TryRead(out _));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var count = Drain(stream);
+        Assert.Equal(1, count);
+        time.Advance(period * 10); // one clock tick per period: ten more, none lost, none doubled
+        for (var i = 0; i < 10; i++)
+        {
+            time.Advance(period);
+            count += Drain(stream);
+        }
+
+        Assert.InRange(count, 11, 21);
+        stop.Cancel();
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, Drain(stream));
+        Assert.True(stream.Reader.Completion.IsCompleted);
+    }
+
+    private static int Drain(GapFilledStream stream)
+    {
+        var n = 0;
+        while (stream.Reader.TryRead(out var chunk))
+        {
+            chunk.Dispose();
+            n++;
+        }
+
+        return n;
     }
 
     private static AudioChunk Tone()

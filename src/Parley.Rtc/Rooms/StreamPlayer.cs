@@ -39,6 +39,15 @@ internal sealed class StreamPlayer : IRoomAudioInput
         }
     }
 
+    /// <summary>Queues a frame the publisher hands over whole (ownership moves: no copy). Called by the publisher's pacer only.</summary>
+    public void DeliverOwned(AudioChunk chunk)
+    {
+        if (!_frames.Writer.TryWrite(chunk))
+        {
+            chunk.Dispose();
+        }
+    }
+
     private void OnDropped(AudioChunk chunk)
     {
         chunk.Dispose();

@@ -276,8 +276,22 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                     continue;
                 }
 
+                var whole = false;
                 while (filled < FrameSamples)
                 {
+                    if (filled == 0 && !hasCurrent && _input.Reader.TryRead(out current))
+                    {
+                        hasCurrent = true;
+                        offset = 0;
+                        if (current.Length == FrameSamples)
+                        {
+                            // A whole 20 ms frame as it came (a client's microphone): handed on without copying it.
+                            whole = true;
+                            filled = FrameSamples;
+                            break;
+                        }
+                    }
+
                     if (!hasCurrent)
                     {
                         if (!_input.Reader.TryRead(out current))
@@ -314,7 +328,16 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                         resumable = false;
                     }
 
-                    Emit(frame.AsSpan(0, filled));
+                    if (whole)
+                    {
+                        EmitOwned(current);
+                        hasCurrent = false;
+                    }
+                    else
+                    {
+                        Emit(frame.AsSpan(0, filled));
+                    }
+
                     Interlocked.Add(ref _pendingSamples, -filled);
                     filled = 0;
                     held = false;
@@ -379,6 +402,27 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
         for (var i = 0; i < players.Length; i++)
         {
             players[i].Deliver(frame, SampleRate);
+        }
+
+        Interlocked.Increment(ref _framesSent);
+    }
+
+    /// <summary>Emits a whole frame chunk: the first player takes it (ownership moves), the others get copies; disposed when nobody plays.</summary>
+    private void EmitOwned(AudioChunk chunk)
+    {
+        var players = _players;
+        for (var i = 1; i < players.Length; i++)
+        {
+            players[i].Deliver(chunk.Samples, SampleRate);
+        }
+
+        if (players.Length > 0)
+        {
+            players[0].DeliverOwned(chunk);
+        }
+        else
+        {
+            chunk.Dispose();
         }
 
         Interlocked.Increment(ref _framesSent);

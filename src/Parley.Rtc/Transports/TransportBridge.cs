@@ -242,6 +242,12 @@ public sealed class TransportBridge : IAsyncDisposable
                 return payload.IsEmpty ? "empty audio frame" : $"audio frame longer than {MaxFrameMilliseconds} ms";
             }
 
+            if (_resampler.IsPassThrough)
+            {
+                // Already at the room's rate (PCM16 or Opus at 16 kHz): decode straight into the pooled chunk, no second copy.
+                return WriteDirect(payload);
+            }
+
             if (!Decoder.TryDecode(payload, _decoded, out var samples, out var error))
             {
                 return error ?? "audio frame does not decode";
@@ -266,6 +272,29 @@ public sealed class TransportBridge : IAsyncDisposable
             }
 
             Output.TryWriteLive(new AudioChunk(buffer, written, RoomRate));
+            return null;
+        }
+
+        private string? WriteDirect(ReadOnlySpan<byte> payload)
+        {
+            var buffer = ArrayPool<short>.Shared.Rent(_decoded.Length);
+            string? refusal = null;
+            if (!Decoder.TryDecode(payload, buffer.AsSpan(0, _decoded.Length), out var samples, out var error))
+            {
+                refusal = error ?? "audio frame does not decode";
+            }
+            else if (samples > _maxFrameSamples)
+            {
+                refusal = $"audio frame of {samples} samples is longer than {MaxFrameMilliseconds} ms";
+            }
+
+            if (refusal is not null || samples == 0)
+            {
+                ArrayPool<short>.Shared.Return(buffer);
+                return refusal; // null for an empty frame (e.g. comfort noise): accepted
+            }
+
+            Output.TryWriteLive(new AudioChunk(buffer, samples, RoomRate));
             return null;
         }
     }

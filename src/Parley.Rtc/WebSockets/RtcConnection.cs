@@ -66,7 +66,7 @@ internal sealed partial class RtcConnection : ITransportAudioSender
         var token = _cts.Token;
         LogOpened(_logger, ConnectionId);
         var controlSender = Task.Run(() => SendControlLoopAsync(token), CancellationToken.None);
-        using var loginTimer = _time.CreateTimer(
+        using var loginTimer = MediaTimer.For(_time).CreateTimer( // the shared clock: one timer for every stream and timeout
             static s =>
             {
                 var c = (RtcConnection)s!;

@@ -100,12 +100,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 {
     private readonly IRoomParticipant _participant;
     private readonly IRoomAudioOutput _output;
-    private readonly Channel<AudioChunk> _relay = Channel.CreateBounded<AudioChunk>(new BoundedChannelOptions(50)
-    {
-        SingleReader = true,
-        SingleWriter = true,
-        FullMode = BoundedChannelFullMode.Wait,
-    });
+    private readonly GapFilledStream _userAudio; // the played stream, gaps filled with silence on the shared clock
 
     private readonly SemaphoreSlim _switch = new(1, 1);
     private readonly TimeSpan _idleTimeout;
@@ -147,10 +142,12 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             StartIdleTimer();
         }
 
-        // The played stream feeds a relay so that RTC.UserStreamId can switch streams under a running pipeline.
+        // The played stream is pumped into one gap-filled stream, so that RTC.UserStreamId can switch streams under a
+        // running pipeline; its gaps are watched on the shared clock (no task or channel hop of its own per frame).
+        _userAudio = new GapFilledStream(time, _stop.Token);
+        UserAudio = _userAudio.Reader;
         _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         _pump = Task.Run(() => PumpAsync(input, _pumpStop.Token));
-        UserAudio = GapFiller.Fill(_relay.Reader, time, _stop.Token);
         if (join is not null && services is not null)
         {
             _actions = new AgentActionChannel(services, join.AppId, join.InstanceId, participant.UserId, SendReplyAsync, time, logger, _stop.Token);
@@ -205,7 +202,6 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             }
 
             await StopPumpAsync().ConfigureAwait(false);
-            await _input.DisposeAsync().ConfigureAwait(false);
             _input = next;
             _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             var token = _pumpStop.Token;
@@ -241,12 +237,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         _idle?.Dispose();
         await _switch.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         await StopPumpAsync().ConfigureAwait(false);
-        await _input.DisposeAsync().ConfigureAwait(false);
-        _relay.Writer.TryComplete();
-        while (_relay.Reader.TryRead(out var left))
-        {
-            left.Dispose();
-        }
+        _userAudio.Dispose();
 
         _switch.Dispose();
         await _output.DisposeAsync().ConfigureAwait(false);
@@ -255,44 +246,33 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         _stop.Dispose();
     }
 
+    /// <summary>Stops the pump and disposes its input (which completes the player's queue: that is what wakes the pump).</summary>
     private async Task StopPumpAsync()
     {
         await _pumpStop.CancelAsync().ConfigureAwait(false);
+        await _input.DisposeAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _pumpStop.Dispose();
     }
 
-    /// <summary>Moves one played stream's frames into the relay; when that stream's audio ends by itself, so does the user's audio.</summary>
+    /// <summary>
+    /// Moves one played stream's frames into the user's audio (a full queue drops its oldest frame); when that stream's
+    /// audio ends by itself, so does the user's audio. Stopping it completes the player's queue (its input is disposed
+    /// after the pump is cancelled), so the wait takes no token: a cancellable wait allocates per frame.
+    /// </summary>
     private async Task PumpAsync(IRoomAudioInput input, CancellationToken cancellationToken)
     {
-        try
+        while (await input.Audio.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !cancellationToken.IsCancellationRequested)
         {
-            while (await input.Audio.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (input.Audio.TryRead(out var chunk))
             {
-                while (input.Audio.TryRead(out var chunk))
-                {
-                    if (!_relay.Writer.TryWrite(chunk))
-                    {
-                        try
-                        {
-                            await _relay.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch
-                        {
-                            chunk.Dispose();
-                            throw;
-                        }
-                    }
-                }
+                _userAudio.Write(chunk);
             }
+        }
 
-            _relay.Writer.TryComplete();
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        if (!cancellationToken.IsCancellationRequested)
         {
-        }
-        catch (ChannelClosedException)
-        {
+            _userAudio.Complete();
         }
     }
 
@@ -336,7 +316,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private void StartIdleTimer()
     {
         _idle?.Dispose();
-        _idle = _time.CreateTimer(_ => _lost.TrySetResult(InstanceCodes.RoomIdle), null, _idleTimeout, Timeout.InfiniteTimeSpan);
+        _idle = MediaTimer.For(_time).CreateTimer(static s => ((TaskCompletionSource<int>)s!).TrySetResult(InstanceCodes.RoomIdle), _lost, _idleTimeout, Timeout.InfiniteTimeSpan); // the shared clock
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Agent action reply to {UserId} could not be sent")]
