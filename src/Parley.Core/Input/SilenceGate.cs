@@ -168,25 +168,32 @@ internal sealed class SilenceGate
         return false;
     }
 
-    /// <summary>The model's probability for the window just admitted; may close the gate for the next windows.</summary>
-    public void Scored(float probability, bool segmenterQuiet)
+    /// <summary>
+    /// The model's probability for the window just admitted; may close the gate for the next windows. True when it
+    /// just closed: the caller resets the model's recurrent state, so that when the gate opens the model starts from a
+    /// fresh state warmed by the pre-roll (as after a long silence), not from one that still remembers the last utterance.
+    /// </summary>
+    public bool Scored(float probability, bool segmenterQuiet)
     {
         if (!_options.Enabled)
         {
-            return;
+            return false;
         }
 
         if (!segmenterQuiet || probability >= _options.CloseProbability || Loud(_lastEnergy))
         {
             _quietScored = 0;
-            return;
+            return false;
         }
 
         if (++_quietScored >= _options.CloseAfterWindows)
         {
             Closed = true;
             _preRollCount = 0;
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>Open again with no pre-roll (the audio restarts elsewhere and the model was reset); the floor is kept.</summary>

@@ -140,7 +140,16 @@ internal sealed class VadWindower : IDisposable
                 probability = _vad.Score(_window);
             }
 
-            _gate.Scored(probability, quiet);
+            if (_gate.Scored(probability, quiet))
+            {
+                lock (_scoring)
+                {
+                    if (!_disposed)
+                    {
+                        _vad.Reset(); // the gate closed: the model starts fresh when it opens (see SilenceGate.Scored)
+                    }
+                }
+            }
         }
 
         var e = _segmenter.Process(probability, TimeSpan.FromTicks(_windowStart * _ticksPerSample));
