@@ -52,6 +52,35 @@ public class VadBenchmarks : HotPathBenchmarks
     public int VadSegmenterProcess() => _segment.Invoke();
 }
 
+/// <summary>The silence gate (issue 15): a closed gate's window, and a 20 ms frame of low noise through the windower with and without it.</summary>
+[MemoryDiagnoser]
+public class SilenceGateBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _admit = null!;
+    private IHotPathOperation _gated = null!;
+    private IHotPathOperation _ungated = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _admit = Create(HotPathOperations.SilenceGateAdmitClosed);
+        _gated = Create(HotPathOperations.VadWindowerSilenceGated);
+        _ungated = Create(HotPathOperations.VadWindowerSilenceUngated);
+    }
+
+    /// <summary>A closed gate judging one 512-sample window (the model is not run).</summary>
+    [Benchmark]
+    public int SilenceGateAdmitClosed() => _admit.Invoke();
+
+    /// <summary>One 20 ms frame of low noise through the gated windower.</summary>
+    [Benchmark]
+    public int VadWindowerSilenceGated() => _gated.Invoke();
+
+    /// <summary>The same frame without the gate (Silero scores every 32 ms window).</summary>
+    [Benchmark(Baseline = true)]
+    public int VadWindowerSilenceUngated() => _ungated.Invoke();
+}
+
 [MemoryDiagnoser]
 public class ResamplerBenchmarks : HotPathBenchmarks
 {

@@ -62,12 +62,15 @@ internal static partial class HotPathOperations
         };
         AddApi(all);
         AddClock(all);
+        AddGate(all);
         return all;
     }
 
     static partial void AddApi(Dictionary<string, Func<IHotPathOperation>> all);
 
     static partial void AddClock(Dictionary<string, Func<IHotPathOperation>> all);
+
+    static partial void AddGate(Dictionary<string, Func<IHotPathOperation>> all);
 
     /// <summary>One second of voice-like test audio: two tones with a slow amplitude envelope plus deterministic noise.</summary>
     public static short[] TestAudio(int sampleRate, double seconds = 1.0)

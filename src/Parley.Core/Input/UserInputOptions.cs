@@ -22,6 +22,9 @@ public sealed record UserInputOptions
     /// </summary>
     public TimeSpan? UnfinishedClauseWait { get; init; }
 
+    /// <summary>The energy gate in front of the VAD model: a silent or near-silent stream is not scored (<see cref="SilenceGate"/>). Fixed for the pipeline's life.</summary>
+    public SilenceGateOptions SilenceGate { get; init; } = new();
+
     /// <summary>Audio before the detected speech start that is sent to the recogniser too (the first syllable).</summary>
     public TimeSpan PreRoll { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -65,6 +68,8 @@ public sealed record UserInputOptions
     internal void Validate()
     {
         Vad.Validate();
+        ArgumentNullException.ThrowIfNull(SilenceGate);
+        SilenceGate.Validate();
         if (StopFinalWait <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(StopFinalWait), StopFinalWait, "StopFinalWait must be positive.");

@@ -93,7 +93,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         Options = options;
         _time = timeProvider;
         _processors = new AudioInputChain(processors);
-        _vad = new VadWindower(vad, options.Vad, SampleRate);
+        _vad = new VadWindower(vad, options.Vad, SampleRate, options.SilenceGate);
         _pieceLength = Math.Min(MaxPiece, _vad.WindowSamples);
         _preRollSamples = options.PreRoll.Ticks / TicksPerSample;
         _minSpeechSamples = options.Interruption.MinSpeech.Ticks / TicksPerSample;

@@ -9,7 +9,9 @@ namespace Parley.Core.Input;
 /// Positions are in samples since the start. Fed with pieces no longer than one window, so each piece completes at
 /// most one window and yields at most one event. Owns the VAD: it is scored and disposed under one lock, so a native
 /// VAD is freed only between windows and never scored after (a push racing the dispose scores nothing).
-/// Nothing is allocated per window. <see cref="Push"/> must not be called concurrently.
+/// Nothing is allocated per window. <see cref="Push"/> must not be called concurrently. A <see cref="SilenceGate"/>
+/// decides whether a window is scored at all (a quiet stream is not run through the model) and which probability the
+/// segmenter sees (0 for a gated window).
 /// </summary>
 internal sealed class VadWindower : IDisposable
 {
@@ -19,11 +21,12 @@ internal sealed class VadWindower : IDisposable
     private VadSegmenterOptions _options;
     private readonly long _ticksPerSample;
     private readonly short[] _window;
+    private readonly SilenceGate _gate;
     private int _fill;
     private long _windowStart;
     private bool _disposed;
 
-    public VadWindower(IVoiceActivityDetector vad, VadSegmenterOptions options, int sampleRate)
+    public VadWindower(IVoiceActivityDetector vad, VadSegmenterOptions options, int sampleRate, SilenceGateOptions? gate = null)
     {
         ArgumentNullException.ThrowIfNull(vad);
         ArgumentNullException.ThrowIfNull(options);
@@ -37,7 +40,11 @@ internal sealed class VadWindower : IDisposable
         _segmenter = new VadSegmenter(options with { WindowDuration = TimeSpan.FromTicks(vad.WindowSamples * _ticksPerSample) });
         _options = options;
         _window = new short[vad.WindowSamples];
+        _gate = new SilenceGate(gate ?? new SilenceGateOptions(), vad.WindowSamples, TimeSpan.FromTicks(vad.WindowSamples * _ticksPerSample));
     }
+
+    /// <summary>The energy gate in front of the model (diagnostics and tests).</summary>
+    internal SilenceGate Gate => _gate;
 
     /// <summary>Samples per VAD window; pieces passed to <see cref="Push"/> must not be longer.</summary>
     public int WindowSamples => _window.Length;
@@ -65,6 +72,7 @@ internal sealed class VadWindower : IDisposable
         _segmenter = new VadSegmenter(_options with { WindowDuration = TimeSpan.FromTicks(_window.Length * _ticksPerSample) });
         _fill = 0;
         _windowStart = position;
+        _gate.Reset();
         lock (_scoring)
         {
             if (!_disposed)
@@ -113,15 +121,35 @@ internal sealed class VadWindower : IDisposable
 
     private (VadEventKind, long) ScoreWindow()
     {
-        float probability;
-        lock (_scoring)
+        var probability = 0f;
+        var quiet = _segmenter.Phase == VadPhase.Quiet;
+        if (_gate.Admit(_window, quiet))
         {
-            if (_disposed)
+            lock (_scoring)
             {
-                return (VadEventKind.None, 0);
+                if (_disposed)
+                {
+                    return (VadEventKind.None, 0);
+                }
+
+                for (var i = 0; i < _gate.PreRollCount; i++)
+                {
+                    _vad.Score(_gate.PreRoll(i)); // the model's state catches up with the audio before the onset
+                }
+
+                probability = _vad.Score(_window);
             }
 
-            probability = _vad.Score(_window);
+            if (_gate.Scored(probability, quiet))
+            {
+                lock (_scoring)
+                {
+                    if (!_disposed)
+                    {
+                        _vad.Reset(); // the gate closed: the model starts fresh when it opens (see SilenceGate.Scored)
+                    }
+                }
+            }
         }
 
         var e = _segmenter.Process(probability, TimeSpan.FromTicks(_windowStart * _ticksPerSample));

@@ -7,8 +7,11 @@ namespace Parley.Providers.Local;
 /// <summary>
 /// Keeps loaded pocketsphinx decoders for reuse across utterances and streams. Loading a decoder parses the
 /// dictionary and acoustic model (hundreds of milliseconds); the 5prealpha API offers no way to share one loaded
-/// acoustic model between decoders, so the pool shares whole decoders instead: a stream rents one for its lifetime
-/// and gives it back on dispose. A decoder is only ever used by the one stream that rented it.
+/// acoustic model between decoders, so the pool shares whole decoders instead: a stream rents one at the first audio
+/// of an utterance and gives it back at the utterance's end (or on dispose), so the decoders alive follow the users
+/// speaking at once, not the open streams. At most <see cref="PocketSphinxOptions.MaxIdleDecoders"/> are kept idle
+/// (configuration <c>Parley:Local:PocketSphinx:MaxIdleDecoders</c>); more are freed when returned. A decoder is only
+/// ever used by the one stream that rented it.
 /// </summary>
 internal sealed partial class PocketSphinxDecoderPool : IDisposable
 {
@@ -17,6 +20,7 @@ internal sealed partial class PocketSphinxDecoderPool : IDisposable
     private readonly int _maxIdle;
     private readonly ILogger _logger;
     private int _disposed;
+    private int _rented;
 
     internal PocketSphinxDecoderPool(PocketSphinxOptions options, ILogger logger)
     {
@@ -38,16 +42,22 @@ internal sealed partial class PocketSphinxDecoderPool : IDisposable
 
     public int IdleCount => _idle.Count;
 
+    /// <summary>Decoders rented and not yet given back (streams in an utterance).</summary>
+    public int RentedCount => Volatile.Read(ref _rented);
+
     /// <summary>An idle decoder, or a freshly loaded one when none is idle (blocks for the model load).</summary>
     public PocketSphinxDecoder Rent()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _idle.TryTake(out var decoder) ? decoder : Load();
+        var decoder = _idle.TryTake(out var idle) ? idle : Load();
+        Interlocked.Increment(ref _rented);
+        return decoder;
     }
 
     /// <summary>Gives back a decoder that is between utterances; disposes it when the pool is full or disposed.</summary>
     public void Return(PocketSphinxDecoder decoder)
     {
+        Interlocked.Decrement(ref _rented);
         if (Volatile.Read(ref _disposed) != 0 || _idle.Count >= _maxIdle)
         {
             decoder.Dispose();
@@ -59,6 +69,13 @@ internal sealed partial class PocketSphinxDecoderPool : IDisposable
         {
             late.Dispose();
         }
+    }
+
+    /// <summary>Frees a rented decoder that cannot be reused (it failed mid-utterance).</summary>
+    public void Discard(PocketSphinxDecoder decoder)
+    {
+        Interlocked.Decrement(ref _rented);
+        decoder.Dispose();
     }
 
     /// <summary>Loads decoders until <paramref name="count"/> are idle (e.g. at server start).</summary>
@@ -83,7 +100,8 @@ internal sealed partial class PocketSphinxDecoderPool : IDisposable
         }
     }
 
-    private PocketSphinxDecoder Load()
+    /// <summary>Throws the clear error of a missing model file (checked when a stream starts, before any decoder is rented).</summary>
+    public void CheckModelFiles()
     {
         foreach (var file in (ReadOnlySpan<string>)[Path.Combine(ModelDirectory, "en-us", "mdef"), Path.Combine(ModelDirectory, "en-us.lm.bin"), Path.Combine(ModelDirectory, "cmudict-en-us.dict")])
         {
@@ -94,6 +112,11 @@ internal sealed partial class PocketSphinxDecoderPool : IDisposable
             }
         }
 
+    }
+
+    private PocketSphinxDecoder Load()
+    {
+        CheckModelFiles();
         var started = Stopwatch.GetTimestamp();
         var decoder = new PocketSphinxDecoder(PocketSphinxDecoderHandle.Create(_arguments));
         LogDecoderLoaded(_logger, Stopwatch.GetElapsedTime(started).TotalMilliseconds);

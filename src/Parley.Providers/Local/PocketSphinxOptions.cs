@@ -1,6 +1,6 @@
 namespace Parley.Providers.Local;
 
-/// <summary>Settings of the local pocketsphinx recogniser (an immutable snapshot).</summary>
+/// <summary>Settings of the local pocketsphinx recogniser (an immutable snapshot; the server binds <c>Parley:Local:PocketSphinx</c>).</summary>
 public sealed record PocketSphinxOptions
 {
     /// <summary>Where Debian's <c>pocketsphinx-en-us</c> installs the US English models.</summary>
@@ -9,7 +9,10 @@ public sealed record PocketSphinxOptions
     /// <summary>Directory holding <c>en-us/</c> (acoustic model), <c>en-us.lm.bin</c> and <c>cmudict-en-us.dict</c>.</summary>
     public string ModelDirectory { get; init; } = DebianModelDirectory;
 
-    /// <summary>Loaded decoders kept for reuse when no stream holds them.</summary>
+    /// <summary>
+    /// Loaded decoders kept for reuse when no utterance holds them (each holds the acoustic and language model, ~60–90
+    /// MB): the peak of users speaking at once that is served without loading one (~0.3–1 s); more are freed when returned.
+    /// </summary>
     public int MaxIdleDecoders { get; init; } = 4;
 
     /// <summary>

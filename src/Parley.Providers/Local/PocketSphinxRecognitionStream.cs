@@ -9,9 +9,11 @@ namespace Parley.Providers.Local;
 /// One recognition stream over a pooled pocketsphinx decoder. Pushes queue pooled copies of the samples for the
 /// decoding worker (see <see cref="RecognitionStreamBase"/>), so they never wait on recognition; the queue is bounded but
 /// generous (<see cref="PocketSphinxOptions.InputQueueCapacity"/>) and waits rather than drop audio when full.
-/// The worker rents a decoder (loading one if the pool is empty), starts an utterance at the first audio after an
-/// end, checks the hypothesis every <see cref="PocketSphinxOptions.PartialInterval"/> of audio and emits a partial when
-/// it changed, and emits one final result per end of utterance (empty text when nothing was said).
+/// The worker rents a decoder from the shared pool at the first audio of an utterance (loading one if the pool is
+/// empty) and gives it back at the utterance's end, so a stream that waits between utterances (the warm stream of an
+/// idle session) holds no decoder: memory follows the concurrent speakers, not the open streams. It checks the
+/// hypothesis every <see cref="PocketSphinxOptions.PartialInterval"/> of audio and emits a partial when it changed, and
+/// emits one final result per end of utterance (empty text when nothing was said).
 /// </summary>
 internal sealed partial class PocketSphinxRecognitionStream : RecognitionStreamBase
 {
@@ -38,7 +40,7 @@ internal sealed partial class PocketSphinxRecognitionStream : RecognitionStreamB
         var reusable = false;
         try
         {
-            decoder = _pool.Rent();
+            _pool.CheckModelFiles(); // a missing model fails the stream at once, not at the first utterance
             reusable = true;
             var sinceCheck = 0;
             var lastPartial = string.Empty;
@@ -48,7 +50,13 @@ internal sealed partial class PocketSphinxRecognitionStream : RecognitionStreamB
                 {
                     if (piece.IsEndOfUtterance)
                     {
-                        var text = decoder.InUtterance ? decoder.EndUtterance() : string.Empty;
+                        var text = decoder is { InUtterance: true } ? decoder.EndUtterance() : string.Empty;
+                        if (decoder is not null)
+                        {
+                            _pool.Return(decoder); // between utterances the stream holds no decoder
+                            decoder = null;
+                        }
+
                         sinceCheck = 0;
                         lastPartial = string.Empty;
                         await results.WriteAsync(new SpeechRecognitionResult(text, IsFinal: true), cancellationToken)
@@ -58,6 +66,7 @@ internal sealed partial class PocketSphinxRecognitionStream : RecognitionStreamB
 
                     try
                     {
+                        decoder ??= _pool.Rent();
                         reusable = false;
                         if (!decoder.InUtterance)
                         {
@@ -121,7 +130,7 @@ internal sealed partial class PocketSphinxRecognitionStream : RecognitionStreamB
         }
         else
         {
-            decoder.Dispose();
+            _pool.Discard(decoder);
         }
     }
 

@@ -93,6 +93,79 @@ public sealed class PocketSphinxRecognizerTests(PocketSphinxFixture fixture, ITe
     }
 
     [Fact]
+    public async Task IdleStreams_HoldNoDecoder_EvenAfterAnUtterance()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var streams = new List<ISpeechRecognitionStream>();
+        try
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                streams.Add(Provider.Open(new SpeechRecognitionOptions(null, null)));
+            }
+
+            // An end with no audio: each worker runs and answers (an empty final) without renting a decoder.
+            foreach (var stream in streams)
+            {
+                await stream.EndUtteranceAsync(timeout.Token);
+            }
+
+            foreach (var stream in streams)
+            {
+                var results = await ReadThroughFinalsAsync(stream, finals: 1, timeout.Token);
+                Assert.Equal(string.Empty, Assert.Single(results).Text);
+            }
+
+            Assert.Equal(0, Provider.Pool.RentedCount);
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SpeakingStream_RentsOneDecoderForTheUtterance_AndGivesItBackAtItsEnd()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        await using var idle = Provider.Open(new SpeechRecognitionOptions(null, null));
+        await using var stream = Provider.Open(new SpeechRecognitionOptions(null, null));
+        var idleBefore = Provider.Pool.IdleCount;
+        var results = stream.Results(timeout.Token).GetAsyncEnumerator(timeout.Token);
+
+        await PushInPiecesAsync(stream, WithSilence(SpeechTestAudio.Speech("What is the weather like today?")), timeout.Token);
+        Assert.True(await results.MoveNextAsync());
+        Assert.False(results.Current.IsFinal); // a partial: the worker is decoding the utterance
+        Assert.Equal(1, Provider.Pool.RentedCount);
+
+        await stream.EndUtteranceAsync(timeout.Token);
+        while (!results.Current.IsFinal)
+        {
+            Assert.True(await results.MoveNextAsync());
+        }
+
+        Assert.Contains("weather", results.Current.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, Provider.Pool.RentedCount);
+        Assert.Equal(Math.Max(idleBefore, 1), Provider.Pool.IdleCount);
+
+        // The next utterance of the same stream rents again and is recognised.
+        await PushInPiecesAsync(stream, WithSilence(SpeechTestAudio.Speech("Good morning, how are you?")), timeout.Token);
+        await stream.EndUtteranceAsync(timeout.Token);
+        do
+        {
+            Assert.True(await results.MoveNextAsync());
+        }
+        while (!results.Current.IsFinal);
+
+        Assert.Contains("morning", results.Current.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, Provider.Pool.RentedCount);
+        await results.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Dispose_MidUtterance_EndsResultsAndReturnsDecoderToPool()
     {
         using var timeout = new CancellationTokenSource(Timeout);
