@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
 using Parley.Core.Turns;
@@ -9,7 +10,10 @@ namespace Parley.Core.Input;
 /// Positions are in samples since the start. Fed with pieces no longer than one window, so each piece completes at
 /// most one window and yields at most one event. Owns the VAD: it is scored and disposed under one lock, so a native
 /// VAD is freed only between windows and never scored after (a push racing the dispose scores nothing).
-/// Nothing is allocated per window. <see cref="Push"/> must not be called concurrently.
+/// A VAD that scores asynchronously (<see cref="IVoiceActivityDetector.ScoreAsync"/>: batched across sessions) is only
+/// handed the window under the lock; its result is awaited outside it, and a dispose meanwhile gives no event.
+/// Nothing is allocated per window (the asynchronous continuation is pooled). <see cref="PushAsync"/> must not be
+/// called concurrently, nor again before the previous call completed.
 /// </summary>
 internal sealed class VadWindower : IDisposable
 {
@@ -75,10 +79,11 @@ internal sealed class VadWindower : IDisposable
     }
 
     /// <summary>
-    /// Adds a piece (at most <see cref="WindowSamples"/> long). Returns the event of the window it completed, with the
-    /// speech boundary in samples, or <see cref="VadEventKind.None"/>; nothing once disposed.
+    /// Adds a piece (at most <see cref="WindowSamples"/> long). Gives the event of the window it completed, with the
+    /// speech boundary in samples, or <see cref="VadEventKind.None"/>; nothing once disposed. Completes synchronously
+    /// unless the piece completed a window and the VAD scores it asynchronously; the piece is read before this returns.
     /// </summary>
-    public (VadEventKind Kind, long Boundary) Push(ReadOnlySpan<short> piece)
+    public ValueTask<(VadEventKind Kind, long Boundary)> PushAsync(ReadOnlySpan<short> piece, CancellationToken cancellationToken)
     {
         if (piece.Length > _window.Length)
         {
@@ -88,15 +93,23 @@ internal sealed class VadWindower : IDisposable
         var n = Math.Min(piece.Length, _window.Length - _fill);
         piece[..n].CopyTo(_window.AsSpan(_fill));
         _fill += n;
-        var result = (VadEventKind.None, 0L);
-        if (_fill == _window.Length)
+        if (_fill != _window.Length)
         {
-            result = ScoreWindow();
-            piece[n..].CopyTo(_window);
-            _fill = piece.Length - n;
+            return new((VadEventKind.None, 0L));
         }
 
-        return result;
+        // The VAD has read the window once ScoreWindow returns (even when its score is still to come).
+        var score = ScoreWindow(cancellationToken);
+        piece[n..].CopyTo(_window);
+        _fill = piece.Length - n;
+        return score.IsCompletedSuccessfully ? new(Segment(score.Result)) : SegmentAsync(score);
+    }
+
+    /// <summary><see cref="PushAsync"/> for a VAD that scores synchronously (blocks on an asynchronous one).</summary>
+    public (VadEventKind Kind, long Boundary) Push(ReadOnlySpan<short> piece)
+    {
+        var pending = PushAsync(piece, CancellationToken.None);
+        return pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
     }
 
     public void Dispose()
@@ -111,17 +124,44 @@ internal sealed class VadWindower : IDisposable
         }
     }
 
-    private (VadEventKind, long) ScoreWindow()
+    /// <summary>The window's speech probability, or <see cref="float.NaN"/> when disposed (no event).</summary>
+    private ValueTask<float> ScoreWindow(CancellationToken cancellationToken)
     {
-        float probability;
+        ValueTask<float> probability;
         lock (_scoring)
         {
             if (_disposed)
             {
-                return (VadEventKind.None, 0);
+                return new(float.NaN);
             }
 
-            probability = _vad.Score(_window);
+            probability = _vad.ScoreAsync(_window, cancellationToken);
+        }
+
+        return probability;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(VadEventKind, long)> SegmentAsync(ValueTask<float> score)
+    {
+        float probability;
+        try
+        {
+            probability = await score.ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (Volatile.Read(ref _disposed))
+        {
+            return (VadEventKind.None, 0); // disposed while the window waited for its batch
+        }
+
+        return Segment(probability);
+    }
+
+    private (VadEventKind, long) Segment(float probability)
+    {
+        if (float.IsNaN(probability) || Volatile.Read(ref _disposed))
+        {
+            return (VadEventKind.None, 0);
         }
 
         var e = _segmenter.Process(probability, TimeSpan.FromTicks(_windowStart * _ticksPerSample));

@@ -26,7 +26,7 @@ public static class RoomHosting
         services.TryAddSingleton<IRoomAppDirectory, RoomAppDirectory>();
         services.AddParleyRtc(builder.Configuration);
         services.AddParleyOutboundPolicy(builder.Configuration);
-        services.AddLocalSpeechEngines();
+        services.AddLocalSpeechEngines(vad: builder.Configuration.GetSection(SileroVadOptions.SectionName).Get<SileroVadOptions>());
         services.AddDashScope(builder.Configuration);
         services.AddMiniMax(builder.Configuration);
         services.AddAliyunNls(builder.Configuration);
