@@ -22,7 +22,7 @@ internal sealed class BatchedSileroVad : IVoiceActivityDetector, IValueTaskSourc
     private const int Disposed = 4;
     private const float Scale = 1f / 32768f;
 
-    private readonly SileroBatchScorer _scorer;
+    private readonly Action<BatchedSileroVad> _enqueue;
 
     // The row: [context (64) | window (512)] as the model's input, and the state [2][128]. Written by the caller only
     // while Idle, by the worker only while Running/Completing.
@@ -32,7 +32,8 @@ internal sealed class BatchedSileroVad : IVoiceActivityDetector, IValueTaskSourc
     private CancellationToken _cancellation;
     private int _status;
 
-    internal BatchedSileroVad(SileroBatchScorer scorer) => _scorer = scorer;
+    /// <param name="enqueue">Hands a queued row to the batch worker (<see cref="SileroBatchScorer.Enqueue"/>).</param>
+    internal BatchedSileroVad(Action<BatchedSileroVad> enqueue) => _enqueue = enqueue;
 
     public int WindowSamples => SileroVad.Window;
 
@@ -77,7 +78,7 @@ internal sealed class BatchedSileroVad : IVoiceActivityDetector, IValueTaskSourc
             throw new ObjectDisposedException(nameof(BatchedSileroVad));
         }
 
-        _scorer.Enqueue(this);
+        _enqueue(this);
         return new ValueTask<float>(this, version);
     }
 

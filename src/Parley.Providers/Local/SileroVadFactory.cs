@@ -73,7 +73,7 @@ public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposabl
     public IVoiceActivityDetector Create()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _scorer is null ? new SileroVad(_session) : new BatchedSileroVad(_scorer);
+        return _scorer is null ? new SileroVad(_session) : new BatchedSileroVad(_scorer.Enqueue);
     }
 
     /// <summary>
