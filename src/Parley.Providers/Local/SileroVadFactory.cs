@@ -36,14 +36,7 @@ public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposabl
                 modelPath);
         }
 
-        // The model is tiny (one 32 ms window per call); one thread per run keeps many sessions from fighting for cores.
-        _options = new SessionOptions
-        {
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
+        _options = CreateSessionOptions();
         try
         {
             _session = new InferenceSession(modelPath, _options);
@@ -61,6 +54,18 @@ public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposabl
             _scorer = new SileroBatchScorer(_session, options);
         }
     }
+
+    /// <summary>
+    /// The ONNX Runtime settings of the VAD session: one thread per run (a batch or a window is small work; more threads
+    /// would only fight the sessions' other work for the cores), sequential, all graph optimisations.
+    /// </summary>
+    internal static SessionOptions CreateSessionOptions() => new()
+    {
+        IntraOpNumThreads = 1,
+        InterOpNumThreads = 1,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+    };
 
     /// <summary>The settings in use.</summary>
     public SileroVadOptions Options { get; }
