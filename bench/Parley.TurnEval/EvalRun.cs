@@ -236,9 +236,29 @@ internal sealed class CountingVad(IVoiceActivityDetector inner, CountingVad.Coun
         return p;
     }
 
+    /// <summary>The inner VAD's asynchronous (batched) scoring, counted when its result is in.</summary>
+    public ValueTask<float> ScoreAsync(ReadOnlySpan<short> window, CancellationToken cancellationToken)
+    {
+        var pending = inner.ScoreAsync(window, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+        {
+            counter.Add();
+            return pending;
+        }
+
+        return CountedAsync(pending);
+    }
+
     public void Reset() => inner.Reset();
 
     public void Dispose() => inner.Dispose();
+
+    private async ValueTask<float> CountedAsync(ValueTask<float> pending)
+    {
+        var p = await pending.ConfigureAwait(false);
+        counter.Add();
+        return p;
+    }
 
     /// <summary>Windows scored by every VAD of one run (a run re-creates its VAD when the listening setup changes).</summary>
     internal sealed class Counter

@@ -14,11 +14,11 @@ public interface IVoiceActivityDetector : IDisposable
     /// together (one model call for a batch, on a shared worker). The window is read before this returns, so the
     /// caller may reuse it at once. One window at a time per detector: await each result before the next call, and
     /// before <see cref="Reset"/>. A detector disposed before its window was scored fails the result with
-    /// <see cref="ObjectDisposedException"/>; a cancelled token fails it with <see cref="OperationCanceledException"/>
-    /// (a window already in the model's batch is scored). The default scores synchronously with <see cref="Score"/>.
+    /// <see cref="ObjectDisposedException"/>; a token cancelled before the window reached the model fails it with
+    /// <see cref="OperationCanceledException"/>. The default scores synchronously with <see cref="Score"/> (the token
+    /// is not needed for work that is done when this returns).
     /// </summary>
-    ValueTask<float> ScoreAsync(ReadOnlySpan<short> window, CancellationToken cancellationToken) =>
-        cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<float>(cancellationToken) : new(Score(window));
+    ValueTask<float> ScoreAsync(ReadOnlySpan<short> window, CancellationToken cancellationToken) => new(Score(window));
 
     void Reset();
 }
