@@ -114,6 +114,9 @@ internal sealed class SileroBatchWorkerOperation : IHotPathOperation
 
     public long OffThreadAllocatedBytes => _factory.Scorer!.WorkerAllocatedBytes;
 
+    /// <summary>Windows per model call so far (how well the worker batched).</summary>
+    public double WindowsPerCall => (double)_factory.Scorer!.Windows / Math.Max(1, _factory.Scorer.Batches);
+
     public int Invoke()
     {
         var frames = _audio.Length / 512;
