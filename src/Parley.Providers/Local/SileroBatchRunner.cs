@@ -6,9 +6,9 @@ namespace Parley.Providers.Local;
 /// <summary>
 /// Runs one batch of Silero rows through the model: gathers each row's input [576] and state (two layers of 128) into
 /// pinned batch tensors, makes one <c>RunWithBinding</c> call with input [B, 576] and state [2, B, 128], and scatters
-/// the new state and the probability back to each row. The buffers grow by powers of two (never shrink); the tensors
-/// and the IO binding of each batch size are made once per buffer size and kept, so a batch allocates nothing managed.
-/// One runner belongs to one worker thread.
+/// the new state and the probability back to each row. The buffers grow by powers of two (never shrink); when they
+/// grow, the tensors and the IO binding of every batch size up to the new capacity are made at once and kept, so a
+/// batch allocates nothing managed (only the few growths do). One runner belongs to one worker thread.
 /// </summary>
 internal sealed class SileroBatchRunner : IDisposable
 {
@@ -28,11 +28,14 @@ internal sealed class SileroBatchRunner : IDisposable
     private long _allocated;
     private bool _disposed;
 
-    public SileroBatchRunner(InferenceSession session)
+    /// <param name="session">The Silero v5 session (shared; ONNX Runtime's runs are thread-safe).</param>
+    /// <param name="initialRows">Rows the buffers and bindings are made for now (more grow them later).</param>
+    public SileroBatchRunner(InferenceSession session, int initialRows = 1)
     {
         _session = session;
         _sampleRate[0] = SileroVad.SampleRate;
         _sampleRateValue = OrtValue.CreateTensorValueFromMemory(_sampleRate, []);
+        Reserve(initialRows);
     }
 
     /// <summary>Managed bytes allocated on the thread running this runner's batches, over all its batches.</summary>
@@ -120,9 +123,13 @@ internal sealed class SileroBatchRunner : IDisposable
         _stateOut = GC.AllocateArray<float>(capacity * 2 * Width, pinned: true);
         _output = GC.AllocateArray<float>(capacity, pinned: true);
         _bindings = new Binding?[capacity + 1];
+        for (var rows = 1; rows <= capacity; rows++)
+        {
+            _bindings[rows] = new Binding(this, rows);
+        }
     }
 
-    private Binding BindingFor(int batch) => _bindings[batch] ??= new Binding(this, batch);
+    private Binding BindingFor(int batch) => _bindings[batch]!;
 
     private void DisposeBindings()
     {

@@ -15,6 +15,9 @@ internal sealed class SileroBatchScorer : IDisposable
     /// <summary>Floats of one row's state per layer (the state tensor is [2, B, 128]).</summary>
     internal const int StateWidth = 128;
 
+    /// <summary>Rows each worker's buffers hold from the start (they grow by powers of two up to MaxBatch).</summary>
+    internal const int InitialRows = 16;
+
     // A Monitor (not Lock) because the workers wait on it.
     private readonly object _sync = new();
     private readonly int _maxBatch;
@@ -42,7 +45,7 @@ internal sealed class SileroBatchScorer : IDisposable
         _threads = new Thread[options.BatchWorkers];
         for (var i = 0; i < _threads.Length; i++)
         {
-            _runners[i] = new SileroBatchRunner(session);
+            _runners[i] = new SileroBatchRunner(session, Math.Min(InitialRows, _maxBatch));
             _threads[i] = new Thread(Work) { IsBackground = true, Name = $"Parley VAD batch {i}" };
         }
 
