@@ -198,3 +198,49 @@ public class ControlApiBenchmarks : HotPathBenchmarks
     [Benchmark]
     public int EnvelopeSerialize() => _envelope.Invoke();
 }
+
+/// <summary>
+/// The batched Silero VAD per window: one model call of B sessions' windows (B = 1, 16, 64, 256), against today's
+/// unbatched per-session call (the baseline); each benchmark reports time per window (OperationsPerInvoke = B).
+/// </summary>
+[MemoryDiagnoser]
+public class VadBatchBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _unbatched = null!;
+    private IHotPathOperation _batch1 = null!;
+    private IHotPathOperation _batch16 = null!;
+    private IHotPathOperation _batch64 = null!;
+    private IHotPathOperation _batch256 = null!;
+    private IHotPathOperation _worker16 = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _unbatched = Create(HotPathOperations.SileroVadScore);
+        _batch1 = Create(HotPathOperations.SileroVadBatch1);
+        _batch16 = Create(HotPathOperations.SileroVadBatch16);
+        _batch64 = Create(HotPathOperations.SileroVadBatch64);
+        _batch256 = Create(HotPathOperations.SileroVadBatch256);
+        _worker16 = Create(HotPathOperations.SileroVadBatchWorker16);
+    }
+
+    /// <summary>Today's path: one model call per window per session, on the caller's thread.</summary>
+    [Benchmark(Baseline = true)]
+    public int Unbatched() => _unbatched.Invoke();
+
+    [Benchmark(OperationsPerInvoke = 1)]
+    public int Batch1() => _batch1.Invoke();
+
+    [Benchmark(OperationsPerInvoke = 16)]
+    public int Batch16() => _batch16.Invoke();
+
+    [Benchmark(OperationsPerInvoke = 64)]
+    public int Batch64() => _batch64.Invoke();
+
+    [Benchmark(OperationsPerInvoke = 256)]
+    public int Batch256() => _batch256.Invoke();
+
+    /// <summary>16 sessions through the shared worker thread, submit to result (includes the thread hand-offs).</summary>
+    [Benchmark(OperationsPerInvoke = 16)]
+    public int Worker16() => _worker16.Invoke();
+}

@@ -224,7 +224,13 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
     }
 }
 
-/// <summary>A VAD that counts the windows it scored, so the runner can keep the fake clock from running ahead of it.</summary>
+/// <summary>
+/// A VAD that counts the windows it scored, so the runner can keep the fake clock from running ahead of it. It scores
+/// synchronously (<see cref="IVoiceActivityDetector.ScoreAsync"/>'s default calls <see cref="Score"/>, which for the
+/// batched Silero waits for the batch worker): counted only once the pipeline has the score, so the fake clock never
+/// runs ahead of the pipeline's decision. The batched model is what is measured; the asynchronous seam's equivalence
+/// is tested in tests/Parley.Core.Tests/Input/AsyncVadPipelineTests.cs.
+/// </summary>
 internal sealed class CountingVad(IVoiceActivityDetector inner, CountingVad.Counter counter) : IVoiceActivityDetector
 {
     public int WindowSamples => inner.WindowSamples;

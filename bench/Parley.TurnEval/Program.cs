@@ -1,7 +1,7 @@
 using Parley.Providers.Local;
 using Parley.TurnEval;
 
-// Parley turn-taking evaluation (issue 14): `dotnet run -c Release --project bench/Parley.TurnEval [-- --quick] [--level low|medium|high] [--out FILE]`.
+// Parley turn-taking evaluation (issue 14): `dotnet run -c Release --project bench/Parley.TurnEval [-- --quick] [--level low|medium|high] [--out FILE] [--vad-batch-workers N]`.
 var quick = args.Contains("--quick");
 var outIndex = Array.IndexOf(args, "--out");
 var outFile = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
@@ -30,7 +30,9 @@ Console.CancelKeyPress += (_, e) =>
 Console.WriteLine("making the evaluation set (flite, espeak-ng, sox) …");
 var onlyIndex = Array.IndexOf(args, "--only");
 var scenarios = EvaluationSet.Build(quick).Where(s => onlyIndex < 0 || s.Name.Contains(args[onlyIndex + 1], StringComparison.Ordinal)).ToList();
-using var vad = new SileroVadFactory();
+var workersIndex = Array.IndexOf(args, "--vad-batch-workers"); // 0 = unbatched (before issue 15), default 1
+var workers = workersIndex >= 0 && workersIndex + 1 < args.Length ? int.Parse(args[workersIndex + 1], System.Globalization.CultureInfo.InvariantCulture) : 1;
+using var vad = new SileroVadFactory(options: new SileroVadOptions { BatchWorkers = workers });
 var interruption = Parley.Server.Zego.ZegoConfig.ToInterruptionPolicy(0, null, vadObject);
 var runner = new EvalRunner(vad, () => interruption, () => turnOptions);
 // One untimed scenario first: the first one pays the model's load and the JIT, in real time the clock must wait for.

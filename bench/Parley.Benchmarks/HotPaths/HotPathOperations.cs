@@ -15,6 +15,9 @@ internal interface IHotPathOperation : IDisposable
 {
     /// <summary>Does one call and returns a value derived from its output (so the work cannot be optimised away).</summary>
     int Invoke();
+
+    /// <summary>Bytes allocated so far on threads other than the caller's for these calls (a worker thread's); 0 for most.</summary>
+    long OffThreadAllocatedBytes => 0;
 }
 
 /// <summary>
@@ -63,6 +66,7 @@ internal static partial class HotPathOperations
         AddApi(all);
         AddClock(all);
         AddGate(all);
+        AddBatchedVad(all);
         return all;
     }
 
@@ -71,6 +75,8 @@ internal static partial class HotPathOperations
     static partial void AddClock(Dictionary<string, Func<IHotPathOperation>> all);
 
     static partial void AddGate(Dictionary<string, Func<IHotPathOperation>> all);
+
+    static partial void AddBatchedVad(Dictionary<string, Func<IHotPathOperation>> all);
 
     /// <summary>One second of voice-like test audio: two tones with a slow amplitude envelope plus deterministic noise.</summary>
     public static short[] TestAudio(int sampleRate, double seconds = 1.0)
@@ -114,7 +120,8 @@ internal sealed class SileroVadScoreOperation : IHotPathOperation
 
     public SileroVadScoreOperation()
     {
-        _factory = new SileroVadFactory();
+        // Unbatched: one model call per window on the caller's thread (the batched path is SileroVad.Batch.*).
+        _factory = new SileroVadFactory(options: new SileroVadOptions { BatchWorkers = 0 });
         _vad = _factory.Create();
         _cursor = new FrameCursor(_vad.WindowSamples, _audio.Length);
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
@@ -127,27 +128,20 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-        // Synchronous while the recogniser takes audio synchronously (the usual case): no state machine per frame.
+        // Synchronous while the VAD scores and the recogniser takes audio synchronously: no state machine per frame.
         while (!samples.IsEmpty)
         {
             var n = Math.Min(samples.Length, _pieceLength);
-            var (session, from, end) = Process(samples.Span[..n]);
-            samples = samples[n..];
-            if (session is null)
+            if (!Process(samples.Span[..n], cancellationToken, out var decided, out var scoring))
             {
-                continue;
+                return ContinueAfterVadAsync(scoring, n, samples[n..], cancellationToken);
             }
 
-            var (first, second) = _preRoll.Range(from, _preRoll.Total);
-            for (var stage = 0; stage < 3; stage++)
+            samples = samples[n..];
+            var pending = StreamDecided(decided, samples, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
             {
-                var pending = Stream(session, stage, first, second, end, cancellationToken);
-                if (!pending.IsCompletedSuccessfully)
-                {
-                    return ContinueAsync(pending, session, stage, first, second, end, samples, cancellationToken);
-                }
-
-                pending.GetAwaiter().GetResult();
+                return pending;
             }
         }
 
@@ -313,6 +307,50 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         _ => ValueTask.CompletedTask,
     };
 
+    /// <summary>
+    /// Streams what one piece's decision gave to the recogniser; completes synchronously unless the recogniser makes it
+    /// wait (then the rest of the push, <paramref name="rest"/>, continues after it).
+    /// </summary>
+    private ValueTask StreamDecided((RecognitionSession? Session, long From, bool End) decided, ReadOnlyMemory<short> rest, CancellationToken cancellationToken)
+    {
+        if (decided.Session is not { } session)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var (first, second) = _preRoll.Range(decided.From, _preRoll.Total);
+        for (var stage = 0; stage < 3; stage++)
+        {
+            var pending = Stream(session, stage, first, second, decided.End, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return ContinueAsync(pending, session, stage, first, second, decided.End, rest, cancellationToken);
+            }
+
+            pending.GetAwaiter().GetResult();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The rest of <see cref="PushAsync"/> once the VAD's score is still to come (a batched VAD): the decision and its
+    /// streaming run when it arrives (nothing else touches the stages meanwhile: pushes are sequential). Pooled: no
+    /// allocation per window.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ContinueAfterVadAsync(
+        ValueTask<(VadEventKind Kind, long Boundary)> scoring, int pieceLength, ReadOnlyMemory<short> rest, CancellationToken cancellationToken)
+    {
+        var (kind, boundary) = await scoring.ConfigureAwait(false);
+        var decided = Decide(kind, boundary, pieceLength);
+        await StreamDecided(decided, ReadOnlyMemory<short>.Empty, cancellationToken).ConfigureAwait(false);
+        if (!rest.IsEmpty)
+        {
+            await PushAsync(rest, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The rest of <see cref="PushAsync"/> once the recogniser made it wait (the ring is not written meanwhile).</summary>
     private async ValueTask ContinueAsync(
         ValueTask pending,
@@ -333,9 +371,17 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         await PushAsync(rest, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Runs one piece through the stages before the recogniser; returns what to stream (null: nothing).</summary>
-    private (RecognitionSession? Session, long From, bool End) Process(ReadOnlySpan<short> piece)
+    /// <summary>
+    /// Runs one piece through the stages before the recogniser. True: <paramref name="decided"/> is what to stream (null
+    /// session: nothing). False: the VAD's score is still to come (<paramref name="scoring"/>); finish with <see cref="Decide"/>.
+    /// </summary>
+    private bool Process(
+        ReadOnlySpan<short> piece,
+        CancellationToken cancellationToken,
+        out (RecognitionSession? Session, long From, bool End) decided,
+        out ValueTask<(VadEventKind Kind, long Boundary)> scoring)
     {
+        scoring = default;
         var near = _near.AsSpan(0, piece.Length);
         piece.CopyTo(near);
         if (!_processors.IsEmpty)
@@ -357,12 +403,26 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
             }
         }
 
-        if (_listenOnDemand && !ListeningPiece(piece.Length, out var stopped))
+        if (_listenOnDemand && !ListeningPiece(piece.Length, out decided))
         {
-            return stopped;
+            return true;
         }
 
-        var (kind, boundary) = _vad.Push(near);
+        scoring = _vad.PushAsync(near, cancellationToken);
+        if (!scoring.IsCompletedSuccessfully)
+        {
+            decided = default;
+            return false;
+        }
+
+        var (kind, boundary) = scoring.Result;
+        decided = Decide(kind, boundary, piece.Length);
+        return true;
+    }
+
+    /// <summary>What the VAD's event for one piece means for the turn; returns what to stream (null: nothing).</summary>
+    private (RecognitionSession? Session, long From, bool End) Decide(VadEventKind kind, long boundary, int pieceLength)
+    {
         lock (_gate)
         {
             if (Volatile.Read(ref _disposed) != 0)
@@ -372,7 +432,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
 
             var total = _preRoll.Total;
             var session = _inUtterance ? _utteranceSession : null;
-            var from = Math.Max(total - piece.Length, _pushedUntil);
+            var from = Math.Max(total - pieceLength, _pushedUntil);
             var end = false;
             if (kind == VadEventKind.SpeechStarted)
             {

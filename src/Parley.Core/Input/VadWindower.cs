@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
 using Parley.Core.Turns;
@@ -9,9 +10,13 @@ namespace Parley.Core.Input;
 /// Positions are in samples since the start. Fed with pieces no longer than one window, so each piece completes at
 /// most one window and yields at most one event. Owns the VAD: it is scored and disposed under one lock, so a native
 /// VAD is freed only between windows and never scored after (a push racing the dispose scores nothing).
-/// Nothing is allocated per window. <see cref="Push"/> must not be called concurrently. A <see cref="SilenceGate"/>
-/// decides whether a window is scored at all (a quiet stream is not run through the model) and which probability the
-/// segmenter sees (0 for a gated window).
+/// A VAD that scores asynchronously (<see cref="IVoiceActivityDetector.ScoreAsync"/>: batched across sessions) is only
+/// handed the window under the lock; its result is awaited outside it, and a dispose meanwhile gives no event.
+/// Nothing is allocated per window (the asynchronous continuation is pooled). <see cref="PushAsync"/> must not be
+/// called concurrently, nor again before the previous call completed.
+/// A <see cref="SilenceGate"/> decides whether a window is scored at all (a quiet stream is not run through the model)
+/// and which probability the segmenter sees (0 for a gated window); when it opens, its pre-roll windows are scored
+/// first, one after the other, so the model's state catches up with the audio before the onset.
 /// </summary>
 internal sealed class VadWindower : IDisposable
 {
@@ -21,6 +26,7 @@ internal sealed class VadWindower : IDisposable
     private VadSegmenterOptions _options;
     private readonly long _ticksPerSample;
     private readonly short[] _window;
+    private readonly short[] _opening;
     private readonly SilenceGate _gate;
     private int _fill;
     private long _windowStart;
@@ -40,6 +46,7 @@ internal sealed class VadWindower : IDisposable
         _segmenter = new VadSegmenter(options with { WindowDuration = TimeSpan.FromTicks(vad.WindowSamples * _ticksPerSample) });
         _options = options;
         _window = new short[vad.WindowSamples];
+        _opening = new short[vad.WindowSamples];
         _gate = new SilenceGate(gate ?? new SilenceGateOptions(), vad.WindowSamples, TimeSpan.FromTicks(vad.WindowSamples * _ticksPerSample));
     }
 
@@ -83,10 +90,11 @@ internal sealed class VadWindower : IDisposable
     }
 
     /// <summary>
-    /// Adds a piece (at most <see cref="WindowSamples"/> long). Returns the event of the window it completed, with the
-    /// speech boundary in samples, or <see cref="VadEventKind.None"/>; nothing once disposed.
+    /// Adds a piece (at most <see cref="WindowSamples"/> long). Gives the event of the window it completed, with the
+    /// speech boundary in samples, or <see cref="VadEventKind.None"/>; nothing once disposed. Completes synchronously
+    /// unless the piece completed a window and the VAD scores it asynchronously; the piece is read before this returns.
     /// </summary>
-    public (VadEventKind Kind, long Boundary) Push(ReadOnlySpan<short> piece)
+    public ValueTask<(VadEventKind Kind, long Boundary)> PushAsync(ReadOnlySpan<short> piece, CancellationToken cancellationToken)
     {
         if (piece.Length > _window.Length)
         {
@@ -96,15 +104,23 @@ internal sealed class VadWindower : IDisposable
         var n = Math.Min(piece.Length, _window.Length - _fill);
         piece[..n].CopyTo(_window.AsSpan(_fill));
         _fill += n;
-        var result = (VadEventKind.None, 0L);
-        if (_fill == _window.Length)
+        if (_fill != _window.Length)
         {
-            result = ScoreWindow();
-            piece[n..].CopyTo(_window);
-            _fill = piece.Length - n;
+            return new((VadEventKind.None, 0L));
         }
 
-        return result;
+        // The VAD has read the window once ScoreWindow returns (even when its score is still to come).
+        var score = ScoreWindow(cancellationToken);
+        piece[n..].CopyTo(_window);
+        _fill = piece.Length - n;
+        return score.IsCompletedSuccessfully ? new(Segment(score.Result)) : SegmentAsync(score);
+    }
+
+    /// <summary><see cref="PushAsync"/> for a VAD that scores synchronously (blocks on an asynchronous one).</summary>
+    public (VadEventKind Kind, long Boundary) Push(ReadOnlySpan<short> piece)
+    {
+        var pending = PushAsync(piece, CancellationToken.None);
+        return pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
     }
 
     public void Dispose()
@@ -119,37 +135,113 @@ internal sealed class VadWindower : IDisposable
         }
     }
 
-    private (VadEventKind, long) ScoreWindow()
+    /// <summary>
+    /// The window's speech probability (0 when the gate skipped it), or <see cref="float.NaN"/> when disposed (no event).
+    /// Has read <see cref="_window"/> when it returns.
+    /// </summary>
+    private ValueTask<float> ScoreWindow(CancellationToken cancellationToken)
     {
-        var probability = 0f;
         var quiet = _segmenter.Phase == VadPhase.Quiet;
-        if (_gate.Admit(_window, quiet))
+        if (!_gate.Admit(_window, quiet))
+        {
+            return new(0f);
+        }
+
+        if (_gate.PreRollCount > 0)
+        {
+            _window.CopyTo(_opening.AsSpan()); // the window is refilled when this returns; the pre-roll is scored first
+            return ScoreOpeningAsync(quiet, cancellationToken);
+        }
+
+        ValueTask<float> probability;
+        lock (_scoring)
+        {
+            if (_disposed)
+            {
+                return new(float.NaN);
+            }
+
+            probability = _vad.ScoreAsync(_window, cancellationToken);
+        }
+
+        return probability.IsCompletedSuccessfully ? new(AfterScored(probability.Result, quiet)) : AfterScoredAsync(probability, quiet);
+    }
+
+    /// <summary>The gate opened: its pre-roll windows, oldest first, then the window that opened it (a copy), in order.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<float> ScoreOpeningAsync(bool quiet, CancellationToken cancellationToken)
+    {
+        ValueTask<float> score;
+        for (var i = 0; i < _gate.PreRollCount; i++)
         {
             lock (_scoring)
             {
                 if (_disposed)
                 {
-                    return (VadEventKind.None, 0);
+                    return float.NaN;
                 }
 
-                for (var i = 0; i < _gate.PreRollCount; i++)
-                {
-                    _vad.Score(_gate.PreRoll(i)); // the model's state catches up with the audio before the onset
-                }
-
-                probability = _vad.Score(_window);
+                score = _vad.ScoreAsync(_gate.PreRoll(i), cancellationToken);
             }
 
-            if (_gate.Scored(probability, quiet))
+            await score.ConfigureAwait(false); // the model's state catches up with the audio before the onset
+        }
+
+        lock (_scoring)
+        {
+            if (_disposed)
             {
-                lock (_scoring)
+                return float.NaN;
+            }
+
+            score = _vad.ScoreAsync(_opening, cancellationToken);
+        }
+
+        return AfterScored(await score.ConfigureAwait(false), quiet);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<float> AfterScoredAsync(ValueTask<float> score, bool quiet) =>
+        AfterScored(await score.ConfigureAwait(false), quiet);
+
+    /// <summary>Tells the gate the model's probability; when the gate closes the model starts fresh (see <see cref="SilenceGate.Scored"/>).</summary>
+    private float AfterScored(float probability, bool quiet)
+    {
+        if (!float.IsNaN(probability) && _gate.Scored(probability, quiet))
+        {
+            lock (_scoring)
+            {
+                if (!_disposed)
                 {
-                    if (!_disposed)
-                    {
-                        _vad.Reset(); // the gate closed: the model starts fresh when it opens (see SilenceGate.Scored)
-                    }
+                    _vad.Reset();
                 }
             }
+        }
+
+        return probability;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(VadEventKind, long)> SegmentAsync(ValueTask<float> score)
+    {
+        float probability;
+        try
+        {
+            probability = await score.ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (Volatile.Read(ref _disposed))
+        {
+            return (VadEventKind.None, 0); // disposed while the window waited for its batch
+        }
+
+        return Segment(probability);
+    }
+
+    private (VadEventKind, long) Segment(float probability)
+    {
+        if (float.IsNaN(probability) || Volatile.Read(ref _disposed))
+        {
+            return (VadEventKind.None, 0);
         }
 
         var e = _segmenter.Process(probability, TimeSpan.FromTicks(_windowStart * _ticksPerSample));

@@ -10,10 +10,12 @@ public static class LocalSpeechHosting
 {
     /// <param name="services">The services.</param>
     /// <param name="recognition">Settings of the pocketsphinx recogniser (defaults when null).</param>
-    public static IServiceCollection AddLocalSpeechEngines(this IServiceCollection services, PocketSphinxOptions? recognition = null)
+    /// <param name="vad">How the Silero VAD runs (batching; defaults when null).</param>
+    public static IServiceCollection AddLocalSpeechEngines(this IServiceCollection services, PocketSphinxOptions? recognition = null, SileroVadOptions? vad = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.TryAddSingleton<IVoiceActivityDetectorFactory>(_ => new SileroVadFactory());
+        vad?.Validate();
+        services.TryAddSingleton<IVoiceActivityDetectorFactory>(_ => new SileroVadFactory(options: vad));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ITextToSpeech, LocalTtsProvider>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ISpeechRecognizer, PocketSphinxRecognizerProvider>(
             sp => new PocketSphinxRecognizerProvider(recognition, sp.GetRequiredService<ILoggerFactory>())));

@@ -6,7 +6,10 @@ namespace Parley.Providers.Local;
 /// <summary>
 /// Creates <see cref="SileroVad"/> detectors over one shared ONNX Runtime session of the Silero VAD v5 model
 /// (<c>models/silero/silero_vad_v5.onnx</c> next to the binaries). The session is loaded once; ONNX Runtime's
-/// <c>Run</c> is thread-safe, and every detector owns its own buffers, IO binding and recurrent state.
+/// <c>Run</c> is thread-safe. With <see cref="SileroVadOptions.BatchWorkers"/> &gt; 0 (the default) the detectors are
+/// <see cref="BatchedSileroVad"/>s whose windows one <see cref="SileroBatchScorer"/> scores in batches across sessions;
+/// with 0 they are <see cref="SileroVad"/>s, each with its own buffers and IO binding, scored on the caller's thread.
+/// Either way every detector keeps its own recurrent state.
 /// </summary>
 public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposable
 {
@@ -15,11 +18,16 @@ public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposabl
 
     private readonly SessionOptions _options;
     private readonly InferenceSession _session;
+    private readonly SileroBatchScorer? _scorer;
     private int _disposed;
 
     /// <summary>Loads the model from <paramref name="modelPath"/>, or from the default path next to the binaries.</summary>
-    public SileroVadFactory(string? modelPath = null)
+    /// <param name="modelPath">The model file; default <see cref="DefaultModelRelativePath"/> next to the binaries.</param>
+    /// <param name="options">Batching settings; default <see cref="SileroVadOptions"/> (one batch worker).</param>
+    public SileroVadFactory(string? modelPath = null, SileroVadOptions? options = null)
     {
+        options ??= new SileroVadOptions();
+        options.Validate();
         modelPath ??= Path.Combine(AppContext.BaseDirectory, DefaultModelRelativePath);
         if (!File.Exists(modelPath))
         {
@@ -28,14 +36,7 @@ public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposabl
                 modelPath);
         }
 
-        // The model is tiny (one 32 ms window per call); one thread per run keeps many sessions from fighting for cores.
-        _options = new SessionOptions
-        {
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
+        _options = CreateSessionOptions();
         try
         {
             _session = new InferenceSession(modelPath, _options);
@@ -47,21 +48,48 @@ public sealed class SileroVadFactory : IVoiceActivityDetectorFactory, IDisposabl
         }
 
         CheckSignature(_session, modelPath);
+        Options = options;
+        if (options.BatchWorkers > 0)
+        {
+            _scorer = new SileroBatchScorer(_session, options);
+        }
     }
+
+    /// <summary>
+    /// The ONNX Runtime settings of the VAD session: one thread per run (a batch or a window is small work; more threads
+    /// would only fight the sessions' other work for the cores), sequential, all graph optimisations.
+    /// </summary>
+    internal static SessionOptions CreateSessionOptions() => new()
+    {
+        IntraOpNumThreads = 1,
+        InterOpNumThreads = 1,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+    };
+
+    /// <summary>The settings in use.</summary>
+    public SileroVadOptions Options { get; }
+
+    /// <summary>The shared batch scorer (null when unbatched).</summary>
+    internal SileroBatchScorer? Scorer => _scorer;
 
     public string Name => "Silero";
 
     public IVoiceActivityDetector Create()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return new SileroVad(_session);
+        return _scorer is null ? new SileroVad(_session) : new BatchedSileroVad(_scorer.Enqueue);
     }
 
-    /// <summary>Disposes the shared session; detectors created from this factory must be disposed first.</summary>
+    /// <summary>
+    /// Stops the batch workers (windows still queued fail with <see cref="ObjectDisposedException"/>) and disposes the
+    /// shared session; detectors created from this factory should be disposed first.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _scorer?.Dispose();
             _session.Dispose();
             _options.Dispose();
         }

@@ -26,7 +26,9 @@ public static class RoomHosting
         services.TryAddSingleton<IRoomAppDirectory, RoomAppDirectory>();
         services.AddParleyRtc(builder.Configuration);
         services.AddParleyOutboundPolicy(builder.Configuration);
-        services.AddLocalSpeechEngines(builder.Configuration.GetSection("Parley:Local:PocketSphinx").Get<PocketSphinxOptions>());
+        services.AddLocalSpeechEngines(
+            builder.Configuration.GetSection("Parley:Local:PocketSphinx").Get<PocketSphinxOptions>(),
+            builder.Configuration.GetSection(SileroVadOptions.SectionName).Get<SileroVadOptions>());
         services.AddDashScope(builder.Configuration);
         services.AddMiniMax(builder.Configuration);
         services.AddAliyunNls(builder.Configuration);

@@ -8,7 +8,8 @@ namespace Parley.Providers.Tests.Local;
 
 public sealed class SileroVadFixture : IDisposable
 {
-    public SileroVadFactory Factory { get; } = new();
+    /// <summary>Unbatched: these tests are about <see cref="SileroVad"/> (the batched path has BatchedSileroVadTests).</summary>
+    public SileroVadFactory Factory { get; } = new(options: new SileroVadOptions { BatchWorkers = 0 });
 
     public void Dispose() => Factory.Dispose();
 }
