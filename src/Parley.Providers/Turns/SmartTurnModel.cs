@@ -21,6 +21,7 @@ public sealed class SmartTurnModel : IEndOfTurnModel, IDisposable
     private static readonly long[] Shape = [1, WhisperLogMel.Mels, WhisperLogMel.Frames];
 
     private readonly SessionOptions _options;
+    private readonly RunOptions _runOptions = new();
     private readonly InferenceSession _session;
     private readonly string _outputName;
     private int _disposed;
@@ -89,7 +90,7 @@ public sealed class SmartTurnModel : IEndOfTurnModel, IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features, Shape);
-        using var outputs = _session.Run(null, [InputName], [input], [_outputName]);
+        using var outputs = _session.Run(_runOptions, [InputName], [input], [_outputName]);
         var probabilities = outputs[0].GetTensorDataAsSpan<float>();
         if (probabilities.IsEmpty)
         {
@@ -105,6 +106,7 @@ public sealed class SmartTurnModel : IEndOfTurnModel, IDisposable
         {
             _session.Dispose();
             _options.Dispose();
+            _runOptions.Dispose();
         }
     }
 
