@@ -74,7 +74,11 @@ internal sealed record ScenarioOutcome(
 /// agent's echo) fed as 20 ms microphone frames. The LLM, the TTS (flite clips) and the recogniser (the labelled words)
 /// are scripted, so what is measured is turn-taking alone, and the figures do not depend on the machine's load.
 /// </summary>
-internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<InterruptionPolicy>? interruption = null, Func<UserInputOptions>? turns = null)
+internal sealed class EvalRunner(
+    IVoiceActivityDetectorFactory vad,
+    Func<InterruptionPolicy>? interruption = null,
+    Func<UserInputOptions>? turns = null,
+    Func<IReadOnlyList<Parley.Abstractions.Media.IAudioInputProcessor>>? processors = null)
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(5);
@@ -101,7 +105,7 @@ internal sealed class EvalRunner(IVoiceActivityDetectorFactory vad, Func<Interru
             time);
         agent.UpdateVoice(new TtsVoice(new FliteClipTts(time), null, [], null));
         var scored = new CountingVad.Counter();
-        agent.UpdateListening(() => new ListeningSetup(input, () => new CountingVad(vad.Create(), scored), () => new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds))));
+        agent.UpdateListening(() => new ListeningSetup(input, () => new CountingVad(vad.Create(), scored), () => new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds)), processors));
         var events = new List<(double At, SessionEvent Event)>();
         var pump = Task.Run(
             async () =>

@@ -1,7 +1,10 @@
 using Parley.Providers.Local;
 using Parley.TurnEval;
 
-// Parley turn-taking evaluation (issue 14): `dotnet run -c Release --project bench/Parley.TurnEval [-- --quick] [--level low|medium|high] [--out FILE] [--vad-batch-workers N]`.
+// Parley turn-taking evaluation (issue 14): `dotnet run -c Release --project bench/Parley.TurnEval [-- --quick] [--level low|medium|high] [--out FILE]`
+// [--only TEXT] (scenarios whose name contains it) [--echo] (only the scenarios with the agent's echo) [--aec] (speexdsp
+// echo cancellation with the played audio as its reference) [--echo-guard MS] (the interruption policy's echo guard)
+// [--vad-batch-workers N] (0 = unbatched VAD, as before issue 15; default 1).
 var quick = args.Contains("--quick");
 var outIndex = Array.IndexOf(args, "--out");
 var outFile = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
@@ -29,12 +32,23 @@ Console.CancelKeyPress += (_, e) =>
 
 Console.WriteLine("making the evaluation set (flite, espeak-ng, sox) …");
 var onlyIndex = Array.IndexOf(args, "--only");
-var scenarios = EvaluationSet.Build(quick).Where(s => onlyIndex < 0 || s.Name.Contains(args[onlyIndex + 1], StringComparison.Ordinal)).ToList();
+var echoOnly = args.Contains("--echo");
+var scenarios = EvaluationSet.Build(quick)
+    .Where(s => onlyIndex < 0 || s.Name.Contains(args[onlyIndex + 1], StringComparison.Ordinal))
+    .Where(s => !echoOnly || s.Echo)
+    .ToList();
+var aec = args.Contains("--aec");
+var guardIndex = Array.IndexOf(args, "--echo-guard");
 var workersIndex = Array.IndexOf(args, "--vad-batch-workers"); // 0 = unbatched (before issue 15), default 1
 var workers = workersIndex >= 0 && workersIndex + 1 < args.Length ? int.Parse(args[workersIndex + 1], System.Globalization.CultureInfo.InvariantCulture) : 1;
 using var vad = new SileroVadFactory(options: new SileroVadOptions { BatchWorkers = workers });
 var interruption = Parley.Server.Zego.ZegoConfig.ToInterruptionPolicy(0, null, vadObject);
-var runner = new EvalRunner(vad, () => interruption, () => turnOptions);
+if (guardIndex >= 0 && guardIndex + 1 < args.Length)
+{
+    interruption = interruption with { EchoGuard = TimeSpan.FromMilliseconds(int.Parse(args[guardIndex + 1], System.Globalization.CultureInfo.InvariantCulture)) };
+}
+
+var runner = new EvalRunner(vad, () => interruption, () => turnOptions, aec ? () => [new SpeexEchoCanceller()] : null);
 // One untimed scenario first: the first one pays the model's load and the JIT, in real time the clock must wait for.
 await runner.RunAsync(scenarios[0], cancel.Token);
 var outcomes = new List<ScenarioOutcome>();
@@ -48,7 +62,7 @@ foreach (var scenario in scenarios)
 var report = EvalReport.Of(
     $"VAD level {level} ({turnOptions.Vad.ActivationThreshold:0.##} / {turnOptions.Vad.MinSpeechDuration.TotalMilliseconds:0} ms, "
     + $"interruption {interruption.MinSpeech.TotalMilliseconds:0} ms / {interruption.MinWords} word(s) / backchannels / echo guard {interruption.EchoGuard.TotalMilliseconds:0} ms, "
-    + $"unfinished clause {turnOptions.UnfinishedClauseWait?.TotalMilliseconds:0} ms)",
+    + $"unfinished clause {turnOptions.UnfinishedClauseWait?.TotalMilliseconds:0} ms{(aec ? ", speexdsp AEC" : "")})",
     outcomes);
 var table = report.ToTable();
 Console.WriteLine();

@@ -33,9 +33,14 @@ public sealed record VoiceAgentOptions
 
 /// <summary>
 /// What a voice agent listens with: how it finds turns, how to make its VAD, and how to open a recognition stream
-/// (at once, again after a vendor failure, and after an update).
+/// (at once, again after a vendor failure, and after an update); optionally the input processors (echo cancellation,
+/// noise suppression) that clean the user's audio first, with the agent's played audio as their far-end reference.
 /// </summary>
-public sealed record ListeningSetup(UserInputOptions Input, Func<IVoiceActivityDetector> CreateVad, Func<ISpeechRecognitionStream> OpenRecognition);
+public sealed record ListeningSetup(
+    UserInputOptions Input,
+    Func<IVoiceActivityDetector> CreateVad,
+    Func<ISpeechRecognitionStream> OpenRecognition,
+    Func<IReadOnlyList<IAudioInputProcessor>>? CreateProcessors = null);
 
 /// <summary>The media of a voice agent: the user's audio in (20 ms frames of 16 kHz PCM16, owned by the reader) and the sink for its speech.</summary>
 public sealed record VoiceMedia(ChannelReader<AudioChunk> UserAudio, IAudioSink Output);
@@ -59,6 +64,7 @@ public sealed class VoiceAgent : IAsyncDisposable
     private Func<ListeningSetup>? _listening;
     private TtsSpeechOutput? _output;
     private VoiceMedia? _media;
+    private PlayedAudioTap? _played;
     private UserInputPipeline? _pipeline;
     private bool _disposed;
 
@@ -144,7 +150,8 @@ public sealed class VoiceAgent : IAsyncDisposable
 
             var voice = _voice ?? throw new InvalidOperationException("set a voice before attaching the media");
             _media = media;
-            _output = new TtsSpeechOutput(media.Output, voice, _time) { Lookahead = _options.SpeechLookahead };
+            _played = new PlayedAudioTap(media.Output);
+            _output = new TtsSpeechOutput(_played, voice, _time) { Lookahead = _options.SpeechLookahead };
             _output.SynthesisFailed += (vendor, ex) => SynthesisFailed?.Invoke(vendor, ex);
             _speech.Attach(_output);
             StartListeningLocked(media);
@@ -232,10 +239,13 @@ public sealed class VoiceAgent : IAsyncDisposable
         }
 
         var setup = _listening();
-        var pipeline = new UserInputPipeline(WithInterruption(setup.Input), setup.CreateVad(), setup.OpenRecognition, _time);
+        var pipeline = new UserInputPipeline(WithInterruption(setup.Input), setup.CreateVad(), setup.OpenRecognition, _time, setup.CreateProcessors?.Invoke());
         _pipeline = pipeline;
         var token = _stop.Token;
+
+        // The echo reference: what the sink played reaches the pipeline's far end before each microphone frame.
+        var mic = _played is { } played ? new PlayedAudioTap.FeedingReader(media.UserAudio, played, pipeline) : media.UserAudio;
         _tasks.Add(Task.Run(() => Session.ListenAsync(pipeline.Events, f => RecognitionFailed?.Invoke(f), token), CancellationToken.None));
-        _tasks.Add(Task.Run(() => pipeline.RunAsync(media.UserAudio, token), CancellationToken.None));
+        _tasks.Add(Task.Run(() => pipeline.RunAsync(mic, token), CancellationToken.None));
     }
 }

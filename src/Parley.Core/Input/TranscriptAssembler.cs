@@ -14,6 +14,9 @@ internal sealed class UserTurn(string messageId, DateTimeOffset speechStartedAt)
 
     public DateTimeOffset FinalAt { get; set; }
 
+    /// <summary>Audio position (samples) where the turn's audio begins (its first speech start less the pre-roll).</summary>
+    public long AudioStart { get; set; }
+
     /// <summary>Audio position (samples) where the last utterance's speech ended.</summary>
     public long LastSpeechEnd { get; set; }
 

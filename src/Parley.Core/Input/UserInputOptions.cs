@@ -25,6 +25,12 @@ public sealed record UserInputOptions
     /// <summary>The energy gate in front of the VAD model: a silent or near-silent stream is not scored (<see cref="SilenceGate"/>). Fixed for the pipeline's life.</summary>
     public SilenceGateOptions SilenceGate { get; init; } = new();
 
+    /// <summary>
+    /// An end-of-turn model (e.g. Smart Turn v3) judging the turn from its audio between the VAD's silence and the
+    /// longest wait of these settings (<see cref="ModelEndOfTurn"/>); null (the default): no model.
+    /// </summary>
+    public EndOfTurnModelOptions? EndOfTurnModel { get; init; }
+
     /// <summary>Audio before the detected speech start that is sent to the recogniser too (the first syllable).</summary>
     public TimeSpan PreRoll { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -53,8 +59,34 @@ public sealed record UserInputOptions
     /// <summary>Stitching is on: <see cref="PauseInterval"/> is set and longer than the VAD silence.</summary>
     public bool Stitching => PauseInterval is { } pause && pause > Vad.SilenceDuration;
 
-    /// <summary>The end-of-turn policy these options describe: clause-aware, stitching or silence.</summary>
+    /// <summary>
+    /// The end-of-turn policy these options describe: clause-aware, stitching or silence; with an
+    /// <see cref="EndOfTurnModel"/>, the model between the VAD's silence and the longest of those waits (the policy
+    /// without the model decides if the model fails).
+    /// </summary>
     public IEndOfTurnPolicy CreateEndOfTurnPolicy()
+    {
+        var bounds = CreateBoundsPolicy();
+        if (EndOfTurnModel is not { } model)
+        {
+            return bounds;
+        }
+
+        var longest = Vad.SilenceDuration;
+        if (Stitching && PauseInterval!.Value > longest)
+        {
+            longest = PauseInterval.Value;
+        }
+
+        if (UnfinishedClauseWait is { } unfinished && !Stitching && unfinished > longest)
+        {
+            longest = unfinished;
+        }
+
+        return new ModelEndOfTurn(model.Model, model.Threshold, Vad.SilenceDuration, longest, bounds);
+    }
+
+    private IEndOfTurnPolicy CreateBoundsPolicy()
     {
         if (UnfinishedClauseWait is { } unfinished)
         {
@@ -92,6 +124,7 @@ public sealed record UserInputOptions
         }
 
         ArgumentNullException.ThrowIfNull(Interruption);
+        EndOfTurnModel?.Validate();
         if (UnfinishedClauseWait is { } wait && wait < Vad.SilenceDuration)
         {
             throw new ArgumentOutOfRangeException(

@@ -104,6 +104,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         _farEnd = new FarEndReference((int)(options.FarEndBuffer.Ticks / TicksPerSample));
         _customEndOfTurn = endOfTurn is not null;
         _endOfTurn = endOfTurn ?? options.CreateEndOfTurnPolicy();
+        (_endOfTurn as IAudioEndOfTurnPolicy)?.Attach(Reconsider);
         _conversation = conversation ?? EmptyConversation.Instance;
         _transcripts = new TranscriptAssembler(timeProvider, Emit);
         _recognizer = new UtteranceRecognizer(_gate, openRecognition, timeProvider, options.RecognitionRetryDelay, options.MaxRecognitionRetryDelay, this);
@@ -431,6 +432,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
             }
 
             var total = _preRoll.Total;
+            (_endOfTurn as IAudioEndOfTurnPolicy)?.OnAudio(_near.AsSpan(0, pieceLength)); // still this piece: pushes are sequential
             var session = _inUtterance ? _utteranceSession : null;
             var from = Math.Max(total - pieceLength, _pushedUntil);
             var end = false;
@@ -499,6 +501,7 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         if (!_customEndOfTurn)
         {
             _endOfTurn = next.CreateEndOfTurnPolicy();
+            (_endOfTurn as IAudioEndOfTurnPolicy)?.Attach(Reconsider);
         }
 
         _minSpeechSamples = next.Interruption.MinSpeech.Ticks / TicksPerSample;
@@ -506,13 +509,19 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         Options = Options with
         {
             Vad = next.Vad, PauseInterval = next.PauseInterval, UnfinishedClauseWait = next.UnfinishedClauseWait, Interruption = next.Interruption,
+            EndOfTurnModel = next.EndOfTurnModel,
         };
     }
 
     private RecognitionSession? OnSpeechStartedLocked(long boundary)
     {
         var now = _time.GetUtcNow();
-        _turn ??= _transcripts.Begin(now);
+        if (_turn is null)
+        {
+            _turn = _transcripts.Begin(now);
+            _turn.AudioStart = Math.Max(boundary - _preRollSamples, 0);
+        }
+
         _inUtterance = true;
         _utteranceStart = boundary;
         _sustained = false;
@@ -580,7 +589,27 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
         _vad.Phase,
         turn.Utterances.Count,
         turn.Pending,
-        turn.FinalText);
+        turn.FinalText)
+    {
+        TurnStart = TimeSpan.FromTicks(turn.AudioStart * TicksPerSample),
+    };
+
+    /// <summary>An audio-hearing end-of-turn policy changed its mind off the audio path (a model answered): ask it again now.</summary>
+    private void Reconsider()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_listenOnDemand && !_inUtterance && _turn is { } open && _endOfTurn.OnAudioAdvanced(SnapshotLocked(open)) == EndOfTurn.End)
+            {
+                CloseLocked(open);
+            }
+        }
+    }
 
     private void Emit(UserTurnEvent e)
     {

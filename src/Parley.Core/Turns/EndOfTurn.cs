@@ -34,6 +34,9 @@ public readonly record struct TurnSnapshot(
 {
     /// <summary>Silence since the last utterance ended.</summary>
     public TimeSpan Silence => AudioTime - LastSpeechEnd;
+
+    /// <summary>Where the turn's audio begins: its first utterance's speech start less the pre-roll (audio time).</summary>
+    public TimeSpan TurnStart { get; init; }
 }
 
 /// <summary>A read-only view of the conversation, for policies that judge the user's turn in context.</summary>

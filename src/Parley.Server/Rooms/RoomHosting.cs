@@ -23,6 +23,13 @@ public static class RoomHosting
             .Bind(builder.Configuration.GetSection(AgentRoomOptions.SectionName))
             .Validate(o => o.IdleTimeout > TimeSpan.Zero, "Parley:Rooms:IdleTimeout must be positive")
             .ValidateOnStart();
+        services.AddOptions<EndOfTurnModelSettings>()
+            .Bind(builder.Configuration.GetSection(EndOfTurnModelSettings.SectionName))
+            .Validate(o => o.Threshold is >= 0f and <= 1f, "Parley:Turns:EndOfTurnModel:Threshold must be between 0 and 1")
+            .Validate(o => o.Threads >= 1, "Parley:Turns:EndOfTurnModel:Threads must be at least 1")
+            .ValidateOnStart();
+        services.TryAddSingleton<EndOfTurnModels>();
+        services.AddHostedService<EndOfTurnModelLoader>();
         services.TryAddSingleton<IRoomAppDirectory, RoomAppDirectory>();
         services.AddParleyRtc(builder.Configuration);
         services.AddParleyOutboundPolicy(builder.Configuration);

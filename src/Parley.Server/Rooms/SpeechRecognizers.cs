@@ -16,7 +16,8 @@ internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
     IEnumerable<ISpeechRecognizer> engines,
     IOptions<AgentRoomOptions> options,
-    ILogger<SpeechRecognizers> logger)
+    ILogger<SpeechRecognizers> logger,
+    EndOfTurnModels? turnModels = null)
 {
     /// <summary>The ASR engines by Vendor. Configuration accepts any ASR vendor: those without an engine listen with the default.</summary>
     public VendorRegistry<ISpeechRecognizer> Vendors { get; } = new(engines, e => e.Name, (e, p) => e.Validate(p));
@@ -41,6 +42,11 @@ internal sealed partial class SpeechRecognizers(
         }
 
         var turn = ZegoConfig.ToTurnOptions(asr, vadConfig);
+        if (turnModels?.Options is { } model)
+        {
+            turn = turn with { EndOfTurnModel = model };
+        }
+
         var recognition = new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>());
         var engine = selection.Engine;
         return userAudio is null
