@@ -88,7 +88,7 @@ internal sealed class EvalRunner(
         var time = new FakeTimeProvider(T0);
         var llm = new EvalLlm(time, T0);
         using var sink = new EvalSink(time, T0, TimeSpan.FromMilliseconds(scenario.DurationMs + 1000));
-        var mic = Channel.CreateUnbounded<AudioChunk>();
+        var mic = new EvalMic();
         var now = TimeSpan.Zero;
         var input = turns?.Invoke() ?? new UserInputOptions { Vad = new VadSegmenterOptions { SilenceDuration = TimeSpan.FromMilliseconds(500) } };
         await using var agent = new VoiceAgent(
@@ -104,8 +104,7 @@ internal sealed class EvalRunner(
             llm,
             time);
         agent.UpdateVoice(new TtsVoice(new FliteClipTts(time), null, [], null));
-        var scored = new CountingVad.Counter();
-        agent.UpdateListening(() => new ListeningSetup(input, () => new CountingVad(vad.Create(), scored), () => new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds)), processors));
+        agent.UpdateListening(() => new ListeningSetup(input, vad.Create, () => new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds)), processors));
         var events = new List<(double At, SessionEvent Event)>();
         var pump = Task.Run(
             async () =>
@@ -119,7 +118,7 @@ internal sealed class EvalRunner(
                 }
             },
             CancellationToken.None);
-        agent.AttachMedia(new VoiceMedia(mic.Reader, sink));
+        agent.AttachMedia(new VoiceMedia(mic, sink));
 
         var track = scenario.UserTrack();
         var echo = new short[320];
@@ -155,19 +154,20 @@ internal sealed class EvalRunner(
                     }
                 }
 
-                mic.Writer.TryWrite(frame.WithLength(320));
+                mic.Write(frame.WithLength(320));
                 micSent += TimeSpan.FromMilliseconds(20);
             }
 
-            // The real VAD takes real time: wait until it has scored every whole window written so far.
-            await scored.WaitForAsync((long)(micSent.TotalSeconds * Clips.Rate) / 512, cancellationToken).ConfigureAwait(false);
+            // The real VAD takes real time: wait until the pipeline has processed every frame written so far (scored,
+            // or skipped by the silence gate) and asks for the next one.
+            await mic.WaitProcessedAsync(cancellationToken).ConfigureAwait(false);
             await SettleAsync(agent.Session.Events).ConfigureAwait(false);
             time.Advance(Step);
             now += Step;
             await SettleAsync(agent.Session.Events).ConfigureAwait(false);
         }
 
-        mic.Writer.TryComplete();
+        mic.Complete();
         await agent.DisposeAsync().ConfigureAwait(false);
         await pump.ConfigureAwait(false);
         List<(double At, SessionEvent Event)> seen;
@@ -229,43 +229,54 @@ internal sealed class EvalRunner(
 }
 
 /// <summary>
-/// A VAD that counts the windows it scored, so the runner can keep the fake clock from running ahead of it. It scores
-/// synchronously (<see cref="IVoiceActivityDetector.ScoreAsync"/>'s default calls <see cref="Score"/>, which for the
-/// batched Silero waits for the batch worker): counted only once the pipeline has the score, so the fake clock never
-/// runs ahead of the pipeline's decision. The batched model is what is measured; the asynchronous seam's equivalence
-/// is tested in tests/Parley.Core.Tests/Input/AsyncVadPipelineTests.cs.
+/// The microphone as the pipeline reads it: a channel that knows when every frame written was taken and the reader came
+/// back for the next one. The input pipeline reads frames one by one and asks for the next only once the previous is
+/// processed (its VAD window scored or skipped by the silence gate, the decision made), so this is when the fake clock
+/// may move on: it never runs ahead of the pipeline's decision, whatever the VAD (batched, gated) does.
 /// </summary>
-internal sealed class CountingVad(IVoiceActivityDetector inner, CountingVad.Counter counter) : IVoiceActivityDetector
+internal sealed class EvalMic : ChannelReader<AudioChunk>
 {
-    public int WindowSamples => inner.WindowSamples;
+    private readonly Channel<AudioChunk> _channel = Channel.CreateUnbounded<AudioChunk>();
+    private long _written;
+    private long _taken;
+    private long _askedAfter = -1;
 
-    public float Score(ReadOnlySpan<short> window)
+    public void Write(AudioChunk frame)
     {
-        var p = inner.Score(window);
-        counter.Add();
-        return p;
+        Interlocked.Increment(ref _written);
+        _channel.Writer.TryWrite(frame);
     }
 
-    public void Reset() => inner.Reset();
+    public void Complete() => _channel.Writer.TryComplete();
 
-    public void Dispose() => inner.Dispose();
-
-    /// <summary>Windows scored by every VAD of one run (a run re-creates its VAD when the listening setup changes).</summary>
-    internal sealed class Counter
+    public override bool TryRead(out AudioChunk item)
     {
-        private long _count;
-
-        public void Add() => Interlocked.Increment(ref _count);
-
-        /// <summary>Waits (spinning, at most 30 s of real time) until <paramref name="windows"/> windows were scored.</summary>
-        public async Task WaitForAsync(long windows, CancellationToken cancellationToken)
+        if (_channel.Reader.TryRead(out item!))
         {
-            var deadline = Environment.TickCount64 + 30000;
-            while (Interlocked.Read(ref _count) < windows && Environment.TickCount64 < deadline)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                await Task.Yield();
-            }
+            Interlocked.Increment(ref _taken);
+            return true;
+        }
+
+        Volatile.Write(ref _askedAfter, Interlocked.Read(ref _taken));
+        return false;
+    }
+
+    public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+        _channel.Reader.WaitToReadAsync(cancellationToken);
+
+    /// <summary>Waits (spinning, at most 30 s of real time) until the reader found the channel empty after taking every frame written.</summary>
+    public async Task WaitProcessedAsync(CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + 30000;
+        while (Volatile.Read(ref _askedAfter) != Interlocked.Read(ref _written) && Environment.TickCount64 < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await Task.Yield();
+        }
+
+        if (Environment.TickCount64 >= deadline)
+        {
+            throw new TimeoutException($"the input pipeline did not take {Interlocked.Read(ref _written)} frames within 30 s (took {Interlocked.Read(ref _taken)})");
         }
     }
 }
