@@ -71,7 +71,8 @@ internal sealed class SilenceGateOperation : IHotPathOperation
 /// </summary>
 internal sealed class VadWindowerSilenceOperation : IHotPathOperation
 {
-    private readonly SileroVadFactory _factory = new();
+    // Unbatched: the synchronous path a session's input runs per frame (the batched path is measured by the vad-batch benchmarks).
+    private readonly SileroVadFactory _factory = new(options: new SileroVadOptions { BatchWorkers = 0 });
     private readonly VadWindower _windower;
     private readonly short[] _audio = HotPathOperations.QuietNoise(16000);
     private FrameCursor _cursor;

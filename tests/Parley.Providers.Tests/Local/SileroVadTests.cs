@@ -174,15 +174,21 @@ public sealed class SileroVadTests(SileroVadFixture fixture, ITestOutputHelper o
             vad.Score(audio.AsSpan(w * Window, Window));
         }
 
-        vad.Reset();
+        // The least of three passes: a one-off runtime event on this thread (a method's tier-up, a first-time path in
+        // ONNX Runtime's wrapper) can land in one pass; a per-window allocation shows in every pass.
         var sum = 0f;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var w = 0; w < 100; w++)
+        var allocated = long.MaxValue;
+        for (var pass = 0; pass < 3 && allocated != 0; pass++)
         {
-            sum += vad.Score(audio.AsSpan(w * Window, Window));
-        }
+            vad.Reset();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var w = 0; w < 100; w++)
+            {
+                sum += vad.Score(audio.AsSpan(w * Window, Window));
+            }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         // Inputs, state, outputs and the IO binding are created once; a run writes into the bound pinned arrays.
         Assert.Equal(0, allocated);
