@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Speech engines and codecs for the server; chromium for the WebRTC browser tests (driven by Playwright); postgresql
-# for the cluster store and the tests that start a private PostgreSQL (initdb/pg_ctl; the service itself is not used).
-packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 sox chromium postgresql)
+# for the cluster store and the tests that start a private PostgreSQL (initdb/pg_ctl; the service itself is not used);
+# libspeexdsp1 for the server-side echo canceller (Parley:Turns:EchoCancellation = Speex).
+packages=(flite espeak-ng libpocketsphinx3 pocketsphinx-en-us libopus0 libspeexdsp1 sox chromium postgresql)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -244,3 +244,16 @@ public class VadBatchBenchmarks : HotPathBenchmarks
     [Benchmark(OperationsPerInvoke = 16)]
     public int Worker16() => _worker16.Invoke();
 }
+
+/// <summary>Echo cancellation (issue 14): one 20 ms piece through speexdsp's canceller and residual-echo suppressor.</summary>
+[MemoryDiagnoser]
+public class EchoCancellerBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _cancel = null!;
+
+    [GlobalSetup]
+    public void Setup() => _cancel = Create(HotPathOperations.SpeexEchoCancel);
+
+    [Benchmark]
+    public int SpeexEchoCancel() => _cancel.Invoke();
+}

@@ -73,12 +73,14 @@ internal sealed record ScenarioOutcome(
 /// of turn and interruption policies, session, TTS output) on a fake clock in 5 ms steps, the user's track (plus the
 /// agent's echo) fed as 20 ms microphone frames. The LLM, the TTS (flite clips) and the recogniser (the labelled words)
 /// are scripted, so what is measured is turn-taking alone, and the figures do not depend on the machine's load.
+/// A test may listen with a real recogniser instead (<c>recognizer</c>: it then hears the echo too).
 /// </summary>
 internal sealed class EvalRunner(
     IVoiceActivityDetectorFactory vad,
     Func<InterruptionPolicy>? interruption = null,
     Func<UserInputOptions>? turns = null,
-    Func<IReadOnlyList<Parley.Abstractions.Media.IAudioInputProcessor>>? processors = null)
+    Func<IReadOnlyList<Parley.Abstractions.Media.IAudioInputProcessor>>? processors = null,
+    Func<ISpeechRecognitionStream>? recognizer = null)
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(5);
@@ -104,7 +106,7 @@ internal sealed class EvalRunner(
             llm,
             time);
         agent.UpdateVoice(new TtsVoice(new FliteClipTts(time), null, [], null));
-        agent.UpdateListening(() => new ListeningSetup(input, vad.Create, () => new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds)), processors));
+        agent.UpdateListening(() => new ListeningSetup(input, vad.Create, () => recognizer?.Invoke() ?? new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds)), processors));
         var events = new List<(double At, SessionEvent Event)>();
         var pump = Task.Run(
             async () =>

@@ -67,6 +67,7 @@ internal static partial class HotPathOperations
         AddClock(all);
         AddGate(all);
         AddBatchedVad(all);
+        AddEcho(all);
         return all;
     }
 
@@ -77,6 +78,8 @@ internal static partial class HotPathOperations
     static partial void AddGate(Dictionary<string, Func<IHotPathOperation>> all);
 
     static partial void AddBatchedVad(Dictionary<string, Func<IHotPathOperation>> all);
+
+    static partial void AddEcho(Dictionary<string, Func<IHotPathOperation>> all);
 
     /// <summary>One second of voice-like test audio: two tones with a slow amplitude envelope plus deterministic noise.</summary>
     public static short[] TestAudio(int sampleRate, double seconds = 1.0)

@@ -15,10 +15,15 @@ namespace Parley.Core.Agents;
 /// so it is early by the echo's round trip (the network and jitter buffer to the listener, the room, the way back),
 /// never late; the canceller's filter tail must cover that lead. Cleared audio never played, so it is never pushed;
 /// paused audio is not played either (the reference is silence). The copy lives in a ring that grows only when more
-/// is written ahead of playback than it holds: nothing is allocated per frame.
+/// is written ahead of playback than it holds: nothing is allocated per frame. Played audio nobody took (no microphone
+/// frame was read: the user's stream stalled) is kept for <see cref="MaxUnfed"/> only, so the ring stays bounded by
+/// what is queued in the sink.
 /// </summary>
 internal sealed class PlayedAudioTap(IAudioSink inner) : IAudioSink
 {
+    /// <summary>Played samples kept for the next microphone frame at most (1 s); older ones are dropped.</summary>
+    public const int MaxUnfed = 16000;
+
     private readonly Lock _gate = new();
     private short[] _ring = new short[16000 * 4];
     private long _written = inner.PlayedSamples;
@@ -30,10 +35,29 @@ internal sealed class PlayedAudioTap(IAudioSink inner) : IAudioSink
 
     public long PlayedSamples => inner.PlayedSamples;
 
+    /// <summary>The ring's length in samples (what the copy can hold without growing).</summary>
+    internal int Capacity
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ring.Length;
+            }
+        }
+    }
+
     public ValueTask WriteAsync(AudioChunk chunk, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
+            // Played audio that no microphone frame took for a second is dropped, not kept (or grown for).
+            var played = Math.Min(inner.PlayedSamples, _written);
+            if (played - _pushed > MaxUnfed)
+            {
+                _pushed = played - MaxUnfed;
+            }
+
             var samples = chunk.Samples;
             if (_written - _pushed + samples.Length > _ring.Length)
             {

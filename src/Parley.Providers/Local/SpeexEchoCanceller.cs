@@ -9,7 +9,8 @@ namespace Parley.Providers.Local;
 /// <c>speex_echo_cancellation(st, rec, play, out)</c>, <c>speex_preprocess_ctl(pp, SPEEX_PREPROCESS_SET_ECHO_STATE = 24, st)</c>).
 /// The far end is the agent's played audio from the pipeline (<c>UserInputPipeline.PushFarEnd</c>). Speex works on
 /// fixed 10 ms frames, the pipeline's pieces have any length: the near end goes through a one-frame delay line
-/// (160 samples, 10 ms added to the input path) so each piece is answered at once from frames already cancelled.
+/// (160 samples) so each piece is answered at once from frames already cancelled; the residual-echo suppressor's
+/// overlap-add adds one more frame (<see cref="Delay"/>: 20 ms with it, 10 ms without, added to the input path).
 /// <see cref="TailLength"/> must cover the echo's lead (see <c>PlayedAudioTap</c>). Nothing is allocated per call.
 /// One canceller per audio stream; not thread-safe (the pipeline calls it under its processing lock).
 /// </summary>
@@ -21,6 +22,7 @@ public sealed partial class SpeexEchoCanceller : IAudioInputProcessor, IDisposab
     private const int SetSamplingRate = 24; // SPEEX_ECHO_SET_SAMPLING_RATE
     private const int SetEchoState = 24; // SPEEX_PREPROCESS_SET_ECHO_STATE
     private const int SetDenoise = 0; // SPEEX_PREPROCESS_SET_DENOISE
+    private const int SetNoiseSuppress = 18; // SPEEX_PREPROCESS_SET_NOISE_SUPPRESS (dB, negative)
 
     private readonly IntPtr _echo;
     private readonly IntPtr _preprocess;
@@ -35,13 +37,21 @@ public sealed partial class SpeexEchoCanceller : IAudioInputProcessor, IDisposab
     private int _filled;
     private bool _disposed;
 
-    /// <param name="tailLength">The longest echo path cancelled (default 256 ms).</param>
-    /// <param name="suppressResidual">Also run speex's residual-echo suppressor (its noise suppression stays off).</param>
-    public SpeexEchoCanceller(TimeSpan? tailLength = null, bool suppressResidual = true)
+    /// <param name="tailLength">The longest echo path cancelled (default 256 ms; 10 ms to 2 s).</param>
+    /// <param name="suppressResidual">Also run speex's residual-echo suppressor (its noise suppression stays at 0 dB).</param>
+    /// <param name="sampleRate">The audio's sample rate: only 16000 (the input pipeline's rate) is supported.</param>
+    public SpeexEchoCanceller(TimeSpan? tailLength = null, bool suppressResidual = true, int sampleRate = SampleRate)
     {
+        Delay = TimeSpan.FromMilliseconds(suppressResidual ? 20 : 10);
+        if (sampleRate != SampleRate)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, $"The echo canceller works on {SampleRate} Hz audio only.");
+        }
+
         TailLength = tailLength ?? TimeSpan.FromMilliseconds(256);
         var tail = (int)(TailLength.TotalSeconds * SampleRate);
         ArgumentOutOfRangeException.ThrowIfLessThan(tail, Frame, nameof(tailLength));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tail, 2 * SampleRate, nameof(tailLength));
         _echo = EchoInit(Frame, tail);
         if (_echo == IntPtr.Zero)
         {
@@ -52,22 +62,40 @@ public sealed partial class SpeexEchoCanceller : IAudioInputProcessor, IDisposab
         EchoCtl(_echo, SetSamplingRate, ref rate);
         if (suppressResidual)
         {
+            // The suppressor's gains are applied only with denoise on (speexdsp preprocess.c: "If noise suppression is
+            // off, don't apply the gain"): denoise stays on with a 0 dB noise floor, so only the residual echo is
+            // attenuated (by up to speex's default 40 dB, 15 dB while the near end talks).
             _preprocess = PreprocessInit(Frame, SampleRate);
-            var off = 0;
-            PreprocessCtl(_preprocess, SetDenoise, ref off);
+            var on = 1;
+            PreprocessCtl(_preprocess, SetDenoise, ref on);
+            var noNoiseSuppression = 0;
+            PreprocessCtl(_preprocess, SetNoiseSuppress, ref noNoiseSuppression);
             PreprocessCtlPointer(_preprocess, SetEchoState, _echo);
         }
     }
 
+    /// <summary>How late the output is: each sample comes back this much later in the stream (10 ms per speex frame of latency).</summary>
+    public TimeSpan Delay { get; }
+
+    /// <summary>The longest echo path (lead of the reference over the echo plus the room's reverberation) cancelled.</summary>
     public TimeSpan TailLength { get; }
 
+    /// <summary>
+    /// Cancels the echo of <paramref name="farEnd"/> in <paramref name="nearEnd"/>, in place; the output is the input
+    /// of <see cref="Delay"/> earlier. Both spans must have the same length (any length).
+    /// </summary>
     public void Process(Span<short> nearEnd, ReadOnlySpan<short> farEnd)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (farEnd.Length != nearEnd.Length)
+        {
+            throw new ArgumentException($"The far end has {farEnd.Length} samples, the near end {nearEnd.Length}: they must be the same length.", nameof(farEnd));
+        }
+
         for (var i = 0; i < nearEnd.Length; i++)
         {
             _near[_filled] = nearEnd[i];
-            _far[_filled] = i < farEnd.Length ? farEnd[i] : (short)0;
+            _far[_filled] = farEnd[i];
             if (++_filled == Frame)
             {
                 Cancel();

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Parley.Providers.AliyunNls;
 using Parley.Providers.Azure;
 using Parley.Providers.DashScope;
@@ -30,6 +31,12 @@ public static class RoomHosting
             .ValidateOnStart();
         services.TryAddSingleton<EndOfTurnModels>();
         services.AddHostedService<EndOfTurnModelLoader>();
+        services.AddOptions<EchoCancellationSettings>()
+            .Bind(builder.Configuration.GetSection(EchoCancellationSettings.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EchoCancellationSettings>, EchoCancellationValidator>());
+        services.TryAddSingleton<EchoCancellers>();
+        services.AddHostedService<EchoCancellationCheck>();
         services.TryAddSingleton<IRoomAppDirectory, RoomAppDirectory>();
         services.AddParleyRtc(builder.Configuration);
         services.AddParleyOutboundPolicy(builder.Configuration);

@@ -10,14 +10,16 @@ namespace Parley.Server.Rooms;
 /// <summary>
 /// The listening half of an instance: Silero VAD and the ASR engine picked by <c>ASR.Vendor</c> (case-insensitive;
 /// absent = the server's default; a vendor this server has no engine for, such as a ZEGO cloud one, falls back to the
-/// default with a warning), with the instance's turn settings, as the <see cref="ListeningSetup"/> a voice agent builds its input pipeline from.
+/// default with a warning), with the instance's turn settings and the deployment's echo cancellation
+/// (<c>Parley:Turns:EchoCancellation</c>), as the <see cref="ListeningSetup"/> a voice agent builds its input pipeline from.
 /// </summary>
 internal sealed partial class SpeechRecognizers(
     IVoiceActivityDetectorFactory vad,
     IEnumerable<ISpeechRecognizer> engines,
     IOptions<AgentRoomOptions> options,
     ILogger<SpeechRecognizers> logger,
-    EndOfTurnModels? turnModels = null)
+    EndOfTurnModels? turnModels = null,
+    EchoCancellers? echo = null)
 {
     /// <summary>The ASR engines by Vendor. Configuration accepts any ASR vendor: those without an engine listen with the default.</summary>
     public VendorRegistry<ISpeechRecognizer> Vendors { get; } = new(engines, e => e.Name, (e, p) => e.Validate(p));
@@ -49,9 +51,10 @@ internal sealed partial class SpeechRecognizers(
 
         var recognition = new SpeechRecognitionOptions(selection.Parameters, asr["HotWord"]?.GetValue<string>());
         var engine = selection.Engine;
+        var processors = echo?.CreateProcessors;
         return userAudio is null
-            ? new ListeningSetup(turn, vad.Create, () => engine.Open(recognition))
-            : new ListeningSetup(turn, vad.Create, () => new UserAudioCapture(engine.Open(recognition), userAudio));
+            ? new ListeningSetup(turn, vad.Create, () => engine.Open(recognition), processors)
+            : new ListeningSetup(turn, vad.Create, () => new UserAudioCapture(engine.Open(recognition), userAudio), processors);
     }
 
     /// <summary>The Exception (2101) an instance reports when its ASR object listens with the default engine instead of the vendor it names, or null.</summary>

@@ -62,6 +62,25 @@ public sealed class VoiceLoopTests
     }
 
     [Fact]
+    public async Task WithServerEchoCancellation_TheAgentStillHearsTheUser_AndAnswersInAudio()
+    {
+        // Parley:Turns:EchoCancellation = Speex: the room session's pipeline runs the user's audio through speexdsp,
+        // with the agent's played audio as the reference; the user's speech (no echo here) must come through intact.
+        await using var llm = await FakeLlmServer.StartAsync();
+        llm.Enqueue(FakeLlmResponse.Reply(TimeSpan.FromMilliseconds(10), "It is sunny."));
+        await using var receiver = await CallbackReceiver.StartAsync("aec-cb");
+        await using var session = await VoiceSession.StartAsync(llm, receiver, new CallbackConfig { ASRResult = 1 }, echoCancellation: "Speex");
+
+        await session.User.SendAudioRealTimeAsync(TestSpeech.Flite(Question));
+        await session.User.SendAudioRealTimeAsync(TestSpeech.Silence(1500));
+
+        var final = await session.WaitForRoomMessageAsync(m => Cmd(m) == 3 && m.GetProperty("Data").GetProperty("EndFlag").GetBoolean(), TimeSpan.FromSeconds(20));
+        Assert.Contains("weather", final.GetProperty("Data").GetProperty("Text").GetString());
+        var frames = await session.User.WaitForAudioToEndAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+        Assert.True(frames.Count > 25, $"only {frames.Count} frames of agent audio");
+    }
+
+    [Fact]
     public async Task UserTalksOverTheAgent_AudioStopsQuickly_InterruptedIsReported_ContextKeepsWhatWasPlayed()
     {
         await using var llm = await FakeLlmServer.StartAsync();
@@ -153,14 +172,18 @@ public sealed class VoiceLoopTests
 
         public string InstanceId { get; private set; } = "";
 
-        public static Task<VoiceSession> StartAsync(FakeLlmServer llm, CallbackReceiver receiver, CallbackConfig callbacks) =>
-            StartAsync(llm.Url, receiver, callbacks);
+        public static Task<VoiceSession> StartAsync(FakeLlmServer llm, CallbackReceiver receiver, CallbackConfig callbacks, string echoCancellation = "None") =>
+            StartAsync(llm.Url, receiver, callbacks, echoCancellation);
 
-        public static async Task<VoiceSession> StartAsync(string llmUrl, CallbackReceiver receiver, CallbackConfig callbacks)
+        public static async Task<VoiceSession> StartAsync(string llmUrl, CallbackReceiver receiver, CallbackConfig callbacks, string echoCancellation = "None")
         {
             var app = new TestApp(4000001, "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1", receiver.Url.ToString(), receiver.Secret);
             var session = new VoiceSession { _receiver = receiver };
-            session._server = await ParleyTestServer.StartAsync([app], new Dictionary<string, string?> { ["Parley:RateLimitPerSecond"] = "100" });
+            session._server = await ParleyTestServer.StartAsync([app], new Dictionary<string, string?>
+            {
+                ["Parley:RateLimitPerSecond"] = "100",
+                ["Parley:Turns:EchoCancellation"] = echoCancellation,
+            });
             session.Api = session._server.CreateClient();
             Assert.Equal(0, (await session.Api.RegisterAgentAsync(new RegisterAgentRequest
             {
