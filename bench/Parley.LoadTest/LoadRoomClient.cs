@@ -143,11 +143,11 @@ internal sealed class LoadRoomClient : IAsyncDisposable
     }
 
     /// <summary>The agent utterance starting at <paramref name="firstTicks"/> (see <see cref="LoadRun.Utterance"/>).</summary>
-    public UtteranceStats Utterance(long firstTicks)
+    public UtteranceStats Utterance(long firstTicks, long lateUntilTicks = long.MaxValue)
     {
         lock (_lock)
         {
-            return LoadRun.Utterance(_frames, firstTicks);
+            return LoadRun.Utterance(_frames, firstTicks, lateUntilTicks);
         }
     }
 

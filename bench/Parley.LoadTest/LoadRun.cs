@@ -391,7 +391,7 @@ public static class LoadRun
             var cut = _microphone.Say(interruption);
             var cutStart = await cut.Started.Task.WaitAsync(cancellationToken);
             var cutEnd = await cut.Ended.Task.WaitAsync(cancellationToken);
-            var interrupted = client.Utterance(first.Value);
+            var interrupted = client.Utterance(first.Value, lateUntilTicks: cutStart);
             double? bargeMs = null;
             double? afterVadMs = null;
             if (interrupted.LastTicks > cutStart)
@@ -485,8 +485,13 @@ public static class LoadRun
         }
     }
 
-    /// <summary>The run of frames starting at <paramref name="firstTicks"/> up to the first silence of <see cref="UtteranceEnd"/>.</summary>
-    internal static UtteranceStats Utterance(IReadOnlyList<long> frames, long firstTicks)
+    /// <summary>
+    /// The run of frames starting at <paramref name="firstTicks"/> up to the first silence of <see cref="UtteranceEnd"/>.
+    /// A gap over <see cref="LateGap"/> is late only when it starts before <paramref name="lateUntilTicks"/>: on a
+    /// barge-in turn, the user's onset, after which the agent pausing (issue 14's provisional pause, resumed or
+    /// stopped by the interruption policy) is the policy at work, measured as barge-in latency, not a pacing fault.
+    /// </summary>
+    internal static UtteranceStats Utterance(IReadOnlyList<long> frames, long firstTicks, long lateUntilTicks = long.MaxValue)
     {
         var start = 0;
         while (start < frames.Count && frames[start] < firstTicks)
@@ -511,7 +516,7 @@ public static class LoadRun
                 break;
             }
 
-            if (gap > LateGap)
+            if (gap > LateGap && frames[end] < lateUntilTicks)
             {
                 late++;
             }

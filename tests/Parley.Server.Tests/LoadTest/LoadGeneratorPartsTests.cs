@@ -57,6 +57,22 @@ public sealed class LoadGeneratorPartsTests
         Assert.Equal(Ms(1170), stats.LastTicks);
     }
 
+    [Fact]
+    public void Utterance_OnABargeInTurn_CountsOnlyTheGapsBeforeTheUsersOnset()
+    {
+        long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
+        // A 90 ms gap before the user talks over the answer (at 1100 ms), a 250 ms pause after it, then a stop.
+        var arrivals = new[] { 0.0, 20, 110, 130, 380, 400, 900 };
+        var frames = arrivals.Select(a => Ms(1000 + a)).ToList();
+
+        var stats = LoadRun.Utterance(frames, Ms(1000), lateUntilTicks: Ms(1100));
+
+        Assert.Equal(6, stats.Frames);
+        Assert.Equal(1, stats.LateGaps);
+        Assert.Equal(250, stats.MaxGapMs, 0.5);
+        Assert.Equal(2, LoadRun.Utterance(frames, Ms(1000)).LateGaps);
+    }
+
     [Theory]
     [InlineData(55.0, 0, 0, true, "pass")]
     [InlineData(61.0, 0, 0, false, "overhead p95 61 ms > 60 ms")]
