@@ -382,7 +382,7 @@ public static class LoadRun
             if (!bargeIn)
             {
                 var reply = await client.WaitForUtteranceEndAsync(first.Value, AnswerOver, TimeSpan.FromSeconds(30), cancellationToken);
-                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply) with { VadStartMs = VadStartMs(spokeStart), VadEndMs = VadEndMs(spokeEnd, first.Value) });
+                results.Add(TurnResult.Of(Index, turn, "question", v2v, null, null, reply, first.Value) with { VadStartMs = VadStartMs(spokeStart), VadEndMs = VadEndMs(spokeEnd, first.Value) });
                 return results;
             }
 
@@ -404,7 +404,7 @@ public static class LoadRun
                 }
             }
 
-            results.Add(TurnResult.Of(Index, turn, "barge-in", v2v, bargeMs, afterVadMs, interrupted) with
+            results.Add(TurnResult.Of(Index, turn, "barge-in", v2v, bargeMs, afterVadMs, interrupted, first.Value) with
             {
                 VadStartMs = VadStartMs(spokeStart),
                 VadEndMs = VadEndMs(spokeEnd, first.Value),
@@ -421,7 +421,7 @@ public static class LoadRun
             }
 
             var answer = await client.WaitForUtteranceEndAsync(next.Value, AnswerOver, TimeSpan.FromSeconds(30), cancellationToken);
-            results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer) with { VadEndMs = VadEndMs(cutEnd, next.Value) });
+            results.Add(TurnResult.Of(Index, turn, "after-barge-in", Stopwatch.GetElapsedTime(cutEnd, next.Value).TotalMilliseconds, null, null, answer, next.Value) with { VadEndMs = VadEndMs(cutEnd, next.Value) });
             return results;
         }
 
@@ -507,6 +507,7 @@ public static class LoadRun
         var count = 1;
         var late = 0;
         var maxGap = 0.0;
+        var maxGapStart = 0L;
         var end = start;
         while (end + 1 < frames.Count)
         {
@@ -521,16 +522,22 @@ public static class LoadRun
                 late++;
             }
 
-            maxGap = Math.Max(maxGap, gap.TotalMilliseconds);
+            if (gap.TotalMilliseconds > maxGap)
+            {
+                maxGap = gap.TotalMilliseconds;
+                maxGapStart = frames[end];
+            }
+
             count++;
             end++;
         }
 
-        return new UtteranceStats(count, late, maxGap, frames[end]);
+        return new UtteranceStats(count, late, maxGap, frames[end], maxGapStart);
     }
 }
 
-internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks);
+/// <summary>An agent utterance as received; <c>MaxGapStartTicks</c>: the arrival (Stopwatch ticks) of the frame before its longest gap.</summary>
+internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks, long MaxGapStartTicks = 0);
 
 /// <summary>One measured exchange. Kind: "question", "barge-in" (the user talked over the answer), "after-barge-in" (the answer to the interruption).</summary>
 public sealed record TurnResult(
@@ -554,6 +561,16 @@ public sealed record TurnResult(
     /// <summary>On a barge-in turn: interruption start sent → Cmd 1 received (the VAD's detection while the agent talks).</summary>
     public double? InterruptionVadStartMs { get; init; }
 
-    internal static TurnResult Of(int session, int turn, string kind, double? v2v, double? barge, double? afterVad, UtteranceStats reply) =>
-        new(session, turn, kind, v2v, barge, afterVad, reply.Frames, reply.LateGaps, reply.MaxGapMs, null);
+    /// <summary>When the reply's longest gap began, in ms since the first frame of the reply (where in the answer it falls).</summary>
+    public double? MaxGapAtMs { get; init; }
+
+    /// <summary>When the reply's longest gap began, in ms of the generator's clock (gaps of many sessions at one moment: a stall of the whole server).</summary>
+    public double? MaxGapClockMs { get; init; }
+
+    internal static TurnResult Of(int session, int turn, string kind, double? v2v, double? barge, double? afterVad, UtteranceStats reply, long firstTicks = 0) =>
+        new(session, turn, kind, v2v, barge, afterVad, reply.Frames, reply.LateGaps, reply.MaxGapMs, null)
+        {
+            MaxGapAtMs = reply.MaxGapStartTicks == 0 || firstTicks == 0 ? null : Math.Round(Stopwatch.GetElapsedTime(firstTicks, reply.MaxGapStartTicks).TotalMilliseconds, 1),
+            MaxGapClockMs = reply.MaxGapStartTicks == 0 ? null : Math.Round(reply.MaxGapStartTicks * 1000.0 / Stopwatch.Frequency, 1),
+        };
 }

@@ -366,7 +366,9 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                     resumable = IsLive;
                     held = false;
                     SignalIdleIfDrained();
-                    if (!await _input.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                    // No token on the wait (a cancellable wait allocates per call, i.e. per frame of a live stream that
+                    // runs dry between frames): the only stop, StopLocked, completes the writer before cancelling.
+                    if (!await _input.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
                     {
                         break;
                     }
