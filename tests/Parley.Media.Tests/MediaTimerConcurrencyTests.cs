@@ -21,6 +21,7 @@ public sealed class MediaTimerConcurrencyTests
         using var stop = new CancellationTokenSource();
         const int Waiters = 6;
         var ends = new long[Waiters];
+        var armed = 0;
 
         // Pacer-like waits (the frame clock's source) of 1..25 ms, plus zero-delay entries re-armed from other threads:
         // a zero delay makes the fake clock fire the underlying timer at once, on the arming thread.
@@ -28,9 +29,17 @@ public sealed class MediaTimerConcurrencyTests
         {
             using var source = new ReusableTimerSource<bool>(time, true, runContinuationsAsynchronously: i % 2 == 0, CancellationToken.None);
             var delay = 1 + (i * 7 % 25);
+            var first = true;
             while (!stop.IsCancellationRequested)
             {
-                await source.WaitAsync(TimeSpan.FromMilliseconds(delay));
+                var wait = source.WaitAsync(TimeSpan.FromMilliseconds(delay));
+                if (first)
+                {
+                    first = false;
+                    Interlocked.Increment(ref armed);
+                }
+
+                await wait;
                 Interlocked.Increment(ref ends[i]);
                 delay = 1 + ((delay * 13) % 25);
             }
@@ -46,7 +55,15 @@ public sealed class MediaTimerConcurrencyTests
             }
         })).ToArray();
 
-        // The clock steps 1 ms at a time for 2 s of fake time, never waiting for the arms.
+        // Once every waiter armed its first wait and both hammers run, the clock steps 1 ms at a time for 2 s of fake
+        // time, never waiting for the arms.
+        var started = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Volatile.Read(ref armed) < Waiters || Interlocked.Read(ref zeroFired) < 2)
+        {
+            Assert.True(DateTime.UtcNow < started, $"workers not started in 10 s ({armed} armed)");
+            await Task.Yield();
+        }
+
         await Task.Run(() =>
         {
             for (var i = 0; i < 2000; i++)
@@ -67,6 +84,6 @@ public sealed class MediaTimerConcurrencyTests
         }
 
         await Task.WhenAll(waiters);
-        Assert.True(ends.Sum() > 0 && Interlocked.Read(ref zeroFired) > 0, $"ends {string.Join(",", ends)}, zero-delay arms {zeroFired}");
+        Assert.All(ends, e => Assert.True(e > 0, $"ends {string.Join(",", ends)}"));
     }
 }
