@@ -8,10 +8,12 @@ namespace Parley.Media;
 /// </summary>
 internal sealed class FrameClock : IDisposable
 {
+    private readonly TimeProvider _time;
     private readonly ReusableTimerSource<bool> _timer;
 
     public FrameClock(TimeProvider timeProvider, CancellationToken cancellationToken)
     {
+        _time = timeProvider;
         _timer = new ReusableTimerSource<bool>(timeProvider, dueResult: true, runContinuationsAsynchronously: true, cancellationToken);
     }
 
@@ -24,6 +26,20 @@ internal sealed class FrameClock : IDisposable
         }
 
         return delay <= TimeSpan.Zero ? default : _timer.DelayAsync(delay);
+    }
+
+    /// <summary>
+    /// Waits until the provider's timestamp <paramref name="dueTimestamp"/> (a pacer's absolute schedule): completes at
+    /// once when it has passed, and the time between computing it and arming the wait does not move it.
+    /// </summary>
+    public ValueTask DelayUntilAsync(long dueTimestamp)
+    {
+        if (_timer.IsCancelled)
+        {
+            return ValueTask.FromException(new OperationCanceledException());
+        }
+
+        return dueTimestamp <= _time.GetTimestamp() ? default : _timer.DelayUntilAsync(dueTimestamp);
     }
 
     public void Dispose() => _timer.Dispose();

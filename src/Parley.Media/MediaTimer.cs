@@ -90,6 +90,13 @@ public sealed class MediaTimer
         return entry;
     }
 
+    /// <summary>
+    /// Re-arms <paramref name="timer"/> (made by <see cref="CreateTimer"/>, one-shot) for the provider's timestamp
+    /// <paramref name="dueTimestamp"/>: a deadline computed earlier stays that deadline however late it is armed (one
+    /// already passed fires at once), where a relative <see cref="ITimer.Change"/> would count from the clock at arming.
+    /// </summary>
+    internal static bool ChangeAt(ITimer timer, long dueTimestamp) => ((Entry)timer).ChangeAt(dueTimestamp);
+
     private void Schedule(Entry entry, TimeSpan dueTime, TimeSpan period)
     {
         lock (_gate)
@@ -99,19 +106,36 @@ public sealed class MediaTimer
                 return;
             }
 
-            entry.Period = period;
-            entry.Version++;
             if (dueTime == Timeout.InfiniteTimeSpan)
             {
+                entry.Period = period;
+                entry.Version++;
                 entry.Due = long.MaxValue;
                 return;
             }
 
-            var due = _time.GetTimestamp() + (long)(Math.Max(0, dueTime.TotalSeconds) * _time.TimestampFrequency);
-            entry.Due = due;
-            _queue.Enqueue(entry, due);
-            SetTimerLocked(due);
+            ScheduleLocked(entry, _time.GetTimestamp() + (long)(Math.Max(0, dueTime.TotalSeconds) * _time.TimestampFrequency), period);
         }
+    }
+
+    private void ScheduleAt(Entry entry, long due)
+    {
+        lock (_gate)
+        {
+            if (!entry.Disposed)
+            {
+                ScheduleLocked(entry, due, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    private void ScheduleLocked(Entry entry, long due, TimeSpan period)
+    {
+        entry.Period = period;
+        entry.Version++;
+        entry.Due = due;
+        _queue.Enqueue(entry, due);
+        SetTimerLocked(due);
     }
 
     private void Unschedule(Entry entry)
@@ -206,6 +230,17 @@ public sealed class MediaTimer
             }
 
             owner.Schedule(this, dueTime, period);
+            return true;
+        }
+
+        public bool ChangeAt(long dueTimestamp)
+        {
+            if (Disposed)
+            {
+                return false;
+            }
+
+            owner.ScheduleAt(this, dueTimestamp);
             return true;
         }
 

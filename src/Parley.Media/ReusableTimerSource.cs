@@ -60,6 +60,13 @@ internal sealed class ReusableTimerSource<TResult> : IValueTaskSource<TResult>, 
         TryArm(delay, out var token) ? new ValueTask(this, token) : ValueTask.FromException(new OperationCanceledException());
 
     /// <summary>
+    /// Waits until the provider's timestamp <paramref name="deadline"/>: a deadline computed before arming stays that
+    /// deadline however late the wait is armed (one already passed ends at the next tick, at once on a fake clock).
+    /// </summary>
+    public ValueTask DelayUntilAsync(long deadline) =>
+        TryArmAt(deadline, out var token) ? new ValueTask(this, token) : ValueTask.FromException(new OperationCanceledException());
+
+    /// <summary>
     /// Takes the outstanding wait from the timer and the token: true when it was outstanding, and the caller must then
     /// end it with <see cref="Complete"/> or <see cref="Fail"/>; false when it had already ended (or none was started).
     /// </summary>
@@ -98,7 +105,10 @@ internal sealed class ReusableTimerSource<TResult> : IValueTaskSource<TResult>, 
         _timer.Dispose();
     }
 
-    private bool TryArm(TimeSpan delay, out short token)
+    private bool TryArm(TimeSpan delay, out short token) =>
+        TryArmAt(_time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency), out token);
+
+    private bool TryArmAt(long deadline, out short token)
     {
         lock (_gate)
         {
@@ -110,14 +120,15 @@ internal sealed class ReusableTimerSource<TResult> : IValueTaskSource<TResult>, 
 
             _core.Reset();
             token = _core.Version;
-            _deadline = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+            _deadline = deadline;
             _armed = true;
 
-            // A tick already due before this deadline is left alone: it re-arms itself for the rest (OnTimer).
+            // A tick already due before this deadline is left alone: it re-arms itself for the rest (OnTimer). The entry is
+            // armed for the deadline itself, not for a delay from a later clock reading.
             if (_timerDue > _deadline)
             {
                 _timerDue = _deadline;
-                _timer.Change(delay, Timeout.InfiniteTimeSpan);
+                MediaTimer.ChangeAt(_timer, _deadline);
             }
 
             return true;
@@ -140,7 +151,7 @@ internal sealed class ReusableTimerSource<TResult> : IValueTaskSource<TResult>, 
             if (rest > 0 && (scheduledFor < _deadline || rest > _resolution))
             {
                 _timerDue = _deadline;
-                _timer.Change(TimeSpan.FromSeconds((double)rest / _time.TimestampFrequency), Timeout.InfiniteTimeSpan);
+                MediaTimer.ChangeAt(_timer, _deadline);
                 return;
             }
 

@@ -22,7 +22,9 @@ public sealed class GapFillerTests
             Assert.Equal(1000, first.Samples[0]); // real audio passes without the clock moving
         }
 
-        await Task.Delay(100); // let the pump arm its gap timer
+        // The gap's entry on the shared clock is armed by the stream itself, and the frame read above was stamped before it
+        // was queued; each tick re-arms the entry inside the tick (on this thread, in Advance): nothing to wait for.
+        Assert.Equal(1, MediaTimer.For(time).Scheduled);
         time.Advance(TimeSpan.FromMilliseconds(99));
         Assert.False(await HasFrameSoonAsync(output));
         time.Advance(TimeSpan.FromMilliseconds(1));
@@ -34,7 +36,7 @@ public sealed class GapFillerTests
                 Assert.True(silence.Samples.IndexOfAnyExcept((short)0) < 0);
             }
 
-            await Task.Delay(20);
+            Assert.Equal(1, MediaTimer.For(time).Scheduled);
             time.Advance(TimeSpan.FromMilliseconds(20));
         }
 

@@ -23,6 +23,40 @@ public sealed class ReusableTimerSourceTests
     }
 
     [Fact]
+    public async Task DeadlineWait_ArmedAfterTheClockPassedIt_EndsAtOnce_WhereADelayWouldCountFromTheLaterClock()
+    {
+        // A pacer computes its next frame's deadline, and the clock steps before it arms the wait (a fake clock's Advance
+        // on the test's thread, or the pacer preempted): the frame must still be due at its deadline, not a step later.
+        var time = new FakeTimeProvider(T0);
+        using var source = new ReusableTimerSource<int>(time, 7, runContinuationsAsynchronously: false, CancellationToken.None);
+        var deadline = time.GetTimestamp() + (20 * Ms).Ticks;
+        time.Advance(20 * Ms);
+        var atDeadline = source.DelayUntilAsync(deadline);
+        Assert.True(atDeadline.IsCompleted);
+        await atDeadline;
+
+        // The same clock step between computing and arming a relative delay puts the wait a whole step later.
+        var computed = 20 * Ms; // "the next frame is 20 ms from now", computed before the step
+        time.Advance(20 * Ms);
+        var delayed = source.DelayAsync(computed);
+        Assert.False(delayed.IsCompleted);
+        time.Advance(20 * Ms);
+        Assert.True(delayed.IsCompleted);
+        await delayed;
+
+        // A deadline still ahead waits for it, to the tick.
+        var next = time.GetTimestamp() + (20 * Ms).Ticks;
+        time.Advance(5 * Ms);
+        var ahead = source.DelayUntilAsync(next);
+        time.Advance(14 * Ms);
+        Assert.False(ahead.IsCompleted);
+        time.Advance(Ms);
+        Assert.True(ahead.IsCompleted);
+        await ahead;
+        Assert.Equal(0, MediaTimer.For(time).Scheduled);
+    }
+
+    [Fact]
     public async Task ClaimedWait_EndsWithTheOwnersResult_AndItsLeftoverTickDoesNotEndTheNextWaitEarly()
     {
         var time = new FakeTimeProvider(T0);

@@ -234,6 +234,7 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
         long start = 0;
         long index = 0;
         using var clock = new FrameClock(_time, cancellationToken);
+        var period = (long)(FramePeriod.TotalSeconds * _time.TimestampFrequency);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -249,7 +250,8 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                     }
                     else if (due < TimeSpan.Zero)
                     {
-                        await clock.DelayAsync(-due).ConfigureAwait(false);
+                        // The frame's own deadline on the schedule, not a delay from whenever the wait gets armed.
+                        await clock.DelayUntilAsync(start + (period * index)).ConfigureAwait(false);
                     }
                 }
 

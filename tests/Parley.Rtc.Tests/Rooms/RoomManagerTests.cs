@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Audio;
+using Parley.Media;
 using Parley.Rtc.Rooms;
 
 namespace Parley.Rtc.Tests.Rooms;
@@ -29,6 +30,22 @@ public sealed class RoomManagerTests
         }
     }
 
+    /// <summary>
+    /// Waits until <paramref name="pacers"/> pacers wait for their next frame on the shared clock of <paramref name="clock"/>.
+    /// A step of the fake clock before a pacer armed its wait would put that frame a whole step later (the pacer computes
+    /// its delay, or its start, from a clock read after the step), and a test waiting for it would wait for nothing.
+    /// </summary>
+    private static async Task WaitUntilPacingAsync(TimeProvider clock, int pacers)
+    {
+        var timer = MediaTimer.For(clock);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (timer.Scheduled != pacers)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{pacers} pacer(s) not waiting on the clock within 10 s (scheduled: {timer.Scheduled})");
+            await Task.Yield();
+        }
+    }
+
     [Fact]
     public async Task Pacer_SendsOne20msFramePerFakeClockPeriod_AndNothingWhileTimeStandsStill()
     {
@@ -48,11 +65,13 @@ public sealed class RoomManagerTests
         Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
         for (var i = 1; i < 5; i++)
         {
+            await WaitUntilPacingAsync(clock, 1);
             clock.Advance(TimeSpan.FromMilliseconds(20));
             using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"no frame {i}");
             Assert.Equal(320, frame.Length);
         }
 
+        await WaitUntilPacingAsync(clock, 1);
         clock.Advance(TimeSpan.FromMilliseconds(20));
         Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150))); // drained: no silence is sent
         await output.WaitUntilPlayedAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
@@ -71,7 +90,7 @@ public sealed class RoomManagerTests
 
         Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
         (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("no first frame")).Dispose();
-        await Task.Delay(100); // the pacer waits for the next frame period
+        await WaitUntilPacingAsync(clock, 1); // the pacer waits for the next frame period
 
         // The microphone stalls for 100 ms (the pacer runs dry), then catches up with the five frames it owes.
         clock.Advance(TimeSpan.FromMilliseconds(100));
@@ -91,6 +110,7 @@ public sealed class RoomManagerTests
         // Ahead of the clock again: the next frame waits for its period.
         Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
         Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
+        await WaitUntilPacingAsync(clock, 1);
         clock.Advance(TimeSpan.FromMilliseconds(20));
         (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("the next frame never came")).Dispose();
         await microphone.DisposeAsync();
@@ -136,6 +156,7 @@ public sealed class RoomManagerTests
         output.Resume();
         while (markers.Count < 5)
         {
+            await WaitUntilPacingAsync(clock, 1); // resumed: the frame due goes out at once, the next one waits for the clock
             clock.Advance(TimeSpan.FromMilliseconds(20));
             using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"no frame after {string.Join(",", markers)}");
             markers.Add(frame.Samples[0]);

@@ -51,11 +51,15 @@ public sealed class TransportBridgeTests
             Assert.Null(error);
         }
 
-        // One room frame per 20 ms of the fake clock, each way (the pacers keep an absolute schedule, so a frame that is
-        // due is sent whenever the pacer gets to run).
+        // One room frame per 20 ms of the fake clock, each way. Before each step both pacers (caller_mic, agent_voice)
+        // must have armed their wait for the next frame on the shared clock: a pacer that reads the clock after the step
+        // (it computed its delay before, or it took the caller's first, partial frame while the packets were still being
+        // written) would put that frame a whole step later, and the step that would send it never comes.
+        var timer = MediaTimer.For(clock);
         var agentHeard = new List<short>();
         for (var k = 0; k < 45; k++)
         {
+            await WaitUntilAsync(() => timer.Scheduled == 2, () => $"both pacers waiting before step {k} (scheduled: {timer.Scheduled})");
             clock.Advance(Frame);
             using (var frame = await heard.Audio.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)))
             {
@@ -140,6 +144,16 @@ public sealed class TransportBridgeTests
         await Assert.ThrowsAsync<RoomException>(() => bridge.PublishAsync("s", decoder, CancellationToken.None).AsTask());
         Assert.True(decoder.Disposed);
         Assert.Null(bridge.PublishedStreamId);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, Func<string> what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not reached in 10 s: {what()}");
+            await Task.Yield();
+        }
     }
 
     private static ServiceProvider Services(TimeProvider clock)

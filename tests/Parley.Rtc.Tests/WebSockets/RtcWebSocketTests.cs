@@ -279,9 +279,11 @@ public sealed class RtcWebSocketTests
         using var stopA = new CancellationTokenSource();
         var floodA = Task.Run(async () =>
         {
+            // Ends only by cancellation: a write that completed just before the cancel would otherwise end the loop normally.
             var tone = Tone.Make(16000, 200);
-            while (!stopA.IsCancellationRequested)
+            while (true)
             {
+                stopA.Token.ThrowIfCancellationRequested();
                 await outputA.WriteAsync(AudioChunk.CopyOf(tone, 16000), stopA.Token);
             }
         });
