@@ -131,6 +131,59 @@ public sealed class TransportBridgeTests
     }
 
     [Fact]
+    public async Task WriteAudio_OfA20msFrame_RentsAFrameSizedBuffer_OnAConnectionThatAllowsLongFrames()
+    {
+        // 16 kHz PCM (decoded straight into the pooled chunk) on connections allowing 64 KB payloads. Many frames are in
+        // flight at once (50 callers' live queues fill while the clock stands still), so the pool runs dry and a frame's
+        // buffer is often a fresh array: what is allocated per frame is what the ingress rents. A 20 ms frame needs 320
+        // samples (a 512-sample, 1 KB array); renting for the longest allowed frame cost 64 KB per frame (issue 15).
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        await using var services = Services(clock);
+        var rooms = services.GetRequiredService<IRoomManager>();
+        var bridges = new List<TransportBridge>();
+        var callers = new List<IRoomParticipant>();
+        try
+        {
+            for (var c = 0; c < 50; c++)
+            {
+                var caller = await rooms.JoinAsync($"wide_{c}", "caller", isAgent: false, CancellationToken.None);
+                callers.Add(caller);
+                var bridge = new TransportBridge(caller, new FakePhoneLine(), maxPayloadBytes: 65536);
+                bridges.Add(bridge);
+                await bridge.PublishAsync("caller_mic", new Pcm16(16000), CancellationToken.None);
+            }
+
+            var packet = new byte[640];
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var packets = 0;
+            for (var round = 0; round < 20; round++)
+            {
+                foreach (var bridge in bridges)
+                {
+                    Assert.Equal(TransportAudioResult.Accepted, bridge.WriteAudio(packet, out var error));
+                    Assert.Null(error);
+                    packets++;
+                }
+            }
+
+            var perPacket = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)packets;
+            Assert.True(perPacket < 2048, $"{perPacket:0} bytes allocated per 20 ms packet");
+        }
+        finally
+        {
+            foreach (var bridge in bridges)
+            {
+                await bridge.DisposeAsync();
+            }
+
+            foreach (var caller in callers)
+            {
+                await caller.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Publish_OfAStreamSomeoneElsePublishes_IsRefusedByTheRoom_AndTheDecoderIsDisposed()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
@@ -222,6 +275,30 @@ public sealed class TransportBridgeTests
             {
                 await _arrived.WaitAsync();
             }
+        }
+    }
+
+    /// <summary>PCM16 little-endian at the room's rate: the ingress decodes it straight into the pooled chunk.</summary>
+    private sealed class Pcm16(int sampleRate) : IAudioDecoder
+    {
+        public int SampleRate => sampleRate;
+
+        public int MaxSamplesFor(int payloadBytes) => payloadBytes / 2;
+
+        public bool TryDecode(ReadOnlySpan<byte> payload, Span<short> pcm, out int samplesWritten, out string? error)
+        {
+            samplesWritten = payload.Length / 2;
+            for (var i = 0; i < samplesWritten; i++)
+            {
+                pcm[i] = (short)(payload[2 * i] | (payload[(2 * i) + 1] << 8));
+            }
+
+            error = null;
+            return true;
+        }
+
+        public void Dispose()
+        {
         }
     }
 
