@@ -10,7 +10,10 @@ public static class PcmMath
     public const double SilenceDbfs = -120;
 
     /// <summary>Root mean square of the samples, in sample units (0..32768).</summary>
-    public static double Rms(ReadOnlySpan<short> samples)
+    public static double Rms(ReadOnlySpan<short> samples) => Math.Sqrt(MeanSquare(samples));
+
+    /// <summary>Mean square of the samples, in sample units squared (0 for none).</summary>
+    public static double MeanSquare(ReadOnlySpan<short> samples)
     {
         if (samples.IsEmpty)
         {
@@ -23,7 +26,7 @@ public static class PcmMath
             sum += s * s;
         }
 
-        return Math.Sqrt((double)sum / samples.Length);
+        return (double)sum / samples.Length;
     }
 
     /// <summary>Level relative to full scale (a full-scale square wave is 0 dBFS, a full-scale sine about -3 dBFS); silence gives <see cref="SilenceDbfs"/>.</summary>

@@ -1,3 +1,5 @@
+using Parley.Media;
+
 namespace Parley.Core.Input;
 
 /// <summary>Settings of the <see cref="SilenceGate"/> in front of the VAD model.</summary>
@@ -208,19 +210,5 @@ internal sealed class SilenceGate
     private bool Loud(double energy) => energy >= _openFloor && energy >= _floor * _margin;
 
     /// <summary>Mean square of the window, full scale = 1.</summary>
-    internal static double Energy(ReadOnlySpan<short> window)
-    {
-        if (window.IsEmpty)
-        {
-            return 0;
-        }
-
-        long sum = 0;
-        foreach (var s in window)
-        {
-            sum += s * s;
-        }
-
-        return sum / (window.Length * 1073741824.0);
-    }
+    internal static double Energy(ReadOnlySpan<short> window) => PcmMath.MeanSquare(window) / 1073741824.0;
 }
