@@ -156,7 +156,8 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
     public async Task RunAsync(ChannelReader<AudioChunk> frames, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(frames);
-        while (await frames.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        using var waiter = new ChannelWaiter<AudioChunk>(frames, cancellationToken); // no allocation per frame's wait
+        while (await waiter.WaitToReadAsync().ConfigureAwait(false))
         {
             while (frames.TryRead(out var frame))
             {
