@@ -55,7 +55,7 @@ public sealed class EchoCancellationSettings
             throw new OptionsValidationException(ModeKey, typeof(EchoCancellationSettings), [InvalidMode]);
         }
 
-        if (EchoTailLength < MinTail || EchoTailLength > MaxTail)
+        if (!TailIsValid)
         {
             throw new OptionsValidationException(TailKey, typeof(EchoCancellationSettings), [InvalidTail]);
         }
@@ -63,6 +63,9 @@ public sealed class EchoCancellationSettings
         var tail = EchoTailLength;
         return mode == EchoCancellationMode.Speex ? () => [new SpeexEchoCanceller(tail)] : null;
     }
+
+    /// <summary>Whether <see cref="EchoTailLength"/> is within <see cref="MinTail"/>..<see cref="MaxTail"/>.</summary>
+    internal bool TailIsValid => EchoTailLength >= MinTail && EchoTailLength <= MaxTail;
 
     internal string InvalidMode => $"{ModeKey} must be None or Speex, not '{EchoCancellation}'";
 
@@ -80,7 +83,7 @@ internal sealed class EchoCancellationValidator : IValidateOptions<EchoCancellat
             failures.Add(options.InvalidMode);
         }
 
-        if (options.EchoTailLength < EchoCancellationSettings.MinTail || options.EchoTailLength > EchoCancellationSettings.MaxTail)
+        if (!options.TailIsValid)
         {
             failures.Add(options.InvalidTail);
         }
