@@ -9,12 +9,12 @@ namespace Parley.Rtc.Rooms;
 /// frame per 20 ms (TimeProvider time) to every player. When the queue runs dry the pacer sends nothing (no silence)
 /// and restarts its clock when audio comes back; a frame left partly filled waits one extra frame period for more
 /// audio before it is sent short. A pacer that falls more than 200 ms behind restarts its clock instead of bursting.
-/// A live stream (a user's microphone) that runs dry for up to 200 ms keeps its clock: when the publisher catches up
-/// after a hiccup, the late frames go out at once instead of the whole hiccup becoming a standing delay of every later
-/// frame (restarting the clock there cost 35–150 ms on the rest of the stream). A publisher sending faster than real
-/// time is still played in real time.
+/// A live stream (a user's microphone) has its own pacer (StreamPublication.Live.cs): it keeps its clock through a dry
+/// spell of up to 200 ms, so that when the publisher catches up after a hiccup the late frames go out at once instead
+/// of the whole hiccup becoming a standing delay of every later frame (restarting the clock there cost 35–150 ms on
+/// the rest of the stream), and a frame sent on time is passed on by the writer's own thread.
 /// </summary>
-internal sealed class StreamPublication : IRoomLiveAudioOutput
+internal sealed partial class StreamPublication : IRoomLiveAudioOutput
 {
     public const int SampleRate = 16000;
 
@@ -75,7 +75,7 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
 
     public long FramesSent => Interlocked.Read(ref _framesSent);
 
-    public void Start() => _pacer = Task.Run(() => PaceAsync(_stop.Token));
+    public void Start() => _pacer = IsLive ? Task.Run(() => PaceLiveAsync(_stop.Token)) : Task.Run(() => PaceAsync(_stop.Token));
 
     public ValueTask WriteAsync(AudioChunk chunk, CancellationToken cancellationToken)
     {
@@ -124,6 +124,12 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
     /// <summary>Queues live audio without waiting; when the queue is full its oldest chunk is dropped and counted.</summary>
     public bool TryWriteLive(AudioChunk chunk)
     {
+        var now = NoteLiveWrite();
+        if (chunk.Length == FrameSamples && Volatile.Read(ref _parked) && TryEmitInline(chunk, now))
+        {
+            return true; // on time, nothing queued: passed on by the writer's thread (no pacer wake-up, no timer)
+        }
+
         var length = chunk.Length;
         Interlocked.Add(ref _pendingSamples, length);
         if (_input.Writer.TryWrite(chunk))
@@ -227,7 +233,6 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
         var filled = 0;
         var held = false;
         var running = false;
-        var resumable = false;
         AudioChunk current = default;
         var hasCurrent = false;
         var offset = 0;
@@ -273,7 +278,6 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                 {
                     // Paused: nothing goes out (the listener hears silence); the queue and the partial frame wait.
                     running = false;
-                    resumable = false;
                     await paused.WaitAsync(cancellationToken).ConfigureAwait(false);
                     continue;
                 }
@@ -321,13 +325,8 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                     if (!running)
                     {
                         running = true;
-                        if (!(resumable && CanResume(start, index)))
-                        {
-                            start = _time.GetTimestamp();
-                            index = 0;
-                        }
-
-                        resumable = false;
+                        start = _time.GetTimestamp();
+                        index = 0;
                     }
 
                     if (whole)
@@ -352,20 +351,14 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
                     if (!running)
                     {
                         running = true;
-                        if (!(resumable && CanResume(start, index)))
-                        {
-                            start = _time.GetTimestamp();
-                            index = 0;
-                        }
-
-                        resumable = false;
+                        start = _time.GetTimestamp();
+                        index = 0;
                     }
                 }
                 else
                 {
-                    // Dry: frame slot `index` went unused. A live stream keeps its clock for the publisher's return.
+                    // Dry: frame slot `index` went unused; the clock restarts when audio comes back.
                     running = false;
-                    resumable = IsLive;
                     held = false;
                     SignalIdleIfDrained();
                     // No token on the wait (a cancellable wait allocates per call, i.e. per frame of a live stream that
@@ -391,13 +384,6 @@ internal sealed class StreamPublication : IRoomLiveAudioOutput
             Interlocked.Exchange(ref _pendingSamples, 0);
             SignalIdleIfDrained();
         }
-    }
-
-    /// <summary>Audio came back after a dry spell: keep the clock when the unused slot is past by at most <see cref="MaxLag"/>.</summary>
-    private bool CanResume(long start, long index)
-    {
-        var late = _time.GetElapsedTime(start) - (FramePeriod * index);
-        return late >= TimeSpan.Zero && late <= MaxLag;
     }
 
     private void Emit(ReadOnlySpan<short> frame)

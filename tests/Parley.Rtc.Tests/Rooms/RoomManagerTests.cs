@@ -90,11 +90,10 @@ public sealed class RoomManagerTests
 
         Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
         (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("no first frame")).Dispose();
-        await WaitUntilPacingAsync(clock, 1); // the pacer waits for the next frame period
+        await WaitUntilParkedAsync(microphone);
 
         // The microphone stalls for 100 ms (the pacer runs dry), then catches up with the five frames it owes.
         clock.Advance(TimeSpan.FromMilliseconds(100));
-        await Task.Delay(100);
         for (var i = 0; i < 5; i++)
         {
             Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
@@ -107,12 +106,170 @@ public sealed class RoomManagerTests
             Assert.Equal(320, frame.Length);
         }
 
-        // Ahead of the clock again: the next frame waits for its period.
+        // Caught up: the next frame may go one frame period early (the lead), the one after waits for its period.
+        Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
+        (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("the frame within the lead was held")).Dispose();
         Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(new short[320], 16000)));
         Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(150)));
         await WaitUntilPacingAsync(clock, 1);
         clock.Advance(TimeSpan.FromMilliseconds(20));
         (await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("the next frame never came")).Dispose();
+        await microphone.DisposeAsync();
+    }
+
+    /// <summary>Waits until the live pacer of <paramref name="stream"/> waits for data (so on-time frames are passed on by their writer).</summary>
+    private static async Task WaitUntilParkedAsync(StreamPublication stream)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!stream.IsParked)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the live pacer did not park within 10 s");
+            await Task.Yield();
+        }
+    }
+
+    [Fact]
+    public async Task LivePacer_AMicrophoneInRealTime_IsPassedOnByItsWritersThread_WithNoTimerPerFrame()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = (RoomParticipant)await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await agent.PlayAsync("user_stream", CancellationToken.None);
+        var microphone = user.Publish("user_stream", live: true);
+        await WaitUntilParkedAsync(microphone);
+        var timer = MediaTimer.For(clock);
+
+        for (short i = 1; i <= 50; i++)
+        {
+            // Jitter of a real client: every other frame comes 15 ms early (within the lead), the next one on time.
+            clock.Advance(TimeSpan.FromMilliseconds(i % 2 == 1 ? 35 : 5));
+            Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(Enumerable.Repeat(i, 320).ToArray(), 16000)));
+
+            // Already in the player's queue when the write returns: no pacer hop, no wait armed on the shared clock.
+            Assert.True(input.Audio.TryRead(out var frame), $"frame {i} was not passed on at once");
+            Assert.Equal(i, frame.Samples[0]);
+            frame.Dispose();
+            Assert.Equal(0, timer.Scheduled);
+            Assert.True(microphone.IsParked);
+        }
+
+        Assert.Equal(50, microphone.FramesSent);
+        Assert.Equal(0, microphone.DroppedChunks);
+        await microphone.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task LivePacer_ARealTimeMicrophoneWhoseFirstFrameCameLate_IsSoonPassedOnAtOnce_NotHeldForGood()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = (RoomParticipant)await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await agent.PlayAsync("user_stream", CancellationToken.None);
+        var microphone = user.Publish("user_stream", live: true);
+        await WaitUntilParkedAsync(microphone);
+        static AudioChunk Frame(int marker) => AudioChunk.CopyOf(Enumerable.Repeat((short)marker, 320).ToArray(), 16000);
+
+        // The first frame was held up on the way by 40 ms: it comes with the two sent after it, and starts the clock.
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.True(microphone.TryWriteLive(Frame(i)));
+        }
+
+        var heard = new List<short>();
+        while (input.Audio.TryRead(out var early))
+        {
+            heard.Add(early.Samples[0]);
+            early.Dispose();
+        }
+
+        Assert.Equal([(short)1, 2], heard); // a burst: the third waits for its slot
+        await WaitUntilPacingAsync(clock, 1);
+
+        // Then frames come every 20 ms, on time: "early" by the first frame's delay. The clock moves to them (bounded
+        // by LiveAnchorCorrection): from the fifth on, each is passed on at once, with no wait on the clock.
+        for (var i = 4; i <= 25; i++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(20));
+            if (i >= 5)
+            {
+                await WaitUntilParkedAsync(microphone);
+            }
+
+            Assert.True(microphone.TryWriteLive(Frame(i)));
+            if (i >= 5)
+            {
+                Assert.True(input.Audio.TryRead(out var now), $"frame {i} was held");
+                heard.Add(now.Samples[0]);
+                now.Dispose();
+                Assert.Equal(0, MediaTimer.For(clock).Scheduled);
+            }
+            else
+            {
+                for (var n = 0; n < 2; n++)
+                {
+                    using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"no frame {heard.Count + 1}");
+                    heard.Add(frame.Samples[0]);
+                }
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(1, 25).Select(i => (short)i), heard);
+        await microphone.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task LivePacer_APublisherFasterThanRealTime_IsPlayedInRealTime_InOrder_AtMostOneFrameAhead()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(55));
+        using var rooms = Create(clock);
+        await using var agent = await rooms.JoinAsync("r", "agent", true, CancellationToken.None);
+        await using var user = (RoomParticipant)await rooms.JoinAsync("r", "user", false, CancellationToken.None);
+        await using var input = await agent.PlayAsync("user_stream", CancellationToken.None);
+        var microphone = user.Publish("user_stream", live: true);
+        await WaitUntilParkedAsync(microphone);
+
+        // Ten frames at once: the first goes out at once and the second within the lead; the rest wait in the queue.
+        for (short i = 1; i <= 10; i++)
+        {
+            Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(Enumerable.Repeat(i, 320).ToArray(), 16000)));
+        }
+
+        var heard = new List<short>();
+        while (input.Audio.TryRead(out var early))
+        {
+            heard.Add(early.Samples[0]);
+            early.Dispose();
+        }
+
+        Assert.Equal([(short)1, 2], heard);
+        Assert.Null(await ReadWithin(input, TimeSpan.FromMilliseconds(100)));
+
+        // One frame per 20 ms after that. A frame written on time meanwhile queues behind them (it does not overtake).
+        for (var step = 0; step < 8; step++)
+        {
+            await WaitUntilPacingAsync(clock, 1);
+            clock.Advance(TimeSpan.FromMilliseconds(20));
+            if (step == 3)
+            {
+                Assert.True(microphone.TryWriteLive(AudioChunk.CopyOf(Enumerable.Repeat((short)11, 320).ToArray(), 16000)));
+            }
+
+            using var frame = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException($"no frame at step {step}");
+            heard.Add(frame.Samples[0]);
+            Assert.False(input.Audio.TryRead(out _), $"more than one frame at step {step}");
+        }
+
+        await WaitUntilPacingAsync(clock, 1);
+        clock.Advance(TimeSpan.FromMilliseconds(20));
+        using (var last = await ReadWithin(input, TimeSpan.FromSeconds(5)) ?? throw new Xunit.Sdk.XunitException("no last frame"))
+        {
+            heard.Add(last.Samples[0]);
+        }
+
+        Assert.Equal([(short)1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], heard);
+        await WaitUntilParkedAsync(microphone);
         await microphone.DisposeAsync();
     }
 
