@@ -56,6 +56,141 @@ public sealed class GapFillerTests
     }
 
     [Fact]
+    public void ManyFlowingStreams_CheckTheirGapsOnASharedGrid_SoTheClockTicksAtMostOncePer10ms()
+    {
+        // 50 streams whose frames come every 20 ms, each at its own phase (0.4 ms apart), for one second of fake time.
+        // Each stream checks for a gap about ten times a second; at their own phases the shared clock ticked 188 times
+        // in this second (its 1 ms slack merges a few). On the 10 ms grid the checks of all streams coincide: at most 100.
+        var time = new FakeTimeProvider(T0);
+        var clock = MediaTimer.For(time);
+        var streams = Enumerable.Range(0, 50).Select(_ => new GapFilledStream(time, CancellationToken.None)).ToArray();
+        var step = TimeSpan.FromMilliseconds(0.4);
+        var ticksBefore = clock.Ticks;
+        for (var k = 0; k < 2500; k++) // 1 s in 0.4 ms steps: stream k % 50 sends its frame at each step
+        {
+            var stream = streams[k % streams.Length];
+            stream.Write(AudioChunk.Rent(320, 16000));
+            Assert.True(stream.Reader.TryRead(out var real));
+            real.Dispose();
+            time.Advance(step);
+        }
+
+        var ticks = clock.Ticks - ticksBefore;
+        Assert.InRange(ticks, 1, 101);
+        Assert.All(streams, s => Assert.False(s.Reader.TryRead(out _), "silence while frames flow"));
+
+        // When the frames stop, every stream still fills its gap: silence within 100 ms plus one grid step.
+        time.Advance(TimeSpan.FromMilliseconds(110));
+        Assert.All(streams, s =>
+        {
+            Assert.True(s.Reader.TryRead(out var silence), "no silence after the gap");
+            Assert.True(silence.Samples.IndexOfAnyExcept((short)0) < 0);
+            silence.Dispose();
+        });
+
+        foreach (var stream in streams)
+        {
+            stream.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ReaderInline_AWaitingReaderGoesOnOnTheWritersThread_ButNeverOnTheClocksTick(bool inline)
+    {
+        var time = new FakeTimeProvider(T0);
+        using var stream = new GapFilledStream(time, CancellationToken.None, readerInline: inline);
+        var writer = Environment.CurrentManagedThreadId;
+
+        // A real frame: with readerInline the reader's continuation has run, on this thread, before Write returns.
+        var ranOn = 0;
+        var wait = stream.Reader.WaitToReadAsync();
+        Assert.False(wait.IsCompleted);
+        _ = wait.AsTask().ContinueWith(_ => Volatile.Write(ref ranOn, Environment.CurrentManagedThreadId), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        stream.Write(Tone());
+        if (inline)
+        {
+            Assert.Equal(writer, Volatile.Read(ref ranOn));
+        }
+        else
+        {
+            Assert.NotEqual(writer, Volatile.Read(ref ranOn)); // not yet, or on the pool
+        }
+
+        Assert.Equal(1, Drain(stream));
+
+        // A gap's silence: the tick (run here, inside Advance) never runs the reader; with readerInline the silence is
+        // written from the pool, and the reader goes on there.
+        var silenceOn = 0;
+        var next = stream.Reader.WaitToReadAsync();
+        Assert.False(next.IsCompleted);
+        _ = next.AsTask().ContinueWith(_ => Volatile.Write(ref silenceOn, Environment.CurrentManagedThreadId), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        time.Advance(TimeSpan.FromMilliseconds(110));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Volatile.Read(ref silenceOn) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no silence after the gap");
+            Thread.Yield();
+        }
+
+        if (inline)
+        {
+            Assert.NotEqual(writer, silenceOn);
+        }
+
+        Assert.True(stream.Reader.TryRead(out var silence));
+        Assert.True(silence.Samples.IndexOfAnyExcept((short)0) < 0);
+        silence.Dispose();
+    }
+
+    [Fact]
+    public void ReaderInline_SilenceKeepsItsSchedule_AndStopsWhileFramesFlow()
+    {
+        var time = new FakeTimeProvider(T0);
+        using var stream = new GapFilledStream(time, CancellationToken.None, readerInline: true);
+        var period = TimeSpan.FromMilliseconds(20);
+
+        int Gap(int periods)
+        {
+            var n = 0;
+            for (var i = 0; i < periods; i++)
+            {
+                time.Advance(period);
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (stream.SilencePending != 0)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "silence queued to the pool was never written");
+                    Thread.Yield();
+                }
+
+                n += Drain(stream);
+            }
+
+            return n;
+        }
+
+        // 100 ms of gap, then one silence frame per 20 ms: none lost, none doubled.
+        Assert.Equal(0, Gap(4));
+        Assert.Equal(20, Gap(20));
+
+        // A real frame ends the gap: it passes at once, and no silence follows while frames flow.
+        stream.Write(Tone());
+        Assert.True(stream.Reader.TryRead(out var real));
+        Assert.Equal(1000, real.Samples[0]);
+        real.Dispose();
+        for (var i = 0; i < 20; i++)
+        {
+            stream.Write(Tone());
+            Assert.Equal(1, Drain(stream));
+            time.Advance(period);
+        }
+
+        Assert.Equal(0, stream.SilencePending);
+        Assert.Equal(0, Drain(stream));
+    }
+
+    [Fact]
     public void GapFilledStream_AllocatesNothingPerFrame_SilentOrNot()
     {
         // Driven on this thread: FakeTimeProvider runs the clock's tick inside Advance.

@@ -20,7 +20,9 @@ internal sealed class ChannelWaiter<T> : IValueTaskSource<bool>, IDisposable
     private readonly CancellationToken _token;
     private readonly Action _onReady;
     private readonly CancellationTokenRegistration _registration;
-    private ManualResetValueTaskSourceCore<bool> _core; // continuations inline: the channel's wake-up already runs on the pool
+    // Continuations inline: the channel's wake-up runs on the pool, or on the writer's thread for a channel with
+    // synchronous continuations (the room binding's user audio: a microphone frame reaches the pipeline with no hop).
+    private ManualResetValueTaskSourceCore<bool> _core;
     private ConfiguredValueTaskAwaitable<bool>.ConfiguredValueTaskAwaiter _pending;
     private int _armed; // 1 while a wait is outstanding; whoever resets it completes the source
 
