@@ -94,6 +94,14 @@ public interface IRoomParticipant : IAsyncDisposable
     ValueTask<IRoomAudioInput> PlayAsync(string streamId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Plays <paramref name="streamId"/> as <see cref="PlayAsync(string, CancellationToken)"/> does, but hands each frame
+    /// to <paramref name="receiver"/> on the thread that sends it (the publisher's pacer, or a live publisher's own
+    /// writer) instead of queuing it for a reader: no queue and no reader task, so no thread hop per frame. The
+    /// returned input's <see cref="IRoomAudioInput.Audio"/> stays empty; dispose the input to stop playing.
+    /// </summary>
+    ValueTask<IRoomAudioInput> PlayAsync(string streamId, IRoomAudioReceiver receiver, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Sends an in-room message <c>{"Timestamp","TimestampMs","SeqId","Round","Cmd","Data"}</c> (ZEGO <c>msg_content</c>)
     /// to the other users, or only to <paramref name="toUserIds"/>. Timestamps come from the server's TimeProvider;
     /// SeqId increases by one per message of this participant, starting at 1. Returns the SeqId used.
@@ -155,6 +163,20 @@ public interface IRoomLiveAudioOutput : IRoomAudioOutput
 
     /// <summary>Chunks dropped because the queue was full.</summary>
     long DroppedChunks { get; }
+}
+
+/// <summary>
+/// Takes a played stream's frames as they are sent (<see cref="IRoomParticipant.PlayAsync(string, IRoomAudioReceiver, CancellationToken)"/>).
+/// Called on the sender's thread, one frame at a time for each publisher: it must not block, and should hand the frame
+/// on (a bounded queue that drops its oldest frame is what the default player does).
+/// </summary>
+public interface IRoomAudioReceiver
+{
+    /// <summary>A 20 ms frame of 16 kHz PCM16; ownership moves to the receiver (Dispose it).</summary>
+    void OnFrame(AudioChunk frame);
+
+    /// <summary>The room ended the playing (its participant left the room); not called when the input is disposed.</summary>
+    void OnEnded();
 }
 
 /// <summary>A played stream: 20 ms frames of 16 kHz PCM16, each chunk owned by the reader (Dispose it).</summary>

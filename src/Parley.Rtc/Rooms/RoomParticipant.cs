@@ -131,10 +131,17 @@ internal sealed class RoomParticipant : IRoomParticipant
         return new ValueTask<IRoomAudioInput>(Play(streamId));
     }
 
-    internal StreamPlayer Play(string streamId)
+    public ValueTask<IRoomAudioInput> PlayAsync(string streamId, IRoomAudioReceiver receiver, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(receiver);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<IRoomAudioInput>(Play(streamId, receiver));
+    }
+
+    internal StreamPlayer Play(string streamId, IRoomAudioReceiver? receiver = null)
     {
         RoomIds.ThrowIfInvalid(RoomIds.ValidateStreamId(streamId), nameof(streamId));
-        var player = new StreamPlayer(this, streamId, Manager.Options.PlayerQueueFrames);
+        var player = new StreamPlayer(this, streamId, Manager.Options.PlayerQueueFrames, receiver);
         lock (Room.Gate)
         {
             Room.AddPlayerLocked(player);

@@ -74,18 +74,25 @@ internal sealed partial class RoomAgentBinding(
                 throw new AgentRoomException(InstanceCodes.PublishFailed, $"the agent could not publish '{join.AgentStreamId}': {ex.Message}");
             }
 
+            // The played stream goes into one gap-filled stream, so that RTC.UserStreamId can switch streams under a
+            // running pipeline; its gaps are watched on the shared clock. Its reader, the agent's input pipeline, goes on
+            // on the thread that hands it a frame (readerInline): a microphone frame reaches the pipeline with no hop.
+            var userAudio = new GapFilledStream(time, CancellationToken.None, readerInline: true);
+            var receiver = new RoomAgentConnection.UserStreamReceiver(userAudio);
             IRoomAudioInput input;
             try
             {
-                input = await participant.PlayAsync(join.UserStreamId, cancellationToken).ConfigureAwait(false);
+                input = await participant.PlayAsync(join.UserStreamId, receiver, cancellationToken).ConfigureAwait(false);
             }
             catch (RoomException ex)
             {
+                userAudio.Dispose();
                 await output.DisposeAsync().ConfigureAwait(false);
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{join.UserStreamId}': {ex.Message}");
             }
 
-            return new RoomAgentConnection(participant, output, input, join.UserId, join.MaxIdle ?? options.Value.IdleTimeout, time, _logger, join, services);
+            receiver.Start();
+            return new RoomAgentConnection(participant, output, input, receiver, userAudio, join.UserId, join.MaxIdle ?? options.Value.IdleTimeout, time, _logger, join, services);
         }
         catch
         {
@@ -113,12 +120,13 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     private readonly AgentActionChannel? _actions;
     private ITimer? _idle;
     private IRoomAudioInput _input;
-    private CancellationTokenSource _pumpStop;
-    private Task _pump;
+    private UserStreamReceiver _receiver;
 
     /// <param name="participant">The agent in its room.</param>
     /// <param name="output">The agent's published stream.</param>
-    /// <param name="input">The user's played stream.</param>
+    /// <param name="input">The user's played stream, played into <paramref name="receiver"/>.</param>
+    /// <param name="receiver">Hands the played stream's frames to <paramref name="userAudio"/> (started).</param>
+    /// <param name="userAudio">The user's audio as the pipeline reads it; the connection owns it.</param>
     /// <param name="userId">The instance's user: while it is absent from the room for <paramref name="idleTimeout"/>, the room is lost with 1202 (MaxIdleTime).</param>
     /// <param name="idleTimeout">How long the instance's user may be absent.</param>
     /// <param name="time">The server clock.</param>
@@ -126,13 +134,15 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     /// <param name="join">Who the agent is (app, instance, user): the room action channel acts for it. Null: no action channel.</param>
     /// <param name="services">The root services the action channel runs actions with (with <paramref name="join"/>).</param>
     public RoomAgentConnection(
-        IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, string userId, TimeSpan idleTimeout, TimeProvider time, ILogger logger,
-        AgentRoomJoin? join = null, IServiceProvider? services = null)
+        IRoomParticipant participant, IRoomAudioOutput output, IRoomAudioInput input, UserStreamReceiver receiver, GapFilledStream userAudio, string userId,
+        TimeSpan idleTimeout, TimeProvider time, ILogger logger, AgentRoomJoin? join = null, IServiceProvider? services = null)
     {
         _participant = participant;
         _userId = userId;
         _output = output;
         _input = input;
+        _receiver = receiver;
+        _userAudio = userAudio;
         AgentAudio = new RoomAudioSink(output);
         _idleTimeout = idleTimeout;
         _time = time;
@@ -142,12 +152,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
             StartIdleTimer();
         }
 
-        // The played stream is pumped into one gap-filled stream, so that RTC.UserStreamId can switch streams under a
-        // running pipeline; its gaps are watched on the shared clock (no task or channel hop of its own per frame).
-        _userAudio = new GapFilledStream(time, _stop.Token);
         UserAudio = _userAudio.Reader;
-        _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        _pump = Task.Run(() => PumpAsync(input, _pumpStop.Token));
         if (join is not null && services is not null)
         {
             _actions = new AgentActionChannel(services, join.AppId, join.InstanceId, participant.UserId, SendReplyAsync, time, logger, _stop.Token);
@@ -191,21 +196,21 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
                 return;
             }
 
+            var receiver = new UserStreamReceiver(_userAudio); // not started: the new stream waits for the old one to stop
             IRoomAudioInput next;
             try
             {
-                next = await _participant.PlayAsync(streamId, cancellationToken).ConfigureAwait(false);
+                next = await _participant.PlayAsync(streamId, receiver, cancellationToken).ConfigureAwait(false);
             }
             catch (RoomException ex)
             {
                 throw new AgentRoomException(InstanceCodes.PlayFailed, $"the agent could not play '{streamId}': {ex.Message}");
             }
 
-            await StopPumpAsync().ConfigureAwait(false);
+            await StopPlayingAsync().ConfigureAwait(false);
             _input = next;
-            _pumpStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            var token = _pumpStop.Token;
-            _pump = Task.Run(() => PumpAsync(next, token), CancellationToken.None);
+            _receiver = receiver;
+            receiver.Start();
         }
         finally
         {
@@ -235,8 +240,9 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         _idle?.Dispose();
+        _userAudio.Complete();
         await _switch.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        await StopPumpAsync().ConfigureAwait(false);
+        await StopPlayingAsync().ConfigureAwait(false);
         _userAudio.Dispose();
 
         _switch.Dispose();
@@ -246,33 +252,45 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
         _stop.Dispose();
     }
 
-    /// <summary>Stops the pump and disposes its input (which completes the player's queue: that is what wakes the pump).</summary>
-    private async Task StopPumpAsync()
+    /// <summary>Stops handing the played stream's frames on, and stops playing it.</summary>
+    private ValueTask StopPlayingAsync()
     {
-        await _pumpStop.CancelAsync().ConfigureAwait(false);
-        await _input.DisposeAsync().ConfigureAwait(false);
-        await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _pumpStop.Dispose();
+        _receiver.Stop();
+        return _input.DisposeAsync();
     }
 
     /// <summary>
-    /// Moves one played stream's frames into the user's audio (a full queue drops its oldest frame); when that stream's
-    /// audio ends by itself, so does the user's audio. Stopping it completes the player's queue (its input is disposed
-    /// after the pump is cancelled), so the wait takes no token: a cancellable wait allocates per frame.
+    /// Hands the played stream's frames to the user's audio on the sender's thread (the user's receive loop, for a
+    /// microphone sent in real time): no pump task and no hop of its own per frame. The sender holds no lock then. When the room ends the playing (the
+    /// agent left the room), the user's audio ends too; a stream switched away from, or stopped, ends nothing.
     /// </summary>
-    private async Task PumpAsync(IRoomAudioInput input, CancellationToken cancellationToken)
+    internal sealed class UserStreamReceiver(GapFilledStream target) : IRoomAudioReceiver
     {
-        while (await input.Audio.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !cancellationToken.IsCancellationRequested)
+        private volatile bool _active;
+
+        public void Start() => _active = true;
+
+        public void Stop() => _active = false;
+
+        public void OnFrame(AudioChunk frame)
         {
-            while (input.Audio.TryRead(out var chunk))
+            if (_active)
             {
-                _userAudio.Write(chunk);
+                target.Write(frame);
+            }
+            else
+            {
+                frame.Dispose();
             }
         }
 
-        if (!cancellationToken.IsCancellationRequested)
+        public void OnEnded()
         {
-            _userAudio.Complete();
+            if (_active)
+            {
+                // Called under the room's lock; the pipeline, which completing may run inline, goes on on the pool.
+                ThreadPool.UnsafeQueueUserWorkItem(static t => t.Complete(), target, preferLocal: false);
+            }
         }
     }
 
