@@ -21,6 +21,20 @@ public sealed class TelemetryHostingTests
     private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     [Fact]
+    public void Metrics_PublishesTheRoomAndKestrelMeters_ButNotTheTurnMeterTwice_NorKestrelsPerBufferMemoryPool()
+    {
+        using var pool = new System.Diagnostics.Metrics.Meter(TelemetryHosting.KestrelMemoryPoolMeterName);
+        using var rtc = new System.Diagnostics.Metrics.Meter(TelemetryHosting.RtcMeterName);
+        using var kestrel = new System.Diagnostics.Metrics.Meter("Microsoft.AspNetCore.Server.Kestrel");
+        using var turns = new System.Diagnostics.Metrics.Meter(ParleyTelemetry.Name);
+
+        Assert.False(TelemetryHosting.IsPublishedAtMetrics(pool.CreateCounter<long>("aspnetcore.memory_pool.rented")));
+        Assert.False(TelemetryHosting.IsPublishedAtMetrics(turns.CreateCounter<long>("parley.turns")));
+        Assert.True(TelemetryHosting.IsPublishedAtMetrics(rtc.CreateCounter<long>("parley.rtc.dropped_frames")));
+        Assert.True(TelemetryHosting.IsPublishedAtMetrics(kestrel.CreateUpDownCounter<long>("kestrel.active_connections")));
+    }
+
+    [Fact]
     public void WithoutAnEndpoint_NoOpenTelemetryProviderIsBuilt_ButTheObserversAreThere()
     {
         using var host = Build(new Dictionary<string, string?>());
