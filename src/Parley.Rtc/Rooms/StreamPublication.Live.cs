@@ -144,13 +144,8 @@ internal sealed partial class StreamPublication
 
     private async Task PaceLiveAsync(CancellationToken cancellationToken)
     {
-        var frame = new short[FrameSamples];
-        var filled = 0;
+        var pending = new PendingFrame(); // kept across waits: an early frame waits for its slot in it
         var held = false;
-        var whole = false; // the frame is `current` itself, a whole 20 ms chunk passed on without copying
-        AudioChunk current = default;
-        var hasCurrent = false;
-        var offset = 0;
         using var clock = new FrameClock(_time, cancellationToken);
         try
         {
@@ -158,21 +153,8 @@ internal sealed partial class StreamPublication
             {
                 if (Interlocked.Exchange(ref _clearRequested, 0) == 1)
                 {
-                    if (hasCurrent)
-                    {
-                        Interlocked.Add(ref _pendingSamples, -(current.Length - offset));
-                        current.Dispose();
-                        hasCurrent = false;
-                    }
-
-                    if (!whole)
-                    {
-                        Interlocked.Add(ref _pendingSamples, -filled);
-                    }
-
-                    filled = 0;
+                    Interlocked.Add(ref _pendingSamples, -pending.Drop());
                     held = false;
-                    whole = false;
                 }
 
                 if (PausedTask() is { } paused)
@@ -183,42 +165,8 @@ internal sealed partial class StreamPublication
                     continue;
                 }
 
-                while (filled < FrameSamples)
-                {
-                    if (filled == 0 && !hasCurrent && _input.Reader.TryRead(out current))
-                    {
-                        hasCurrent = true;
-                        offset = 0;
-                        if (current.Length == FrameSamples)
-                        {
-                            whole = true;
-                            filled = FrameSamples;
-                            break;
-                        }
-                    }
-
-                    if (!hasCurrent)
-                    {
-                        if (!_input.Reader.TryRead(out current))
-                        {
-                            break;
-                        }
-
-                        hasCurrent = true;
-                        offset = 0;
-                    }
-
-                    var take = Math.Min(FrameSamples - filled, current.Length - offset);
-                    current.Samples.Slice(offset, take).CopyTo(frame.AsSpan(filled));
-                    filled += take;
-                    offset += take;
-                    if (offset == current.Length)
-                    {
-                        current.Dispose();
-                        hasCurrent = false;
-                    }
-                }
-
+                pending.Fill(_input.Reader);
+                var filled = pending.Filled;
                 if (filled == FrameSamples || (filled > 0 && held))
                 {
                     var now = _time.GetTimestamp();
@@ -231,20 +179,9 @@ internal sealed partial class StreamPublication
                     }
 
                     TakeLiveSlot(now);
-                    if (whole)
-                    {
-                        EmitOwned(current);
-                        hasCurrent = false;
-                    }
-                    else
-                    {
-                        Emit(frame.AsSpan(0, filled));
-                    }
-
+                    EmitPending(pending);
                     Interlocked.Add(ref _pendingSamples, -filled);
-                    filled = 0;
                     held = false;
-                    whole = false;
                     SignalIdleIfDrained();
                     continue;
                 }
@@ -294,11 +231,7 @@ internal sealed partial class StreamPublication
                 _parked = false;
             }
 
-            if (hasCurrent)
-            {
-                current.Dispose();
-            }
-
+            pending.Dispose();
             DrainInput();
             Interlocked.Exchange(ref _pendingSamples, 0);
             SignalIdleIfDrained();

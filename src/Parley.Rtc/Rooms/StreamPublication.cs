@@ -229,13 +229,9 @@ internal sealed partial class StreamPublication : IRoomLiveAudioOutput
 
     private async Task PaceAsync(CancellationToken cancellationToken)
     {
-        var frame = new short[FrameSamples];
-        var filled = 0;
+        var pending = new PendingFrame();
         var held = false;
         var running = false;
-        AudioChunk current = default;
-        var hasCurrent = false;
-        var offset = 0;
         long start = 0;
         long index = 0;
         using var clock = new FrameClock(_time, cancellationToken);
@@ -262,15 +258,7 @@ internal sealed partial class StreamPublication : IRoomLiveAudioOutput
 
                 if (Interlocked.Exchange(ref _clearRequested, 0) == 1)
                 {
-                    if (hasCurrent)
-                    {
-                        Interlocked.Add(ref _pendingSamples, -(current.Length - offset));
-                        current.Dispose();
-                        hasCurrent = false;
-                    }
-
-                    Interlocked.Add(ref _pendingSamples, -filled);
-                    filled = 0;
+                    Interlocked.Add(ref _pendingSamples, -pending.Drop());
                     held = false;
                 }
 
@@ -282,44 +270,8 @@ internal sealed partial class StreamPublication : IRoomLiveAudioOutput
                     continue;
                 }
 
-                var whole = false;
-                while (filled < FrameSamples)
-                {
-                    if (filled == 0 && !hasCurrent && _input.Reader.TryRead(out current))
-                    {
-                        hasCurrent = true;
-                        offset = 0;
-                        if (current.Length == FrameSamples)
-                        {
-                            // A whole 20 ms frame as it came (a client's microphone): handed on without copying it.
-                            whole = true;
-                            filled = FrameSamples;
-                            break;
-                        }
-                    }
-
-                    if (!hasCurrent)
-                    {
-                        if (!_input.Reader.TryRead(out current))
-                        {
-                            break;
-                        }
-
-                        hasCurrent = true;
-                        offset = 0;
-                    }
-
-                    var take = Math.Min(FrameSamples - filled, current.Length - offset);
-                    current.Samples.Slice(offset, take).CopyTo(frame.AsSpan(filled));
-                    filled += take;
-                    offset += take;
-                    if (offset == current.Length)
-                    {
-                        current.Dispose();
-                        hasCurrent = false;
-                    }
-                }
-
+                pending.Fill(_input.Reader);
+                var filled = pending.Filled;
                 if (filled == FrameSamples || (filled > 0 && held))
                 {
                     if (!running)
@@ -329,18 +281,8 @@ internal sealed partial class StreamPublication : IRoomLiveAudioOutput
                         index = 0;
                     }
 
-                    if (whole)
-                    {
-                        EmitOwned(current);
-                        hasCurrent = false;
-                    }
-                    else
-                    {
-                        Emit(frame.AsSpan(0, filled));
-                    }
-
+                    EmitPending(pending);
                     Interlocked.Add(ref _pendingSamples, -filled);
-                    filled = 0;
                     held = false;
                     SignalIdleIfDrained();
                 }
@@ -375,14 +317,24 @@ internal sealed partial class StreamPublication : IRoomLiveAudioOutput
         }
         finally
         {
-            if (hasCurrent)
-            {
-                current.Dispose();
-            }
-
+            pending.Dispose();
             DrainInput();
             Interlocked.Exchange(ref _pendingSamples, 0);
             SignalIdleIfDrained();
+        }
+    }
+
+    /// <summary>Emits the pacer's complete (or held short) frame and empties it: a whole chunk by ownership, else a copy.</summary>
+    private void EmitPending(PendingFrame pending)
+    {
+        if (pending.IsWhole)
+        {
+            EmitOwned(pending.TakeWhole());
+        }
+        else
+        {
+            Emit(pending.Copied);
+            pending.Sent();
         }
     }
 
@@ -423,6 +375,110 @@ internal sealed partial class StreamPublication : IRoomLiveAudioOutput
     {
         _input.Writer.TryComplete();
         _stop.Cancel();
+    }
+
+    /// <summary>
+    /// A pacer's next frame, cut from its input queue: copied together from chunks of any length, or a whole 20 ms
+    /// chunk taken as it came (a client's microphone), which is handed on without a copy. One per pacer, reused.
+    /// </summary>
+    private sealed class PendingFrame : IDisposable
+    {
+        private readonly short[] _buffer = new short[FrameSamples];
+        private AudioChunk _current;
+        private bool _hasCurrent;
+        private int _offset;
+
+        /// <summary>Samples gathered: <see cref="FrameSamples"/> once complete (or whole).</summary>
+        public int Filled { get; private set; }
+
+        /// <summary>The frame is one whole chunk as it came (<see cref="TakeWhole"/>), not a copy.</summary>
+        public bool IsWhole { get; private set; }
+
+        /// <summary>The copied frame (when not <see cref="IsWhole"/>).</summary>
+        public ReadOnlySpan<short> Copied => _buffer.AsSpan(0, Filled);
+
+        /// <summary>Takes from <paramref name="input"/> until the frame is complete or the input is empty.</summary>
+        public void Fill(ChannelReader<AudioChunk> input)
+        {
+            while (Filled < FrameSamples)
+            {
+                if (Filled == 0 && !_hasCurrent && input.TryRead(out _current))
+                {
+                    _hasCurrent = true;
+                    _offset = 0;
+                    if (_current.Length == FrameSamples)
+                    {
+                        IsWhole = true;
+                        Filled = FrameSamples;
+                        return;
+                    }
+                }
+
+                if (!_hasCurrent)
+                {
+                    if (!input.TryRead(out _current))
+                    {
+                        return;
+                    }
+
+                    _hasCurrent = true;
+                    _offset = 0;
+                }
+
+                var take = Math.Min(FrameSamples - Filled, _current.Length - _offset);
+                _current.Samples.Slice(_offset, take).CopyTo(_buffer.AsSpan(Filled));
+                Filled += take;
+                _offset += take;
+                if (_offset == _current.Length)
+                {
+                    _current.Dispose();
+                    _hasCurrent = false;
+                }
+            }
+        }
+
+        /// <summary>Hands the whole chunk over (ownership moves) and empties the frame.</summary>
+        public AudioChunk TakeWhole()
+        {
+            var chunk = _current;
+            _hasCurrent = false;
+            IsWhole = false;
+            Filled = 0;
+            return chunk;
+        }
+
+        /// <summary>Empties a copied frame once it is sent.</summary>
+        public void Sent() => Filled = 0;
+
+        /// <summary>Drops the frame and the rest of the chunk in hand (a clear); returns how many queued samples that was.</summary>
+        public int Drop()
+        {
+            var dropped = 0;
+            if (_hasCurrent)
+            {
+                dropped += _current.Length - _offset;
+                _current.Dispose();
+                _hasCurrent = false;
+            }
+
+            if (!IsWhole)
+            {
+                dropped += Filled; // a whole frame's samples are the chunk's, counted above
+            }
+
+            Filled = 0;
+            IsWhole = false;
+            return dropped;
+        }
+
+        public void Dispose()
+        {
+            if (_hasCurrent)
+            {
+                _current.Dispose();
+                _hasCurrent = false;
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()

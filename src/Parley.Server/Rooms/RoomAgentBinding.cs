@@ -261,8 +261,9 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 
     /// <summary>
     /// Hands the played stream's frames to the user's audio on the sender's thread (the user's receive loop, for a
-    /// microphone sent in real time): no pump task and no hop of its own per frame. The sender holds no lock then. When the room ends the playing (the
-    /// agent left the room), the user's audio ends too; a stream switched away from, or stopped, ends nothing.
+    /// microphone sent in real time): no pump task and no hop of its own per frame. The sender holds no lock then.
+    /// When the room ends the playing (the agent left the room), the user's audio ends too; a stream switched away
+    /// from, or stopped, ends nothing.
     /// </summary>
     internal sealed class UserStreamReceiver(GapFilledStream target) : IRoomAudioReceiver
     {
