@@ -91,6 +91,20 @@ public sealed class ParleyTestServer : IAsyncDisposable
         }
     }
 
+    private static bool IsAddressInUse(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is Microsoft.AspNetCore.Connections.AddressInUseException
+                || ex is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
         var args = new List<string>
@@ -131,8 +145,24 @@ public sealed class ParleyTestServer : IAsyncDisposable
             args.AddRange([$"--{key}", value ?? ""]);
         }
 
-        _app = ParleyServer.Build([.. args], _configure);
-        await _app.StartAsync(cancellationToken);
+        // Port 0 asks for free ports, but the silo's are picked before Orleans binds them, so another process can take
+        // one in between (seen in CI: AddressInUseException from the silo's listener). A start that lost that race is
+        // tried again with newly picked ports, at most twice more.
+        for (var attempt = 1; ; attempt++)
+        {
+            _app = ParleyServer.Build([.. args], _configure);
+            try
+            {
+                await _app.StartAsync(cancellationToken);
+                break;
+            }
+            catch (Exception ex) when (attempt < 3 && IsAddressInUse(ex))
+            {
+                await _app.DisposeAsync();
+                _app = null;
+            }
+        }
+
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.TrimEnd('/') + "/");
     }
