@@ -208,13 +208,32 @@ internal sealed class EvalSink : IAudioSink, IDisposable
 /// <summary>A TTS that speaks with flite: first audio after 100 ms of the fake clock, then 100 ms chunks at 0.2× real time.</summary>
 internal sealed class FliteClipTts(FakeTimeProvider time) : SentenceTtsBase
 {
+    private int _synthesizing;
+
     public override string Name => "FliteClip";
+
+    /// <summary>
+    /// A sentence is being synthesised by flite (a clip not in the cache yet): real time passes that the fake clock
+    /// must not, or the reply's audio would start later in scenario time the colder the cache and the busier the
+    /// machine.
+    /// </summary>
+    public bool Synthesizing => Volatile.Read(ref _synthesizing) > 0;
 
     public override string? Validate(JsonObject? parameters) => null;
 
     protected override async IAsyncEnumerable<AudioChunk> SynthesizeSentenceAsync(string text, JsonObject? parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var audio = Clips.Say(text);
+        short[] audio;
+        Interlocked.Increment(ref _synthesizing);
+        try
+        {
+            audio = Clips.Say(text);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _synthesizing);
+        }
+
         await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
         for (var sent = 0; sent < audio.Length; sent += 1600)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using Parley.Abstractions.Audio;
@@ -105,7 +106,8 @@ internal sealed class EvalRunner(
             },
             llm,
             time);
-        agent.UpdateVoice(new TtsVoice(new FliteClipTts(time), null, [], null));
+        var tts = new FliteClipTts(time);
+        agent.UpdateVoice(new TtsVoice(tts, null, [], null));
         agent.UpdateListening(() => new ListeningSetup(input, vad.Create, () => recognizer?.Invoke() ?? new OracleRecognizer(() => scenario.WordsAt(now.TotalMilliseconds)), processors));
         var events = new List<(double At, SessionEvent Event)>();
         var pump = Task.Run(
@@ -163,10 +165,10 @@ internal sealed class EvalRunner(
             // The real VAD takes real time: wait until the pipeline has processed every frame written so far (scored,
             // or skipped by the silence gate) and asks for the next one.
             await mic.WaitProcessedAsync(cancellationToken).ConfigureAwait(false);
-            await SettleAsync(agent.Session.Events).ConfigureAwait(false);
+            await SettleAsync(agent.Session.Events, tts).ConfigureAwait(false);
             time.Advance(Step);
             now += Step;
-            await SettleAsync(agent.Session.Events).ConfigureAwait(false);
+            await SettleAsync(agent.Session.Events, tts).ConfigureAwait(false);
         }
 
         mic.Complete();
@@ -218,14 +220,27 @@ internal sealed class EvalRunner(
     /// Lets the work of the last step finish (every task of the loop waits on the fake clock or a channel), and the
     /// event pump read every event, so each is stamped with the step it happened in.
     /// </summary>
-    private static async Task SettleAsync(ChannelReader<SessionEvent> events)
+    private static async Task SettleAsync(ChannelReader<SessionEvent> events, FliteClipTts tts)
     {
-        var quiet = 0;
-        for (var i = 0; i < 4000 && quiet < 4; i++)
+        var synthesis = Stopwatch.StartNew();
+        while (true)
         {
-            await Task.Yield();
-            Thread.Yield();
-            quiet = ThreadPool.PendingWorkItemCount == 0 && (!events.CanCount || events.Count == 0) ? quiet + 1 : 0;
+            var quiet = 0;
+            for (var i = 0; i < 4000 && quiet < 4; i++)
+            {
+                await Task.Yield();
+                Thread.Yield();
+                quiet = ThreadPool.PendingWorkItemCount == 0 && (!events.CanCount || events.Count == 0) ? quiet + 1 : 0;
+            }
+
+            // flite runs on a pool thread that is busy, not queued: wait for it apart (at most 30 s of real time),
+            // then for what its audio set going.
+            if (!tts.Synthesizing || synthesis.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                return;
+            }
+
+            await Task.Delay(1).ConfigureAwait(false);
         }
     }
 }

@@ -241,6 +241,10 @@ internal sealed class ScriptedChatModel : IChatModel
 
     public int Cancelled;
 
+    /// <summary>Set when a <see cref="StallAfter"/> reply has sent its delta and was asked for the next one: the
+    /// caller's stall watchdog, armed before it asks, is then running.</summary>
+    public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public void Reply(params string[] deltas) => _replies.Enqueue(ct => Yield(deltas, null, ct));
 
     /// <summary>Yields nothing until <paramref name="gate"/> is released, then the deltas.</summary>
@@ -248,7 +252,7 @@ internal sealed class ScriptedChatModel : IChatModel
 
     public void FailAfter(string delta) => _replies.Enqueue(ct => Fail(delta, ct));
 
-    public void StallAfter(string delta) => _replies.Enqueue(ct => Stall(delta, ct));
+    public void StallAfter(string delta) => _replies.Enqueue(ct => Stall(delta, Stalled, ct));
 
     public IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, CancellationToken cancellationToken)
     {
@@ -279,10 +283,11 @@ internal sealed class ScriptedChatModel : IChatModel
         throw new LlmException(LlmErrorKind.General, "The LLM stream broke");
     }
 
-    private static async IAsyncEnumerable<string> Stall(string delta, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<string> Stall(string delta, TaskCompletionSource stalled, [EnumeratorCancellation] CancellationToken ct)
     {
         await Task.Yield();
         yield return delta;
+        stalled.TrySetResult();
         await Task.Delay(Timeout.Infinite, ct);
     }
 }

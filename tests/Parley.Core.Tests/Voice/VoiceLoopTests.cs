@@ -296,6 +296,10 @@ public sealed class VoiceLoopTests
         var log = new EventLog(session.Events);
         session.SubmitUserTurn("x");
         await log.NextAsync<ReplyTextDeltaEvent>();
+
+        // The delta is published before the stage asks for the next one and arms the watchdog: advancing the clock
+        // in between would leave the watchdog armed on a clock that no longer moves.
+        await _model.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(10));
         _time.Advance(TimeSpan.FromSeconds(6));
 
         Assert.Equal(SessionErrorSource.Llm, (await log.NextAsync<SessionErrorEvent>()).Source);
