@@ -48,13 +48,13 @@ public static class CapacitySearch
             var s = new StringBuilder();
             s.AppendLine();
             s.AppendLine(inv, $"Capacity search — {Measure} p95 ≤ {OverheadP95TargetMs:0} ms, no frame dropped by the server, late gaps ≤ {MaxLateGapShare:P1} of frames, no failed session, the load generator in real time");
-            s.AppendLine("  sessions | overhead p50/p95 | after VAD end p50/p95 | VAD end p50/p95 | v2v p95 | barge-in after VAD p95 | late gaps | dropped | CPU cores | cores/session | gen. CPU | RSS/session idle | verdict");
+            s.AppendLine("  sessions | overhead p50/p95 | after VAD end p50/p95 | VAD end p50/p95 | v2v p95 | barge-in after VAD p95 | late gaps (gen.) | dropped | CPU cores | cores/session | gen. CPU | RSS/session idle | verdict");
             foreach (var step in Steps.OrderBy(x => x.Sessions))
             {
                 var r = step.Report;
                 var o = r.PipelineOverheadMs;
                 var a = r.OverheadAfterVadEndMs;
-                s.AppendLine(inv, $"  {step.Sessions,8} | {o.P50,5:0} / {o.P95,5:0}    | {a.P50,6:0} / {a.P95,6:0}       | {r.VadEndMs.P50,5:0} / {r.VadEndMs.P95,5:0}   | {r.VoiceToVoiceMs.P95,7:0} | {r.BargeInAfterVadMs.P95,22:0} | {r.LateFrameGaps,9} | {r.ServerDroppedFrames,7:0} | {r.Resources.LoadCores,9:0.00} | {step.ServerCoresPerSession,13:0.0000} | {r.LoadGenerator.ClientCores,8:0.00} | {r.Resources.IdleRssPerSessionMb,13:0.00} MB | {step.Verdict}");
+                s.AppendLine(inv, $"  {step.Sessions,8} | {o.P50,5:0} / {o.P95,5:0}    | {a.P50,6:0} / {a.P95,6:0}       | {r.VadEndMs.P50,5:0} / {r.VadEndMs.P95,5:0}   | {r.VoiceToVoiceMs.P95,7:0} | {r.BargeInAfterVadMs.P95,22:0} | {r.LateFrameGaps,9} ({r.GeneratorLateFrameGaps,4}) | {r.ServerDroppedFrames,7:0} | {r.Resources.LoadCores,9:0.00} | {step.ServerCoresPerSession,13:0.0000} | {r.LoadGenerator.ClientCores,8:0.00} | {r.Resources.IdleRssPerSessionMb,13:0.00} MB | {step.Verdict}");
             }
 
             s.AppendLine(LargestPassingSessions is { } n

@@ -30,6 +30,12 @@ public sealed record LoadGeneratorHealth(long LateClockTicks, int QueuedSends, l
     /// <summary>A single tick later than this (ms) means the generator stalled (a whole VAD window of user audio late).</summary>
     public const double MaxLagMsAllowed = 100;
 
+    /// <summary>Stalls of the generator itself (a tick ≥ 20 ms late, or a GC pause of ≥ 20 ms between two ticks).</summary>
+    public int Stalls { get; init; }
+
+    /// <summary>The generator's own GC pauses during the run, in all (ms).</summary>
+    public double GcPauseMs { get; init; }
+
     /// <summary>Why the load generator, not the server, limited this run; null when it kept real time.</summary>
     public string? Bottleneck
     {
@@ -158,8 +164,11 @@ public sealed record LoadReport
 
     public required int AgentFramesReceived { get; init; }
 
-    /// <summary>Gaps of more than 60 ms between two frames inside one agent utterance.</summary>
+    /// <summary>Gaps of more than 60 ms between two frames inside one agent utterance, but for those in <see cref="GeneratorLateFrameGaps"/>.</summary>
     public required int LateFrameGaps { get; init; }
+
+    /// <summary>Gaps of more than 60 ms that fell in (or just after) a stall of the load generator itself: not the server's.</summary>
+    public int GeneratorLateFrameGaps { get; init; }
 
     public required double MaxFrameGapMs { get; init; }
 
@@ -249,6 +258,7 @@ public sealed record LoadReport
             InterruptionVadStartMs = Percentiles.Of(turns.Where(x => x.InterruptionVadStartMs is not null).Select(x => x.InterruptionVadStartMs!.Value)),
             AgentFramesReceived = turns.Sum(x => x.AgentFrames),
             LateFrameGaps = turns.Sum(x => x.LateGaps),
+            GeneratorLateFrameGaps = turns.Sum(x => x.GeneratorLateGaps),
             MaxFrameGapMs = Math.Round(turns.Select(x => x.MaxGapMs).DefaultIfEmpty(0).Max(), 1),
             ServerDroppedFrames = droppedFrames,
             LoadGenerator = health,
@@ -306,8 +316,8 @@ public sealed record LoadReport
         s.AppendLine(inv, $"  VAD speech start         {VadStartMs}   (speech start sent → Cmd 1, agent silent)");
         s.AppendLine(inv, $"  VAD start over agent     {InterruptionVadStartMs}   (interruption start sent → Cmd 1)");
         s.AppendLine(inv, $"  instance join           {JoinMs}   (CreateAgentInstance → agent stream in room)");
-        s.AppendLine(inv, $"  agent frames             {AgentFramesReceived} received, {LateFrameGaps} gaps > 60 ms, max gap {MaxFrameGapMs:0} ms; server dropped {ServerDroppedFrames:0}");
-        s.AppendLine(inv, $"  load generator           {LoadGenerator.LateClockTicks} of {LoadGenerator.ClockTicks} microphone ticks late (max {LoadGenerator.MaxClockLagMs:0} ms), {LoadGenerator.QueuedSends} queued sends, own CPU {LoadGenerator.ClientCores?.ToString("0.00", inv) ?? "n/a"} cores{(LoadGenerator.Bottleneck is { } b ? " — " + b : " — kept real time")}");
+        s.AppendLine(inv, $"  agent frames             {AgentFramesReceived} received, {LateFrameGaps} gaps > 60 ms (+{GeneratorLateFrameGaps} in the generator's own stalls, not counted), max gap {MaxFrameGapMs:0} ms; server dropped {ServerDroppedFrames:0}");
+        s.AppendLine(inv, $"  load generator           {LoadGenerator.LateClockTicks} of {LoadGenerator.ClockTicks} microphone ticks late (max {LoadGenerator.MaxClockLagMs:0} ms), {LoadGenerator.Stalls} stalls (GC pauses {LoadGenerator.GcPauseMs:0} ms in all), {LoadGenerator.QueuedSends} queued sends, own CPU {LoadGenerator.ClientCores?.ToString("0.00", inv) ?? "n/a"} cores{(LoadGenerator.Bottleneck is { } b ? " — " + b : " — kept real time")}");
         s.AppendLine("  server stage means (ms)  " + string.Join(", ", ServerStageMeansMs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => string.Create(inv, $"{kv.Key} {kv.Value:0.#}"))));
         var r = Resources;
         s.AppendLine(inv, $"  server RSS               baseline {r.BaselineRssMb} MB, idle with {Sessions} session(s) {r.IdleRssMb} MB ({r.IdleRssPerSessionMb} MB/session), peak under load {r.PeakRssMb} MB ({r.LoadRssPerSessionMb} MB/session)");

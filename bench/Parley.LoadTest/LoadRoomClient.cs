@@ -31,9 +31,12 @@ internal sealed class LoadRoomClient : IAsyncDisposable
         }
     }
 
-    public static async Task<LoadRoomClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken)
+    /// <summary>The generator's clock: gaps in one of its stalls are laid to it, not to the server.</summary>
+    public MicrophoneClock? Generator { get; init; }
+
+    public static async Task<LoadRoomClient> ConnectAsync(Uri serverBase, CancellationToken cancellationToken, MicrophoneClock? generator = null)
     {
-        var client = new LoadRoomClient();
+        var client = new LoadRoomClient { Generator = generator };
         client._socket = await RoomSocket.ConnectAsync(serverBase, client.ReceiveLoopAsync, static o => o.KeepAliveInterval = TimeSpan.Zero, cancellationToken);
         return client;
     }
@@ -147,7 +150,7 @@ internal sealed class LoadRoomClient : IAsyncDisposable
     {
         lock (_lock)
         {
-            return LoadRun.Utterance(_frames, firstTicks, lateUntilTicks);
+            return LoadRun.Utterance(_frames, firstTicks, lateUntilTicks, Generator);
         }
     }
 

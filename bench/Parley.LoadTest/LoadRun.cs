@@ -149,6 +149,8 @@ public static class LoadRun
                 var loadStart = Sample(pid);
                 var lateTicksBefore = clock.LateTicks;
                 var ticksBefore = clock.Ticks;
+                var stallsBefore = clock.Stalls;
+                var gcPauseBefore = MicrophoneClock.GcPauseMs;
                 clock.ResetMaxLag();
                 var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var clientWall = Stopwatch.StartNew();
@@ -181,7 +183,11 @@ public static class LoadRun
                     users.Where(u => u.JoinMs is not null).Select(u => u.JoinMs!.Value).ToList(),
                     StageMeans(metricsBefore, metricsAfter),
                     Delta(metricsBefore, metricsAfter, "parley_rtc_dropped_frames_total"),
-                    new LoadGeneratorHealth(clock.LateTicks - lateTicksBefore, users.Sum(u => u.QueuedSends), clock.Ticks - ticksBefore, Math.Round(clock.MaxLagMs, 1), clientCores),
+                    new LoadGeneratorHealth(clock.LateTicks - lateTicksBefore, users.Sum(u => u.QueuedSends), clock.Ticks - ticksBefore, Math.Round(clock.MaxLagMs, 1), clientCores)
+                    {
+                        Stalls = clock.Stalls - stallsBefore,
+                        GcPauseMs = Math.Round(MicrophoneClock.GcPauseMs - gcPauseBefore, 1),
+                    },
                     new ServerUsage(pid, baseline, baselineEnd, idle, idleEnd, loadStart, loadEnd, peakRss),
                     TestSpeechMs(questionSamples));
             }
@@ -304,7 +310,7 @@ public static class LoadRun
                 await Task.Delay(random.Next(0, Math.Max(500, options.Sessions * 10)), cancellationToken);
                 var userId = $"user_{Index}";
                 var roomId = $"load_{agentId}_{Index}";
-                _client = await LoadRoomClient.ConnectAsync(baseAddress, cancellationToken);
+                _client = await LoadRoomClient.ConnectAsync(baseAddress, cancellationToken, clock);
                 var token = Token04.Mint(options.AppId, userId, options.ServerSecret, TimeSpan.FromHours(2), "", TimeProvider.System);
                 Check("Login", await _client.RequestAsync(new { Type = "Login", AppId = options.AppId, RoomId = roomId, UserId = userId, Token = token }, "LoginResult", cancellationToken));
                 Check("Play", await _client.RequestAsync(new { Type = "Play", StreamId = AgentStream, Codec = "pcm16", SampleRate = 16000 }, "PlayResult", cancellationToken));
@@ -491,7 +497,7 @@ public static class LoadRun
     /// barge-in turn, the user's onset, after which the agent pausing (issue 14's provisional pause, resumed or
     /// stopped by the interruption policy) is the policy at work, measured as barge-in latency, not a pacing fault.
     /// </summary>
-    internal static UtteranceStats Utterance(IReadOnlyList<long> frames, long firstTicks, long lateUntilTicks = long.MaxValue)
+    internal static UtteranceStats Utterance(IReadOnlyList<long> frames, long firstTicks, long lateUntilTicks = long.MaxValue, MicrophoneClock? generator = null)
     {
         var start = 0;
         while (start < frames.Count && frames[start] < firstTicks)
@@ -506,6 +512,7 @@ public static class LoadRun
 
         var count = 1;
         var late = 0;
+        var generatorLate = 0;
         var maxGap = 0.0;
         var maxGapStart = 0L;
         var end = start;
@@ -519,7 +526,14 @@ public static class LoadRun
 
             if (gap > LateGap && frames[end] < lateUntilTicks)
             {
-                late++;
+                if (generator?.StalledDuring(frames[end], frames[end + 1]) == true)
+                {
+                    generatorLate++;
+                }
+                else
+                {
+                    late++;
+                }
             }
 
             if (gap.TotalMilliseconds > maxGap)
@@ -532,12 +546,13 @@ public static class LoadRun
             end++;
         }
 
-        return new UtteranceStats(count, late, maxGap, frames[end], maxGapStart);
+        return new UtteranceStats(count, late, maxGap, frames[end], maxGapStart, generatorLate);
     }
 }
 
-/// <summary>An agent utterance as received; <c>MaxGapStartTicks</c>: the arrival (Stopwatch ticks) of the frame before its longest gap.</summary>
-internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks, long MaxGapStartTicks = 0);
+/// <summary>An agent utterance as received; <c>MaxGapStartTicks</c>: the arrival (Stopwatch ticks) of the frame before its longest gap;
+/// <c>GeneratorLateGaps</c>: late gaps that fell in a stall of the generator itself (not counted in <c>LateGaps</c>).</summary>
+internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks, long MaxGapStartTicks = 0, int GeneratorLateGaps = 0);
 
 /// <summary>One measured exchange. Kind: "question", "barge-in" (the user talked over the answer), "after-barge-in" (the answer to the interruption).</summary>
 public sealed record TurnResult(
@@ -564,6 +579,9 @@ public sealed record TurnResult(
     /// <summary>When the reply's longest gap began, in ms since the first frame of the reply (where in the answer it falls).</summary>
     public double? MaxGapAtMs { get; init; }
 
+    /// <summary>Gaps over 60 ms that fell in a stall of the load generator itself (not in <see cref="LateGaps"/>).</summary>
+    public int GeneratorLateGaps { get; init; }
+
     /// <summary>When the reply's longest gap began, in ms of the generator's clock (gaps of many sessions at one moment: a stall of the whole server).</summary>
     public double? MaxGapClockMs { get; init; }
 
@@ -572,5 +590,6 @@ public sealed record TurnResult(
         {
             MaxGapAtMs = reply.MaxGapStartTicks == 0 || firstTicks == 0 ? null : Math.Round(Stopwatch.GetElapsedTime(firstTicks, reply.MaxGapStartTicks).TotalMilliseconds, 1),
             MaxGapClockMs = reply.MaxGapStartTicks == 0 ? null : Math.Round(reply.MaxGapStartTicks * 1000.0 / Stopwatch.Frequency, 1),
+            GeneratorLateGaps = reply.GeneratorLateGaps,
         };
 }

@@ -130,6 +130,63 @@ internal sealed class MicrophoneClock
     /// <summary>Forgets <see cref="MaxLagMs"/> (the next measurement starts now).</summary>
     public void ResetMaxLag() => MaxLagMs = 0;
 
+    /// <summary>A tick this late, or a GC pause of the generator this long between two ticks, is a stall of the generator.</summary>
+    public static readonly TimeSpan StallThreshold = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// How long after a stall of the generator a gap in the agent's audio is still laid to it: the fake vendors run in
+    /// the generator, so a stall there delays the TTS audio the server plays a little later.
+    /// </summary>
+    public static readonly TimeSpan StallShadow = TimeSpan.FromMilliseconds(100);
+
+    private readonly List<(long Start, long End)> _stalls = [];
+
+    /// <summary>Stalls of the generator so far (its own clock late or its GC paused, ≥ <see cref="StallThreshold"/>).</summary>
+    public int Stalls
+    {
+        get
+        {
+            lock (_stalls)
+            {
+                return _stalls.Count;
+            }
+        }
+    }
+
+    /// <summary>The generator's own GC pauses since it started, in milliseconds.</summary>
+    public static double GcPauseMs => GC.GetTotalPauseDuration().TotalMilliseconds;
+
+    /// <summary>
+    /// Whether the generator itself stalled between <paramref name="fromTicks"/> and <paramref name="toTicks"/>
+    /// (Stopwatch timestamps), or up to <see cref="StallShadow"/> before: a gap the generator saw then is not the
+    /// server's (its receive loop, or the fake vendors feeding the server, could not run).
+    /// </summary>
+    public bool StalledDuring(long fromTicks, long toTicks)
+    {
+        var shadow = (long)(StallShadow.TotalSeconds * Stopwatch.Frequency);
+        lock (_stalls)
+        {
+            foreach (var (start, end) in _stalls)
+            {
+                if (start <= toTicks && end + shadow >= fromTicks)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Records a stall (tests and the clock's own loop).</summary>
+    internal void AddStall(long startTicks, long endTicks)
+    {
+        lock (_stalls)
+        {
+            _stalls.Add((startTicks, endTicks));
+        }
+    }
+
     public void Add(Microphone microphone)
     {
         lock (_lock)
@@ -151,13 +208,32 @@ internal sealed class MicrophoneClock
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var origin = Stopwatch.GetTimestamp();
+        var threshold = (long)(StallThreshold.TotalSeconds * Stopwatch.Frequency);
         Microphone[] snapshot = [];
         var version = -1;
         long tick = 0;
+        var lastStart = origin;
+        var lastPause = GC.GetTotalPauseDuration();
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                // A stall: this tick began well after it was due, or the GC paused the generator since the last one.
+                var started = Stopwatch.GetTimestamp();
+                var due = origin + (tick * 20 * Stopwatch.Frequency / 1000);
+                var pause = GC.GetTotalPauseDuration();
+                if (started - due > threshold)
+                {
+                    AddStall(due, started);
+                }
+                else if (pause - lastPause >= StallThreshold)
+                {
+                    AddStall(lastStart, started);
+                }
+
+                lastStart = started;
+                lastPause = pause;
                 lock (_lock)
                 {
                     if (version != _version)

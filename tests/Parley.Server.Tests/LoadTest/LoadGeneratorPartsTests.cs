@@ -73,6 +73,25 @@ public sealed class LoadGeneratorPartsTests
         Assert.Equal(2, LoadRun.Utterance(frames, Ms(1000)).LateGaps);
     }
 
+    [Fact]
+    public void Utterance_LaysAGapInTheGeneratorsOwnStall_ToTheGenerator()
+    {
+        long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
+        // Two 90 ms gaps: the first while the generator itself was stalled (its GC), the second 100+ ms after it.
+        var arrivals = new[] { 0.0, 20, 110, 130, 150, 170, 190, 210, 230, 250, 270, 360, 380 };
+        var frames = arrivals.Select(a => Ms(1000 + a)).ToList();
+        var generator = new MicrophoneClock();
+        generator.AddStall(Ms(1030), Ms(1070));
+
+        var stats = LoadRun.Utterance(frames, Ms(1000), generator: generator);
+
+        Assert.Equal(1, stats.GeneratorLateGaps);
+        Assert.Equal(1, stats.LateGaps);
+        Assert.Equal(2, LoadRun.Utterance(frames, Ms(1000)).LateGaps);
+        Assert.True(generator.StalledDuring(Ms(1160), Ms(1180)), "within the stall's shadow (100 ms after it)");
+        Assert.False(generator.StalledDuring(Ms(1171), Ms(1260)));
+    }
+
     [Theory]
     [InlineData(55.0, 0, 0, true, "pass")]
     [InlineData(61.0, 0, 0, false, "overhead p95 61 ms > 60 ms")]
