@@ -178,11 +178,17 @@ internal sealed class MicrophoneClock
         return false;
     }
 
-    /// <summary>Records a stall (tests and the clock's own loop).</summary>
+    /// <summary>Records a stall (tests and the clock's own loop); one that overlaps the last (the ticks catching up) extends it.</summary>
     internal void AddStall(long startTicks, long endTicks)
     {
         lock (_stalls)
         {
+            if (_stalls.Count > 0 && _stalls[^1] is var last && startTicks <= last.End)
+            {
+                _stalls[^1] = (last.Start, Math.Max(last.End, endTicks));
+                return;
+            }
+
             _stalls.Add((startTicks, endTicks));
         }
     }

@@ -81,7 +81,8 @@ public sealed class LoadGeneratorPartsTests
         var arrivals = new[] { 0.0, 20, 110, 130, 150, 170, 190, 210, 230, 250, 270, 360, 380 };
         var frames = arrivals.Select(a => Ms(1000 + a)).ToList();
         var generator = new MicrophoneClock();
-        generator.AddStall(Ms(1030), Ms(1070));
+        generator.AddStall(Ms(1030), Ms(1050));
+        generator.AddStall(Ms(1040), Ms(1070));
 
         var stats = LoadRun.Utterance(frames, Ms(1000), generator: generator);
 
@@ -90,6 +91,7 @@ public sealed class LoadGeneratorPartsTests
         Assert.Equal(2, LoadRun.Utterance(frames, Ms(1000)).LateGaps);
         Assert.True(generator.StalledDuring(Ms(1160), Ms(1180)), "within the stall's shadow (100 ms after it)");
         Assert.False(generator.StalledDuring(Ms(1171), Ms(1260)));
+        Assert.Equal(1, generator.Stalls);
     }
 
     [Theory]
