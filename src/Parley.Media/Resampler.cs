@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -9,7 +11,9 @@ namespace Parley.Media;
 /// attenuation, pass band to 80 % of the lower Nyquist, stop band from the lower Nyquist), so downsampling
 /// does not alias and upsampling leaves no images. State carries across <see cref="Process"/> calls, so
 /// chunked processing gives exactly the samples of one-shot processing. Not thread-safe: one per stream.
-/// After the first calls (which size an internal work buffer) it allocates nothing.
+/// The filter bank of a rate pair is designed once per process and shared (it is read-only); an instance holds only
+/// its history (one filter length of samples) and borrows its work buffer from the pool for each call, so a
+/// resampler per sentence costs a few hundred bytes and nothing per call.
 /// </summary>
 public sealed class Resampler
 {
@@ -22,10 +26,12 @@ public sealed class Resampler
     private readonly int _down;    // M
     private readonly int _taps;    // taps per phase (even), centred on the output instant
     private readonly int _half;    // _taps / 2
-    private readonly float[] _bank; // _up phases x _taps coefficients, coefficient i multiplies input n + 1 - _half + i
-    private float[] _work;          // [history (_taps samples)] [current input as float]
+    private readonly float[] _bank; // _up phases x _taps coefficients, coefficient i multiplies input n + 1 - _half + i (shared)
+    private readonly float[] _history; // the last _taps input samples; a call works on [history] [its input] in a pooled buffer
     private int _phase;             // output instant = n + _phase / _up in input samples
     private int _position;          // n, relative to the start of the next input chunk
+
+    private static readonly ConcurrentDictionary<(int In, int Out), (int Half, float[] Bank)> Designs = new();
 
     /// <summary>True for the rates this resampler converts between.</summary>
     public static bool Supports(int rate) => Array.IndexOf(SupportedRates, rate) >= 0;
@@ -40,28 +46,36 @@ public sealed class Resampler
         _up = outputRate / gcd;
         _down = inputRate / gcd;
 
+        (_half, _bank) = Designs.GetOrAdd((inputRate, outputRate), static (rates, up) => Design(rates.In, rates.Out, up), _up);
+        _taps = 2 * _half;
+        _history = new float[_taps];
+    }
+
+    /// <summary>The polyphase bank of a rate pair: half its taps per phase, and the coefficients (phase-major).</summary>
+    private static (int Half, float[] Bank) Design(int inputRate, int outputRate, int up)
+    {
         // Filter design in input-sample units.
         var ratio = Math.Min(1.0, (double)outputRate / inputRate);
         var nyquist = 0.5 * ratio;                                   // cycles per input sample
         var transition = nyquist * (1 - PassBandFraction);
         var cutoff = nyquist * (1 + PassBandFraction) / 2;            // centre of the transition band
         var order = (StopBandDb - 8) / (2.285 * 2 * Math.PI * transition);
-        _half = Math.Max(2, (int)Math.Ceiling(order / 2));
-        _taps = 2 * _half;
+        var half = Math.Max(2, (int)Math.Ceiling(order / 2));
+        var taps = 2 * half;
         var beta = 0.1102 * (StopBandDb - 8.7);
         var i0Beta = BesselI0(beta);
 
-        _bank = new float[_up * _taps];
-        for (var phase = 0; phase < _up; phase++)
+        var bank = new float[up * taps];
+        for (var phase = 0; phase < up; phase++)
         {
-            var frac = (double)phase / _up;
+            var frac = (double)phase / up;
             double sum = 0;
-            var row = _bank.AsSpan(phase * _taps, _taps);
-            for (var i = 0; i < _taps; i++)
+            var row = bank.AsSpan(phase * taps, taps);
+            for (var i = 0; i < taps; i++)
             {
-                // Distance from the output instant (n + frac) to input sample n + 1 - _half + i.
-                var d = frac + _half - 1 - i;
-                var x = d / _half;
+                // Distance from the output instant (n + frac) to input sample n + 1 - half + i.
+                var d = frac + half - 1 - i;
+                var x = d / half;
                 var window = Math.Abs(x) >= 1 ? 0 : BesselI0(beta * Math.Sqrt(1 - (x * x))) / i0Beta;
                 var arg = 2 * cutoff * d;
                 var sinc = Math.Abs(arg) < 1e-12 ? 1 : Math.Sin(Math.PI * arg) / (Math.PI * arg);
@@ -71,13 +85,13 @@ public sealed class Resampler
             }
 
             // Unity gain at DC for every phase.
-            for (var i = 0; i < _taps; i++)
+            for (var i = 0; i < taps; i++)
             {
                 row[i] = (float)(row[i] / sum);
             }
         }
 
-        _work = new float[_taps + 4096];
+        return (half, bank);
     }
 
     public int InputRate { get; }
@@ -103,15 +117,10 @@ public sealed class Resampler
                 nameof(output));
         }
 
-        var needed = _taps + input.Length;
-        if (_work.Length < needed)
-        {
-            var grown = new float[Math.Max(needed, _work.Length * 2)];
-            _work.AsSpan(0, _taps).CopyTo(grown);
-            _work = grown;
-        }
-
-        var work = _work.AsSpan();
+        var total = _taps + input.Length;
+        var rented = ArrayPool<float>.Shared.Rent(total);
+        var work = rented.AsSpan(0, total);
+        _history.CopyTo(work);
         for (var i = 0; i < input.Length; i++)
         {
             work[_taps + i] = input[i];
@@ -133,8 +142,8 @@ public sealed class Resampler
         }
 
         // Keep the last _taps input samples as history; positions become relative to the next chunk.
-        var total = _taps + input.Length;
-        work.Slice(total - _taps, _taps).CopyTo(work);
+        work.Slice(total - _taps, _taps).CopyTo(_history);
+        ArrayPool<float>.Shared.Return(rented);
         _position = n - input.Length;
         _phase = phase;
         return written;
@@ -152,7 +161,9 @@ public sealed class Resampler
             throw new ArgumentException($"The output holds {output.Length} samples but the flush may write {MaxFlushSamples}.", nameof(output));
         }
 
-        var work = _work.AsSpan();
+        var rented = ArrayPool<float>.Shared.Rent(_taps + _half);
+        var work = rented.AsSpan(0, _taps + _half);
+        _history.CopyTo(work);
         work.Slice(_taps, _half).Clear();
         var bank = _bank.AsSpan();
         var written = 0;
@@ -167,6 +178,7 @@ public sealed class Resampler
             phase %= _up;
         }
 
+        ArrayPool<float>.Shared.Return(rented);
         Reset();
         return written;
     }
@@ -177,7 +189,7 @@ public sealed class Resampler
     /// <summary>Forgets the stream so far (history and phase).</summary>
     public void Reset()
     {
-        Array.Clear(_work);
+        Array.Clear(_history);
         _phase = 0;
         _position = 0;
     }

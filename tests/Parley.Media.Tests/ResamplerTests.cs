@@ -141,6 +141,37 @@ public sealed class ResamplerTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void Resampler_PerSentence_CostsOnlyItsHistory_AndSharedBanksKeepStreamsApart()
+    {
+        // A reply makes one resampler per sentence: after the first of a rate pair (which designs the bank), a new
+        // one is its history and the object, not a bank and a work buffer (once ~17 KB at 24 kHz → 16 kHz).
+        _ = new Resampler(24000, 16000);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var a = new Resampler(24000, 16000);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 1, 1024);
+
+        // Two streams of the same rates, interleaved call by call, give what each gives alone.
+        var b = new Resampler(24000, 16000);
+        var tone = Signal.Tone(1000, 24000, 0.2);
+        var chirp = Signal.Tone(3000, 24000, 0.2);
+        var aloneA = ResampleAll(new Resampler(24000, 16000), tone);
+        var aloneB = ResampleAll(new Resampler(24000, 16000), chirp);
+        var outA = new List<short>();
+        var outB = new List<short>();
+        var buffer = new short[a.MaxOutputSamples(480) + a.MaxFlushSamples];
+        for (var at = 0; at < tone.Length; at += 480)
+        {
+            outA.AddRange(buffer.AsSpan(0, a.Process(tone.AsSpan(at, 480), buffer)).ToArray());
+            outB.AddRange(buffer.AsSpan(0, b.Process(chirp.AsSpan(at, 480), buffer)).ToArray());
+        }
+
+        outA.AddRange(buffer.AsSpan(0, a.Flush(buffer)).ToArray());
+        outB.AddRange(buffer.AsSpan(0, b.Flush(buffer)).ToArray());
+        Assert.Equal(aloneA, outA);
+        Assert.Equal(aloneB, outB);
+    }
+
     private static short[] ResampleAll(Resampler resampler, short[] input)
     {
         var output = new short[resampler.MaxOutputSamples(input.Length) + resampler.MaxFlushSamples];
