@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Parley.Providers.Net;
@@ -146,6 +147,8 @@ internal sealed class DashScopeConnection : IVendorConnection
     /// Receives the next binary piece (see <see cref="Binary"/>) or whole JSON event. Throws
     /// <see cref="DashScopeException"/> when the server closes the connection or it breaks.
     /// </summary>
+    /// <remarks>Called once per message of every stream (TTS audio pieces, ASR results): its state machine comes from the pool; await it once.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(DashScopeMessageKind Kind, DashScopeEvent? Event)> ReceiveAsync(CancellationToken cancellationToken)
     {
         try
