@@ -54,6 +54,9 @@ public sealed record LoadOptions
     /// <summary>Where the started server's Parley.Server.dll is (defaults to next to this assembly).</summary>
     public string? ServerDll { get; init; }
 
+    /// <summary>Environment variables set for the started server only (e.g. a GC setting tried on the server without changing the generator's).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment { get; init; } = [];
+
     /// <summary>How long the server is sampled idle (no sessions, then N joined sessions) for CPU.</summary>
     public TimeSpan IdleSample { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -100,6 +103,7 @@ public sealed record LoadOptions
           --out FILE               write the JSON report to FILE
           --no-warmup              measure the server's very first conversation too (default: one untimed question first)
           --server-dll PATH        start this Parley.Server.dll (e.g. a ReadyToRun publish) instead of the one built beside the generator
+          --server-env NAME=VALUE  set an environment variable for the started server only (repeatable; e.g. DOTNET_GCgen0size=0x4000000)
           --server-log LEVEL       the started server's log level (e.g. Information: one line per turn); printed after the run
           --idle-seconds S         how long the idle server is sampled, with no session and with N silent ones (default 3)
 
@@ -148,12 +152,21 @@ public sealed record LoadOptions
                 "--no-warmup" => options with { WarmUp = false },
                 "--server-log" => options with { ServerLogLevel = reader.Value() },
                 "--server-dll" => options with { ServerDll = reader.Value() },
+                "--server-env" => options with { ServerEnvironment = [.. options.ServerEnvironment, ParseEnvironment(name, reader.Value())] },
                 "--idle-seconds" => options with { IdleSample = TimeSpan.FromSeconds(reader.Int(1, 3600)) },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };
         }
 
         return options;
+    }
+
+    private static KeyValuePair<string, string> ParseEnvironment(string name, string text)
+    {
+        var equals = text.IndexOf('=', StringComparison.Ordinal);
+        return equals > 0
+            ? new(text[..equals], text[(equals + 1)..])
+            : throw new ArgumentException($"{name} must be NAME=VALUE; got '{text}'");
     }
 
     private static double ParseShare(string name, string text) =>

@@ -515,6 +515,7 @@ public static class LoadRun
         var generatorLate = 0;
         var maxGap = 0.0;
         var maxGapStart = 0L;
+        var firstLateStart = 0L;
         var end = start;
         while (end + 1 < frames.Count)
         {
@@ -533,6 +534,10 @@ public static class LoadRun
                 else
                 {
                     late++;
+                    if (firstLateStart == 0)
+                    {
+                        firstLateStart = frames[end];
+                    }
                 }
             }
 
@@ -546,13 +551,14 @@ public static class LoadRun
             end++;
         }
 
-        return new UtteranceStats(count, late, maxGap, frames[end], maxGapStart, generatorLate);
+        return new UtteranceStats(count, late, maxGap, frames[end], maxGapStart, generatorLate, firstLateStart);
     }
 }
 
 /// <summary>An agent utterance as received; <c>MaxGapStartTicks</c>: the arrival (Stopwatch ticks) of the frame before its longest gap;
-/// <c>GeneratorLateGaps</c>: late gaps that fell in a stall of the generator itself (not counted in <c>LateGaps</c>).</summary>
-internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks, long MaxGapStartTicks = 0, int GeneratorLateGaps = 0);
+/// <c>GeneratorLateGaps</c>: late gaps that fell in a stall of the generator itself (not counted in <c>LateGaps</c>);
+/// <c>FirstLateGapStartTicks</c>: the arrival of the frame before the first counted late gap (0: none).</summary>
+internal readonly record struct UtteranceStats(int Frames, int LateGaps, double MaxGapMs, long LastTicks, long MaxGapStartTicks = 0, int GeneratorLateGaps = 0, long FirstLateGapStartTicks = 0);
 
 /// <summary>One measured exchange. Kind: "question", "barge-in" (the user talked over the answer), "after-barge-in" (the answer to the interruption).</summary>
 public sealed record TurnResult(
@@ -585,11 +591,15 @@ public sealed record TurnResult(
     /// <summary>When the reply's longest gap began, in ms of the generator's clock (gaps of many sessions at one moment: a stall of the whole server).</summary>
     public double? MaxGapClockMs { get; init; }
 
+    /// <summary>When the reply's first late gap (counted against the server) began, in ms of the generator's clock: late gaps of many sessions at one moment are a stall of the whole server.</summary>
+    public double? FirstLateGapClockMs { get; init; }
+
     internal static TurnResult Of(int session, int turn, string kind, double? v2v, double? barge, double? afterVad, UtteranceStats reply, long firstTicks = 0) =>
         new(session, turn, kind, v2v, barge, afterVad, reply.Frames, reply.LateGaps, reply.MaxGapMs, null)
         {
             MaxGapAtMs = reply.MaxGapStartTicks == 0 || firstTicks == 0 ? null : Math.Round(Stopwatch.GetElapsedTime(firstTicks, reply.MaxGapStartTicks).TotalMilliseconds, 1),
             MaxGapClockMs = reply.MaxGapStartTicks == 0 ? null : Math.Round(reply.MaxGapStartTicks * 1000.0 / Stopwatch.Frequency, 1),
             GeneratorLateGaps = reply.GeneratorLateGaps,
+            FirstLateGapClockMs = reply.FirstLateGapStartTicks == 0 ? null : Math.Round(reply.FirstLateGapStartTicks * 1000.0 / Stopwatch.Frequency, 1),
         };
 }

@@ -78,6 +78,11 @@ internal sealed class ServerHost : IAsyncDisposable
             // The fake vendors listen on loopback.
             "--Parley:Outbound:AllowLoopback", "true",
         ];
+        foreach (var (name, value) in options.ServerEnvironment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var arg in args.Concat(extraArgs ?? []))
         {
             start.ArgumentList.Add(arg);

@@ -31,11 +31,19 @@ public sealed class LoadGeneratorPartsTests
         Assert.Equal(TimeSpan.Zero, options.TalkStartSpread);
     }
 
+    [Fact]
+    public void Parse_ServerEnvironment_IsRepeatable_AndKeepsAnEqualsInTheValue()
+    {
+        var options = LoadOptions.Parse(["--server-env", "DOTNET_GCgen0size=0x4000000", "--server-env", "X=a=b"]);
+        Assert.Equal([new("DOTNET_GCgen0size", "0x4000000"), new("X", "a=b")], options.ServerEnvironment);
+    }
+
     [Theory]
     [InlineData("--vendors", "cloud", "--vendors")]
     [InlineData("--sessions", "0", "--sessions")]
     [InlineData("--barge-in", "1.5", "--barge-in")]
     [InlineData("--bogus", "1", "--bogus")]
+    [InlineData("--server-env", "=1", "--server-env")]
     public void Parse_BadValue_NamesTheOption(string name, string value, string expected)
     {
         var error = Assert.Throws<ArgumentException>(() => LoadOptions.Parse([name, value]));
@@ -88,7 +96,10 @@ public sealed class LoadGeneratorPartsTests
 
         Assert.Equal(1, stats.GeneratorLateGaps);
         Assert.Equal(1, stats.LateGaps);
-        Assert.Equal(2, LoadRun.Utterance(frames, Ms(1000)).LateGaps);
+        Assert.Equal(Ms(1270), stats.FirstLateGapStartTicks); // the one counted against the server
+        var unattributed = LoadRun.Utterance(frames, Ms(1000));
+        Assert.Equal(2, unattributed.LateGaps);
+        Assert.Equal(Ms(1020), unattributed.FirstLateGapStartTicks);
         Assert.True(generator.StalledDuring(Ms(1160), Ms(1180)), "within the stall's shadow (100 ms after it)");
         Assert.False(generator.StalledDuring(Ms(1171), Ms(1260)));
         Assert.Equal(1, generator.Stalls);
