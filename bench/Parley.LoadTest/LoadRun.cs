@@ -598,8 +598,11 @@ public sealed record TurnResult(
         new(session, turn, kind, v2v, barge, afterVad, reply.Frames, reply.LateGaps, reply.MaxGapMs, null)
         {
             MaxGapAtMs = reply.MaxGapStartTicks == 0 || firstTicks == 0 ? null : Math.Round(Stopwatch.GetElapsedTime(firstTicks, reply.MaxGapStartTicks).TotalMilliseconds, 1),
-            MaxGapClockMs = reply.MaxGapStartTicks == 0 ? null : Math.Round(reply.MaxGapStartTicks * 1000.0 / Stopwatch.Frequency, 1),
+            MaxGapClockMs = ClockMs(reply.MaxGapStartTicks),
             GeneratorLateGaps = reply.GeneratorLateGaps,
-            FirstLateGapClockMs = reply.FirstLateGapStartTicks == 0 ? null : Math.Round(reply.FirstLateGapStartTicks * 1000.0 / Stopwatch.Frequency, 1),
+            FirstLateGapClockMs = ClockMs(reply.FirstLateGapStartTicks),
         };
+
+    /// <summary>A Stopwatch timestamp in ms of the generator's clock (0: none).</summary>
+    private static double? ClockMs(long ticks) => ticks == 0 ? null : Math.Round(ticks * 1000.0 / Stopwatch.Frequency, 1);
 }
