@@ -1,10 +1,10 @@
-using System.Buffers;
+using Parley.Abstractions.Audio;
 
 namespace Parley.Media;
 
 /// <summary>
 /// Collects PCM16 pieces of any size and hands them out as fixed-size frames (e.g. 20 ms = 320 samples at
-/// 16 kHz). The internal buffer is rented from <see cref="ArrayPool{T}.Shared"/> and only grows when a piece
+/// 16 kHz). The internal buffer is rented from <see cref="AudioBufferPool.Shared"/> and only grows when a piece
 /// larger than anything seen before arrives. Not thread-safe. Dispose returns the buffer.
 /// </summary>
 public sealed class FrameAssembler : IDisposable
@@ -17,7 +17,7 @@ public sealed class FrameAssembler : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(frameSamples, 1);
         FrameSamples = frameSamples;
-        _buffer = ArrayPool<short>.Shared.Rent(frameSamples * 4);
+        _buffer = AudioBufferPool.Shared.Rent(frameSamples * 4);
     }
 
     public int FrameSamples { get; }
@@ -39,9 +39,9 @@ public sealed class FrameAssembler : IDisposable
             }
             else
             {
-                var grown = ArrayPool<short>.Shared.Rent(Math.Max(_count + samples.Length, _buffer.Length * 2));
+                var grown = AudioBufferPool.Shared.Rent(Math.Max(_count + samples.Length, _buffer.Length * 2));
                 _buffer.AsSpan(_start, _count).CopyTo(grown);
-                ArrayPool<short>.Shared.Return(_buffer);
+                AudioBufferPool.Shared.Return(_buffer);
                 _buffer = grown;
             }
 
@@ -96,7 +96,7 @@ public sealed class FrameAssembler : IDisposable
     {
         if (_buffer.Length != 0)
         {
-            ArrayPool<short>.Shared.Return(_buffer);
+            AudioBufferPool.Shared.Return(_buffer);
             _buffer = [];
             _count = 0;
             _start = 0;

@@ -1,9 +1,8 @@
-using System.Buffers;
 
 namespace Parley.Abstractions.Audio;
 
 /// <summary>
-/// A piece of PCM16 audio whose samples live in an array rented from <see cref="ArrayPool{T}.Shared"/>.
+/// A piece of PCM16 audio whose samples live in an array rented from <see cref="AudioBufferPool.Shared"/>.
 /// A value type so that passing chunks through bounded channels allocates nothing per frame.
 /// Ownership moves with the value: whoever holds it last calls <see cref="Dispose"/> exactly once.
 /// </summary>
@@ -33,7 +32,7 @@ public readonly struct AudioChunk : IDisposable
 
     /// <summary>Rents a buffer of at least <paramref name="length"/> samples; fill it through <see cref="WritableSpan"/>.</summary>
     public static AudioChunk Rent(int length, int sampleRate) =>
-        new(ArrayPool<short>.Shared.Rent(Math.Max(length, 1)), length, sampleRate);
+        new(AudioBufferPool.Shared.Rent(Math.Max(length, 1)), length, sampleRate);
 
     /// <summary>Copies <paramref name="samples"/> into a pooled chunk.</summary>
     public static AudioChunk CopyOf(ReadOnlySpan<short> samples, int sampleRate)
@@ -57,7 +56,7 @@ public readonly struct AudioChunk : IDisposable
     {
         if (_buffer is not null)
         {
-            ArrayPool<short>.Shared.Return(_buffer);
+            AudioBufferPool.Shared.Return(_buffer);
         }
     }
 }

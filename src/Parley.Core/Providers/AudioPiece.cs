@@ -1,10 +1,10 @@
-using System.Buffers;
+using Parley.Abstractions.Audio;
 
 namespace Parley.Core.Providers;
 
 /// <summary>
 /// A queued piece of a recognition stream's input: 16 kHz mono PCM16 in a buffer rented from
-/// <see cref="ArrayPool{T}.Shared"/>, or (no buffer) the end of the current utterance. The vendor that reads it
+/// <see cref="AudioBufferPool.Shared"/>, or (no buffer) the end of the current utterance. The vendor that reads it
 /// calls <see cref="Return"/> once it has used the samples.
 /// </summary>
 public readonly struct AudioPiece
@@ -31,7 +31,7 @@ public readonly struct AudioPiece
     /// <summary>Copies <paramref name="samples"/> into a pooled buffer.</summary>
     public static AudioPiece CopyOf(ReadOnlySpan<short> samples)
     {
-        var buffer = ArrayPool<short>.Shared.Rent(Math.Max(samples.Length, 1));
+        var buffer = AudioBufferPool.Shared.Rent(Math.Max(samples.Length, 1));
         samples.CopyTo(buffer);
         return new AudioPiece(buffer, samples.Length);
     }
@@ -40,7 +40,7 @@ public readonly struct AudioPiece
     {
         if (_buffer is not null)
         {
-            ArrayPool<short>.Shared.Return(_buffer);
+            AudioBufferPool.Shared.Return(_buffer);
         }
     }
 }

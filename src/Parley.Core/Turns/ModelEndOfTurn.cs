@@ -1,4 +1,4 @@
-using System.Buffers;
+using Parley.Abstractions.Audio;
 
 namespace Parley.Core.Turns;
 
@@ -196,7 +196,7 @@ public sealed class ModelEndOfTurn : IAudioEndOfTurnPolicy
         Interlocked.Increment(ref _consultations);
         var start = Math.Max(turn.TurnStart.Ticks / TicksPerSample, 0);
         var length = (int)Math.Clamp(_written - start, 0, Math.Min(_written, _ring.Length));
-        var audio = ArrayPool<short>.Shared.Rent(Math.Max(length, 1));
+        var audio = AudioBufferPool.Shared.Rent(Math.Max(length, 1));
         var from = (int)((_written - length) % _ring.Length);
         var first = Math.Min(length, _ring.Length - from);
         _ring.AsSpan(from, first).CopyTo(audio);
@@ -220,7 +220,7 @@ public sealed class ModelEndOfTurn : IAudioEndOfTurnPolicy
         }
         finally
         {
-            ArrayPool<short>.Shared.Return(audio);
+            AudioBufferPool.Shared.Return(audio);
         }
 
         lock (_sync)

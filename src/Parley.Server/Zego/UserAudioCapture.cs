@@ -1,4 +1,4 @@
-using System.Buffers;
+using Parley.Abstractions.Audio;
 using System.Runtime.InteropServices;
 using Parley.Abstractions.Speech;
 
@@ -23,7 +23,7 @@ internal sealed class UserAudioCapture(ISpeechRecognitionStream inner, Action<st
     {
         if (_count < MaxSamples)
         {
-            _buffer ??= ArrayPool<short>.Shared.Rent(MaxSamples);
+            _buffer ??= AudioBufferPool.Shared.Rent(MaxSamples);
             var n = Math.Min(samples.Length, MaxSamples - _count);
             samples.Span[..n].CopyTo(_buffer.AsSpan(_count));
             _count += n;
@@ -41,7 +41,7 @@ internal sealed class UserAudioCapture(ISpeechRecognitionStream inner, Action<st
                 onUtterance(Convert.ToBase64String(MemoryMarshal.AsBytes(buffer.AsSpan(0, _count))), _count);
             }
 
-            ArrayPool<short>.Shared.Return(buffer);
+            AudioBufferPool.Shared.Return(buffer);
             _buffer = null;
         }
 
@@ -55,7 +55,7 @@ internal sealed class UserAudioCapture(ISpeechRecognitionStream inner, Action<st
     {
         if (_buffer is { } buffer)
         {
-            ArrayPool<short>.Shared.Return(buffer);
+            AudioBufferPool.Shared.Return(buffer);
             _buffer = null;
         }
 
