@@ -397,28 +397,39 @@ public sealed class TtsSpeechOutput(IAudioSink sink, TtsVoice voice, TimeProvide
             }
         }
 
-        // Report how much has been played while it plays; hand over once only the lookahead is left.
-        while (true)
+        // Report how much has been played while it plays; hand over once only the lookahead is left. The waits are one
+        // entry on the shared media clock for the whole sentence, not a Task.Delay (a task, a runtime timer and a
+        // cancellation registration) every 40 ms of every speaking session.
+        FrameClock? clock = null;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            SpeechProgress? started;
-            lock (_gate)
+            while (true)
             {
-                started = ReportPlayedLocked();
+                cancellationToken.ThrowIfCancellationRequested();
+                SpeechProgress? started;
+                lock (_gate)
+                {
+                    started = ReportPlayedLocked();
+                }
+
+                started?.ReportFirstFrameOut();
+
+                var pending = end < 0
+                    ? sink.Buffered
+                    : TimeSpan.FromSeconds(Math.Max(0, end - sink.PlayedSamples) / (double)AudioFormat.Pipeline.SampleRate);
+                if (pending == TimeSpan.Zero || pending <= Lookahead)
+                {
+                    break;
+                }
+
+                var wait = pending - Lookahead;
+                clock ??= new FrameClock(time, cancellationToken);
+                await clock.DelayAsync(wait < ProgressInterval ? wait : ProgressInterval).ConfigureAwait(false);
             }
-
-            started?.ReportFirstFrameOut();
-
-            var pending = end < 0
-                ? sink.Buffered
-                : TimeSpan.FromSeconds(Math.Max(0, end - sink.PlayedSamples) / (double)AudioFormat.Pipeline.SampleRate);
-            if (pending == TimeSpan.Zero || pending <= Lookahead)
-            {
-                break;
-            }
-
-            var wait = pending - Lookahead;
-            await Task.Delay(wait < ProgressInterval ? wait : ProgressInterval, time, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            clock?.Dispose();
         }
 
         if (Lookahead <= TimeSpan.Zero)
