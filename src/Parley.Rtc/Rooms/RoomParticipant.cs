@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
@@ -165,30 +164,26 @@ internal sealed class RoomParticipant : IRoomParticipant
         cancellationToken.ThrowIfCancellationRequested();
         var seqId = Interlocked.Increment(ref _seqId);
         var now = Manager.TimeProvider.GetUtcNow();
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var json = JsonScratch.Build(static (writer, s) =>
         {
-            writer.WriteStartObject();
-            writer.WriteNumber("Timestamp", now.ToUnixTimeSeconds());
-            writer.WriteNumber("TimestampMs", now.ToUnixTimeMilliseconds());
-            writer.WriteNumber("SeqId", seqId);
-            writer.WriteNumber("Round", round);
-            writer.WriteNumber("Cmd", cmd);
+            writer.WriteNumber("Timestamp", s.now.ToUnixTimeSeconds());
+            writer.WriteNumber("TimestampMs", s.now.ToUnixTimeMilliseconds());
+            writer.WriteNumber("SeqId", s.seqId);
+            writer.WriteNumber("Round", s.round);
+            writer.WriteNumber("Cmd", s.cmd);
             writer.WritePropertyName("Data");
-            if (data is null)
+            if (s.data is null)
             {
                 writer.WriteStartObject();
                 writer.WriteEndObject();
             }
             else
             {
-                data.WriteTo(writer);
+                s.data.WriteTo(writer);
             }
+        }, (now, seqId, round, cmd, data));
 
-            writer.WriteEndObject();
-        }
-
-        Send(new RoomMessage(UserId, buffer.WrittenSpan.ToArray(), toUserIds, seqId));
+        Send(new RoomMessage(UserId, json, toUserIds, seqId));
         return new ValueTask<long>(seqId);
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Parley.Abstractions.Text;
@@ -264,19 +263,8 @@ internal static class RtcSignaling
             }
         }, (sdp, publishId, playId));
 
-    /// <summary>Writes one JSON object with <paramref name="write"/> filling its fields.</summary>
-    public static byte[] Build<TState>(Action<Utf8JsonWriter, TState> write, TState state)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            write(writer, state);
-            writer.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+    /// <summary>Writes one JSON object with <paramref name="write"/> filling its fields (<see cref="JsonScratch.Build"/>).</summary>
+    public static byte[] Build<TState>(Action<Utf8JsonWriter, TState> write, TState state) => JsonScratch.Build(write, state);
 
     public static string Truncate(string? value, int max) => value is null ? "" : value.Length <= max ? value : value[..max] + "…";
 
