@@ -126,7 +126,9 @@ public abstract class RecognitionStreamBase : ISpeechRecognitionStream
     /// <summary>
     /// The vendor's recognition: read <paramref name="input"/> in order until it completes, return each piece's buffer
     /// (<see cref="AudioPiece.Return"/>), write results to <paramref name="results"/>. The token is cancelled on dispose;
-    /// release vendor resources (connections, decoders) in a <c>finally</c> here.
+    /// release vendor resources (connections, decoders) in a <c>finally</c> here. Waits on <paramref name="input"/> end
+    /// when it completes, which dispose does before it cancels the token: they do not register on the token (a
+    /// cancellable channel wait allocates an operation and a registration for every 20 ms piece).
     /// </summary>
     protected abstract Task RunAsync(ChannelReader<AudioPiece> input, ChannelWriter<SpeechRecognitionResult> results, CancellationToken cancellationToken);
 
@@ -171,7 +173,7 @@ public abstract class RecognitionStreamBase : ISpeechRecognitionStream
     {
         try
         {
-            await RunAsync(_input.Reader, _results.Writer, cancellationToken).ConfigureAwait(false);
+            await RunAsync(new InputReader(_input.Reader), _results.Writer, cancellationToken).ConfigureAwait(false);
             _results.Writer.TryComplete();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -190,5 +192,36 @@ public abstract class RecognitionStreamBase : ISpeechRecognitionStream
                 _results.Writer.TryComplete(ex);
             }
         }
+    }
+
+    /// <summary>
+    /// The input as the vendor reads it: waits go to the channel without the token, so the channel's one reusable
+    /// waiter serves every piece (with a cancellable token it allocates a waiter and a registration per wait, i.e. per
+    /// 20 ms frame of every speaking session). Nothing waits forever: dispose completes the input before it cancels,
+    /// and a failure completes it too.
+    /// </summary>
+    private sealed class InputReader(ChannelReader<AudioPiece> inner) : ChannelReader<AudioPiece>
+    {
+        public override Task Completion => inner.Completion;
+
+        public override bool CanCount => inner.CanCount;
+
+        public override bool CanPeek => inner.CanPeek;
+
+        public override int Count => inner.Count;
+
+        public override bool TryRead(out AudioPiece item) => inner.TryRead(out item);
+
+        public override bool TryPeek(out AudioPiece item) => inner.TryPeek(out item);
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+            cancellationToken.IsCancellationRequested
+                ? ValueTask.FromCanceled<bool>(cancellationToken)
+                : inner.WaitToReadAsync(CancellationToken.None);
+
+        public override ValueTask<AudioPiece> ReadAsync(CancellationToken cancellationToken = default) =>
+            cancellationToken.IsCancellationRequested
+                ? ValueTask.FromCanceled<AudioPiece>(cancellationToken)
+                : inner.ReadAsync(CancellationToken.None);
     }
 }

@@ -123,6 +123,26 @@ public sealed class RecognitionStreamBaseTests
         Assert.Empty(stream.Failures);
     }
 
+    [Fact]
+    public async Task VendorWaitsForInput_WithTheStopToken_AllocateNothing_AndEndAtDispose()
+    {
+        // A cancellable channel wait allocates an operation and a token registration each time: per 20 ms piece of
+        // every speaking session. The vendor's input serves them with the channel's one reusable waiter.
+        var stream = new WaitProbeStream();
+        for (var i = 0; i < 20; i++)
+        {
+            await stream.Waiting.WaitAsync(Guard); // the vendor is waiting on an empty input
+            await stream.PushAsync(new short[] { (short)i }, CancellationToken.None);
+        }
+
+        await stream.Waiting.WaitAsync(Guard);
+        await stream.DisposeAsync().AsTask().WaitAsync(Guard); // ends the wait: dispose completes the input first
+        Assert.True(stream.Ended);
+        Assert.Equal(20, stream.Read);
+        Assert.True(stream.PendingWaitBytes.Count >= 20);
+        Assert.All(stream.PendingWaitBytes.Skip(1), bytes => Assert.Equal(0, bytes));
+    }
+
     private static async Task<List<string>> ReadFinalsAsync(ISpeechRecognitionStream stream, int count)
     {
         var finals = new List<string>();
@@ -221,6 +241,48 @@ public sealed class RecognitionStreamBaseTests
             finally
             {
                 VendorCleanedUp = true;
+            }
+        }
+    }
+
+    /// <summary>A vendor that records what starting each input wait allocated on its thread when the wait was pending.</summary>
+    private sealed class WaitProbeStream : RecognitionStreamBase
+    {
+        public WaitProbeStream()
+            : base("Probe", 16) => Start();
+
+        public SemaphoreSlim Waiting { get; } = new(0);
+
+        public List<long> PendingWaitBytes { get; } = [];
+
+        public int Read { get; private set; }
+
+        public bool Ended { get; private set; }
+
+        protected override async Task RunAsync(ChannelReader<AudioPiece> input, ChannelWriter<SpeechRecognitionResult> results, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                var wait = input.WaitToReadAsync(cancellationToken);
+                var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                if (!wait.IsCompleted)
+                {
+                    PendingWaitBytes.Add(allocated);
+                    Waiting.Release();
+                }
+
+                if (!await wait.ConfigureAwait(false))
+                {
+                    Ended = true;
+                    return;
+                }
+
+                while (input.TryRead(out var piece))
+                {
+                    piece.Return();
+                    Read++;
+                }
             }
         }
     }
