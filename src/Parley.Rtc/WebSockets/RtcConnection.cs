@@ -272,10 +272,19 @@ internal sealed partial class RtcConnection : ITransportAudioSender
 
     private async Task SendControlLoopAsync(CancellationToken cancellationToken)
     {
+        // The waits for the next message do not register on the token (a cancellable channel wait allocates an
+        // operation and a registration each time, i.e. per room event or subtitle): cancelling the connection completes
+        // the queue instead, which ends the wait the same way, and later sends are dropped as on any closing connection.
+        using var completeOnCancel = cancellationToken.UnsafeRegister(static state =>
+        {
+            var connection = (RtcConnection)state!;
+            Interlocked.Exchange(ref connection._closing, 1);
+            connection._control.Writer.TryComplete();
+        }, this);
         try
         {
             var reader = _control.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var frame))
                 {
