@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Parley.Providers.Local;
@@ -11,14 +10,6 @@ namespace Parley.Providers.Local;
 /// many sessions pay one call per batch. Each worker owns a <see cref="SileroBatchRunner"/> (pinned buffers that grow by
 /// powers of two, an IO binding per batch size): a batch allocates nothing managed.
 /// </summary>
-/// <remarks>
-/// Submitting takes no lock: the windows go into a lock-free queue, and a worker is woken only when one is idle. With a
-/// lock every session's window (hundreds a second) queued behind it, and on two busy cores a holder that lost its core
-/// kept all of them waiting (the thread-time profile at 100 sessions had pipelines blocked there ~6 thread-seconds in
-/// 15 s). An idle worker announces itself (<c>_idle</c>), checks the queue once more, then sleeps on the semaphore;
-/// a submitter that finds an announced worker takes one announcement and releases the semaphore once, so no wake-up is
-/// lost and none is spent on a busy worker.
-/// </remarks>
 internal sealed class SileroBatchScorer : IDisposable
 {
     /// <summary>Floats of one row's state per layer (the state tensor is [2, B, 128]).</summary>
@@ -27,14 +18,15 @@ internal sealed class SileroBatchScorer : IDisposable
     /// <summary>Rows each worker's buffers hold from the start (they grow by powers of two up to MaxBatch).</summary>
     internal const int InitialRows = 16;
 
-    private readonly ConcurrentQueue<BatchedSileroVad> _pending = new();
-    private readonly SemaphoreSlim _wake = new(0);
+    // A Monitor (not Lock) because the workers wait on it.
+    private readonly object _sync = new();
     private readonly int _maxBatch;
     private readonly Thread[] _threads;
     private readonly SileroBatchRunner[] _runners;
-    private int _idle; // workers announced idle that no submitter has woken yet
-    private volatile bool _stopping;
-    private int _disposed;
+    private BatchedSileroVad[] _pending = new BatchedSileroVad[64];
+    private int _pendingCount;
+    private int _waiting;
+    private bool _stopping;
     private long _batches;
     private long _windows;
 
@@ -87,32 +79,41 @@ internal sealed class SileroBatchScorer : IDisposable
     /// <summary>Queues a row (its status already Queued) for the next free worker.</summary>
     public void Enqueue(BatchedSileroVad row)
     {
-        if (_stopping)
+        lock (_sync)
         {
-            row.Fail(new ObjectDisposedException(nameof(SileroVadFactory)), queued: true);
-            return;
-        }
+            if (_stopping)
+            {
+                row.Fail(new ObjectDisposedException(nameof(SileroVadFactory)), queued: true);
+                return;
+            }
 
-        _pending.Enqueue(row);
-        if (_stopping)
-        {
-            FailPending(); // raced with Dispose, whose workers may be gone: fail what nobody will take
-            return;
-        }
+            if (_pendingCount == _pending.Length)
+            {
+                Array.Resize(ref _pending, _pending.Length * 2);
+            }
 
-        WakeOne();
+            _pending[_pendingCount++] = row;
+            if (_waiting > 0)
+            {
+                Monitor.Pulse(_sync);
+            }
+        }
     }
 
     /// <summary>Stops the workers (a batch in flight finishes) and fails the windows still queued.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        lock (_sync)
         {
-            return;
+            if (_stopping)
+            {
+                return;
+            }
+
+            _stopping = true;
+            Monitor.PulseAll(_sync);
         }
 
-        _stopping = true;
-        _wake.Release(_threads.Length); // not disposed: a submitter racing with this may still release it
         foreach (var thread in _threads)
         {
             if (thread != Thread.CurrentThread)
@@ -121,44 +122,22 @@ internal sealed class SileroBatchScorer : IDisposable
             }
         }
 
-        FailPending();
-        foreach (var runner in _runners)
+        BatchedSileroVad[] left;
+        lock (_sync)
         {
-            runner.Dispose();
+            left = _pending[.._pendingCount];
+            Array.Clear(_pending);
+            _pendingCount = 0;
         }
-    }
 
-    private void FailPending()
-    {
-        while (_pending.TryDequeue(out var row))
+        foreach (var row in left)
         {
             row.Fail(new ObjectDisposedException(nameof(SileroVadFactory)), queued: true);
         }
-    }
 
-    /// <summary>Takes one idle worker's announcement, if any; true when taken.</summary>
-    private bool TryTakeIdle()
-    {
-        var idle = Volatile.Read(ref _idle);
-        while (idle > 0)
+        foreach (var runner in _runners)
         {
-            var seen = Interlocked.CompareExchange(ref _idle, idle - 1, idle);
-            if (seen == idle)
-            {
-                return true;
-            }
-
-            idle = seen;
-        }
-
-        return false;
-    }
-
-    private void WakeOne()
-    {
-        if (TryTakeIdle())
-        {
-            _wake.Release();
+            runner.Dispose();
         }
     }
 
@@ -166,37 +145,33 @@ internal sealed class SileroBatchScorer : IDisposable
     {
         var runner = (SileroBatchRunner)state!;
         var taken = new BatchedSileroVad[_maxBatch];
-        while (!_stopping)
+        while (true)
         {
-            // Everything pending, oldest first; what does not fit stays queued for the next free worker.
-            var n = 0;
-            while (n < taken.Length && _pending.TryDequeue(out var row))
+            int n;
+            lock (_sync)
             {
-                taken[n++] = row;
-            }
-
-            if (n == 0)
-            {
-                Interlocked.Increment(ref _idle);
-                if (!_pending.IsEmpty || _stopping)
+                while (_pendingCount == 0 && !_stopping)
                 {
-                    // Work came (or the stop) between the last look and the announcement: take the announcement back,
-                    // or, when a submitter already took it, consume the wake-up it released.
-                    if (!TryTakeIdle())
-                    {
-                        _wake.Wait();
-                    }
-
-                    continue;
+                    _waiting++;
+                    Monitor.Wait(_sync);
+                    _waiting--;
                 }
 
-                _wake.Wait();
-                continue;
-            }
+                if (_stopping)
+                {
+                    return;
+                }
 
-            if (!_pending.IsEmpty)
-            {
-                WakeOne(); // more than one batch's worth: another idle worker takes the rest
+                // Everything pending, oldest first; what does not fit stays queued for the next free worker.
+                n = Math.Min(_pendingCount, _maxBatch);
+                Array.Copy(_pending, taken, n);
+                Array.Copy(_pending, n, _pending, 0, _pendingCount - n);
+                Array.Clear(_pending, _pendingCount - n, n);
+                _pendingCount -= n;
+                if (_pendingCount > 0 && _waiting > 0)
+                {
+                    Monitor.Pulse(_sync);
+                }
             }
 
             var scored = runner.Run(taken.AsSpan(0, n));
