@@ -136,6 +136,38 @@ public sealed class BatchedSileroVadTests(BatchedSileroVadFixture fixture, ITest
     }
 
     [Fact]
+    public async Task TwoWorkers_ManySubmittersOnAndOff_NoWindowIsLostOrScoredTwice()
+    {
+        // Sessions that submit one window at a time, with pauses that let both workers go idle between them, exercise
+        // every order of "a worker goes to sleep" and "a window arrives"; a lost wake-up would leave a window unscored
+        // (the guard below), a window taken twice would count twice.
+        using var factory = new SileroVadFactory(options: new SileroVadOptions { BatchWorkers = 2, MaxBatch = 8 });
+        var scorer = factory.Scorer!;
+        const int sessions = 12;
+        const int windowsEach = 150;
+        var audio = Stream(1);
+        await Task.WhenAll(Enumerable.Range(0, sessions).Select(r => Task.Run(async () =>
+        {
+            using var vad = factory.Create();
+            for (var w = 0; w < windowsEach; w++)
+            {
+                var window = audio.AsSpan((w % (audio.Length / Window)) * Window, Window);
+                var p = await vad.ScoreAsync(window, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+                Assert.InRange(p, 0f, 1f);
+                if ((w + r) % 7 == 0)
+                {
+                    Thread.Yield();
+                }
+            }
+        })));
+
+        Assert.Equal(sessions * windowsEach, scorer.Windows);
+        factory.Dispose();
+        using var late = new SileroVadFactory(options: new SileroVadOptions { BatchWorkers = 2 });
+        late.Dispose(); // workers idle at disposal stop at once (every sleeping worker is woken)
+    }
+
+    [Fact]
     public async Task LoneSession_IsScoredWithoutWaitingForATick()
     {
         var audio = Stream(0);
