@@ -15,8 +15,8 @@ namespace Parley.Abstractions.Audio;
 /// as a few dozen sessions talk at once; every miss allocated a new array and every return beyond the limit dropped
 /// one. Those arrays lived for seconds, so each gen0 collection promoted megabytes of them and gen1 collections (the
 /// whole server's pauses that decided the load test's verdict) followed. This pool keeps what was returned, up to
-/// <see cref="RetainedBytesPerSize"/> and <see cref="MaxArraysPerSize"/> per size class, so under a steady load the same arrays circulate and nothing
-/// new is allocated or promoted.
+/// <see cref="RetainedBytesPerSize"/> and <see cref="MaxArraysPerSize"/> per size class, so under a steady load the
+/// same arrays circulate and nothing new is allocated or promoted.
 /// </para>
 /// <para>
 /// Sizes are powers of two from 16 samples to <see cref="MaxPooledLength"/>; a larger request is allocated exactly and

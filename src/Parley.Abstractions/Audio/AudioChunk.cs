@@ -1,4 +1,3 @@
-
 namespace Parley.Abstractions.Audio;
 
 /// <summary>

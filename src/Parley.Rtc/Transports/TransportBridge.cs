@@ -278,9 +278,9 @@ public sealed class TransportBridge : IAsyncDisposable
         /// <param name="capacity">What this payload can decode to (a 20 ms frame: 320 samples).</param>
         private string? WriteDirect(ReadOnlySpan<byte> payload, int capacity)
         {
-            // Rent the payload's capacity, not the longest frame allowed: a large array per frame misses the pool's small
-            // per-core cache whenever many sessions' frames are in flight at once, and each miss allocated 64 KB (the
-            // idle load test: 100 MB/s at 100 silent sessions).
+            // Rent the payload's capacity, not the longest frame allowed: a 20 ms frame's array is 1 KB where the longest
+            // is 64 KB, and a pool keeps fewer large arrays (the idle load test once allocated 100 MB/s at 100 silent
+            // sessions when every frame rented the longest).
             var buffer = AudioBufferPool.Shared.Rent(capacity);
             string? refusal = null;
             if (!Decoder.TryDecode(payload, buffer.AsSpan(0, capacity), out var samples, out var error))
