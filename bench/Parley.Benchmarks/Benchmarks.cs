@@ -107,6 +107,42 @@ public class ResamplerBenchmarks : HotPathBenchmarks
     public int FrameAssemblerWriteRead() => _assemble.Invoke();
 }
 
+/// <summary>256 frame buffers rented from the audio pool, then returned (one call = the whole burst).</summary>
+[MemoryDiagnoser]
+public class AudioPoolBenchmarks : HotPathBenchmarks
+{
+    private IHotPathOperation _burst = null!;
+
+    [GlobalSetup]
+    public void Setup() => _burst = Create(HotPathOperations.AudioPoolBurst);
+
+    private readonly short[][] _held = new short[256][];
+
+    [Benchmark]
+    public int Burst256() => _burst.Invoke();
+
+    /// <summary>The same burst through ArrayPool&lt;short&gt;.Shared, the pool the audio path used before (the baseline).</summary>
+    [Benchmark(Baseline = true)]
+    public int Burst256Shared()
+    {
+        var pool = System.Buffers.ArrayPool<short>.Shared;
+        for (var i = 0; i < _held.Length; i++)
+        {
+            _held[i] = pool.Rent(320);
+            _held[i][0] = (short)i;
+        }
+
+        var sum = 0;
+        for (var i = 0; i < _held.Length; i++)
+        {
+            sum += _held[i][0];
+            pool.Return(_held[i]);
+        }
+
+        return sum;
+    }
+}
+
 [MemoryDiagnoser]
 public class CodecBenchmarks : HotPathBenchmarks
 {

@@ -1,3 +1,4 @@
+using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
 using Parley.Core.Turns;
 using Parley.Media;
@@ -40,6 +41,7 @@ internal static partial class HotPathOperations
     public const string PcmToBytes = "PcmMath.ToBytes.20ms16k";
     public const string PcmFromBytes = "PcmMath.FromBytes.20ms16k";
     public const string PcmDbfs = "PcmMath.Dbfs.20ms16k";
+    public const string AudioPoolBurst = "AudioBufferPool.Burst.256x20ms16k";
 
     /// <summary>Every operation by name: the audio ones here, the control-API ones in HotPathOperations.Api.cs.</summary>
     public static IReadOnlyDictionary<string, Func<IHotPathOperation>> All { get; } = Build();
@@ -62,6 +64,7 @@ internal static partial class HotPathOperations
             [PcmToBytes] = () => new PcmToBytesOperation(),
             [PcmFromBytes] = () => new PcmFromBytesOperation(),
             [PcmDbfs] = () => new PcmDbfsOperation(),
+            [AudioPoolBurst] = () => new AudioPoolBurstOperation(),
         };
         AddApi(all);
         AddClock(all);
@@ -193,6 +196,41 @@ internal sealed class ResampleOperation : IHotPathOperation
     }
 
     public int Invoke() => _resampler.Process(_audio.AsSpan(_cursor.NextOffset(), _frame), _output);
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>
+/// A burst of 256 frame buffers rented from the audio pool and then returned: a sentence of reply audio queued for
+/// playout, or the frames of many sessions in flight at once. ArrayPool.Shared keeps 32 per size per core (plus one
+/// per thread), so there most of a burst was newly allocated and most of its return dropped; the audio pool keeps what
+/// comes back.
+/// </summary>
+internal sealed class AudioPoolBurstOperation : IHotPathOperation
+{
+    private const int Burst = 256;
+    private readonly AudioBufferPool _pool = new();
+    private readonly short[][] _held = new short[Burst][];
+
+    public int Invoke()
+    {
+        for (var i = 0; i < Burst; i++)
+        {
+            _held[i] = _pool.Rent(320);
+            _held[i][0] = (short)i;
+        }
+
+        var sum = 0;
+        for (var i = 0; i < Burst; i++)
+        {
+            sum += _held[i][0];
+            _pool.Return(_held[i]);
+        }
+
+        return sum;
+    }
 
     public void Dispose()
     {
