@@ -206,6 +206,9 @@ internal sealed partial class VolcSeedRecognitionStream : RecognitionStreamBase
     /// <summary>One ASR request: audio out, responses in.</summary>
     private sealed class Utterance
     {
+        /// <summary>How long a failed send waits for the receiver to read the server's reason for closing.</summary>
+        private static readonly TimeSpan ReasonGrace = TimeSpan.FromSeconds(1);
+
         private readonly VolcConnectionPool _pool;
         private readonly VolcSocket _socket;
         private readonly ChannelWriter<SpeechRecognitionResult> _results;
@@ -233,9 +236,21 @@ internal sealed partial class VolcSeedRecognitionStream : RecognitionStreamBase
                     VolcMessageType.AudioOnlyClient, last ? VolcFlags.NegativeSequence : VolcFlags.PositiveSequence, json: false, audio, cancellationToken,
                     sequence: last ? -sequence : sequence).ConfigureAwait(false);
             }
-            catch (VolcengineException) when (_receiver.IsFaulted)
+            catch (VolcengineException) when (!_receiver.IsCompletedSuccessfully)
             {
-                await _receiver.ConfigureAwait(false); // the server's reason (an error frame) rather than "the connection broke"
+                // A server that refuses sends its reason (an error frame) and closes: the send can fail on the close a
+                // moment before the receiver has read the reason. Give it that moment, then prefer the server's reason
+                // to "the connection broke".
+                if (!_receiver.IsCompleted)
+                {
+                    await ((Task)_receiver).WaitAsync(ReasonGrace, _pool.Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+
+                if (_receiver.IsFaulted)
+                {
+                    await _receiver.ConfigureAwait(false);
+                }
+
                 throw;
             }
         }
