@@ -168,7 +168,40 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
                         throw new ArgumentException($"User audio frames must be {SampleRate} Hz, got {frame.SampleRate} Hz.", nameof(frames));
                     }
 
-                    await PushAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
+                    ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+                    // PushAsync inlined: this long-lived method's own awaits allocate nothing, where PushAsync's pooled
+                    // continuations miss their per-core cache when hundreds of sessions wait on one VAD batch.
+                    var samples = frame.Memory;
+                    while (!samples.IsEmpty)
+                    {
+                        var n = Math.Min(samples.Length, _pieceLength);
+                        if (!Process(samples.Span[..n], cancellationToken, out var decided, out var scoring))
+                        {
+                            float probability;
+                            try
+                            {
+                                probability = await scoring.Score.ConfigureAwait(false);
+                            }
+                            catch (Exception e) when (_vad.IsDisposedFailure(e))
+                            {
+                                probability = float.NaN; // disposed while the window waited for its batch: no event
+                            }
+
+                            var (kind, boundary) = _vad.Complete(scoring, probability);
+                            decided = Decide(kind, boundary, n);
+                        }
+
+                        samples = samples[n..];
+                        if (decided.Session is { } session)
+                        {
+                            var (first, second) = _preRoll.Range(decided.From, _preRoll.Total);
+                            for (var stage = 0; stage < 3; stage++)
+                            {
+                                await Stream(session, stage, first, second, decided.End, cancellationToken).ConfigureAwait(false);
+                            }
+                        }
+                    }
                 }
                 finally
                 {
@@ -268,9 +301,19 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ContinueAfterVadAsync(
-        ValueTask<(VadEventKind Kind, long Boundary)> scoring, int pieceLength, ReadOnlyMemory<short> rest, CancellationToken cancellationToken)
+        VadWindower.PendingScore scoring, int pieceLength, ReadOnlyMemory<short> rest, CancellationToken cancellationToken)
     {
-        var (kind, boundary) = await scoring.ConfigureAwait(false);
+        float probability;
+        try
+        {
+            probability = await scoring.Score.ConfigureAwait(false);
+        }
+        catch (Exception e) when (_vad.IsDisposedFailure(e))
+        {
+            probability = float.NaN; // disposed while the window waited for its batch: no event
+        }
+
+        var (kind, boundary) = _vad.Complete(scoring, probability);
         var decided = Decide(kind, boundary, pieceLength);
         await StreamDecided(decided, ReadOnlyMemory<short>.Empty, cancellationToken).ConfigureAwait(false);
         if (!rest.IsEmpty)
@@ -301,13 +344,13 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
 
     /// <summary>
     /// Runs one piece through the stages before the recogniser. True: <paramref name="decided"/> is what to stream (null
-    /// session: nothing). False: the VAD's score is still to come (<paramref name="scoring"/>); finish with <see cref="Decide"/>.
+    /// session: nothing). False: the VAD's score is still to come (<paramref name="scoring"/>); finish with <see cref="VadWindower.Complete"/> and <see cref="Decide"/>.
     /// </summary>
     private bool Process(
         ReadOnlySpan<short> piece,
         CancellationToken cancellationToken,
         out (RecognitionSession? Session, long From, bool End) decided,
-        out ValueTask<(VadEventKind Kind, long Boundary)> scoring)
+        out VadWindower.PendingScore scoring)
     {
         scoring = default;
         var near = _near.AsSpan(0, piece.Length);
@@ -336,15 +379,13 @@ public sealed partial class UserInputPipeline : IAsyncDisposable, IRecognitionLi
             return true;
         }
 
-        scoring = _vad.PushAsync(near, cancellationToken);
-        if (!scoring.IsCompletedSuccessfully)
+        if (!_vad.TryPush(near, cancellationToken, out var vad, out scoring))
         {
             decided = default;
             return false;
         }
 
-        var (kind, boundary) = scoring.Result;
-        decided = Decide(kind, boundary, piece.Length);
+        decided = Decide(vad.Kind, vad.Boundary, piece.Length);
         return true;
     }
 

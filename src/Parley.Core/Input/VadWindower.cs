@@ -12,8 +12,9 @@ namespace Parley.Core.Input;
 /// VAD is freed only between windows and never scored after (a push racing the dispose scores nothing).
 /// A VAD that scores asynchronously (<see cref="IVoiceActivityDetector.ScoreAsync"/>: batched across sessions) is only
 /// handed the window under the lock; its result is awaited outside it, and a dispose meanwhile gives no event.
-/// Nothing is allocated per window (the asynchronous continuation is pooled). <see cref="PushAsync"/> must not be
-/// called concurrently, nor again before the previous call completed.
+/// Nothing is allocated per window: <see cref="TryPush"/> leaves the wait for a pending score to its caller (whose own
+/// long-lived state machine awaits it), <see cref="PushAsync"/>'s continuation is pooled. Pushes must not be concurrent,
+/// nor start before the previous one completed.
 /// A <see cref="SilenceGate"/> decides whether a window is scored at all (a quiet stream is not run through the model)
 /// and which probability the segmenter sees (0 for a gated window); when it opens, its pre-roll windows are scored
 /// first, one after the other, so the model's state catches up with the audio before the onset.
@@ -94,27 +95,63 @@ internal sealed class VadWindower : IDisposable
     /// speech boundary in samples, or <see cref="VadEventKind.None"/>; nothing once disposed. Completes synchronously
     /// unless the piece completed a window and the VAD scores it asynchronously; the piece is read before this returns.
     /// </summary>
-    public ValueTask<(VadEventKind Kind, long Boundary)> PushAsync(ReadOnlySpan<short> piece, CancellationToken cancellationToken)
+    public ValueTask<(VadEventKind Kind, long Boundary)> PushAsync(ReadOnlySpan<short> piece, CancellationToken cancellationToken) =>
+        TryPush(piece, cancellationToken, out var result, out var pending) ? new(result) : SegmentAsync(pending);
+
+    /// <summary>
+    /// <see cref="PushAsync"/> without a state machine of its own: true with the window's event when it is known now;
+    /// false when the score is still to come, then the caller awaits <see cref="PendingScore.Score"/> and finishes with
+    /// <see cref="Complete"/> (before the next push). A long-lived caller's own <c>await</c> allocates nothing, where the
+    /// pooled boxes of <see cref="PushAsync"/>'s continuation miss their per-core cache when hundreds of sessions wait
+    /// for one batch at once. The piece is read before this returns.
+    /// </summary>
+    public bool TryPush(ReadOnlySpan<short> piece, CancellationToken cancellationToken, out (VadEventKind Kind, long Boundary) result, out PendingScore pending)
     {
         if (piece.Length > _window.Length)
         {
             throw new ArgumentException("A piece must not be longer than one VAD window.", nameof(piece));
         }
 
+        pending = default;
         var n = Math.Min(piece.Length, _window.Length - _fill);
         piece[..n].CopyTo(_window.AsSpan(_fill));
         _fill += n;
         if (_fill != _window.Length)
         {
-            return new((VadEventKind.None, 0L));
+            result = (VadEventKind.None, 0L);
+            return true;
         }
 
         // The VAD has read the window once ScoreWindow returns (even when its score is still to come).
-        var score = ScoreWindow(cancellationToken);
+        pending = ScoreWindow(cancellationToken);
         piece[n..].CopyTo(_window);
         _fill = piece.Length - n;
-        return score.IsCompletedSuccessfully ? new(Segment(score.Result)) : SegmentAsync(score);
+        if (pending.Score.IsCompletedSuccessfully)
+        {
+            result = Complete(pending, pending.Score.Result);
+            return true;
+        }
+
+        result = default;
+        return false;
     }
+
+    /// <summary>
+    /// The event of a window whose score <see cref="TryPush"/> left pending, given what its score gave (the awaited
+    /// probability; <see cref="float.NaN"/> when it failed with <see cref="ObjectDisposedException"/> because this
+    /// windower was disposed meanwhile: see <see cref="IsDisposedFailure"/>).
+    /// </summary>
+    public (VadEventKind Kind, long Boundary) Complete(in PendingScore pending, float probability) =>
+        Segment(pending.Raw ? AfterScored(probability, pending.Quiet) : probability);
+
+    /// <summary>A pending score's failure that means "disposed while the window waited for its batch": no event.</summary>
+    public bool IsDisposedFailure(Exception e) => e is ObjectDisposedException && Volatile.Read(ref _disposed);
+
+    /// <summary>
+    /// A window's score, possibly still to come. <see cref="Raw"/>: the model's own score, which the gate has not seen yet
+    /// (<see cref="Complete"/> tells it); else already past the gate.
+    /// </summary>
+    public readonly record struct PendingScore(ValueTask<float> Score, bool Quiet, bool Raw);
 
     /// <summary><see cref="PushAsync"/> for a VAD that scores synchronously (blocks on an asynchronous one).</summary>
     public (VadEventKind Kind, long Boundary) Push(ReadOnlySpan<short> piece)
@@ -139,32 +176,24 @@ internal sealed class VadWindower : IDisposable
     /// The window's speech probability (0 when the gate skipped it), or <see cref="float.NaN"/> when disposed (no event).
     /// Has read <see cref="_window"/> when it returns.
     /// </summary>
-    private ValueTask<float> ScoreWindow(CancellationToken cancellationToken)
+    private PendingScore ScoreWindow(CancellationToken cancellationToken)
     {
         var quiet = _segmenter.Phase == VadPhase.Quiet;
         if (!_gate.Admit(_window, quiet))
         {
-            return new(0f);
+            return new(new(0f), quiet, Raw: false);
         }
 
         if (_gate.PreRollCount > 0)
         {
             _window.CopyTo(_opening.AsSpan()); // the window is refilled when this returns; the pre-roll is scored first
-            return ScoreOpeningAsync(quiet, cancellationToken);
+            return new(ScoreOpeningAsync(quiet, cancellationToken), quiet, Raw: false);
         }
 
-        ValueTask<float> probability;
         lock (_scoring)
         {
-            if (_disposed)
-            {
-                return new(float.NaN);
-            }
-
-            probability = _vad.ScoreAsync(_window, cancellationToken);
+            return _disposed ? new(new(float.NaN), quiet, Raw: false) : new(_vad.ScoreAsync(_window, cancellationToken), quiet, Raw: true);
         }
-
-        return probability.IsCompletedSuccessfully ? new(AfterScored(probability.Result, quiet)) : AfterScoredAsync(probability, quiet);
     }
 
     /// <summary>The gate opened: its pre-roll windows, oldest first, then the window that opened it (a copy), in order.</summary>
@@ -200,10 +229,6 @@ internal sealed class VadWindower : IDisposable
         return AfterScored(await score.ConfigureAwait(false), quiet);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<float> AfterScoredAsync(ValueTask<float> score, bool quiet) =>
-        AfterScored(await score.ConfigureAwait(false), quiet);
-
     /// <summary>Tells the gate the model's probability; when the gate closes the model starts fresh (see <see cref="SilenceGate.Scored"/>).</summary>
     private float AfterScored(float probability, bool quiet)
     {
@@ -222,19 +247,19 @@ internal sealed class VadWindower : IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(VadEventKind, long)> SegmentAsync(ValueTask<float> score)
+    private async ValueTask<(VadEventKind, long)> SegmentAsync(PendingScore pending)
     {
         float probability;
         try
         {
-            probability = await score.ConfigureAwait(false);
+            probability = await pending.Score.ConfigureAwait(false);
         }
-        catch (ObjectDisposedException) when (Volatile.Read(ref _disposed))
+        catch (Exception e) when (IsDisposedFailure(e))
         {
-            return (VadEventKind.None, 0); // disposed while the window waited for its batch
+            probability = float.NaN; // disposed while the window waited for its batch
         }
 
-        return Segment(probability);
+        return Complete(pending, probability);
     }
 
     private (VadEventKind, long) Segment(float probability)
