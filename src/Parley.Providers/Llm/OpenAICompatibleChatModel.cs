@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Net;
@@ -295,30 +296,136 @@ public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
                 return;
             }
 
-            using var buffer = new MemoryStream();
-            request.Content.WriteTo(buffer, message.CancellationToken);
-            var sdkBody = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) as JsonObject ?? [];
-            var body = new JsonObject();
-            foreach (var field in KeptFields)
-            {
-                if (sdkBody.TryGetPropertyValue(field, out var value))
-                {
-                    sdkBody.Remove(field);
-                    body[field] = value;
-                }
-            }
-
-            body["stream"] = true;
-            if (extras is not null)
-            {
-                foreach (var (key, value) in extras)
-                {
-                    body[key] = value?.DeepClone();
-                }
-            }
-
-            request.Content = BinaryContent.Create(BinaryData.FromBytes(JsonSerializer.SerializeToUtf8Bytes(body)));
+            request.Content = BinaryContent.Create(BinaryData.FromBytes(RewriteBody(request.Content, message.CancellationToken)));
             request.Headers.Set("Content-Type", "application/json");
+        }
+
+        /// <summary>
+        /// The contract's body from the SDK's: its kept fields copied as they are (the conversation is not parsed into
+        /// nodes and written again: it grows with every turn), <c>stream</c> true, then the extras (which win). Built with
+        /// the thread's reusable buffers; only the body's bytes are allocated.
+        /// </summary>
+        private byte[] RewriteBody(BinaryContent content, CancellationToken cancellationToken)
+        {
+            var scratch = RewriteScratch.Take();
+            try
+            {
+                content.WriteTo(scratch.Sdk, cancellationToken);
+                var sdk = scratch.Sdk.GetBuffer().AsSpan(0, (int)scratch.Sdk.Length);
+                Span<Range> kept = stackalloc Range[KeptFields.Length];
+                kept.Fill(default);
+                FindKept(sdk, kept);
+
+                var writer = scratch.Writer;
+                writer.WriteStartObject();
+                for (var i = 0; i < KeptFields.Length; i++)
+                {
+                    var field = KeptFields[i];
+                    if (field == "stream" || kept[i].End.Value == 0 || (extras?.ContainsKey(field) ?? false))
+                    {
+                        continue;
+                    }
+
+                    writer.WritePropertyName(field);
+                    writer.WriteRawValue(sdk[kept[i]], skipInputValidation: true);
+                }
+
+                if (!(extras?.ContainsKey("stream") ?? false))
+                {
+                    writer.WriteBoolean("stream", true);
+                }
+
+                if (extras is not null)
+                {
+                    foreach (var (key, value) in extras)
+                    {
+                        writer.WritePropertyName(key);
+                        if (value is null)
+                        {
+                            writer.WriteNullValue();
+                        }
+                        else
+                        {
+                            value.WriteTo(writer);
+                        }
+                    }
+                }
+
+                writer.WriteEndObject();
+                writer.Flush();
+                return scratch.Body.WrittenSpan.ToArray();
+            }
+            finally
+            {
+                RewriteScratch.Return(scratch);
+            }
+        }
+
+        /// <summary>Where each kept field's value is in the SDK's body (top level; an empty range when absent).</summary>
+        private static void FindKept(ReadOnlySpan<byte> sdk, Span<Range> kept)
+        {
+            var reader = new Utf8JsonReader(sdk);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var index = -1;
+                for (var i = 0; i < KeptFields.Length; i++)
+                {
+                    if (reader.ValueTextEquals(KeptFields[i]))
+                    {
+                        index = i;
+                        break;
+                    }
+                }
+
+                reader.Read();
+                var start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                if (index >= 0)
+                {
+                    kept[index] = start..(int)reader.BytesConsumed;
+                }
+            }
+        }
+    }
+
+    /// <summary>The calling thread's buffers for <see cref="ContractRequestPolicy"/>'s rewrite (it runs synchronously).</summary>
+    private sealed class RewriteScratch
+    {
+        /// <summary>Buffers that grew beyond this (a very long conversation) are not kept by the thread.</summary>
+        private const int MaxKeptBytes = 1024 * 1024;
+
+        [ThreadStatic]
+        private static RewriteScratch? t_current;
+
+        private RewriteScratch() => Writer = new Utf8JsonWriter(Body);
+
+        public MemoryStream Sdk { get; } = new(4096);
+
+        public ArrayBufferWriter<byte> Body { get; } = new(4096);
+
+        public Utf8JsonWriter Writer { get; }
+
+        public static RewriteScratch Take()
+        {
+            var scratch = t_current ?? new RewriteScratch();
+            t_current = null;
+            scratch.Sdk.SetLength(0);
+            scratch.Body.ResetWrittenCount();
+            scratch.Writer.Reset(scratch.Body);
+            return scratch;
+        }
+
+        public static void Return(RewriteScratch scratch)
+        {
+            if (scratch.Sdk.Capacity <= MaxKeptBytes && scratch.Body.Capacity <= MaxKeptBytes)
+            {
+                t_current = scratch;
+            }
         }
     }
 }

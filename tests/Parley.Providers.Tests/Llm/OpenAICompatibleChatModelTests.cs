@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json.Nodes;
 using Parley.Core.Sessions;
 using Parley.Providers.Llm;
 using Parley.Providers.Net;
@@ -31,6 +32,39 @@ public sealed class OpenAICompatibleChatModelTests : IAsyncLifetime
             {
             }
         });
+    }
+
+    [Fact]
+    public async Task Body_IsTheContracts_KeptFieldsAsSent_ParamsAtTopLevelAndWinning()
+    {
+        _llm.Enqueue(FakeLlmResponse.Reply("ok"));
+        using var model = new OpenAICompatibleChatModel();
+        var parameters = new JsonObject { ["max_tokens"] = 64, ["temperature"] = 0.2, ["nested"] = new JsonObject { ["a"] = new JsonArray(1, "two", null) } };
+        var request = new ChatModelRequest(
+            new LlmSettings(_llm.Url, "sk-secret-key", "m-1", null, 0.7, 0.9, parameters, AddAgentInfo: true),
+            "be brief", [new ContextMessage(MessageRole.User, "hi \"there\" é"), new ContextMessage(MessageRole.Assistant, "hello")],
+            "what now?", new SessionIdentity("inst-1", "room-1", "agent-1", "user-1"), 7, 1234);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var reply = new StringBuilder();
+        await foreach (var piece in model.StreamReplyAsync(request, timeout.Token))
+        {
+            reply.Append(piece);
+        }
+
+        Assert.Equal("ok", reply.ToString());
+        var body = Assert.Single(_llm.Requests).Body;
+        // Nothing else of the SDK's (JSON's member order carries no meaning).
+        Assert.Equal(["agent_info", "max_tokens", "messages", "model", "nested", "stream", "temperature", "top_p"], body.Select(p => p.Key).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal("m-1", body["model"]!.GetValue<string>());
+        Assert.Equal(0.9, body["top_p"]!.GetValue<double>(), 3);
+        Assert.True(body["stream"]!.GetValue<bool>());
+        Assert.Equal(0.2, body["temperature"]!.GetValue<double>(), 3); // Params win over the agent's setting
+        Assert.Equal(64, body["max_tokens"]!.GetValue<int>());
+        Assert.True(JsonNode.DeepEquals(parameters["nested"], body["nested"]));
+        Assert.Equal("inst-1", body["agent_info"]!["agent_instance_id"]!.GetValue<string>());
+        Assert.Equal(7, body["agent_info"]!["round_id"]!.GetValue<long>());
+        var messages = body["messages"]!.AsArray().Select(m => $"{m!["role"]}:{m["content"]}").ToArray();
+        Assert.Equal(["system:be brief", "user:hi \"there\" é", "assistant:hello", "user:what now?"], messages);
     }
 
     [Fact]
