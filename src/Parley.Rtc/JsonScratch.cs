@@ -22,7 +22,22 @@ internal sealed class JsonScratch
     private JsonScratch() => _writer = new Utf8JsonWriter(_buffer);
 
     /// <summary>Writes one JSON object with <paramref name="write"/> filling its fields; returns its UTF-8 bytes.</summary>
-    public static byte[] Build<TState>(Action<Utf8JsonWriter, TState> write, TState state)
+    public static byte[] Build<TState>(Action<Utf8JsonWriter, TState> write, TState state) => Write(write, state).ToArray();
+
+    /// <summary>
+    /// <see cref="Build"/> into an array rented from <see cref="ArrayPool{T}.Shared"/> (its first <c>Length</c> bytes):
+    /// the receiver returns it once the bytes are sent (a frame that is sent once and then dropped).
+    /// </summary>
+    public static (byte[] Rented, int Length) BuildPooled<TState>(Action<Utf8JsonWriter, TState> write, TState state)
+    {
+        var json = Write(write, state);
+        var rented = ArrayPool<byte>.Shared.Rent(json.Length);
+        json.CopyTo(rented);
+        return (rented, json.Length);
+    }
+
+    /// <summary>The object's bytes in the thread's buffer: valid until the thread's next write.</summary>
+    private static ReadOnlySpan<byte> Write<TState>(Action<Utf8JsonWriter, TState> write, TState state)
     {
         var scratch = t_current ?? new JsonScratch();
         t_current = null; // a nested Build (a write callback that builds) gets its own
@@ -34,7 +49,7 @@ internal sealed class JsonScratch
             write(scratch._writer, state);
             scratch._writer.WriteEndObject();
             scratch._writer.Flush();
-            return scratch._buffer.WrittenSpan.ToArray();
+            return scratch._buffer.WrittenSpan;
         }
         finally
         {

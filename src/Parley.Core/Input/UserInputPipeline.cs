@@ -4,6 +4,7 @@ using Parley.Abstractions.Audio;
 using Parley.Abstractions.Speech;
 using Parley.Abstractions.Media;
 using Parley.Core.Turns;
+using Parley.Media;
 
 namespace Parley.Core.Input;
 

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Net.WebSockets;
+using Parley.Media;
 using Parley.Rtc.Rooms;
 
 namespace Parley.Rtc.WebSockets;
@@ -14,13 +16,15 @@ internal static class RoomEventForwarder
         try
         {
             var reader = participant.Events;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            using var waiter = new ChannelWaiter<RoomEvent>(reader, cancellationToken); // no allocation per wait
+            while (await waiter.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (reader.TryRead(out var roomEvent))
                 {
-                    if (ToJson(roomEvent) is { } frame)
+                    // Sent once, then dropped: the frame's bytes are rented, and returned by the connection once sent.
+                    if (ToJsonPooled(roomEvent) is ({ } rented, var length))
                     {
-                        connection.Send(frame);
+                        connection.SendPooled(rented, length);
                     }
 
                     if (roomEvent.Kind == RoomEventKind.Kicked)
@@ -45,21 +49,24 @@ internal static class RoomEventForwarder
         }
     }
 
-    /// <summary>The event as the client sees it; null for events clients are not told about.</summary>
-    public static byte[]? ToJson(in RoomEvent roomEvent)
+    /// <summary>
+    /// The event as the client sees it, in an array rented from <see cref="ArrayPool{T}.Shared"/> (its first Length
+    /// bytes); null for events clients are not told about.
+    /// </summary>
+    public static (byte[]? Rented, int Length) ToJsonPooled(in RoomEvent roomEvent)
     {
         switch (roomEvent.Kind)
         {
             case RoomEventKind.UserJoined:
             case RoomEventKind.UserLeft:
-                return RtcSignaling.Build(static (w, e) =>
+                return JsonScratch.BuildPooled(static (w, e) =>
                 {
                     w.WriteString("Type", e.Kind == RoomEventKind.UserJoined ? "UserJoined" : "UserLeft");
                     w.WriteString("UserId", e.UserId);
                 }, roomEvent);
             case RoomEventKind.StreamAdded:
             case RoomEventKind.StreamRemoved:
-                return RtcSignaling.Build(static (w, e) =>
+                return JsonScratch.BuildPooled(static (w, e) =>
                 {
                     w.WriteString("Type", e.Kind == RoomEventKind.StreamAdded ? "StreamAdded" : "StreamRemoved");
                     w.WriteString("StreamId", e.StreamId);
@@ -70,7 +77,7 @@ internal static class RoomEventForwarder
                     }
                 }, roomEvent);
             case RoomEventKind.RoomMessage:
-                return RtcSignaling.Build(static (w, e) =>
+                return JsonScratch.BuildPooled(static (w, e) =>
                 {
                     w.WriteString("Type", "RoomMessage");
                     w.WriteString("FromUserId", e.Message!.FromUserId);
@@ -78,14 +85,14 @@ internal static class RoomEventForwarder
                     w.WriteRawValue(e.Message.JsonBytes, skipInputValidation: true);
                 }, roomEvent);
             case RoomEventKind.Kicked:
-                return RtcSignaling.Build(static (w, _) =>
+                return JsonScratch.BuildPooled(static (w, _) =>
                 {
                     w.WriteString("Type", "Kicked");
                     w.WriteNumber("Code", RtcCodes.Kicked);
                     w.WriteString("Message", "another login with the same UserId replaced this one");
                 }, roomEvent);
             default:
-                return null;
+                return (null, 0);
         }
     }
 }

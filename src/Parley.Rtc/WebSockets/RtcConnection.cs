@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
@@ -48,7 +49,8 @@ internal sealed partial class RtcConnection : ITransportAudioSender
         _session = new RtcRoomSession(this, rooms, verifier, codecs, options, time, loggers, locator);
     }
 
-    private readonly record struct OutFrame(byte[] Data, TaskCompletionSource? Sent);
+    /// <summary>A queued control message: <c>Data[..Length]</c>; <c>Pooled</c>: rented, returned to the pool once sent.</summary>
+    private readonly record struct OutFrame(byte[] Data, int Length, bool Pooled, TaskCompletionSource? Sent);
 
     public string ConnectionId { get; } = Guid.NewGuid().ToString("N")[..12];
 
@@ -291,11 +293,15 @@ internal sealed partial class RtcConnection : ITransportAudioSender
                     await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
                     try
                     {
-                        await _socket.SendAsync(frame.Data, WebSocketMessageType.Text, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+                        await _socket.SendAsync(frame.Data.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, cancellationToken).ConfigureAwait(false);
                     }
                     finally
                     {
                         _sendLock.Release();
+                        if (frame.Pooled)
+                        {
+                            ArrayPool<byte>.Shared.Return(frame.Data);
+                        }
                     }
 
                     frame.Sent?.TrySetResult();
@@ -348,17 +354,30 @@ internal sealed partial class RtcConnection : ITransportAudioSender
     }
 
     /// <summary>Queues a control message; <paramref name="sent"/> completes once it is on the wire. A full queue drops the client.</summary>
-    public void Send(byte[] frame, TaskCompletionSource? sent = null)
+    public void Send(byte[] frame, TaskCompletionSource? sent = null) => Enqueue(new OutFrame(frame, frame.Length, Pooled: false, sent));
+
+    /// <summary>
+    /// Queues a control message in an array rented from <see cref="ArrayPool{T}.Shared"/> (its first
+    /// <paramref name="length"/> bytes); ownership moves here: it is returned once sent or dropped.
+    /// </summary>
+    public void SendPooled(byte[] rented, int length) => Enqueue(new OutFrame(rented, length, Pooled: true, null));
+
+    private void Enqueue(OutFrame frame)
     {
-        if (!_control.Writer.TryWrite(new OutFrame(frame, sent)))
+        if (!_control.Writer.TryWrite(frame))
         {
+            if (frame.Pooled)
+            {
+                ArrayPool<byte>.Shared.Return(frame.Data);
+            }
+
             if (!IsClosing)
             {
                 LogSlowConsumer(_logger, ConnectionId);
                 Abort();
             }
 
-            sent?.TrySetCanceled();
+            frame.Sent?.TrySetCanceled();
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
-using Parley.Core.Input;
+using Parley.Media;
 
-namespace Parley.Core.Tests.Input;
+namespace Parley.Media.Tests;
 
 /// <summary><see cref="ChannelWaiter{T}"/>: a cancellable wait for a channel's data that allocates nothing per wait.</summary>
 public sealed class ChannelWaiterTests

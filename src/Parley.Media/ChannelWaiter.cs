@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using System.Threading.Tasks.Sources;
 
-namespace Parley.Core.Input;
+namespace Parley.Media;
 
 /// <summary>
 /// <see cref="ChannelReader{T}.WaitToReadAsync"/> that a <see cref="CancellationToken"/> can end, without allocating
