@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
@@ -109,6 +110,14 @@ public interface IRoomParticipant : IAsyncDisposable
     ValueTask<long> SendRoomMessageAsync(int cmd, long round, JsonNode? data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="SendRoomMessageAsync(int, long, JsonNode?, IReadOnlyList{string}?, CancellationToken)"/> with a
+    /// <c>Data</c> that writes itself (a value type: subtitles and states are sent many times a second per room, and no
+    /// JSON nodes are built for them).
+    /// </summary>
+    ValueTask<long> SendRoomMessageAsync<TData>(int cmd, long round, TData data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken)
+        where TData : IRoomMessageData;
+
+    /// <summary>
     /// Sends a message whose JSON a transport's client wrote itself, as is (no envelope, no SeqId), to the other users or
     /// only to <paramref name="toUserIds"/>. The bytes are copied.
     /// </summary>
@@ -189,4 +198,11 @@ public interface IRoomAudioInput : IAsyncDisposable
 
     /// <summary>Frames dropped because the reader fell behind.</summary>
     long DroppedFrames { get; }
+}
+
+/// <summary>The <c>Data</c> object of an in-room message, written as JSON by itself.</summary>
+public interface IRoomMessageData
+{
+    /// <summary>Writes the whole object (its start and end included).</summary>
+    void WriteTo(Utf8JsonWriter writer);
 }

@@ -159,7 +159,11 @@ internal sealed class RoomParticipant : IRoomParticipant
         player.Complete();
     }
 
-    public ValueTask<long> SendRoomMessageAsync(int cmd, long round, JsonNode? data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken)
+    public ValueTask<long> SendRoomMessageAsync(int cmd, long round, JsonNode? data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken) =>
+        SendRoomMessageAsync(cmd, round, new NodeData(data), toUserIds, cancellationToken);
+
+    public ValueTask<long> SendRoomMessageAsync<TData>(int cmd, long round, TData data, IReadOnlyList<string>? toUserIds, CancellationToken cancellationToken)
+        where TData : IRoomMessageData
     {
         cancellationToken.ThrowIfCancellationRequested();
         var seqId = Interlocked.Increment(ref _seqId);
@@ -172,15 +176,7 @@ internal sealed class RoomParticipant : IRoomParticipant
             writer.WriteNumber("Round", s.round);
             writer.WriteNumber("Cmd", s.cmd);
             writer.WritePropertyName("Data");
-            if (s.data is null)
-            {
-                writer.WriteStartObject();
-                writer.WriteEndObject();
-            }
-            else
-            {
-                s.data.WriteTo(writer);
-            }
+            s.data.WriteTo(writer);
         }, (now, seqId, round, cmd, data));
 
         Send(new RoomMessage(UserId, json, toUserIds, seqId));
@@ -265,5 +261,22 @@ internal sealed class RoomParticipant : IRoomParticipant
     {
         Manager.Leave(this, RoomLeaveReason.Left);
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A JSON node as a room message's <c>Data</c> (null: an empty object).</summary>
+internal readonly struct NodeData(JsonNode? node) : IRoomMessageData
+{
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        if (node is null)
+        {
+            writer.WriteStartObject();
+            writer.WriteEndObject();
+        }
+        else
+        {
+            node.WriteTo(writer);
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Parley.Abstractions.Audio;
 using Parley.Abstractions.Media;
+using Parley.Server.Zego;
 
 namespace Parley.Server.Instances;
 
@@ -27,7 +28,7 @@ public interface IAgentRoomConnection : IAsyncDisposable
 
     /// <summary>Sends an in-room message (ZEGO <c>msg_content</c>: Timestamp, SeqId, Round, Cmd, Data) to the room's users.</summary>
     /// Returns false when the room refused or could not take it (the caller reports Exception 1208).
-    ValueTask<bool> SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken);
+    ValueTask<bool> SendRoomMessageAsync(int cmd, long round, RoomMessageData data, CancellationToken cancellationToken);
 
     /// <summary>
     /// UpdateAgentInstance <c>RTC.UserStreamId</c>: stops playing the current user stream and plays <paramref name="streamId"/>

@@ -167,7 +167,7 @@ internal sealed partial class RoomAgentConnection : IAgentRoomConnection
 
     public Task<int> Lost => _lost.Task;
 
-    public async ValueTask<bool> SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken)
+    public async ValueTask<bool> SendRoomMessageAsync(int cmd, long round, RoomMessageData data, CancellationToken cancellationToken)
     {
         if (_participant.Closed.IsCancellationRequested)
         {

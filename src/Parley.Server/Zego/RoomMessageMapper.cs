@@ -45,14 +45,15 @@ internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
     private string? _endedBy;
     private bool _speaking;
 
-    public IEnumerable<(int Cmd, long Round, JsonObject Data)> Map(SessionEvent e)
+    /// <summary>The in-room message an event makes (at most one); false when it makes none.</summary>
+    public bool TryMap(SessionEvent e, out (int Cmd, long Round, RoomMessageData Data) message)
     {
         switch (e)
         {
             case ReplyTextDeltaEvent delta:
                 var start = _openReplies.Add(delta.RoundId);
-                yield return (AgentText, delta.RoundId, Text(delta.RoundId, delta.Delta, start, end: false));
-                break;
+                message = (AgentText, delta.RoundId, RoomMessageData.AgentText(delta.Delta, delta.RoundId, _agentUserId, start, end: false));
+                return true;
             case ReplyFinishedEvent or InterruptedEvent or SessionErrorEvent:
                 _endedBy = e switch
                 {
@@ -62,30 +63,26 @@ internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
                 };
                 if (_openReplies.Remove(e.RoundId))
                 {
-                    yield return (AgentText, e.RoundId, Text(e.RoundId, "", start: false, end: true));
+                    message = (AgentText, e.RoundId, RoomMessageData.AgentText("", e.RoundId, _agentUserId, start: false, end: true));
+                    return true;
                 }
 
                 break;
             case StatusChangedEvent change when change.Status != _status:
                 var old = _status;
                 _status = change.Status;
-                yield return (AgentStatusCmd, change.RoundId, new JsonObject
-                {
-                    ["Status"] = (int)change.Status,
-                    ["OldStatus"] = (int)old,
-                    ["Reason"] = Reason(old, change.Status),
-                });
-                break;
+                message = (AgentStatusCmd, change.RoundId, RoomMessageData.Status((int)change.Status, (int)old, Reason(old, change.Status)));
+                return true;
             case AgentSpeakingChangedEvent agent when agent.Speaking != _speaking:
                 _speaking = agent.Speaking;
-                yield return (AgentSpeakStatus, agent.RoundId, new JsonObject { ["SpeakStatus"] = agent.Speaking ? 1 : 2 });
-                break;
+                message = (AgentSpeakStatus, agent.RoundId, RoomMessageData.SpeakStatus(agent.Speaking ? 1 : 2));
+                return true;
             case AgentMetaInfoEvent meta:
-                yield return (MetaInfoCmd, meta.RoundId, (JsonObject)meta.MetaInfo.DeepClone());
-                break;
+                message = (MetaInfoCmd, meta.RoundId, RoomMessageData.Object((JsonObject)meta.MetaInfo.DeepClone()));
+                return true;
             case UserSpeakingChangedEvent user:
-                yield return (UserSpeakStatus, user.RoundId, new JsonObject { ["SpeakStatus"] = user.Speaking ? 1 : 2, ["UserId"] = _userId });
-                break;
+                message = (UserSpeakStatus, user.RoundId, RoomMessageData.UserSpeakStatus(user.Speaking ? 1 : 2, _userId));
+                return true;
             case UserTranscriptEvent transcript:
                 var first = _openTranscripts.Add(transcript.MessageId);
                 if (transcript.IsFinal)
@@ -93,16 +90,12 @@ internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
                     _openTranscripts.Remove(transcript.MessageId);
                 }
 
-                yield return (UserAsrText, transcript.RoundId, new JsonObject
-                {
-                    ["Text"] = transcript.Text,
-                    ["MessageId"] = transcript.MessageId,
-                    ["UserId"] = _userId,
-                    ["StartFlag"] = first,
-                    ["EndFlag"] = transcript.IsFinal,
-                });
-                break;
+                message = (UserAsrText, transcript.RoundId, RoomMessageData.Transcript(transcript.Text, transcript.MessageId, _userId, first, transcript.IsFinal));
+                return true;
         }
+
+        message = default;
+        return false;
     }
 
     /// <summary>Why the status changed: the documented reasons where they apply, else the new status.</summary>
@@ -120,13 +113,4 @@ internal sealed class RoomMessageMapper(string userId, string agentUserId = "")
             _ => Reasons.Idle,
         };
     }
-
-    private JsonObject Text(long round, string text, bool start, bool end) => new()
-    {
-        ["Text"] = text,
-        ["MessageId"] = round.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["UserId"] = _agentUserId,
-        ["StartFlag"] = start,
-        ["EndFlag"] = end,
-    };
 }

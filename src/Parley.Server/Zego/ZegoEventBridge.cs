@@ -86,8 +86,9 @@ internal sealed class ZegoEventBridge : IAsyncDisposable
         await foreach (var e in _roomLane.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             // Mapped even before the join, so the mapper's per-reply state stays right.
-            foreach (var (cmd, round, data) in _messages.Map(e))
+            if (_messages.TryMap(e, out var message))
             {
+                var (cmd, round, data) = message;
                 if (Volatile.Read(ref _room) is { } room)
                 {
                     var sent = await room.SendRoomMessageAsync(cmd, round, data, cancellationToken).ConfigureAwait(false);

@@ -13,7 +13,7 @@ public sealed class MetaInfoMappingTests
     public void MetaInfo_IsCmd102_WithTheMetaInfoAsData()
     {
         var meta = new JsonObject { ["action"] = "wave" };
-        var message = Assert.Single(new RoomMessageMapper("user_1", "agent_user_1").Map(new AgentMetaInfoEvent(12, meta)));
+        var message = Assert.Single(RoomMessageMapperTests.Map(new RoomMessageMapper("user_1", "agent_user_1"), new AgentMetaInfoEvent(12, meta)));
 
         Assert.Equal(102, message.Cmd);
         Assert.Equal(12, message.Round);
@@ -27,7 +27,7 @@ public sealed class MetaInfoMappingTests
         var e = new AgentMetaInfoEvent(12, meta);
 
         // Both lanes map the same event: each gets its own copy (a JSON node has one parent).
-        _ = new RoomMessageMapper("user_1", "agent_user_1").Map(e).ToList();
+        _ = RoomMessageMapperTests.Map(new RoomMessageMapper("user_1", "agent_user_1"), e);
         var mapped = new CallbackMapper(new Dictionary<string, int>(), "user_1").Map(e);
 
         Assert.Equal(CallbackEvents.AgentInstanceMetaInfo, mapped!.Value.Event);

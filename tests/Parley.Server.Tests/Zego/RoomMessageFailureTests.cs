@@ -50,7 +50,7 @@ public sealed class RoomMessageFailureTests
 
         public Task<int> Lost => new TaskCompletionSource<int>().Task;
 
-        public ValueTask<bool> SendRoomMessageAsync(int cmd, long round, JsonObject data, CancellationToken cancellationToken)
+        public ValueTask<bool> SendRoomMessageAsync(int cmd, long round, RoomMessageData data, CancellationToken cancellationToken)
         {
             var n = Interlocked.Increment(ref _sent) - 1;
             return ValueTask.FromResult(n >= results.Length || results[n]);

@@ -9,10 +9,43 @@ public sealed class RoomMessageMapperTests
 {
     private readonly RoomMessageMapper _mapper = new("user_1", "agent_user_1");
 
-    private List<(int Cmd, long Round, JsonObject Data)> Map(params SessionEvent[] events) => [.. events.SelectMany(_mapper.Map)];
+    private List<(int Cmd, long Round, RoomMessageData Data)> Map(params SessionEvent[] events) => Map(_mapper, events);
 
-    private static void AssertData(string expected, JsonObject actual) =>
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), actual), actual.ToJsonString());
+    internal static List<(int Cmd, long Round, RoomMessageData Data)> Map(RoomMessageMapper mapper, params SessionEvent[] events)
+    {
+        var messages = new List<(int Cmd, long Round, RoomMessageData Data)>();
+        foreach (var e in events)
+        {
+            if (mapper.TryMap(e, out var message))
+            {
+                messages.Add(message);
+            }
+        }
+
+        return messages;
+    }
+
+    private static void AssertData(string expected, RoomMessageData actual) =>
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), JsonNode.Parse(actual.ToJsonString())), actual.ToJsonString());
+
+    [Fact]
+    public void Data_IsWrittenByteForByteAsTheJsonNodesItReplaced()
+    {
+        // Written straight to JSON now: the same members, order and escaping as the JsonObject each Cmd was built as.
+        const string Tricky = "say \"hé\" <b>&\n\u2028 😀";
+        Assert.Equal(
+            new JsonObject { ["Text"] = Tricky, ["MessageId"] = "42", ["UserId"] = "agent_user_1", ["StartFlag"] = true, ["EndFlag"] = false }.ToJsonString(),
+            RoomMessageData.AgentText(Tricky, 42, "agent_user_1", start: true, end: false).ToJsonString());
+        Assert.Equal(
+            new JsonObject { ["Text"] = Tricky, ["MessageId"] = "m-1", ["UserId"] = "user_1", ["StartFlag"] = false, ["EndFlag"] = true }.ToJsonString(),
+            RoomMessageData.Transcript(Tricky, "m-1", "user_1", start: false, end: true).ToJsonString());
+        Assert.Equal(
+            new JsonObject { ["Status"] = 3, ["OldStatus"] = 2, ["Reason"] = "tts_begin" }.ToJsonString(),
+            RoomMessageData.Status(3, 2, "tts_begin").ToJsonString());
+        Assert.Equal(new JsonObject { ["SpeakStatus"] = 2 }.ToJsonString(), RoomMessageData.SpeakStatus(2).ToJsonString());
+        Assert.Equal(new JsonObject { ["SpeakStatus"] = 1, ["UserId"] = "user_1" }.ToJsonString(), RoomMessageData.UserSpeakStatus(1, "user_1").ToJsonString());
+        Assert.Contains("\"MessageId\":\"-9223372036854775808\"", RoomMessageData.AgentText("", long.MinValue, "a", false, false).ToJsonString()); // the longest round
+    }
 
     [Fact]
     public void Cmd3_CarriesTheUser_AndStartFlagOnTheFirstOfAMessageId()
