@@ -358,7 +358,8 @@ internal sealed partial class RtcConnection : ITransportAudioSender
 
     /// <summary>
     /// Queues a control message in an array rented from <see cref="ArrayPool{T}.Shared"/> (its first
-    /// <paramref name="length"/> bytes); ownership moves here: it is returned once sent or dropped.
+    /// <paramref name="length"/> bytes); ownership moves here: it is returned once sent, or at once when the queue is
+    /// full. One still queued when the connection closes is left to the GC (the pool does not need it back).
     /// </summary>
     public void SendPooled(byte[] rented, int length) => Enqueue(new OutFrame(rented, length, Pooled: true, null));
 
