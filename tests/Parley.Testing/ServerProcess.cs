@@ -133,10 +133,6 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free port for a listener started a moment later, outside the ephemeral range (see <see cref="Parley.Server.Instances.FreePorts"/>).</summary>
+    public static int FreePort() => Parley.Server.Instances.FreePorts.Pick(IPAddress.Loopback);
 }

@@ -184,13 +184,5 @@ public static class InstanceHosting
         }
     }
 
-    /// <summary>A currently free TCP port on the loopback interface.</summary>
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    private static int FreePort() => FreePorts.Pick();
 }
