@@ -195,7 +195,10 @@ public sealed class AsyncVadPipelineTests
         var windows = vads.Sum(v => v.Scored) - scoredBefore;
         Assert.True(windows >= Sessions * 100, $"only {windows} windows were scored"); // 200 frames of 20 ms = 125 windows each
         Assert.True(vads.All(v => v.Completed == v.Scored), "a window is still held"); // every score was awaited and delivered
-        Assert.Equal(0, allocated);
+        // Nothing per window: the old nested continuations took ~400 B a window (5,184,000 B here). A few hundred bytes
+        // can still appear when the suite runs tests in parallel: the pooled state machines of the per-frame path keep
+        // their spare boxes per core as well as per thread, and another test's thread on the same core can take one.
+        Assert.True(allocated < windows, $"{allocated} B allocated for {windows} windows");
 
         for (var i = 0; i < Sessions; i++)
         {
