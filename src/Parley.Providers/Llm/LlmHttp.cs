@@ -1,8 +1,10 @@
+using System.Net;
+using Parley.Core.Sessions;
 using Parley.Providers.Net;
 
 namespace Parley.Providers.Llm;
 
-/// <summary>The HTTP client both LLM clients (Chat Completions, Responses) call through.</summary>
+/// <summary>The HTTP client both LLM clients (Chat Completions, Responses) call through, and their failures.</summary>
 internal static class LlmHttp
 {
     /// <summary>
@@ -15,4 +17,39 @@ internal static class LlmHttp
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
+
+    /// <summary>The headers of a streamed request: JSON body, the key as a bearer token (an empty key is sent as is), SSE accepted.</summary>
+    public static void AddHeaders(HttpRequestMessage message, string apiKey)
+    {
+        message.Content!.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        message.Headers.TryAddWithoutValidation("Authorization", "Bearer " + apiKey);
+        message.Headers.TryAddWithoutValidation("Accept", "text/event-stream");
+    }
+
+    /// <summary>
+    /// A reply's HTTP status in Parley's words: 401/403 authentication, 400/422 parameter, 429 rate limit, 402 arrears,
+    /// anything else general. The far end's error text is not read into it.
+    /// </summary>
+    public static LlmException StatusFailure(int status)
+    {
+        var kind = status switch
+        {
+            401 or 403 => LlmErrorKind.Authentication,
+            400 or 422 => LlmErrorKind.InvalidParameter,
+            429 => LlmErrorKind.RateLimited,
+            402 => LlmErrorKind.Arrears,
+            _ => LlmErrorKind.General,
+        };
+        var reason = Enum.IsDefined((HttpStatusCode)status) ? $" ({(HttpStatusCode)status})" : "";
+        var redirect = status is >= 300 and < 400 ? "; redirects are not followed" : "";
+        return new LlmException(kind, $"LLM request failed: HTTP {status}{reason}{redirect}");
+    }
+
+    /// <summary>
+    /// A failed call as the class of its failure (<see cref="OutboundFailure"/>): nothing the far end sent (error text, a
+    /// banner in a broken status line) is echoed, since these messages reach callbacks and room messages, and would
+    /// otherwise make the LLM client a port scanner's oracle.
+    /// </summary>
+    public static LlmException Failure(Exception ex) =>
+        ex as LlmException ?? new LlmException(LlmErrorKind.General, $"LLM request failed: {OutboundFailure.Describe(ex)}", ex);
 }

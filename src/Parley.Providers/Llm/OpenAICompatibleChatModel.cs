@@ -1,28 +1,36 @@
 using System.Buffers;
-using System.ClientModel;
-using System.ClientModel.Primitives;
-using System.Net;
+using System.Buffers.Text;
 using System.Runtime.CompilerServices;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.AI;
-using OpenAI;
 using Parley.Core.Sessions;
 using Parley.Providers.Net;
 
 namespace Parley.Providers.Llm;
 
 /// <summary>
-/// Streams replies from any OpenAI-compatible Chat Completions endpoint through <see cref="IChatClient"/> over the
-/// OpenAI SDK. <c>Url</c> is the full completions URL and is used verbatim; the body is the contract's
-/// (model, messages, temperature, top_p, stream, every key of Params at top level, agent_info when asked, agent_extra_info when given).
+/// Streams replies from any OpenAI-compatible Chat Completions endpoint. <c>Url</c> is the full completions URL and
+/// is used verbatim; the body is the contract's (model, messages, temperature, top_p, stream, every key of Params at
+/// top level — they win —, agent_info when asked, agent_extra_info when given). The reply is read as server-sent
+/// events (<c>data:</c> chunks until <c>data: [DONE]</c>): the first choice's <c>delta.content</c> is the text and its
+/// <c>finish_reason</c> ends it; when <c>Params.modalities</c> holds "audio", <c>delta.audio.data</c> (base64 PCM16 at
+/// 24 kHz) is the model's speech and <c>delta.audio.transcript</c> its text, as OpenAI's audio-output models and
+/// DashScope's Qwen-Omni stream them.
 /// Failures become <see cref="LlmException"/>: 401/403 authentication, 400/422 parameter, 429 rate limit,
-/// 402 arrears, anything else (unreachable, 5xx, 3xx — redirects are not followed —, broken stream) general; their
-/// messages name the failure class and never echo the far end's bytes. Connections obey the <see cref="OutboundPolicy"/>
-/// (checked on the resolved address), and an error body, one SSE line and one event are bounded (<see cref="LlmClientLimits"/>).
+/// 402 arrears, anything else (unreachable, 5xx, 3xx — redirects are not followed —, broken stream, an error event, a
+/// stream that ends without a finish_reason) general; their messages name the failure class and never echo the far
+/// end's bytes. Connections obey the <see cref="OutboundPolicy"/> (checked on the resolved address), and an error
+/// body, one SSE line and one event are bounded (<see cref="LlmClientLimits"/>).
+/// The body is written and the stream parsed with System.Text.Json's writer and reader over reused buffers: a reply
+/// allocates its text deltas, not an object graph per chunk (the OpenAI SDK and Microsoft.Extensions.AI did, and
+/// were a fifth of the server's allocations at 100 live sessions; see docs/benchmarks.md).
 /// </summary>
-public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
+public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
 {
+    /// <summary>The audio rate of an audio-output model's <c>pcm</c>/<c>pcm16</c> stream (OpenAI and Qwen-Omni: 24 kHz).</summary>
+    public const int ModelAudioSampleRate = 24000;
+
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly OutboundPolicy _policy;
@@ -50,38 +58,6 @@ public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
         _policy = policy ?? OutboundPolicy.Default;
     }
 
-    /// <summary>An <see cref="IChatClient"/> bound to one endpoint; <paramref name="bodyExtras"/> are merged into each body.</summary>
-    public IChatClient CreateChatClient(LlmSettings settings, JsonObject? bodyExtras)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        return CreateOpenAIClient(CheckedUrl(settings), settings, bodyExtras).GetChatClient(settings.Model).AsIChatClient();
-    }
-
-    /// <summary>LLM.Url once the outbound URL policy accepted it; an <see cref="LlmException"/> (parameter) otherwise.</summary>
-    private Uri CheckedUrl(LlmSettings settings)
-    {
-        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
-        return refusal is null && Uri.TryCreate(settings.Url, UriKind.Absolute, out var url)
-            ? url
-            : throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
-    }
-
-    /// <summary>The SDK's client posting to exactly <paramref name="url"/> with the contract's headers and body.</summary>
-    private OpenAIClient CreateOpenAIClient(Uri url, LlmSettings settings, JsonObject? bodyExtras)
-    {
-        var options = new OpenAIClientOptions
-        {
-            Endpoint = url,
-            Transport = new HttpClientPipelineTransport(_http),
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            NetworkTimeout = Timeout.InfiniteTimeSpan,
-        };
-        options.AddPolicy(new ContractRequestPolicy(url, settings.ApiKey, bodyExtras), PipelinePosition.BeforeTransport);
-
-        // The credential is replaced by the policy (an empty key is allowed and sent as "Bearer ").
-        return new OpenAIClient(new ApiKeyCredential("unused"), options);
-    }
-
     public async IAsyncEnumerable<string> StreamReplyAsync(ChatModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (var piece in StreamOutputAsync(request, cancellationToken).ConfigureAwait(false))
@@ -92,9 +68,6 @@ public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
             }
         }
     }
-
-    /// <summary>The audio rate of an audio-output model's <c>pcm</c>/<c>pcm16</c> stream (OpenAI and Qwen-Omni: 24 kHz).</summary>
-    public const int ModelAudioSampleRate = 24000;
 
     /// <summary>
     /// Whether the Params ask the model to speak (<c>modalities</c> holds "audio"); throws for an audio format Parley
@@ -114,120 +87,94 @@ public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
     }
 
     /// <summary>
-    /// The reply's text deltas and, when <c>Params.modalities</c> holds "audio", the model's streamed audio
-    /// (<c>choices[].delta.audio.data</c>, base64 PCM16 at 24 kHz) with its transcript (<c>delta.audio.transcript</c>)
-    /// as the text, as OpenAI's audio-output models and DashScope's Qwen-Omni stream them.
+    /// The reply's text deltas and, when <c>Params.modalities</c> holds "audio", the model's streamed audio with its
+    /// transcript as the text. A piece's audio is valid until the next piece is read.
     /// </summary>
     public async IAsyncEnumerable<ChatOutput> StreamOutputAsync(ChatModelRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var settings = request.Settings;
         var speaks = WantsAudio(settings.Params);
-        var extras = new JsonObject();
-        if (settings.Params is { } parameters)
+        var refusal = _policy.CheckUrl(settings.Url, OutboundProtocol.Http, _origin);
+        if (refusal is not null || !Uri.TryCreate(settings.Url, UriKind.Absolute, out var url))
         {
-            foreach (var (key, value) in parameters)
-            {
-                extras[key] = value?.DeepClone();
-            }
+            throw new LlmException(LlmErrorKind.InvalidParameter, $"LLM.Url is refused by the outbound URL policy: it {refusal ?? "must be an absolute URL"}");
         }
 
-        if (settings.AddAgentInfo)
-        {
-            extras["agent_info"] = new JsonObject
-            {
-                ["room_id"] = request.Identity.RoomId,
-                ["agent_instance_id"] = request.Identity.SessionId,
-                ["agent_user_id"] = request.Identity.AgentUserId,
-                ["user_id"] = request.Identity.UserId,
-                ["round_id"] = request.RoundId,
-                ["time_stamp"] = request.TimestampMs,
-            };
-        }
+        using var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(BuildBody(request)) };
+        LlmHttp.AddHeaders(message, settings.ApiKey);
 
-        if (settings.AgentExtraInfo is { } extraInfo)
-        {
-            extras["agent_extra_info"] = extraInfo.DeepClone();
-        }
-
-        if (speaks)
-        {
-            // Microsoft.Extensions.AI's adapter fails on transcript-only audio deltas: the SDK's own client reads them.
-            await foreach (var piece in StreamAudioAsync(request, extras, cancellationToken).ConfigureAwait(false))
-            {
-                yield return piece;
-            }
-
-            yield break;
-        }
-
-        using var client = CreateChatClient(settings, extras);
-        var messages = new List<ChatMessage>(request.History.Count + 2);
-        if (!string.IsNullOrEmpty(request.SystemPrompt))
-        {
-            messages.Add(new ChatMessage(ChatRole.System, request.SystemPrompt));
-        }
-
-        foreach (var message in request.History)
-        {
-            messages.Add(new ChatMessage(message.Role == MessageRole.User ? ChatRole.User : ChatRole.Assistant, message.Content));
-        }
-
-        messages.Add(new ChatMessage(ChatRole.User, request.UserText));
-        var chatOptions = new ChatOptions
-        {
-            ModelId = settings.Model,
-            Temperature = (float)settings.Temperature,
-            TopP = (float)settings.TopP,
-        };
-
-        IAsyncEnumerator<ChatResponseUpdate> updates;
+        HttpResponseMessage response;
+        SseEventReader events;
         try
         {
-            updates = client.GetStreamingResponseAsync(messages, chatOptions, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                var status = (int)response.StatusCode;
+                response.Dispose();
+                throw LlmHttp.StatusFailure(status);
+            }
+
+            events = new SseEventReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
         {
-            throw Map(ex);
+            throw LlmHttp.Failure(ex);
         }
 
-        var finished = false;
-        await using (updates.ConfigureAwait(false))
+        using (response)
+        using (events)
         {
-            while (true)
+            var audio = speaks ? new AudioScratch() : null;
+            try
             {
-                ChatResponseUpdate update;
-                try
+                var finished = false;
+                while (true)
                 {
-                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                    try
+                    {
+                        if (!await events.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            break;
+                        }
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw LlmHttp.Failure(ex);
+                    }
+
+                    if (events.Data.IsEmpty)
+                    {
+                        continue; // "data:" alone: nothing to read
+                    }
+
+                    if (events.Data.SequenceEqual("[DONE]"u8))
                     {
                         break;
                     }
 
-                    update = updates.Current;
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
-                {
-                    throw Map(ex);
+                    var chunk = ReadChunk(events.Data, audio);
+                    finished |= chunk.Finished;
+                    if (!string.IsNullOrEmpty(chunk.Text) || chunk.AudioBytes > 0)
+                    {
+                        yield return new ChatOutput(
+                            string.IsNullOrEmpty(chunk.Text) ? null : chunk.Text,
+                            chunk.AudioBytes > 0 ? audio!.Buffer.AsMemory(0, chunk.AudioBytes) : default,
+                            chunk.AudioBytes > 0 ? ModelAudioSampleRate : 0);
+                    }
                 }
 
-                if (update.FinishReason is not null)
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!finished)
                 {
-                    finished = true;
-                }
-
-                var text = update.Text;
-                if (!string.IsNullOrEmpty(text))
-                {
-                    yield return new ChatOutput(text, default, 0);
+                    throw new LlmException(LlmErrorKind.General, "The LLM stream ended without a finish_reason");
                 }
             }
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!finished)
-        {
-            throw new LlmException(LlmErrorKind.General, "The LLM stream ended without a finish_reason");
+            finally
+            {
+                audio?.Dispose();
+            }
         }
     }
 
@@ -240,191 +187,338 @@ public sealed partial class OpenAICompatibleChatModel : IChatModel, IDisposable
     }
 
     /// <summary>
-    /// The failure in Parley's words: the HTTP status, or the class of the network failure (<see cref="OutboundFailure"/>).
-    /// Nothing the far end sent (error text, a banner in a broken status line) is echoed: these messages reach
-    /// callbacks and room messages, and would otherwise make the LLM client a port scanner's oracle.
+    /// The request body: <c>model</c>, <c>messages</c> (the system prompt, the history, the user's text; content as a
+    /// string), <c>temperature</c>, <c>top_p</c>, <c>stream: true</c>, then every key of Params (which win over those),
+    /// then <c>agent_info</c> (when asked) and <c>agent_extra_info</c> (when given), which win over Params' keys of the
+    /// same name. Non-ASCII text is written as UTF-8, not as <c>\u</c> escapes.
     /// </summary>
-    internal static LlmException Map(Exception ex)
+    internal static byte[] BuildBody(ChatModelRequest request)
     {
-        if (ex is LlmException llm)
+        var settings = request.Settings;
+        var parameters = settings.Params;
+        var writer = BodyScratch.Take(out var body);
+        try
         {
-            return llm;
-        }
-
-        if (ex is ClientResultException result && result.Status != 0)
-        {
-            var kind = result.Status switch
+            writer.WriteStartObject();
+            if (!Has(parameters, "model"))
             {
-                401 or 403 => LlmErrorKind.Authentication,
-                400 or 422 => LlmErrorKind.InvalidParameter,
-                429 => LlmErrorKind.RateLimited,
-                402 => LlmErrorKind.Arrears,
-                _ => LlmErrorKind.General,
-            };
-            var reason = Enum.IsDefined((HttpStatusCode)result.Status) ? $" ({(HttpStatusCode)result.Status})" : "";
-            var redirect = result.Status is >= 300 and < 400 ? "; redirects are not followed" : "";
-            return new LlmException(kind, $"LLM request failed: HTTP {result.Status}{reason}{redirect}", ex);
-        }
-
-        return new LlmException(LlmErrorKind.General, $"LLM request failed: {OutboundFailure.Describe(ex)}", ex);
-    }
-
-    /// <summary>Posts to exactly the configured URL with the contract's headers and body.</summary>
-    private sealed class ContractRequestPolicy(Uri url, string apiKey, JsonObject? extras) : PipelinePolicy
-    {
-        private static readonly string[] KeptFields = ["model", "messages", "temperature", "top_p", "stream"];
-
-        public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
-        {
-            Rewrite(message);
-            ProcessNext(message, pipeline, currentIndex);
-        }
-
-        public override async ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
-        {
-            Rewrite(message);
-            await ProcessNextAsync(message, pipeline, currentIndex).ConfigureAwait(false);
-        }
-
-        private void Rewrite(PipelineMessage message)
-        {
-            var request = message.Request;
-            request.Uri = url;
-            request.Headers.Set("Authorization", $"Bearer {apiKey}");
-            if (request.Content is null)
-            {
-                return;
+                writer.WriteString("model"u8, settings.Model);
             }
 
-            request.Content = BinaryContent.Create(BinaryData.FromBytes(RewriteBody(request.Content, message.CancellationToken)));
-            request.Headers.Set("Content-Type", "application/json");
-        }
-
-        /// <summary>
-        /// The contract's body from the SDK's: its kept fields copied as they are (the conversation is not parsed into
-        /// nodes and written again: it grows with every turn), <c>stream</c> true, then the extras (which win). Built with
-        /// the thread's reusable buffers; only the body's bytes are allocated.
-        /// </summary>
-        private byte[] RewriteBody(BinaryContent content, CancellationToken cancellationToken)
-        {
-            var scratch = RewriteScratch.Take();
-            try
+            if (!Has(parameters, "messages"))
             {
-                content.WriteTo(scratch.Sdk, cancellationToken);
-                var sdk = scratch.Sdk.GetBuffer().AsSpan(0, (int)scratch.Sdk.Length);
-                Span<Range> kept = stackalloc Range[KeptFields.Length];
-                kept.Fill(default);
-                FindKept(sdk, kept);
-
-                var writer = scratch.Writer;
-                writer.WriteStartObject();
-                for (var i = 0; i < KeptFields.Length; i++)
+                writer.WriteStartArray("messages"u8);
+                if (!string.IsNullOrEmpty(request.SystemPrompt))
                 {
-                    var field = KeptFields[i];
-                    if (field == "stream" || kept[i].End.Value == 0 || (extras?.ContainsKey(field) ?? false))
+                    WriteMessage(writer, "system"u8, request.SystemPrompt);
+                }
+
+                foreach (var message in request.History)
+                {
+                    WriteMessage(writer, message.Role == MessageRole.User ? "user"u8 : "assistant"u8, message.Content);
+                }
+
+                WriteMessage(writer, "user"u8, request.UserText);
+                writer.WriteEndArray();
+            }
+
+            if (!Has(parameters, "temperature"))
+            {
+                writer.WriteNumber("temperature"u8, settings.Temperature);
+            }
+
+            if (!Has(parameters, "top_p"))
+            {
+                writer.WriteNumber("top_p"u8, settings.TopP);
+            }
+
+            if (!Has(parameters, "stream"))
+            {
+                writer.WriteBoolean("stream"u8, true);
+            }
+
+            if (parameters is not null)
+            {
+                foreach (var (key, value) in parameters)
+                {
+                    if ((settings.AddAgentInfo && key == "agent_info") || (settings.AgentExtraInfo is not null && key == "agent_extra_info"))
                     {
                         continue;
                     }
 
-                    writer.WritePropertyName(field);
-                    writer.WriteRawValue(sdk[kept[i]], skipInputValidation: true);
-                }
-
-                if (!(extras?.ContainsKey("stream") ?? false))
-                {
-                    writer.WriteBoolean("stream", true);
-                }
-
-                if (extras is not null)
-                {
-                    foreach (var (key, value) in extras)
+                    writer.WritePropertyName(key);
+                    if (value is null)
                     {
-                        writer.WritePropertyName(key);
-                        if (value is null)
+                        writer.WriteNullValue();
+                    }
+                    else
+                    {
+                        value.WriteTo(writer);
+                    }
+                }
+            }
+
+            if (settings.AddAgentInfo)
+            {
+                writer.WriteStartObject("agent_info"u8);
+                writer.WriteString("room_id"u8, request.Identity.RoomId);
+                writer.WriteString("agent_instance_id"u8, request.Identity.SessionId);
+                writer.WriteString("agent_user_id"u8, request.Identity.AgentUserId);
+                writer.WriteString("user_id"u8, request.Identity.UserId);
+                writer.WriteNumber("round_id"u8, request.RoundId);
+                writer.WriteNumber("time_stamp"u8, request.TimestampMs);
+                writer.WriteEndObject();
+            }
+
+            if (settings.AgentExtraInfo is { } extraInfo)
+            {
+                writer.WritePropertyName("agent_extra_info"u8);
+                extraInfo.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+            writer.Flush();
+            return body.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            BodyScratch.Return(body);
+        }
+    }
+
+    /// <summary>
+    /// One chunk (<c>chat.completion.chunk</c>): its first choice's text (<c>delta.content</c>, and with
+    /// <paramref name="audio"/> <c>delta.audio.transcript</c>), audio (<c>delta.audio.data</c>, decoded into
+    /// <paramref name="audio"/>'s buffer) and whether it carries a <c>finish_reason</c>. A chunk without choices (a
+    /// usage chunk) is empty; an <c>error</c> member or bytes that are not a JSON object fail the reply.
+    /// </summary>
+    internal static (string? Text, int AudioBytes, bool Finished) ReadChunk(ReadOnlySpan<byte> json, AudioScratch? audio)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw Malformed();
+            }
+
+            (string? Text, int AudioBytes, bool Finished) chunk = default;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("choices"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+
+                    var first = true;
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (first && reader.TokenType == JsonTokenType.StartObject)
                         {
-                            writer.WriteNullValue();
+                            chunk = ReadChoice(ref reader, audio);
                         }
                         else
                         {
-                            value.WriteTo(writer);
+                            reader.Skip();
                         }
+
+                        first = false;
                     }
                 }
-
-                writer.WriteEndObject();
-                writer.Flush();
-                return scratch.Body.WrittenSpan.ToArray();
+                else if (reader.ValueTextEquals("error"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        throw new LlmException(LlmErrorKind.General, "LLM request failed: an error event");
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
             }
-            finally
+
+            return chunk;
+        }
+        catch (JsonException ex)
+        {
+            throw Malformed(ex);
+        }
+        catch (FormatException ex)
+        {
+            throw Malformed(ex); // audio.data that is not base64
+        }
+    }
+
+    private static (string? Text, int AudioBytes, bool Finished) ReadChoice(ref Utf8JsonReader reader, AudioScratch? audio)
+    {
+        string? content = null;
+        string? transcript = null;
+        var audioBytes = 0;
+        var finished = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("delta"u8))
             {
-                RewriteScratch.Return(scratch);
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("content"u8))
+                    {
+                        reader.Read();
+                        content = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        reader.Skip();
+                    }
+                    else if (audio is not null && reader.ValueTextEquals("audio"u8))
+                    {
+                        reader.Read();
+                        if (reader.TokenType != JsonTokenType.StartObject)
+                        {
+                            reader.Skip();
+                            continue;
+                        }
+
+                        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                        {
+                            if (reader.ValueTextEquals("transcript"u8))
+                            {
+                                reader.Read();
+                                transcript = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                                reader.Skip();
+                            }
+                            else if (reader.ValueTextEquals("data"u8))
+                            {
+                                reader.Read();
+                                audioBytes = reader.TokenType == JsonTokenType.String ? audio.Decode(ref reader) : 0;
+                                reader.Skip();
+                            }
+                            else
+                            {
+                                reader.Read();
+                                reader.Skip();
+                            }
+                        }
+                    }
+                    else
+                    {
+                        reader.Read();
+                        reader.Skip();
+                    }
+                }
+            }
+            else if (reader.ValueTextEquals("finish_reason"u8))
+            {
+                reader.Read();
+                finished = reader.TokenType == JsonTokenType.String;
+                reader.Skip();
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
             }
         }
 
-        /// <summary>Where each kept field's value is in the SDK's body (top level; an empty range when absent).</summary>
-        private static void FindKept(ReadOnlySpan<byte> sdk, Span<Range> kept)
+        var text = transcript is null ? content : content is null ? transcript : content + transcript;
+        return (text, audioBytes, finished);
+    }
+
+    private static LlmException Malformed(Exception? inner = null) =>
+        new(LlmErrorKind.General, "LLM request failed: invalid response", inner);
+
+    private static bool Has(JsonObject? parameters, string key) => parameters?.ContainsKey(key) ?? false;
+
+    private static void WriteMessage(Utf8JsonWriter writer, ReadOnlySpan<byte> role, string content)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("role"u8, role);
+        writer.WriteString("content"u8, content);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>One reply's buffer for its decoded audio chunks (a piece's audio is valid until the next is read).</summary>
+    internal sealed class AudioScratch : IDisposable
+    {
+        public byte[] Buffer { get; private set; } = ArrayPool<byte>.Shared.Rent(16 * 1024);
+
+        /// <summary>Decodes the base64 string the reader is on into <see cref="Buffer"/>; its length.</summary>
+        public int Decode(ref Utf8JsonReader reader)
         {
-            var reader = new Utf8JsonReader(sdk);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            if (reader.ValueIsEscaped || reader.HasValueSequence)
             {
-                return;
+                var bytes = reader.GetBytesFromBase64(); // "\/" escapes: rare
+                Ensure(bytes.Length);
+                bytes.CopyTo(Buffer, 0);
+                return bytes.Length;
             }
 
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var index = -1;
-                for (var i = 0; i < KeptFields.Length; i++)
-                {
-                    if (reader.ValueTextEquals(KeptFields[i]))
-                    {
-                        index = i;
-                        break;
-                    }
-                }
+            var base64 = reader.ValueSpan;
+            Ensure(Base64.GetMaxDecodedFromUtf8Length(base64.Length));
+            return Base64.DecodeFromUtf8(base64, Buffer, out _, out var written) == OperationStatus.Done
+                ? written
+                : throw new FormatException("delta.audio.data is not base64");
+        }
 
-                reader.Read();
-                var start = (int)reader.TokenStartIndex;
-                reader.Skip();
-                if (index >= 0)
-                {
-                    kept[index] = start..(int)reader.BytesConsumed;
-                }
+        public void Dispose()
+        {
+            if (Buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(Buffer);
+                Buffer = [];
+            }
+        }
+
+        private void Ensure(int length)
+        {
+            if (length > Buffer.Length)
+            {
+                ArrayPool<byte>.Shared.Return(Buffer);
+                Buffer = ArrayPool<byte>.Shared.Rent(length);
             }
         }
     }
 
-    /// <summary>The calling thread's buffers for <see cref="ContractRequestPolicy"/>'s rewrite (it runs synchronously).</summary>
-    private sealed class RewriteScratch
+    /// <summary>The calling thread's buffer and writer for <see cref="BuildBody"/> (it runs synchronously).</summary>
+    private static class BodyScratch
     {
-        /// <summary>Buffers that grew beyond this (a very long conversation) are not kept by the thread.</summary>
+        /// <summary>A buffer that grew beyond this (a very long conversation) is not kept by the thread.</summary>
         private const int MaxKeptBytes = 1024 * 1024;
 
+        private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
         [ThreadStatic]
-        private static RewriteScratch? t_current;
+        private static ArrayBufferWriter<byte>? t_body;
 
-        private RewriteScratch() => Writer = new Utf8JsonWriter(Body);
+        [ThreadStatic]
+        private static Utf8JsonWriter? t_writer;
 
-        public MemoryStream Sdk { get; } = new(4096);
-
-        public ArrayBufferWriter<byte> Body { get; } = new(4096);
-
-        public Utf8JsonWriter Writer { get; }
-
-        public static RewriteScratch Take()
+        public static Utf8JsonWriter Take(out ArrayBufferWriter<byte> body)
         {
-            var scratch = t_current ?? new RewriteScratch();
-            t_current = null;
-            scratch.Sdk.SetLength(0);
-            scratch.Body.ResetWrittenCount();
-            scratch.Writer.Reset(scratch.Body);
-            return scratch;
+            body = t_body ?? new ArrayBufferWriter<byte>(4096);
+            t_body = null;
+            body.ResetWrittenCount();
+            var writer = t_writer ??= new Utf8JsonWriter(body, Options);
+            writer.Reset(body);
+            return writer;
         }
 
-        public static void Return(RewriteScratch scratch)
+        public static void Return(ArrayBufferWriter<byte> body)
         {
-            if (scratch.Sdk.Capacity <= MaxKeptBytes && scratch.Body.Capacity <= MaxKeptBytes)
+            if (body.Capacity <= MaxKeptBytes)
             {
-                t_current = scratch;
+                t_body = body;
             }
         }
     }

@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Parley.Core.Sessions;
@@ -98,12 +95,10 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
         {
             Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(BuildBody(request))),
         };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        message.Headers.TryAddWithoutValidation("Authorization", $"Bearer {settings.ApiKey}");
-        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        LlmHttp.AddHeaders(message, settings.ApiKey);
 
         HttpResponseMessage response;
-        StreamReader reader;
+        SseEventReader events;
         try
         {
             response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
@@ -111,53 +106,40 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
             {
                 var status = (int)response.StatusCode;
                 response.Dispose();
-                throw FromStatus(status);
+                throw LlmHttp.StatusFailure(status);
             }
 
-            reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), Encoding.UTF8);
+            events = new SseEventReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
         {
-            throw Failed(ex);
+            throw LlmHttp.Failure(ex);
         }
 
         using (response)
-        using (reader)
+        using (events)
         {
-            var data = new StringBuilder();
             var finished = false;
             while (!finished)
             {
-                string? line;
                 try
                 {
-                    line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                    if (!await events.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw Failed(ex);
+                    throw LlmHttp.Failure(ex);
                 }
 
-                if (line is null)
+                if (events.Data.IsEmpty)
                 {
-                    break;
+                    continue; // "data:" alone: nothing to read
                 }
 
-                if (line.StartsWith("data:", StringComparison.Ordinal))
-                {
-                    var value = line.AsSpan(5);
-                    data.Append(value.StartsWith(" ") ? value[1..] : value);
-                    continue;
-                }
-
-                if (line.Length != 0 || data.Length == 0)
-                {
-                    continue; // event:, id:, comments; or an empty event
-                }
-
-                var text = data.ToString();
-                data.Clear();
-                var (delta, done) = ReadEvent(text);
+                var (delta, done) = ReadEvent(events.Data);
                 finished = done;
                 if (!string.IsNullOrEmpty(delta))
                 {
@@ -166,16 +148,6 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            if (!finished && data.Length > 0)
-            {
-                var (delta, done) = ReadEvent(data.ToString());
-                finished = done;
-                if (!string.IsNullOrEmpty(delta))
-                {
-                    yield return delta;
-                }
-            }
-
             if (!finished)
             {
                 throw new LlmException(LlmErrorKind.General, "The LLM stream ended without response.completed");
@@ -193,9 +165,9 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
     }
 
     /// <summary>One event's data: its text delta (or null) and whether it ends the reply; throws for failures.</summary>
-    internal static (string? Delta, bool Done) ReadEvent(string data)
+    internal static (string? Delta, bool Done) ReadEvent(ReadOnlySpan<byte> data)
     {
-        if (data == "[DONE]")
+        if (data.SequenceEqual("[DONE]"u8))
         {
             throw new LlmException(LlmErrorKind.General, "The LLM stream ended without response.completed");
         }
@@ -240,24 +212,6 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
             "insufficient_quota" => LlmErrorKind.Arrears,
             _ => LlmErrorKind.General,
         };
-
-    private static LlmException FromStatus(int status)
-    {
-        var kind = status switch
-        {
-            401 or 403 => LlmErrorKind.Authentication,
-            400 or 422 => LlmErrorKind.InvalidParameter,
-            429 => LlmErrorKind.RateLimited,
-            402 => LlmErrorKind.Arrears,
-            _ => LlmErrorKind.General,
-        };
-        var reason = Enum.IsDefined((HttpStatusCode)status) ? $" ({(HttpStatusCode)status})" : "";
-        var redirect = status is >= 300 and < 400 ? "; redirects are not followed" : "";
-        return new LlmException(kind, $"LLM request failed: HTTP {status}{reason}{redirect}");
-    }
-
-    private static LlmException Failed(Exception ex) =>
-        ex as LlmException ?? new LlmException(LlmErrorKind.General, $"LLM request failed: {OutboundFailure.Describe(ex)}", ex);
 
     private static JsonObject Message(string role, string content) => new()
     {
