@@ -27,6 +27,38 @@ internal static class LlmHttp
     }
 
     /// <summary>
+    /// Sends <paramref name="message"/> and opens its reply as server-sent events; a status other than 2xx and a failed
+    /// call are <see cref="LlmException"/>s (<see cref="StatusFailure"/>, <see cref="Failure"/>). The caller disposes both.
+    /// </summary>
+    public static async Task<(HttpResponseMessage Response, SseEventReader Events)> OpenEventStreamAsync(HttpClient http, HttpRequestMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                var status = (int)response.StatusCode;
+                response.Dispose();
+                throw StatusFailure(status);
+            }
+
+            try
+            {
+                return (response, new SseEventReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false)));
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
+        {
+            throw Failure(ex);
+        }
+    }
+
+    /// <summary>
     /// A reply's HTTP status in Parley's words: 401/403 authentication, 400/422 parameter, 429 rate limit, 402 arrears,
     /// anything else general. The far end's error text is not read into it.
     /// </summary>

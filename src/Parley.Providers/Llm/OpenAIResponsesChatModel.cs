@@ -97,24 +97,7 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
         };
         LlmHttp.AddHeaders(message, settings.ApiKey);
 
-        HttpResponseMessage response;
-        SseEventReader events;
-        try
-        {
-            response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                var status = (int)response.StatusCode;
-                response.Dispose();
-                throw LlmHttp.StatusFailure(status);
-            }
-
-            events = new SseEventReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
-        {
-            throw LlmHttp.Failure(ex);
-        }
+        var (response, events) = await LlmHttp.OpenEventStreamAsync(_http, message, cancellationToken).ConfigureAwait(false);
 
         using (response)
         using (events)
