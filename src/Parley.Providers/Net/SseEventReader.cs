@@ -7,7 +7,7 @@ namespace Parley.Providers.Net;
 /// Reads server-sent events (the WHATWG event-stream format) from a stream, as bytes: <see cref="Data"/> is one
 /// event's <c>data:</c> lines joined by <c>\n</c>, valid until the next read. Lines end in <c>\n</c>, <c>\r\n</c> or
 /// <c>\r</c>; one space after the colon is dropped; comments and other fields (<c>event:</c>, <c>id:</c>,
-/// <c>retry:</c>) are skipped; an event with no data field is not returned (one whose data field is empty is, with
+/// <c>retry:</c>) are skipped, and so is a byte order mark at the start; an event with no data field is not returned (one whose data field is empty is, with
 /// an empty <see cref="Data"/>). An event the stream ends in before its blank line is still returned (LLM servers
 /// that close right after their last <c>data:</c> line are common).
 /// Buffers are pooled and reused for every event, so reading a reply allocates nothing per event; how long a line may
@@ -21,6 +21,7 @@ public sealed class SseEventReader : IDisposable
     private int _end;
     private bool _endOfStream;
     private bool _skipLineFeed;
+    private bool _started;
     private byte[] _data;
     private int _dataLength;
 
@@ -78,6 +79,22 @@ public sealed class SseEventReader : IDisposable
     /// <summary>Consumes the whole lines in the buffer until one ends an event that has data.</summary>
     private bool TakeEvent()
     {
+        if (!_started)
+        {
+            // UTF-8 decoding drops a byte order mark at the start of the stream (the format says so).
+            var head = _buffer.AsSpan(0, _end);
+            if (head.Length < 3 && !_endOfStream && "\uFEFF"u8.StartsWith(head))
+            {
+                return false;
+            }
+
+            _started = true;
+            if (head.StartsWith("\uFEFF"u8))
+            {
+                _start = 3;
+            }
+        }
+
         while (true)
         {
             var pending = _buffer.AsSpan(_start, _end - _start);

@@ -54,6 +54,15 @@ public sealed class SseEventReaderTests
         ], events);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public async Task AByteOrderMark_AtTheStart_IsDropped(int chunk)
+    {
+        Assert.Equal(["x", "y"], await ReadAllAsync("\uFEFFdata: x\n\ndata: y\n\n", chunk));
+        Assert.Equal(["\uFEFFy"], await ReadAllAsync("data: \uFEFFy\n\n", chunk)); // elsewhere it is data
+    }
+
     [Fact]
     public async Task AnEmptyStream_HasNoEvents_AndReadingAfterTheEndStaysFalse()
     {
