@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Parley.Core.Sessions;
 using Parley.Providers.Net;
 
@@ -55,6 +56,34 @@ internal static class LlmHttp
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not LlmException)
         {
             throw Failure(ex);
+        }
+    }
+
+    /// <summary>
+    /// The next event that carries data (one whose data field is empty, <c>data:</c> alone, is skipped): false at the
+    /// end of the stream; a failed read is an <see cref="LlmException"/> (<see cref="Failure"/>).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<bool> NextEventAsync(SseEventReader events, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                if (!await events.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return false;
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Failure(ex);
+            }
+
+            if (!events.Data.IsEmpty)
+            {
+                return true;
+            }
         }
     }
 

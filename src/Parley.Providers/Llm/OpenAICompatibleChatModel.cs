@@ -115,21 +115,9 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
                 var finished = false;
                 while (true)
                 {
-                    try
+                    if (!await LlmHttp.NextEventAsync(events, cancellationToken).ConfigureAwait(false))
                     {
-                        if (!await events.ReadAsync(cancellationToken).ConfigureAwait(false))
-                        {
-                            break;
-                        }
-                    }
-                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        throw LlmHttp.Failure(ex);
-                    }
-
-                    if (events.Data.IsEmpty)
-                    {
-                        continue; // "data:" alone: nothing to read
+                        break;
                     }
 
                     if (events.Data.SequenceEqual("[DONE]"u8))

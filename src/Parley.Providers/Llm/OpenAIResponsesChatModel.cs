@@ -105,21 +105,9 @@ public sealed class OpenAIResponsesChatModel : IChatModel, IDisposable
             var finished = false;
             while (!finished)
             {
-                try
+                if (!await LlmHttp.NextEventAsync(events, cancellationToken).ConfigureAwait(false))
                 {
-                    if (!await events.ReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        break;
-                    }
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw LlmHttp.Failure(ex);
-                }
-
-                if (events.Data.IsEmpty)
-                {
-                    continue; // "data:" alone: nothing to read
+                    break;
                 }
 
                 var (delta, done) = ReadEvent(events.Data);
