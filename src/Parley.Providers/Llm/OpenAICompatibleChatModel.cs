@@ -302,16 +302,14 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
                 }
                 else if (reader.ValueTextEquals("error"u8))
                 {
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.Null)
+                    if (ReadValue(ref reader) != JsonTokenType.Null)
                     {
                         throw new LlmException(LlmErrorKind.General, "LLM request failed: an error event");
                     }
                 }
                 else
                 {
-                    reader.Read();
-                    reader.Skip();
+                    ReadValue(ref reader);
                 }
             }
 
@@ -337,74 +335,95 @@ public sealed class OpenAICompatibleChatModel : IChatModel, IDisposable
         {
             if (reader.ValueTextEquals("delta"u8))
             {
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.StartObject)
+                if (EnterObject(ref reader))
                 {
-                    reader.Skip();
-                    continue;
-                }
-
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    if (reader.ValueTextEquals("content"u8))
-                    {
-                        reader.Read();
-                        content = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                        reader.Skip();
-                    }
-                    else if (audio is not null && reader.ValueTextEquals("audio"u8))
-                    {
-                        reader.Read();
-                        if (reader.TokenType != JsonTokenType.StartObject)
-                        {
-                            reader.Skip();
-                            continue;
-                        }
-
-                        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                        {
-                            if (reader.ValueTextEquals("transcript"u8))
-                            {
-                                reader.Read();
-                                transcript = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                                reader.Skip();
-                            }
-                            else if (reader.ValueTextEquals("data"u8))
-                            {
-                                reader.Read();
-                                audioBytes = reader.TokenType == JsonTokenType.String ? audio.Decode(ref reader) : 0;
-                                reader.Skip();
-                            }
-                            else
-                            {
-                                reader.Read();
-                                reader.Skip();
-                            }
-                        }
-                    }
-                    else
-                    {
-                        reader.Read();
-                        reader.Skip();
-                    }
+                    ReadDelta(ref reader, audio, ref content, ref transcript, ref audioBytes);
                 }
             }
             else if (reader.ValueTextEquals("finish_reason"u8))
             {
-                reader.Read();
-                finished = reader.TokenType == JsonTokenType.String;
-                reader.Skip();
+                finished = ReadValue(ref reader) == JsonTokenType.String;
             }
             else
             {
-                reader.Read();
-                reader.Skip();
+                ReadValue(ref reader);
             }
         }
 
         var text = transcript is null ? content : content is null ? transcript : content + transcript;
         return (text, audioBytes, finished);
     }
+
+    /// <summary>A choice's <c>delta</c> (the reader is inside it): <c>content</c>, and with <paramref name="audio"/> <c>audio.transcript</c> and <c>audio.data</c>.</summary>
+    private static void ReadDelta(ref Utf8JsonReader reader, AudioScratch? audio, ref string? content, ref string? transcript, ref int audioBytes)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("content"u8))
+            {
+                content = ReadString(ref reader);
+            }
+            else if (audio is not null && reader.ValueTextEquals("audio"u8))
+            {
+                if (EnterObject(ref reader))
+                {
+                    ReadAudio(ref reader, audio, ref transcript, ref audioBytes);
+                }
+            }
+            else
+            {
+                ReadValue(ref reader);
+            }
+        }
+    }
+
+    /// <summary>A delta's <c>audio</c> (the reader is inside it): <c>transcript</c>, and <c>data</c> decoded into <paramref name="audio"/>.</summary>
+    private static void ReadAudio(ref Utf8JsonReader reader, AudioScratch audio, ref string? transcript, ref int audioBytes)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("transcript"u8))
+            {
+                transcript = ReadString(ref reader);
+            }
+            else if (reader.ValueTextEquals("data"u8))
+            {
+                audioBytes = ReadValue(ref reader) == JsonTokenType.String ? audio.Decode(ref reader) : 0;
+            }
+            else
+            {
+                ReadValue(ref reader);
+            }
+        }
+    }
+
+    /// <summary>Moves from a property name onto its value: true when it is an object (the reader is then inside it); any other value is skipped.</summary>
+    private static bool EnterObject(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            return true;
+        }
+
+        reader.Skip();
+        return false;
+    }
+
+    /// <summary>
+    /// Moves from a property name onto its value and gives its token type; the reader stays on a scalar (to be read) and
+    /// is past a container.
+    /// </summary>
+    private static JsonTokenType ReadValue(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        var type = reader.TokenType;
+        reader.Skip();
+        return type;
+    }
+
+    private static string? ReadString(ref Utf8JsonReader reader) =>
+        ReadValue(ref reader) == JsonTokenType.String ? reader.GetString() : null;
 
     private static LlmException Malformed(Exception? inner = null) =>
         new(LlmErrorKind.General, "LLM request failed: invalid response", inner);

@@ -35,6 +35,7 @@ public sealed class ChatCompletionChunkTests
         Assert.Equal((null, 0, false), Read(json)); // a text-only reply ignores audio deltas
         var escaped = Read("""{"choices":[{"delta":{"audio":{"data":"AQID\/w=="}}}]}""", audio); // "\/" is a legal escape of "/"
         Assert.Equal(new byte[] { 1, 2, 3, 255 }, audio.Buffer.AsSpan(0, escaped.AudioBytes).ToArray());
+        Assert.Equal(("x", 0, false), Read("""{"choices":[{"delta":{"audio":null,"content":"x"}}]}""", audio)); // no audio object: skipped
     }
 
     [Theory]
